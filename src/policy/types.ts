@@ -1,0 +1,72 @@
+/**
+ * The policy contract (see DESIGN.md, "Contracts"): what the gateway hands the policy and what the
+ * policy must answer. Every stage shares these types; only src/policy validates a decision.
+ */
+
+export interface Identity {
+  sub: string;
+  iss: string;
+  groups: string[];
+  /** The verified token's claims, for policies that need more than subject and groups. */
+  claims: Record<string, unknown>;
+}
+
+export interface RequestFacts {
+  method: string;
+  path: string;
+  /** Query values are lists of strings, as the URL carries them. */
+  query: Record<string, string[]>;
+  /** Lower-cased names; never `authorization` or `cookie`. */
+  headers: Record<string, string>;
+  /** Parsed JSON body when JSON and within the configured limit, else null. */
+  body: unknown;
+  body_bytes: number;
+}
+
+/** An approval of a held request, or an active just-in-time grant, as the policy sees it. */
+export interface Approval {
+  hold_id: string;
+  approvers: string[];
+  approved_at_ns: number;
+  kind: 'replay' | 'grant';
+  expires_at_ns: number;
+}
+
+export interface PolicyInput {
+  identity: Identity;
+  request: RequestFacts;
+  route: { name: string };
+  usage: { requests_last_minute: number };
+  approval: Approval | null;
+  /** Active just-in-time grants for this identity and route. */
+  grants: Approval[];
+  time: { now_ns: number };
+}
+
+export type MaskFormat = 'full' | 'last4' | 'first6last4';
+
+/** One masking rule: a detector (`pan`, `cvv`, `track`, `expiry`, or a custom one) or a JSON path. */
+export interface MaskRule {
+  detector?: string;
+  path?: string;
+  format?: MaskFormat;
+}
+
+export interface HoldSpec {
+  reason: string;
+  approvers: string[];
+  ttl_seconds: number;
+  approvals_required?: number;
+  max_grant_seconds?: number;
+}
+
+/**
+ * The policy's answer. `hold` set means "hold for approval", whatever `allow` says; otherwise
+ * `allow` decides, and `mask` applies to an allowed exchange.
+ */
+export interface Decision {
+  allow: boolean;
+  reason: string;
+  mask: { request: MaskRule[]; response: MaskRule[] };
+  hold: HoldSpec | null;
+}
