@@ -35,8 +35,8 @@ export interface IdpDouble {
   url: string;
   fetches: number;
   keys: SigningKey[];
-  /** 'down' resets every connection, as an unreachable provider would look mid-outage. */
-  mode: 'up' | 'down';
+  /** 'down' resets every connection, as an unreachable provider would look mid-outage; 'garbage' answers HTML. */
+  mode: 'up' | 'down' | 'garbage';
   jwks(): JSONWebKeySet;
   close(): Promise<void>;
 }
@@ -54,6 +54,10 @@ export async function startIdp(keys: SigningKey[]): Promise<IdpDouble> {
     idp.fetches++;
     if (idp.mode === 'down') {
       req.socket.destroy();
+      return;
+    }
+    if (idp.mode === 'garbage') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(idp.jwks()));
