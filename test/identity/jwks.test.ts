@@ -141,10 +141,14 @@ t('a key set older than the maximum age is reloaded', async () => {
   assert.is(ctx.idp.fetches, 2);
 });
 
-t('a provider answering garbage is unavailable, not a bad token', async () => {
+t('a provider answering garbage or an oversized set is unavailable, not a bad token', async () => {
   const a = auth(manualClock());
   ctx.idp.mode = 'garbage';
   assert.is(await code(a.authenticate(bearer(await sign(ctx.a)))), 'ERR_JWKS_UNAVAILABLE');
+  ctx.idp.mode = 'huge';
+  assert.is(await code(a.authenticate(bearer(await sign(ctx.a)))), 'ERR_JWKS_UNAVAILABLE', 'a key set over 1 MiB is refused');
+  ctx.idp.mode = 'up';
+  assert.is(await code(a.authenticate(bearer(await sign(ctx.a)))), 'OK');
 });
 
 t('a JWKS file is read at start and re-read on an unknown kid', async () => {
