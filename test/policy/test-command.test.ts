@@ -57,7 +57,7 @@ test('a failing Rego unit test fails regate test with opa\'s report', async () =
   });
   const r = await runCli(['test', '--rego', dir]);
   assert.is(r.code, 1);
-  assert.match(r.stderr, /opa test failed:[\s\S]*test_r/);
+  assert.match(r.stderr, /opa test failed:[\s\S]*test_r/, r.stderr);
 });
 
 test('a builtin that behaves differently in the Wasm host than in opa is caught as interpreter vs Wasm', async () => {
