@@ -52,6 +52,7 @@ const CONTINUES: Record<BuiltinDetector, (tail: string) => boolean> = {
 };
 
 function labelContinues(tail: string, words: string[], rest: RegExp): boolean {
+  if (!/^[a-z]/i.test(tail)) return false;
   // Compare letters only: separators inside a label are optional.
   let letters = '';
   let i = 0;

@@ -44,7 +44,7 @@ export function maskSpan(pass: Pass, text: string, from: number, horizon: number
   while (pos < horizon) {
     const m = pass.pattern.next(text, pos);
     if (!m || m.start >= horizon) break;
-    const d = m.end > m.start ? pass.decide(text, m) : { resume: m.start + 1 };
+    const d = m.end > m.start ? pass.decide(text, m) : { resume: m.start + (isHigh(text, m.start) ? 2 : 1) };
     if (d.hit) {
       out += text.slice(copied, d.hit.start) + d.hit.replacement;
       copied = d.hit.end;
@@ -94,9 +94,14 @@ export class StreamPass {
     const len = this.buf.length;
     const start = Math.max(this.from, len - this.pass.reach);
     const may = this.pass.mayContinue;
-    if (!may) return start;
-    for (let p = start; p < len; p++) if (may(this.buf, p)) return p;
-    return len;
+    let h = len;
+    if (!may) h = start;
+    else for (let p = start; p < len; p++) if (may(this.buf, p)) {
+      h = p;
+      break;
+    }
+    // Never release half of a surrogate pair: UTF-8 could not encode it, RE2 could not resume there.
+    return h > this.from && isHigh(this.buf, h - 1) ? h - 1 : h;
   }
 
   private release(decided: number): void {
@@ -107,4 +112,9 @@ export class StreamPass {
     this.buf = this.buf.slice(keep);
     this.from = decided - keep;
   }
+}
+
+function isHigh(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff;
 }
