@@ -3,7 +3,8 @@
  * order, so keep it the order a new user meets them.
  */
 import type { CommandModule } from 'yargs';
+import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [toolchainCommand];
+export const commands: CommandModule<any, any>[] = [toolchainCommand, tokenCommand];
