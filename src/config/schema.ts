@@ -59,18 +59,24 @@ const apiKey = obj({
   groups: optional(list(str({ nonEmpty: true })), [] as string[]),
 });
 
+const audienceItem = str({ nonEmpty: true });
+const audienceList = list(audienceItem, { nonEmpty: true });
+const stringOrList = (v: unknown, path: string): string | string[] => (Array.isArray(v) ? audienceList(v, path) : audienceItem(v, path));
+
 const identity = obj(
   {
     issuer: str({ nonEmpty: true }),
-    audience: str({ nonEmpty: true }),
+    audience: stringOrList,
     jwks_url: optional(httpUrl),
     jwks_file: optional(str({ nonEmpty: true })),
     algorithms: optional(
-      list(oneOf(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const), { nonEmpty: true }),
+      list(oneOf(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const), { nonEmpty: true }),
     ),
     clock_tolerance_seconds: optional(int({ min: 0, max: 300, unit: 'seconds' }), 30),
     groups_claim: optional(str({ nonEmpty: true }), 'groups'),
     jwks_cooldown_seconds: optional(int({ min: 0, unit: 'seconds' }), 30),
+    jwks_max_age_seconds: optional(int({ min: 1, unit: 'seconds' }), 600),
+    jwks_fetch_timeout_ms: optional(int({ min: 1, unit: 'milliseconds' }), 5000),
     token_cache_entries: optional(int({ min: 0, unit: 'verified tokens kept; 0 disables the cache' }), 10_000),
     api_keys: optional(list(apiKey), [] as Infer<typeof apiKey>[]),
   },

@@ -113,7 +113,11 @@ export function optional<T>(c: Checker<T>, fallback?: T): Optional<T | undefined
 }
 
 type Shape = Record<string, Checker<unknown>>;
-type ObjOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
+/** Keys whose checker may yield undefined are optional properties. */
+type MaybeKeys<S extends Shape> = { [K in keyof S]: undefined extends Infer<S[K]> ? K : never }[keyof S];
+type ObjOf<S extends Shape> = { [K in Exclude<keyof S, MaybeKeys<S>>]: Infer<S[K]> } & { [K in MaybeKeys<S>]?: Infer<S[K]> } extends infer O
+  ? { [K in keyof O]: O[K] }
+  : never;
 
 /** A mapping with known keys; unknown keys are errors (they are usually typos). */
 export function obj<S extends Shape>(shape: S, opts: { check?: (o: ObjOf<S>, path: string) => void } = {}): Checker<ObjOf<S>> {
