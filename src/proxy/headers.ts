@@ -1,7 +1,7 @@
 /**
  * Header hygiene at the two trust boundaries. Towards the upstream: hop-by-hop headers go (RFC 9110
  * 7.6.1, plus any the client's `Connection` names), the client's credentials (`authorization`,
- * `cookie`, `proxy-authorization`) never pass, the forwarding headers are set and the upstream
+ * `cookie`, `proxy-authorization`, `x-api-key`) never pass, the forwarding headers are set and the upstream
  * credential that only the gateway holds is injected. Towards the client: hop-by-hop headers go and
  * the request id is returned. The policy sees the client's headers minus its credentials.
  */
@@ -20,10 +20,10 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Never forwarded upstream: credentials of the client, and what the gateway sets itself. */
-const CLIENT_ONLY = new Set(['authorization', 'cookie', 'host', 'expect', 'x-request-id']);
+const CLIENT_ONLY = new Set(['authorization', 'cookie', 'x-api-key', 'host', 'expect', 'x-request-id']);
 
 /** Not shown to the policy: secrets the policy has no business reading. */
-const SECRET = new Set(['authorization', 'cookie', 'proxy-authorization']);
+const SECRET = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-api-key']);
 
 export type HeaderValue = string | string[] | undefined;
 export type OutgoingHeaders = Record<string, string | string[]>;

@@ -31,7 +31,7 @@ test('upstream headers: credentials and hop-by-hop gone, forwarding set, credent
       te: 'trailers',
       upgrade: 'h2c',
       host: 'gw.example.com',
-      'x-api-key': 'client-supplied',
+      'x-api-key': 'client-api-key',
       'x-request-id': 'client-chosen',
       'x-forwarded-for': '203.0.113.1',
       'content-type': 'application/json',
@@ -67,11 +67,12 @@ test('client headers: hop-by-hop dropped, content-length dropped when the body i
 test('policy headers never carry authorization or cookies, whatever the other headers', () => {
   fc.assert(
     fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/), fc.string()), fc.string(), fc.string(), (other, auth, cookie) => {
-      const h = policyHeaders({ ...other, authorization: auth, cookie, 'proxy-authorization': auth });
+      const h = policyHeaders({ ...other, authorization: auth, cookie, 'proxy-authorization': auth, 'x-api-key': auth });
       assert.is(h.authorization, undefined);
+      assert.is(h['x-api-key'], undefined);
       assert.is(h.cookie, undefined);
       assert.is(h['proxy-authorization'], undefined);
-      for (const [k, v] of Object.entries(other)) if (!['authorization', 'cookie', 'proxy-authorization'].includes(k)) assert.is(h[k], v);
+      for (const [k, v] of Object.entries(other)) if (!['authorization', 'cookie', 'proxy-authorization', 'x-api-key'].includes(k)) assert.is(h[k], v);
     }),
   );
 });
