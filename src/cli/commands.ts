@@ -5,6 +5,7 @@
 import type { CommandModule } from 'yargs';
 import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
+import { buildCommand } from './build.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [toolchainCommand, tokenCommand];
+export const commands: CommandModule<any, any>[] = [toolchainCommand, buildCommand, tokenCommand];

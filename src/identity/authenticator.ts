@@ -110,7 +110,8 @@ export function createAuthenticator(opts: IdentityOptions, deps: AuthenticatorDe
     }
     verifications++;
     const verified = await verifyJwt(token, getKey, rules, t);
-    cache.set(key, verified, verified.expiresAtMs);
+    // A token accepted only thanks to the clock tolerance is already past exp: not worth caching.
+    if (verified.expiresAtMs > t) cache.set(key, verified, verified.expiresAtMs);
     return verified.identity;
   }
 

@@ -31,8 +31,13 @@ export function urlLoader(url: string, timeoutMs: number, fetchImpl: typeof fetc
     let text: string;
     try {
       res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+      if (Number(res.headers.get('content-length') ?? 0) > MAX_JWKS_BYTES) {
+        await res.body?.cancel();
+        throw new JwksUnavailableError(`the JWKS at ${url} is larger than ${MAX_JWKS_BYTES} bytes`);
+      }
       text = await res.text();
     } catch (cause) {
+      if (cause instanceof JwksUnavailableError) throw cause;
       throw new JwksUnavailableError(`the JWKS at ${url} could not be fetched (${(cause as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'connection failed'})`, { cause });
     }
     if (!res.ok) throw new JwksUnavailableError(`the JWKS at ${url} answered HTTP ${res.status}`);

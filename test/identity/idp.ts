@@ -35,8 +35,8 @@ export interface IdpDouble {
   url: string;
   fetches: number;
   keys: SigningKey[];
-  /** 'down' resets every connection, as an unreachable provider would look mid-outage; 'garbage' answers HTML. */
-  mode: 'up' | 'down' | 'garbage';
+  /** 'down' resets every connection, as an unreachable provider would look mid-outage; 'garbage' answers HTML; 'huge' pads a valid JWKS to 2 MiB. */
+  mode: 'up' | 'down' | 'garbage' | 'huge';
   jwks(): JSONWebKeySet;
   close(): Promise<void>;
 }
@@ -60,7 +60,8 @@ export async function startIdp(keys: SigningKey[]): Promise<IdpDouble> {
       res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>');
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(idp.jwks()));
+    const body = (idp.mode === 'huge' ? ' '.repeat(2 << 20) : '') + JSON.stringify(idp.jwks());
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   idp.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;

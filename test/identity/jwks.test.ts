@@ -122,6 +122,16 @@ t('JWKS down with cached keys: known keys keep working, past the maximum age too
   assert.is(await code(a.authenticate(bearer(await sign(await newKey())))), 'ERR_TOKEN_KID');
 });
 
+t('a token without kid verifies only when exactly one key fits its algorithm', async () => {
+  const a = auth(manualClock());
+  assert.is((await a.authenticate(bearer(await sign(ctx.a, {}, { kid: undefined })))).sub, 'alice');
+  const second = await newKey();
+  ctx.idp.keys = [ctx.a, second];
+  const b = auth(manualClock());
+  assert.is(await code(b.authenticate(bearer(await sign(ctx.a, {}, { kid: undefined })))), 'ERR_TOKEN_KID');
+  assert.is((await b.authenticate(bearer(await sign(second)))).sub, 'alice', 'with a kid, the right key is chosen');
+});
+
 t('a key set older than the maximum age is reloaded', async () => {
   const clock = manualClock();
   const a = auth(clock, { jwksMaxAgeSeconds: 60 });
@@ -131,10 +141,14 @@ t('a key set older than the maximum age is reloaded', async () => {
   assert.is(ctx.idp.fetches, 2);
 });
 
-t('a provider answering garbage is unavailable, not a bad token', async () => {
+t('a provider answering garbage or an oversized set is unavailable, not a bad token', async () => {
   const a = auth(manualClock());
   ctx.idp.mode = 'garbage';
   assert.is(await code(a.authenticate(bearer(await sign(ctx.a)))), 'ERR_JWKS_UNAVAILABLE');
+  ctx.idp.mode = 'huge';
+  assert.is(await code(a.authenticate(bearer(await sign(ctx.a)))), 'ERR_JWKS_UNAVAILABLE', 'a key set over 1 MiB is refused');
+  ctx.idp.mode = 'up';
+  assert.is(await code(a.authenticate(bearer(await sign(ctx.a)))), 'OK');
 });
 
 t('a JWKS file is read at start and re-read on an unknown kid', async () => {
