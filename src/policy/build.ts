@@ -31,14 +31,14 @@ export interface Compiled {
   revision: string;
 }
 
-/** Non-test Rego files under `dir`, skipping hidden folders and decision tables. */
-export async function regoSources(dir: string): Promise<string[]> {
+/** Rego files under `dir` (`_test.rego` only with `tests`), skipping hidden files and folders. */
+export async function regoSources(dir: string, opts: { tests?: boolean } = {}): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     const path = join(entry.parentPath, entry.name);
     const rel = relative(dir, path);
     if (!entry.isFile() || rel.split('/').some((p) => p.startsWith('.'))) continue;
-    if (entry.name.endsWith('.rego') && !entry.name.endsWith('_test.rego')) out.push(path);
+    if (entry.name.endsWith('.rego') && (opts.tests || !entry.name.endsWith('_test.rego'))) out.push(path);
   }
   return out.sort();
 }
