@@ -3,6 +3,7 @@
  * order, so keep it the order a new user meets them.
  */
 import type { CommandModule } from 'yargs';
+import { holdsCommand } from './holds.js';
 import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
 import { buildCommand } from './build.js';
@@ -13,4 +14,4 @@ import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand];

@@ -26,6 +26,7 @@ import { classifyUpstreamError, Upstreams, type Upstream } from './forward.js';
 import { clientHeaders, upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
 import { scrubPath, type Logger } from './log.js';
+import { CARD_RULES } from './masking.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
 import { parseTarget } from './target.js';
@@ -45,7 +46,13 @@ export interface PolicyService {
 /** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
 export interface MaskService {
   maskJson(rules: MaskRule[], value: unknown): { value: unknown; counts: Record<string, number> };
-  maskStream(rules: MaskRule[], contentType: string | undefined, contentEncoding: string | undefined): Transform & { counts(): Record<string, number> };
+  /** Output is identity-encoded: callers drop content-encoding and content-length. */
+  maskStream(
+    rules: MaskRule[],
+    contentType: string | undefined,
+    contentEncoding: string | undefined,
+    side: 'request' | 'response',
+  ): Transform & { counts(): Record<string, number> };
 }
 
 export interface HoldRequest {
@@ -74,7 +81,7 @@ export interface HoldsService {
 export interface GatewayServices {
   authenticator: AuthenticatorService;
   policy: PolicyService;
-  masker?: MaskService;
+  masker: MaskService;
   holds?: HoldsService;
   logger: Logger;
 }
@@ -130,13 +137,6 @@ function authFailure(err: unknown): HttpError {
     return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
   }
   return toHttpError(err);
-}
-
-class MaskingUnavailable extends HttpError {
-  static override readonly code: string = 'ERR_MASKING_UNAVAILABLE';
-  constructor() {
-    super(503, 'masking_unavailable', 'The policy asks for masking but this gateway has no masking service; the request is refused.');
-  }
 }
 
 class HoldsUnavailable extends HttpError {
@@ -269,13 +269,13 @@ export class Gateway {
       grants: holds?.grantsFor(identity, route.name) ?? [],
       nowMs: Date.now(),
     });
-    const decision = this.#decide(input);
+    const decision = this.#decide(x, input);
     x.outcome = outcomeOf(decision);
 
     if (decision.hold) {
       if (!holds) throw new HoldsUnavailable();
       const outcome = await holds.hold(
-        { identity, route: route.name, method: x.method, path: target.path, bodySha256, summary: `${x.method} ${scrubPath(target.path)}`, spec: decision.hold },
+        { identity, route: route.name, method: x.method, path: target.path, bodySha256, summary: this.#summary(x.method, target.path, body), spec: decision.hold },
         abort.signal,
       );
       if (outcome.status === 'denied') {
@@ -297,35 +297,37 @@ export class Gateway {
     await this.#forward(x, req, res, upstream, decision, { raw, body }, abort.signal);
   }
 
-  #decide(input: PolicyInput): Decision {
+  /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
+  #summary(method: string, path: string, body: unknown): string {
+    const head = `${method} ${scrubPath(path)}`;
+    if (body === null) return head;
+    return `${head} ${JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+  }
+
+  #decide(x: Exchange, input: PolicyInput): Decision {
     const t0 = performance.now();
     try {
       return this.services.policy.evaluate(input);
     } catch (err) {
+      x.outcome = 'error';
       throw new PolicyFailed(err);
     } finally {
       this.metrics.policyEval.observe((performance.now() - t0) / 1000);
     }
   }
 
-  #masker(): MaskService {
-    const m = this.services.masker;
-    if (!m) throw new MaskingUnavailable();
-    return m;
-  }
-
   /** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
   #requestBody(x: Exchange, req: IncomingMessage, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
     if (read.raw) {
       if (!rules.length || read.body === null) return read.raw;
-      const masked = this.#masker().maskJson(rules, read.body);
+      const masked = this.services.masker.maskJson(rules, read.body);
       addCounts(x.masked, masked.counts);
       return Buffer.from(JSON.stringify(masked.value));
     }
     if (!hasBody(req)) return null;
     // A pass-through of our own, so undici tearing down the body on failure leaves the client's
     // socket open for the 502.
-    const out = rules.length ? this.#masker().maskStream(rules, req.headers['content-type'], req.headers['content-encoding']) : new PassThrough();
+    const out = rules.length ? this.services.masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request') : new PassThrough();
     req.pipe(out);
     return out;
   }
@@ -349,7 +351,10 @@ export class Gateway {
       identityEncoding: decision.mask.response.length > 0,
     });
     if (Buffer.isBuffer(reqBody)) headers['content-length'] = String(reqBody.length);
-    else if (reqBody && decision.mask.request.length) delete headers['content-length'];
+    else if (reqBody && decision.mask.request.length) {
+      delete headers['content-length'];
+      delete headers['content-encoding'];
+    }
 
     let up;
     try {
@@ -362,9 +367,13 @@ export class Gateway {
     }
     x.upstreamStatus = up.statusCode;
     const rules = decision.mask.response;
-    const masker = rules.length
-      ? this.#masker().maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined)
-      : null;
+    let masker: ReturnType<MaskService['maskStream']> | null = null;
+    try {
+      if (rules.length) masker = this.services.masker.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+    } catch (err) {
+      up.body.destroy();
+      throw err;
+    }
     res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
     try {
       if (masker) await pipeline(up.body, masker, res);

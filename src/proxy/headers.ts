@@ -73,14 +73,14 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardConte
   return out;
 }
 
-/** The upstream's response headers as passed to the client. */
+/** The upstream's response headers as passed to the client; a rewritten (masked) body is sent identity-encoded, chunked. */
 export function clientHeaders(upstream: Record<string, HeaderValue>, requestId: string, bodyRewritten: boolean): OutgoingHeaders {
   const listed = connectionListed(upstream);
   const out: OutgoingHeaders = {};
   for (const name in upstream) {
     const v = upstream[name];
     if (v === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    if (bodyRewritten && name === 'content-length') continue;
+    if (bodyRewritten && (name === 'content-length' || name === 'content-encoding')) continue;
     out[name] = v;
   }
   out['x-request-id'] = requestId;

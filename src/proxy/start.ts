@@ -11,6 +11,7 @@ import { loadBundle, type PolicyEngine } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
 import { Gateway, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
+import { maskService } from './masking.js';
 import { closeServer, createAdminServer, createGatewayServer, drainServer, listen, type AdminMount } from './server.js';
 
 /** The gateway could not start (listener, bundle, key): the message names what failed. */
@@ -79,7 +80,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const policy = await loadPolicy(config);
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   const gateway = new Gateway(
-    { authenticator, policy, logger },
+    { authenticator, policy, masker: maskService, logger },
     { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
   );
   const mounts: AdminMount[] = [];

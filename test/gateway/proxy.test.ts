@@ -64,6 +64,19 @@ test('deny: 403 with the policy reason, and nothing reaches the upstream', async
   assert.is(rig.upstream.seen.length, 0);
 });
 
+test('request masking: a card number in a chat prompt never reaches the model', async () => {
+  const sam = await rig.idp.token({ sub: 'sam', groups: ['support-agents'] });
+  const res = await fetch(`${rig.gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${sam}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'my card is 4539 1488 0343 6467 cvv: 123' }] }),
+  });
+  assert.is(res.status, 200);
+  const seen = rig.upstream.seen[0]!;
+  assert.is(JSON.parse(seen.body).messages[0].content, 'my card is **** **** **** 6467 cvv: ****');
+  assert.is(Number(seen.headers['content-length']), Buffer.byteLength(seen.body));
+});
+
 test('a path no route matches is a 404 with the JSON body', async () => {
   const res = await fetch(`${rig.gw.url}/v2/other`, { headers: { authorization: `Bearer ${alice}` } });
   await errorBody(res, 404, 'no_route');
