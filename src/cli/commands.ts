@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { toolchainCommand } from './toolchain.js';
+import { auditCommand } from './audit.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [toolchainCommand];
+export const commands: CommandModule<any, any>[] = [toolchainCommand, auditCommand];
