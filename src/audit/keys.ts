@@ -26,7 +26,7 @@ export function publicKeyPem(key: KeyObject): string {
 
 /**
  * Loads `<stateDir>/audit.key.pem` (PKCS8, mode 0600) or creates it with a fresh Ed25519 key, and
- * (re)writes `<stateDir>/audit.pub.pem` for auditors.
+ * writes `<stateDir>/audit.pub.pem` for auditors when it is missing or not this key's.
  */
 export async function loadOrCreateAuditKey(stateDir: string): Promise<{ privateKey: KeyObject; publicKeyPem: string; keyId: string }> {
   await mkdir(stateDir, { recursive: true });
@@ -48,7 +48,9 @@ export async function loadOrCreateAuditKey(stateDir: string): Promise<{ privateK
   }
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new AuditReadError(`audit signing key ${keyFile} is ${privateKey.asymmetricKeyType}, not Ed25519`);
   const pem = publicKeyPem(privateKey);
-  await writeFile(join(stateDir, 'audit.pub.pem'), pem);
+  const pubFile = join(stateDir, 'audit.pub.pem');
+  // Rewrite only when missing or stale, so a read-only state directory with both files still loads.
+  if ((await readFile(pubFile, 'utf8').catch(() => '')) !== pem) await writeFile(pubFile, pem);
   return { privateKey, publicKeyPem: pem, keyId: await keyIdOf(createPublicKey(privateKey)) };
 }
 
