@@ -65,6 +65,7 @@ export class AuditLog {
   private failure: AuditWriteError | null = null;
   private readonly unwritable: AuditReadOnlyError | null;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
 
   private constructor(store: Store, opts: AuditLogOptions, logId: string, unwritable: AuditReadOnlyError | null) {
@@ -158,16 +159,20 @@ export class AuditLog {
   }
 
   /** Seals the open segment, waits for every write, and closes the store. Appends after this reject. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.timer);
-    try {
-      if (!this.unwritable && !this.failure) await this.cut(false);
-    } finally {
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.timer);
+      // Seals under way announce themselves in the segment that closing seals last.
       await this.sealQueue;
-      await this.store.env.close();
-    }
+      this.closed = true;
+      try {
+        if (!this.unwritable && !this.failure) await this.cut(false);
+      } finally {
+        await this.sealQueue;
+        await this.store.env.close();
+      }
+    })();
+    return this.closing;
   }
 
   private sealIfOld(ageMs: number): void {
@@ -205,14 +210,11 @@ export class AuditLog {
       );
       await this.write(this.store.checkpoints.put(s.number, checkpoint.jws), `the checkpoint of segment ${s.number}`);
       this.lastCheckpointHash = checkpointHash(checkpoint.jws);
+      const p = checkpoint.payload;
+      if (announce) this.append({ type: 'segment.sealed', segment: p.segment, first: p.first, last: p.last, root: p.root }).catch(() => undefined);
       return checkpoint;
     });
     this.sealQueue = sealed.catch(() => undefined);
-    if (announce) {
-      sealed
-        .then(({ payload: p }) => this.append({ type: 'segment.sealed', segment: p.segment, first: p.first, last: p.last, root: p.root }))
-        .catch(() => undefined);
-    }
     return sealed;
   }
 

@@ -1,7 +1,8 @@
 /**
  * Each kind of tampering, done to the LMDB store (checked through the API) and to exported files
- * (checked through the real CLI), is caught with its precise message. Log: 25 records in segments
- * of 10 (0..9, 10..19, 20..24, the last sealed on close).
+ * (checked through the real CLI), is caught with its precise message. Log: 25 events in segments
+ * of 10, plus the two segment.sealed records the count-triggered seals add: 0..9, 10..19 and
+ * 20..26 (sealed on close).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -66,7 +67,7 @@ test('the untouched store verifies', async () => {
   const r = await tamperStore(async () => undefined);
   assert.ok(r.ok);
   assert.equal(r.summary.segments, { first: 0, last: 2 });
-  assert.is(r.summary.records, 25);
+  assert.is(r.summary.records, 27);
   assert.equal(r.summary.decisionsWithoutOutcome, [{ request_id: 'r12', seq: 24 }]);
 });
 
@@ -124,9 +125,9 @@ test('store: a truncated tail, given the auditor\'s last checkpoint', async () =
   await store.env.close();
   const r = await tamperStore(async (s) => {
     await s.checkpoints.remove(2);
-    for (let i = 20; i < 25; i++) await s.records.remove(i);
+    for (let i = 20; i < 27; i++) await s.records.remove(i);
   }, last);
-  assert.is(fault(r), 'the log is truncated: the given last checkpoint is for segment 2 (records 20..24), but the log ends at segment 1 (record 19)');
+  assert.is(fault(r), 'the log is truncated: the given last checkpoint is for segment 2 (records 20..26), but the log ends at segment 1 (record 19)');
   // Without the auditor's checkpoint a clean cut at a segment boundary is indistinguishable from a shorter log.
   assert.ok((await tamperStore(async () => undefined, last)).ok);
 });
@@ -162,7 +163,7 @@ function editLines(file: string, edit: (lines: string[]) => void): void {
 test('files: the untouched export verifies through the CLI', async () => {
   const r = await runCli(['audit', 'verify', exported, '--key', f.pub]);
   assert.is(r.code, 0, r.stderr);
-  assert.match(r.stdout, /intact\. 25 records in segments 0\.\.2/);
+  assert.match(r.stdout, /intact\. 27 records in segments 0\.\.2/);
   assert.match(r.stdout, /1 request decision\(s\) without an outcome .*request r12 \(record 24\)/);
 });
 
@@ -188,7 +189,7 @@ test('files: a missing segment, a checkpoint by another key, a truncated tail', 
   const last = join(scratch, 'last.checkpoint.json');
   cpSync(join(exported, 'segment-000002.checkpoint.json'), last);
   const truncated = await tamperFiles((d) => ['jsonl', 'checkpoint.json'].forEach((k) => unlinkSync(join(d, `segment-000002.${k}`))), ['--checkpoint', last]);
-  assert.is(truncated, 'regate: audit log is NOT intact: the log is truncated: the given last checkpoint is for segment 2 (records 20..24), but the log ends at segment 1 (record 19)');
+  assert.is(truncated, 'regate: audit log is NOT intact: the log is truncated: the given last checkpoint is for segment 2 (records 20..26), but the log ends at segment 1 (record 19)');
 });
 
 test.run();
