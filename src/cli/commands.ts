@@ -3,8 +3,14 @@
  * order, so keep it the order a new user meets them.
  */
 import type { CommandModule } from 'yargs';
+import { holdsCommand } from './holds.js';
+import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
 import { auditCommand } from './audit.js';
+import { buildCommand } from './build.js';
+import { testCommand } from './test.js';
+import { demoCommand } from './demo.js';
+import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [toolchainCommand, auditCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, tokenCommand, holdsCommand, auditCommand];

@@ -1,0 +1,419 @@
+/**
+ * The request pipeline: route → authenticate → read the JSON body (if any) → build the policy input
+ * → decide → record → enforce (deny, hold, mask) → forward → stream the answer back. Each stage is a
+ * service passed to the constructor through a narrow interface, so the pipeline knows their
+ * contracts and nothing else. Every failure fails closed and answers with the JSON error body.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
+import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } from '../policy/types.js';
+import { hasBody, isJsonType, parseJson, readBody } from './body.js';
+import {
+  Forbidden,
+  HttpError,
+  InternalError,
+  NoRoute,
+  PolicyFailed,
+  sendError,
+  ShuttingDown,
+  toHttpError,
+  Unauthenticated,
+} from './errors.js';
+import { classifyUpstreamError, Upstreams, type Upstream } from './forward.js';
+import { clientHeaders, upstreamHeaders } from './headers.js';
+import { buildPolicyInput } from './input.js';
+import { scrubPath, type Logger } from './log.js';
+import { CARD_RULES } from './masking.js';
+import { GatewayMetrics } from './metrics.js';
+import { hostName, Router } from './router.js';
+import { parseTarget } from './target.js';
+import { UsageCounter } from './usage.js';
+
+/** Verifies the caller; rejects with an error carrying `status` and `wwwAuthenticate` (identity's AuthError). */
+export interface AuthenticatorService {
+  authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
+}
+
+/** The current policy (the bundle watcher swaps it); `evaluate` throws on any policy fault. */
+export interface PolicyService {
+  readonly revision: string;
+  evaluate(input: PolicyInput): Decision;
+}
+
+/** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
+export interface MaskService {
+  maskJson(rules: MaskRule[], value: unknown): { value: unknown; counts: Record<string, number> };
+  /** Output is identity-encoded: callers drop content-encoding and content-length. */
+  maskStream(
+    rules: MaskRule[],
+    contentType: string | undefined,
+    contentEncoding: string | undefined,
+    side: 'request' | 'response',
+  ): Transform & { counts(): Record<string, number> };
+}
+
+export interface HoldRequest {
+  identity: Identity;
+  route: string;
+  method: string;
+  path: string;
+  bodySha256: string;
+  summary: string;
+  spec: HoldSpec;
+}
+
+export type HoldOutcome =
+  | { status: 'approved'; holdId: string }
+  | { status: 'denied'; holdId: string; reason: string }
+  | { status: 'timeout'; holdId: string };
+
+/** The holds stage as the pipeline uses it. */
+export interface HoldsService {
+  hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome>;
+  approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null;
+  grantsFor(identity: Identity, route: string): Approval[];
+  consumeReplay(holdId: string): Promise<void>;
+}
+
+export interface GatewayServices {
+  authenticator: AuthenticatorService;
+  policy: PolicyService;
+  masker: MaskService;
+  holds?: HoldsService;
+  logger: Logger;
+}
+
+export interface GatewayOptions {
+  routes: RouteConfig[];
+  upstreams: Record<string, ResolvedUpstream>;
+  maxBodyBytes: number;
+  /** Log one line per request (the default). */
+  logRequests?: boolean;
+}
+
+/** Decision labels for metrics and logs. */
+type Outcome = 'allow' | 'deny' | 'mask' | 'hold' | 'unauthenticated' | 'error' | 'none';
+
+/** What one request accumulated on its way through, for the log line, metrics and audit. */
+interface Exchange {
+  id: string;
+  started: number;
+  method: string;
+  path: string;
+  search: string;
+  route: string;
+  subject: string | null;
+  outcome: Outcome;
+  error: string | null;
+  upstreamStatus: number | null;
+  masked: Record<string, number>;
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+function clientIp(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function outcomeOf(d: Decision): Outcome {
+  if (d.hold) return 'hold';
+  if (!d.allow) return 'deny';
+  return d.mask.request.length || d.mask.response.length ? 'mask' : 'allow';
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const k in from) into[k] = (into[k] ?? 0) + from[k]!;
+}
+
+function authFailure(err: unknown): HttpError {
+  const e = err as { status?: unknown; wwwAuthenticate?: unknown; message?: unknown };
+  if (typeof e?.status === 'number' && typeof e.wwwAuthenticate === 'string') {
+    const message = typeof e.message === 'string' ? e.message : 'The credentials were not accepted.';
+    if (e.status === 401) return new Unauthenticated(`The credentials were not accepted: ${message}.`, e.wwwAuthenticate, 401, { cause: err });
+    return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
+  }
+  return toHttpError(err);
+}
+
+class HoldsUnavailable extends HttpError {
+  static override readonly code: string = 'ERR_HOLDS_UNAVAILABLE';
+  constructor() {
+    super(503, 'holds_unavailable', 'The policy holds this request for approval but this gateway has no holds service; it is refused.');
+  }
+}
+
+export class Gateway {
+  readonly metrics = new GatewayMetrics();
+  readonly #router: Router;
+  readonly #upstreams: Upstreams;
+  readonly #usage = new UsageCounter();
+  readonly #maxBody: number;
+  readonly #logRequests: boolean;
+  #inflight = 0;
+  #draining = false;
+  #drained: (() => void) | null = null;
+
+  constructor(
+    private readonly services: GatewayServices,
+    opts: GatewayOptions,
+  ) {
+    this.#router = new Router(opts.routes);
+    this.#upstreams = new Upstreams(opts.upstreams);
+    this.#maxBody = opts.maxBodyBytes;
+    this.#logRequests = opts.logRequests ?? true;
+  }
+
+  /** The node:http request listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const x: Exchange = {
+      id: randomUUID(),
+      started: performance.now(),
+      method: req.method ?? 'GET',
+      path: '',
+      search: '',
+      route: '',
+      subject: null,
+      outcome: 'none',
+      error: null,
+      upstreamStatus: null,
+      masked: {},
+    };
+    this.#inflight++;
+    this.metrics.inflight.inc({}, 1);
+    if (this.#draining) res.setHeader('connection', 'close');
+    res.once('close', () => this.#finish(x, res));
+    this.#serve(x, req, res).catch((err: unknown) => {
+      const e = toHttpError(err);
+      x.error = e.error;
+      if (e instanceof InternalError) {
+        this.services.logger.log('error', 'internal error', { request_id: x.id, error: err instanceof Error ? err.message : String(err) });
+      }
+      sendError(res, e, x.id);
+    });
+  };
+
+  /** Stops taking new requests (they get 503) and resolves once every in-flight one has ended. */
+  drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  async close(): Promise<void> {
+    this.#usage.close();
+    await this.#upstreams.close();
+  }
+
+  async #serve(x: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#draining) throw new ShuttingDown();
+    const target = parseTarget(req.url);
+    x.path = target.path;
+    x.search = target.search;
+    const host = hostName(req.headers.host);
+    const route = this.#router.match(host, target.path);
+    if (!route) throw new NoRoute(host, target.path);
+    x.route = route.name;
+    const upstream = this.#upstreams.get(route.upstream);
+
+    // The upstream request is aborted when the client goes away, whether we are holding, waiting
+    // for headers or streaming.
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+
+    let identity: Identity;
+    try {
+      identity = await this.services.authenticator.authenticate(req.headers);
+    } catch (err) {
+      x.outcome = 'unauthenticated';
+      throw authFailure(err);
+    }
+    x.subject = identity.sub;
+
+    let raw: Buffer | null = null;
+    let body: unknown = null;
+    let bodyBytes = 0;
+    if (hasBody(req)) {
+      if (isJsonType(req.headers['content-type'])) {
+        raw = await readBody(req, this.#maxBody);
+        body = parseJson(raw);
+        bodyBytes = raw.length;
+      } else {
+        bodyBytes = Number(req.headers['content-length'] ?? 0) || 0;
+      }
+    }
+    // Streamed bodies are not hashed (that would mean buffering them): replays match on the rest.
+    const bodySha256 = raw ? createHash('sha256').update(raw).digest('hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
+    const holds = this.services.holds;
+    const approval = holds?.approvalFor(identity, route.name, x.method, target.path, bodySha256) ?? null;
+    const input = buildPolicyInput({
+      identity,
+      method: x.method,
+      path: target.path,
+      search: target.search,
+      headers: req.headers,
+      body,
+      bodyBytes,
+      route: route.name,
+      requestsLastMinute: this.#usage.hit(`${identity.iss}\u0000${identity.sub}`),
+      approval,
+      grants: holds?.grantsFor(identity, route.name) ?? [],
+      nowMs: Date.now(),
+    });
+    const decision = this.#decide(input);
+    x.outcome = outcomeOf(decision);
+
+    if (decision.hold) {
+      if (!holds) throw new HoldsUnavailable();
+      const outcome = await holds.hold(
+        { identity, route: route.name, method: x.method, path: target.path, bodySha256, summary: this.#summary(x.method, target.path, body), spec: decision.hold },
+        abort.signal,
+      );
+      if (outcome.status === 'denied') {
+        throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
+      }
+      if (outcome.status === 'timeout') {
+        if (abort.signal.aborted) return;
+        throw new Forbidden(
+          `This request is held for approval (${decision.hold.reason}); no approver decided in time. Once hold ${outcome.holdId} is approved, send the same request again.`,
+          { hold_id: outcome.holdId },
+        );
+      }
+    } else if (!decision.allow) {
+      throw new Forbidden(decision.reason);
+    } else if (approval?.kind === 'replay' && holds) {
+      await holds.consumeReplay(approval.hold_id);
+    }
+
+    await this.#forward(x, req, res, upstream, decision, { raw, body }, abort.signal);
+  }
+
+  /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
+  #summary(method: string, path: string, body: unknown): string {
+    const head = `${method} ${scrubPath(path)}`;
+    if (body === null) return head;
+    return `${head} ${JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+  }
+
+  #decide(input: PolicyInput): Decision {
+    const t0 = performance.now();
+    try {
+      return this.services.policy.evaluate(input);
+    } catch (err) {
+      throw new PolicyFailed(err);
+    } finally {
+      this.metrics.policyEval.observe((performance.now() - t0) / 1000);
+    }
+  }
+
+  /** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
+  #requestBody(x: Exchange, req: IncomingMessage, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
+    if (read.raw) {
+      if (!rules.length || read.body === null) return read.raw;
+      const masked = this.services.masker.maskJson(rules, read.body);
+      addCounts(x.masked, masked.counts);
+      return Buffer.from(JSON.stringify(masked.value));
+    }
+    if (!hasBody(req)) return null;
+    // A pass-through of our own, so undici tearing down the body on failure leaves the client's
+    // socket open for the 502.
+    const out = rules.length ? this.services.masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request') : new PassThrough();
+    req.pipe(out);
+    return out;
+  }
+
+  async #forward(
+    x: Exchange,
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: Upstream,
+    decision: Decision,
+    read: { raw: Buffer | null; body: unknown },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const reqBody = this.#requestBody(x, req, decision.mask.request, read);
+    const headers = upstreamHeaders(req.headers, {
+      clientIp: clientIp(req),
+      proto: 'http',
+      host: req.headers.host ?? '',
+      requestId: x.id,
+      credential: upstream.credential,
+      identityEncoding: decision.mask.response.length > 0,
+    });
+    if (Buffer.isBuffer(reqBody)) headers['content-length'] = String(reqBody.length);
+    else if (reqBody && decision.mask.request.length) {
+      delete headers['content-length'];
+      delete headers['content-encoding'];
+    }
+
+    let up;
+    try {
+      up = await upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      const failure = classifyUpstreamError(upstream.name, err);
+      this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
+      throw failure.error;
+    }
+    x.upstreamStatus = up.statusCode;
+    const rules = decision.mask.response;
+    let masker: ReturnType<MaskService['maskStream']> | null = null;
+    try {
+      if (rules.length) masker = this.services.masker.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+    } catch (err) {
+      up.body.destroy();
+      throw err;
+    }
+    res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
+    try {
+      if (masker) await pipeline(up.body, masker, res);
+      else await pipeline(up.body, res);
+    } catch (err) {
+      // The client leaving is its own business; anything else is the upstream failing mid-body,
+      // and with the status already sent the only honest signal left is a reset.
+      if (!signal.aborted) {
+        const failure = classifyUpstreamError(upstream.name, err);
+        this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
+        x.error = failure.error.error;
+      }
+      res.destroy();
+    } finally {
+      if (masker) addCounts(x.masked, masker.counts());
+    }
+  }
+
+  #finish(x: Exchange, res: ServerResponse): void {
+    const seconds = (performance.now() - x.started) / 1000;
+    const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
+    if (!res.writableFinished && !x.error) x.error = 'client_closed';
+    const route = x.route || '(none)';
+    this.metrics.requests.inc({ route, decision: x.outcome, status: String(status) });
+    this.metrics.latency.observe(seconds, { route });
+    this.metrics.inflight.inc({}, -1);
+    if (this.#logRequests) {
+      this.services.logger.log(status >= 500 ? 'warn' : 'info', 'request', {
+        request_id: x.id,
+        method: x.method,
+        path: scrubPath(x.path),
+        route: x.route || null,
+        sub: x.subject,
+        decision: x.outcome,
+        status,
+        upstream_status: x.upstreamStatus,
+        error: x.error,
+        duration_ms: Math.round(seconds * 1e4) / 10,
+        policy_revision: this.services.policy.revision,
+      });
+    }
+    if (--this.#inflight === 0 && this.#draining) this.#drained?.();
+  }
+}
