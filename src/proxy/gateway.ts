@@ -269,7 +269,7 @@ export class Gateway {
       grants: holds?.grantsFor(identity, route.name) ?? [],
       nowMs: Date.now(),
     });
-    const decision = this.#decide(input);
+    const decision = this.#decide(x, input);
     x.outcome = outcomeOf(decision);
 
     if (decision.hold) {
@@ -304,11 +304,12 @@ export class Gateway {
     return `${head} ${JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
   }
 
-  #decide(input: PolicyInput): Decision {
+  #decide(x: Exchange, input: PolicyInput): Decision {
     const t0 = performance.now();
     try {
       return this.services.policy.evaluate(input);
     } catch (err) {
+      x.outcome = 'error';
       throw new PolicyFailed(err);
     } finally {
       this.metrics.policyEval.observe((performance.now() - t0) / 1000);
