@@ -9,8 +9,10 @@ import { toolchainCommand } from './toolchain.js';
 import { auditCommand } from './audit.js';
 import { buildCommand } from './build.js';
 import { testCommand } from './test.js';
+import { policyCommand } from './policy.js';
+import { bundleCommand } from './bundle.js';
 import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, tokenCommand, holdsCommand, auditCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand];
