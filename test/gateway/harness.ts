@@ -3,8 +3,11 @@
  * 127.0.0.1, and a gateway started the way `regate serve` starts it (real policy bundle, real
  * identity verification). Everything a test starts, `stop()` stops.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import type { GatewayConfig } from '../../src/config/index.js';
@@ -186,7 +189,9 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
   const idp = await startIdp();
   const upstream = await new UpstreamDouble().start();
   const logs = new LogSink();
-  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, over), { log: logs });
+  // The gateway keeps state (the hold store) under state_dir: a fresh temp folder unless given.
+  const tempState = over.stateDir ? null : mkdtempSync(join(tmpdir(), 'regate-gw-state-'));
+  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { ...over, stateDir: over.stateDir ?? tempState! }), { log: logs });
   return {
     idp,
     upstream,
@@ -196,6 +201,7 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
       await gw.stop();
       await upstream.stop();
       await idp.stop();
+      if (tempState) rmSync(tempState, { recursive: true, force: true });
     },
   };
 }
