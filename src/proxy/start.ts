@@ -5,7 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { GatewayConfig, IdentityConfig } from '../config/index.js';
+import { HoldService } from '../hold/index.js';
 import { createAuthenticator, jwksRequestHandler, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
 import { loadBundle, type PolicyEngine } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
@@ -79,11 +81,19 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const logger = new Logger(opts.log ?? process.stdout, config.logging.level);
   const policy = await loadPolicy(config);
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
+  const holds = await HoldService.open({
+    dir: join(config.state_dir, 'holds'),
+    waitSeconds: config.holds.wait_seconds,
+    maxPendingPerIdentity: config.holds.max_pending_per_identity,
+    maxPendingTotal: config.holds.max_pending,
+    webhookUrl: config.holds.webhook_url,
+  });
   const gateway = new Gateway(
-    { authenticator, policy, masker: maskService, logger },
+    { authenticator, policy, masker: maskService, holds, logger },
     { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
   );
-  const mounts: AdminMount[] = [];
+  const holdsAdmin = holds.adminHandler((req) => authenticator.authenticate(req.headers));
+  const mounts: AdminMount[] = [holdsAdmin];
   if (opts.jwks) {
     const serveJwks = jwksRequestHandler(opts.jwks);
     mounts.push((req, res) => {
@@ -94,12 +104,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   }
   const server = createGatewayServer(gateway);
   const admin = createAdminServer(gateway, mounts);
-  const url = await listenOrFail(server, 'clients', config.listen.host, config.listen.port);
+  let url: string;
   let adminUrl: string;
   try {
+    url = await listenOrFail(server, 'clients', config.listen.host, config.listen.port);
     adminUrl = await listenOrFail(admin, 'the admin listener', config.admin.host, config.admin.port);
   } catch (err) {
-    await closeServer(server);
+    await Promise.all([closeServer(server), closeServer(admin)]);
+    await gateway.close();
+    await holds.close();
+    authenticator.close();
     throw err;
   }
   logger.log('info', 'gateway started', { url, admin_url: adminUrl, policy_revision: policy.revision });
@@ -110,6 +124,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       await drainServer(server, gateway, config.drain_seconds * 1000);
       await closeServer(admin);
       await gateway.close();
+      await holds.close();
       authenticator.close();
       logger.log('info', 'gateway stopped', { url });
     })());

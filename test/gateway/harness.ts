@@ -3,8 +3,11 @@
  * 127.0.0.1, and a gateway started the way `regate serve` starts it (real policy bundle, real
  * identity verification). Everything a test starts, `stop()` stops.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import type { GatewayConfig } from '../../src/config/index.js';
@@ -132,7 +135,11 @@ export class LogSink extends Writable {
 
 export const UPSTREAM_SECRET = 'upstream-secret-value-42';
 
-export function testConfig(idp: IdpDouble, upstreamUrl: string, over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string } = {}): GatewayConfig {
+export function testConfig(
+  idp: IdpDouble,
+  upstreamUrl: string,
+  over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string; holdWaitSeconds?: number } = {},
+): GatewayConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
@@ -168,8 +175,8 @@ export function testConfig(idp: IdpDouble, upstreamUrl: string, over: { maxBodyB
       api_keys: [],
     },
     policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
-    audit: { dir: '/nonexistent/audit' },
-    holds: { wait_seconds: 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit') },
+    holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
     logging: { level: 'info', requests: true },
   };
 }
@@ -186,7 +193,8 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
   const idp = await startIdp();
   const upstream = await new UpstreamDouble().start();
   const logs = new LogSink();
-  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, over), { log: logs });
+  const stateDir = mkdtempSync(join(tmpdir(), 'regate-rig-'));
+  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { stateDir, ...over }), { log: logs });
   return {
     idp,
     upstream,
@@ -196,6 +204,7 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
       await gw.stop();
       await upstream.stop();
       await idp.stop();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
