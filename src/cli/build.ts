@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { buildPolicy, checkBuild, updateCapabilities, type BuildPaths } from '../policy/build.js';
 import { DEFAULT_CAPABILITIES, DEFAULT_BUNDLE, DEFAULT_REGO_DIR, DEFAULT_WASM } from '../policy/paths.js';
 import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
 import { DEFAULT_KEY_ID } from '../policy/signature.js';
+import { readText } from './bundle.js';
 import { UsageError, VerificationFailed } from './exit.js';
 
 interface Args {
@@ -56,9 +56,7 @@ export const buildCommand: CommandModule<object, Args> = {
     }
     let signing;
     if (args['signing-key']) {
-      const privateKeyPem = await readFile(args['signing-key'], 'utf8').catch((err: Error) => {
-        throw new UsageError(`cannot read --signing-key ${args['signing-key']}: ${err.message}`);
-      });
+      const privateKeyPem = await readText(args['signing-key'], '--signing-key');
       signing = { privateKeyPem, alg: args['signing-alg'], keyId: args['key-id'], scope: args.scope };
     }
     const built = await buildPolicy(paths, signing);

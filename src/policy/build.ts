@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { DEFAULT_ENTRYPOINT, MANIFEST, readBundle, type Manifest } from './bundle.js';
+import { DEFAULT_ENTRYPOINT, MANIFEST, parseBundle, type Manifest } from './bundle.js';
 import { generateCapabilities } from './capabilities.js';
 import { canonicalJson } from './filehash.js';
 import { contentRevision } from './load.js';
@@ -111,7 +111,7 @@ export async function checkBuild(paths: BuildPaths): Promise<string[]> {
   if (!wasm || !wasm.equals(c.wasm)) faults.push(`${paths.wasmOut} differs from the module compiled from ${paths.regoDir}`);
   const gz = await readOrNull(paths.bundleOut);
   if (!gz) return [...faults, `${paths.bundleOut} is missing`];
-  const committed = readBundle(gz, { entrypoint: paths.entrypoint }).files;
+  const committed = parseBundle(readTarGz(gz), paths.entrypoint ?? DEFAULT_ENTRYPOINT).files;
   const same = (name: string, fresh: Uint8Array, structured: boolean) => {
     const old = committed.get(name);
     if (!old) return false;

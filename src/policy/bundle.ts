@@ -4,7 +4,7 @@
  * source files that `opa build` also packs are carried but not used: the gateway runs the module.
  */
 import { BundleError } from './errors.js';
-import { DEFAULT_TAR_LIMITS, readTarGz, type TarEntry, type TarLimits } from './tar.js';
+import type { TarEntry } from './tar.js';
 
 export const MANIFEST = '.manifest';
 export const SIGNATURES = '.signatures.json';
@@ -106,9 +106,3 @@ export function parseBundle(entries: TarEntry[], entrypoint = DEFAULT_ENTRYPOINT
   }
   return { files, manifest, data, wasm, wasmPath, entrypoint };
 }
-
-/** Reads a bundle archive (gzipped tar) within size limits. */
-export function readBundle(gz: Uint8Array, opts: { entrypoint?: string; limits?: TarLimits } = {}): Bundle {
-  return parseBundle(readTarGz(gz, opts.limits ?? DEFAULT_TAR_LIMITS), opts.entrypoint ?? DEFAULT_ENTRYPOINT);
-}
-

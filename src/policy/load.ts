@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { readBundle, SIGNATURES, type Bundle } from './bundle.js';
+import { DEFAULT_ENTRYPOINT, parseBundle, SIGNATURES, type Bundle } from './bundle.js';
 import { BundleError, BundleSignatureError, BundleTooLarge } from './errors.js';
 import { createEngine, type PolicyEngine } from './evaluator.js';
 import { canonicalJson } from './filehash.js';
@@ -44,13 +44,14 @@ export function contentRevision(wasm: Uint8Array, dataJson: Uint8Array): string 
 /** Reads and (when configured) verifies a bundle without compiling it. */
 export async function openBundle(source: string | Uint8Array, opts: LoadOptions = {}): Promise<Bundle> {
   const limits = opts.limits ?? DEFAULT_TAR_LIMITS;
-  const bundle = readBundle(await bytesOf(source, limits), { entrypoint: opts.entrypoint, limits });
+  const entries = readTarGz(await bytesOf(source, limits), limits);
+  // The signature is checked before anything else in the bundle is interpreted.
   if (opts.publicKeyPem) {
-    await verifyFiles(bundle.files, { publicKeyPem: opts.publicKeyPem, keyId: opts.keyId, scope: opts.scope });
+    await verifyFiles(new Map(entries.map((e) => [e.name, e.bytes])), { publicKeyPem: opts.publicKeyPem, keyId: opts.keyId, scope: opts.scope });
   } else if (opts.requireSignature) {
     throw new BundleSignatureError('a bundle signature is required but no public key was configured to verify it');
   }
-  return bundle;
+  return parseBundle(entries, opts.entrypoint ?? DEFAULT_ENTRYPOINT);
 }
 
 /** Loads a bundle (a file path or its bytes) into a PolicyEngine. */

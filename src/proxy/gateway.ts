@@ -248,7 +248,10 @@ export class Gateway {
     // Streamed bodies are not hashed (that would mean buffering them): replays match on the rest.
     const bodySha256 = raw ? createHash('sha256').update(raw).digest('hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
     const holds = this.services.holds;
-    const approval = holds.approvalFor(identity, route.name, x.method, target.path, bodySha256);
+    // Holds and replays name the request with its query: approving `limit=5000` must not let a
+    // replay with `limit=500000` through.
+    const heldTarget = target.path + target.search;
+    const approval = holds.approvalFor(identity, route.name, x.method, heldTarget, bodySha256);
     const input = buildPolicyInput({
       identity,
       method: x.method,
@@ -268,7 +271,7 @@ export class Gateway {
 
     if (decision.hold) {
       const outcome = await holds
-        .hold({ identity, route: route.name, method: x.method, path: target.path, bodySha256, summary: this.#summary(x.method, target.path, body), spec: decision.hold }, abort.signal)
+        .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(x.method, heldTarget, body), spec: decision.hold }, abort.signal)
         .catch((err: unknown) => Promise.reject(holdFailure(err)));
       if (outcome.status === 'denied') {
         throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });

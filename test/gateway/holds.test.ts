@@ -77,6 +77,9 @@ test('not decided in time: 403 naming the hold; approved later, the same request
   assert.match(body.message, /held for approval \(bulk extraction held for approval: limit 5000 exceeds the bulk threshold of 1000\)/);
   assert.match(body.hold_id, /^hold_/);
   await admin(hasty, approver, `/api/holds/${body.hold_id}/approve`, {});
+  const other = await fetch(`${hasty.gw.url}/v1/transactions?limit=9000`, { headers: { authorization: `Bearer ${alice}` } });
+  assert.is(other.status, 403, 'an approval covers that exact request, query included');
+  await other.arrayBuffer();
   const replay = await bulk(hasty, alice);
   assert.is(replay.status, 200);
   assert.is(hasty.upstream.seen.length, 1);

@@ -1,0 +1,46 @@
+/**
+ * The record envelope (docs/audit-format.md §1): `{event, prev, seq, ts, v}` in canonical JSON.
+ * Writing and parsing live together so the verifier checks exactly what the writer produces.
+ */
+import { canonicalBytes, canonicalJson } from './canonical.js';
+import type { AuditEvent } from './events.js';
+
+export const FORMAT_VERSION = 1;
+/** `prev` of record 0. */
+export const GENESIS_PREV = '0'.repeat(64);
+
+export interface AuditRecord {
+  event: AuditEvent;
+  prev: string;
+  seq: number;
+  ts: string;
+  v: number;
+}
+
+export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): Buffer {
+  return canonicalBytes({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION });
+}
+
+/** Parses stored bytes; returns why they are not a record (for the verifier's message) instead of throwing. */
+export function parseRecord(bytes: Uint8Array): AuditRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    return 'it is not JSON';
+  }
+  const r = value as Partial<AuditRecord> | null;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return 'it is not a JSON object';
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 0) return 'it has no record number (seq)';
+  if (typeof r.prev !== 'string' || !/^[0-9a-f]{64}$/.test(r.prev)) return 'its prev hash is malformed';
+  if (r.v !== FORMAT_VERSION) return `its format version is ${String(r.v)}, not ${FORMAT_VERSION}`;
+  if (typeof r.event !== 'object' || r.event === null || typeof (r.event as { type?: unknown }).type !== 'string') return 'it has no event type';
+  let canonical: string;
+  try {
+    canonical = canonicalJson(r);
+  } catch {
+    return 'it is not canonical JSON';
+  }
+  if (!Buffer.from(canonical, 'utf8').equals(bytes)) return 'it is not canonical JSON';
+  return r as AuditRecord;
+}
