@@ -10,12 +10,15 @@
  *   POST /api/holds/:id/deny               {"reason"}
  *   GET  /api/grants                       active grants the caller holds or may revoke
  *   POST /api/grants/:id/revoke            {}
+ *   GET  /api/whoami                       the caller's subject and groups, and whether an auditor
+ *   GET  /api/audit/...                    the auditors' view (audit-views.ts)
  *   GET  /console, /console/app.js, /console/app.css   the web console (no data; asks for a token)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../policy/types.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console/page.js';
 import { CONSOLE_JS } from './console/script.js';
+import { routeAuditView } from './audit-views.js';
 import { BadAdminRequest } from './errors.js';
 import {
   httpStatusFor, optionalInteger, optionalString, readJsonObject, send, sendError, sendJson, startEventStream,
@@ -49,7 +52,7 @@ export function createAdminHandler(service: HoldService, authenticate: (req: Inc
       else send(res, 200, asset[0], asset[1]);
       return true;
     }
-    if (path !== '/api/holds' && path !== '/api/grants' && !path.startsWith('/api/holds/') && !path.startsWith('/api/grants/')) return false;
+    if (!/^\/api\/(holds|grants|audit|whoami)(\/|$)/.test(path)) return false;
 
     let caller: Identity;
     try {
@@ -76,6 +79,11 @@ async function route(service: HoldService, caller: Identity, req: IncomingMessag
   const [, collection, id, action] = parts;
   const method = req.method ?? 'GET';
   const wrong = (): void => sendError(res, req, 405, 'method_not_allowed', `${method} ${url.pathname} is not an admin API call`);
+  if (collection === 'audit') return routeAuditView(service, caller, req, res, url);
+  if (collection === 'whoami') {
+    if (method !== 'GET' || id !== undefined) return wrong();
+    return sendJson(res, 200, { sub: caller.sub, groups: caller.groups, auditor: service.isAuditor(caller) });
+  }
 
   if (collection === 'holds') {
     if (id === undefined) {

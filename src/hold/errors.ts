@@ -39,6 +39,11 @@ export class HoldAuditFailed extends RegateError {
   static override readonly code: string = 'ERR_HOLD_AUDIT_FAILED';
 }
 
+/** The auditors' view has no audit log behind it (or could not audit the view). */
+export class AuditViewUnavailable extends RegateError {
+  static override readonly code: string = 'ERR_AUDIT_VIEW_UNAVAILABLE';
+}
+
 /** The hold store on disk could not be opened or written. */
 export class HoldStoreError extends RegateError {
   static override readonly code: string = 'ERR_HOLD_STORE';

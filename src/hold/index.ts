@@ -12,13 +12,15 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Approval, HoldSpec, Identity } from '../policy/types.js';
 import { createAdminHandler } from './admin.js';
-import { HoldAuditFailed, HoldLimitExceeded, HoldNotFound, ReplayUnavailable } from './errors.js';
+import type { AuditViews } from './audit-views.js';
+import { ApprovalRefused, AuditViewUnavailable, HoldAuditFailed, HoldLimitExceeded, HoldNotFound, ReplayUnavailable } from './errors.js';
 import * as rules from './rules.js';
 import { HoldStore } from './store.js';
 import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent, type Principal } from './types.js';
 import { notifyWebhook } from './webhook.js';
 
 export * from './errors.js';
+export type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from './audit-views.js';
 export type { Grant, Hold, HoldAuditEvent, HoldAuditType, HoldState, Principal } from './types.js';
 
 export interface HoldRequest {
@@ -56,6 +58,10 @@ export interface HoldServiceOptions {
   now?: () => number;
   /** How often pending holds past their TTL are expired. */
   sweepIntervalMs?: number;
+  /** Read access to the audit log for the auditors' view (absent: the view answers 503). */
+  auditViews?: AuditViews;
+  /** Groups whose members may view the audit log (default `auditors`). */
+  auditorGroups?: string[];
 }
 
 /** What changed, for event-stream subscribers (the console updates in place from these). */
@@ -247,6 +253,38 @@ export class HoldService {
     });
   }
 
+  /** Whether `viewer` may open the auditors' view. */
+  isAuditor(viewer: Identity): boolean {
+    const groups = this.opts.auditorGroups ?? ['auditors'];
+    return viewer.groups.some((g) => groups.includes(g));
+  }
+
+  /**
+   * Reads the audit log for an auditor and audits that view before showing it: if the view cannot
+   * be recorded, it is not shown (fail closed). `range` names the records shown, for the record.
+   */
+  async viewAuditLog<T>(
+    viewer: Identity,
+    target: string,
+    read: (views: AuditViews) => T | Promise<T>,
+    range: (result: T) => { first: number; last: number } | null,
+  ): Promise<T> {
+    if (!this.isAuditor(viewer)) {
+      throw new ApprovalRefused(`${viewer.sub} is in none of the auditor groups (${(this.opts.auditorGroups ?? ['auditors']).join(', ')})`);
+    }
+    const views = this.opts.auditViews;
+    if (!views || !this.opts.audit) {
+      throw new AuditViewUnavailable('this gateway has no audit log to show, or cannot audit views of it, so the view is refused');
+    }
+    const result = await read(views);
+    const shown = range(result);
+    await this.emit({
+      type: 'log.viewed', at_ms: this.now(), hold_id: null, grant_id: null, route: null, actor: principalOf(viewer), subject: null,
+      detail: target, view: { first: shown?.first ?? -1, last: shown?.last ?? -1, target },
+    });
+    return result;
+  }
+
   /** The service's clock (epoch ms), so the console computes ages against the same time. */
   nowMs(): number {
     return this.now();
@@ -376,7 +414,8 @@ export class HoldService {
     try {
       await this.opts.audit(event);
     } catch (err) {
-      throw new HoldAuditFailed(`cannot audit ${event.type} of ${event.hold_id ?? event.grant_id}; nothing changed: ${(err as Error).message}`, { cause: err });
+      const of = event.hold_id ?? event.grant_id;
+      throw new HoldAuditFailed(`cannot audit ${event.type}${of ? ` of ${of}` : ''}; nothing changed: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -65,12 +65,11 @@ export type HoldAuditType =
   | 'hold.denied'
   | 'hold.expired'
   | 'hold.timeout'
-  | 'hold.delivered'
   | 'hold.replayed'
   | 'grant.created'
   | 'grant.revoked'
   | 'webhook.failed'
-  | 'console.viewed';
+  | 'log.viewed';
 
 /** One state change, handed to the audit callback before it takes effect. */
 export interface HoldAuditEvent {
@@ -84,6 +83,8 @@ export interface HoldAuditEvent {
   /** The requester of the hold, or the subject of the grant. */
   subject: Principal | null;
   detail: string;
+  /** For `log.viewed`: the record numbers shown (-1 when none) and what was asked. */
+  view?: { first: number; last: number; target: string };
 }
 
 export function principalOf(identity: Identity): Principal {

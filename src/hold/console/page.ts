@@ -42,6 +42,30 @@ export const CONSOLE_HTML = `<!doctype html>
       <tbody></tbody>
     </table>
   </section>
+  <section id="audit-section" hidden>
+    <h2>Audit log (auditors)</h2>
+    <p class="note">Every search, replay and verification you run here is itself recorded in the audit log.</p>
+    <form id="audit-search" autocomplete="off">
+      <label>Subject <input name="subject" spellcheck="false"></label>
+      <label>Route <input name="route" spellcheck="false"></label>
+      <label>Decision <select name="decision"><option value="">any</option><option>allow</option><option>deny</option>
+        <option>mask</option><option>hold</option><option>error</option></select></label>
+      <label>From <input name="from" type="datetime-local"></label>
+      <label>To <input name="to" type="datetime-local"></label>
+      <button type="submit">Search</button>
+    </form>
+    <table id="audit-records">
+      <thead><tr><th>#</th><th>Time</th><th>Event</th><th>Subject</th><th>Route</th><th>Decision</th><th>Request</th></tr></thead>
+      <tbody></tbody>
+    </table>
+    <h3>Exchange <span id="exchange-id"></span></h3>
+    <pre id="exchange"></pre>
+    <h3>Segments <button type="button" id="verify">Verify</button></h3>
+    <table id="segments">
+      <thead><tr><th>Segment</th><th>Records</th><th>Sealed</th><th>Status</th><th>Detail</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
 </main>
 </body>
 </html>
@@ -66,6 +90,11 @@ td.decision input { display: block; width: 12rem; margin-bottom: 0.3rem; }
 td.decision button { margin-right: 0.3rem; }
 button.approve { background: #1a7f37; color: #fff; border: 0; padding: 0.3rem 0.7rem; }
 button.deny, button.revoke { background: #b42318; color: #fff; border: 0; padding: 0.3rem 0.7rem; }
-.empty { color: #57606a; }
+.empty, .note { color: #57606a; }
+#audit-search { display: flex; flex-wrap: wrap; gap: 0.6rem; align-items: end; margin-bottom: 0.8rem; }
+#audit-search label { display: flex; flex-direction: column; font-size: 0.85rem; }
+#exchange { background: #fff; border: 1px solid #d0d4da; padding: 0.6rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+td.status-verified { color: #1a7f37; }
+td.status-failed { color: #b42318; font-weight: bold; }
 tr.flash { background: #fff8c5; }
 `;

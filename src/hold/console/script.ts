@@ -184,6 +184,64 @@ export const CONSOLE_JS = String.raw`'use strict';
     }
   }
 
+  function auditRow(r) {
+    var e = r.event;
+    var tr = el('tr');
+    tr.dataset.seq = String(r.seq);
+    var request = el('td');
+    if (e.request_id) {
+      var open = el('button', e.request_id, 'replay');
+      open.type = 'button';
+      open.addEventListener('click', function () { showExchange(e.request_id); });
+      request.append(open);
+    }
+    tr.append(el('td', r.seq), el('td', r.ts), el('td', e.type), el('td', e.subject || e.actor || ''), el('td', e.route || ''),
+      el('td', e.decision ? e.decision.effect : ''), request);
+    return tr;
+  }
+
+  async function searchAudit() {
+    var form = $('audit-search');
+    var params = new URLSearchParams();
+    ['subject', 'route', 'decision'].forEach(function (k) { if (form.elements[k].value) params.set(k, form.elements[k].value); });
+    ['from', 'to'].forEach(function (k) { if (form.elements[k].value) params.set(k, new Date(form.elements[k].value).toISOString()); });
+    try {
+      var data = await api('GET', '/api/audit/records?' + params.toString());
+      $('audit-records').tBodies[0].replaceChildren.apply($('audit-records').tBodies[0], data.records.map(auditRow));
+      say(data.records.length + ' records found.');
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function showExchange(id) {
+    try {
+      var data = await api('GET', '/api/audit/exchanges/' + encodeURIComponent(id));
+      $('exchange-id').textContent = id;
+      $('exchange').textContent = data.records.map(function (r) { return '#' + r.seq + ' ' + r.ts + '\n' + JSON.stringify(r.event, null, 2); }).join('\n\n');
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function verifySegments() {
+    try {
+      var data = await api('GET', '/api/audit/segments');
+      var body = $('segments').tBodies[0];
+      body.replaceChildren();
+      data.segments.forEach(function (s) {
+        var tr = el('tr');
+        tr.append(el('td', s.segment < 0 ? 'unsealed' : s.segment), el('td', s.first < 0 ? '' : s.first + '..' + s.last),
+          el('td', s.sealed_at || ''), el('td', s.status, 'status-' + s.status), el('td', s.message));
+        body.append(tr);
+      });
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function showAuditorView() {
+    try {
+      var me = await api('GET', '/api/whoami');
+      $('audit-section').hidden = !me.auditor;
+      if (me.auditor) await verifySegments();
+    } catch (err) { say(err.message, true); }
+  }
+
   function signIn(value) {
     token = value;
     sessionStorage.setItem(TOKEN_KEY, token);
@@ -191,6 +249,7 @@ export const CONSOLE_JS = String.raw`'use strict';
     $('token').value = '';
     say('Signed in.');
     refresh();
+    showAuditorView();
     listen();
   }
 
@@ -201,6 +260,7 @@ export const CONSOLE_JS = String.raw`'use strict';
     $('signout').hidden = true;
     renderHolds([]);
     renderGrants([]);
+    $('audit-section').hidden = true;
   }
 
   document.addEventListener('DOMContentLoaded', function () {
@@ -209,6 +269,8 @@ export const CONSOLE_JS = String.raw`'use strict';
       if ($('token').value.trim()) signIn($('token').value.trim());
     });
     $('signout').addEventListener('click', function () { signOut(); say('Signed out.'); });
+    $('audit-search').addEventListener('submit', function (e) { e.preventDefault(); searchAudit(); });
+    $('verify').addEventListener('click', verifySegments);
     setInterval(function () { Array.prototype.forEach.call($('holds').tBodies[0].rows, tick); }, 1000);
     if (token) signIn(token);
   });
