@@ -11,3 +11,4 @@ export { DEFAULT_KEY_ID, verifyFiles, type SignOptions, type VerifyOptions } fro
 export { DEFAULT_ENTRYPOINT } from './bundle.js';
 export { DEFAULT_BUNDLE } from './paths.js';
 export { HOST_BUILTINS } from './host.js';
+export { watchBundle, type BundleWatcher, type WatchOptions } from './watch.js';
