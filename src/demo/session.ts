@@ -99,6 +99,12 @@ async function banner(url: string, adminUrl: string, dev: DevIdentity, ttl: numb
     if ('body' in req && 'stream' in req.body) parts.push('-N');
     lines.push(`# ${r.sub} (${r.role}): ${r.shows}`, parts.join(' '), '');
   }
+  const approver = await dev.sign({ sub: 'victor', groups: ['pci-approvers'], ttlSeconds: ttl });
+  lines.push(
+    `# victor (pci-approvers): approve or deny held requests in the console at ${adminUrl}/console (paste this token), or:`,
+    `regate holds list --admin ${adminUrl} --token ${approver}`,
+    '',
+  );
   return lines.join('\n');
 }
 

@@ -5,6 +5,7 @@
  * same way and fails closed.
  */
 import type { ServerResponse } from 'node:http';
+import { HoldAuditFailed, HoldLimitExceeded, ReplayUnavailable } from '../hold/index.js';
 import { RegateError } from '../util/errors.js';
 
 export class HttpError extends RegateError {
@@ -97,6 +98,15 @@ export class InternalError extends HttpError {
   constructor(cause: unknown) {
     super(500, 'internal_error', 'The gateway failed while handling this request.', {}, { cause });
   }
+}
+
+/** A failure of the holds stage as the client's answer. */
+export function holdFailure(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof HoldLimitExceeded) return new HttpError(429, 'too_many_holds', `${err.message}.`, {}, { cause: err });
+  if (err instanceof ReplayUnavailable) return new Forbidden(`The approved replay was already used: ${err.message}.`);
+  if (err instanceof HoldAuditFailed) return new AuditUnavailable(err);
+  return new HttpError(503, 'holds_unavailable', 'The holds service failed, so the held request is refused.', {}, { cause: err });
 }
 
 /** Any thrown value as an HttpError: unknown failures become a 500, never a leak of their text. */

@@ -13,6 +13,7 @@ import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } fr
 import { hasBody, isJsonType, parseJson, readBody } from './body.js';
 import {
   Forbidden,
+  holdFailure,
   HttpError,
   InternalError,
   NoRoute,
@@ -82,7 +83,7 @@ export interface GatewayServices {
   authenticator: AuthenticatorService;
   policy: PolicyService;
   masker: MaskService;
-  holds?: HoldsService;
+  holds: HoldsService;
   logger: Logger;
 }
 
@@ -137,13 +138,6 @@ function authFailure(err: unknown): HttpError {
     return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
   }
   return toHttpError(err);
-}
-
-class HoldsUnavailable extends HttpError {
-  static override readonly code: string = 'ERR_HOLDS_UNAVAILABLE';
-  constructor() {
-    super(503, 'holds_unavailable', 'The policy holds this request for approval but this gateway has no holds service; it is refused.');
-  }
 }
 
 export class Gateway {
@@ -257,7 +251,7 @@ export class Gateway {
     // Holds and replays name the request with its query: approving `limit=5000` must not let a
     // replay with `limit=500000` through.
     const heldTarget = target.path + target.search;
-    const approval = holds?.approvalFor(identity, route.name, x.method, heldTarget, bodySha256) ?? null;
+    const approval = holds.approvalFor(identity, route.name, x.method, heldTarget, bodySha256);
     const input = buildPolicyInput({
       identity,
       method: x.method,
@@ -269,18 +263,16 @@ export class Gateway {
       route: route.name,
       requestsLastMinute: this.#usage.hit(`${identity.iss}\u0000${identity.sub}`),
       approval,
-      grants: holds?.grantsFor(identity, route.name) ?? [],
+      grants: holds.grantsFor(identity, route.name),
       nowMs: Date.now(),
     });
     const decision = this.#decide(x, input);
     x.outcome = outcomeOf(decision);
 
     if (decision.hold) {
-      if (!holds) throw new HoldsUnavailable();
-      const outcome = await holds.hold(
-        { identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(x.method, heldTarget, body), spec: decision.hold },
-        abort.signal,
-      );
+      const outcome = await holds
+        .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(x.method, heldTarget, body), spec: decision.hold }, abort.signal)
+        .catch((err: unknown) => Promise.reject(holdFailure(err)));
       if (outcome.status === 'denied') {
         throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
       }
@@ -293,8 +285,8 @@ export class Gateway {
       }
     } else if (!decision.allow) {
       throw new Forbidden(decision.reason);
-    } else if (approval?.kind === 'replay' && holds) {
-      await holds.consumeReplay(approval.hold_id);
+    } else if (approval?.kind === 'replay') {
+      await holds.consumeReplay(approval.hold_id).catch((err: unknown) => Promise.reject(holdFailure(err)));
     }
 
     await this.#forward(x, req, res, upstream, decision, { raw, body }, abort.signal);

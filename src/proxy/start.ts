@@ -92,8 +92,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     { authenticator, policy, masker: maskService, holds, logger },
     { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
   );
-  // Approvers authenticate to the holds API and console with their own tokens, as clients do.
-  const mounts: AdminMount[] = [holds.adminHandler((req) => authenticator.authenticate(req.headers))];
+  const holdsAdmin = holds.adminHandler((req) => authenticator.authenticate(req.headers));
+  const mounts: AdminMount[] = [holdsAdmin];
   if (opts.jwks) {
     const serveJwks = jwksRequestHandler(opts.jwks);
     mounts.push((req, res) => {
@@ -104,16 +104,16 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   }
   const server = createGatewayServer(gateway);
   const admin = createAdminServer(gateway, mounts);
-  const url = await listenOrFail(server, 'clients', config.listen.host, config.listen.port).catch(async (err: unknown) => {
-    await holds.close();
-    throw err;
-  });
+  let url: string;
   let adminUrl: string;
   try {
+    url = await listenOrFail(server, 'clients', config.listen.host, config.listen.port);
     adminUrl = await listenOrFail(admin, 'the admin listener', config.admin.host, config.admin.port);
   } catch (err) {
-    await closeServer(server);
+    await Promise.all([closeServer(server), closeServer(admin)]);
+    await gateway.close();
     await holds.close();
+    authenticator.close();
     throw err;
   }
   logger.log('info', 'gateway started', { url, admin_url: adminUrl, policy_revision: policy.revision });

@@ -103,6 +103,24 @@ test('after a key rotation older segments still verify given both keys (PEMs or 
   }
 });
 
+test('a log has one writer: a second open is refused until the first closes', async () => {
+  const f = await fixture();
+  try {
+    const first = await openLog(f);
+    await openLog(f).then(() => assert.unreachable('two writers'), (err) => {
+      assert.instance(err, AuditWriteError);
+      assert.match(err.message, `the audit log at ${f.dir} is already open for writing by process ${process.pid}`);
+    });
+    await first.append(sampleEvent(0));
+    await first.close();
+    const second = await openLog(f);
+    assert.is((await second.append(sampleEvent(1))).seq, 1);
+    await second.close();
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('refusals: another log id, append after close, a value canonical JSON cannot hold (and the log goes on)', async () => {
   const f = await fixture();
   try {

@@ -135,7 +135,11 @@ export class LogSink extends Writable {
 
 export const UPSTREAM_SECRET = 'upstream-secret-value-42';
 
-export function testConfig(idp: IdpDouble, upstreamUrl: string, over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string } = {}): GatewayConfig {
+export function testConfig(
+  idp: IdpDouble,
+  upstreamUrl: string,
+  over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string; holdWaitSeconds?: number } = {},
+): GatewayConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
@@ -171,8 +175,8 @@ export function testConfig(idp: IdpDouble, upstreamUrl: string, over: { maxBodyB
       api_keys: [],
     },
     policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
-    audit: { dir: '/nonexistent/audit' },
-    holds: { wait_seconds: 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit') },
+    holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
     logging: { level: 'info', requests: true },
   };
 }
@@ -189,9 +193,8 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
   const idp = await startIdp();
   const upstream = await new UpstreamDouble().start();
   const logs = new LogSink();
-  // The gateway keeps state (the hold store) under state_dir: a fresh temp folder unless given.
-  const tempState = over.stateDir ? null : mkdtempSync(join(tmpdir(), 'regate-gw-state-'));
-  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { ...over, stateDir: over.stateDir ?? tempState! }), { log: logs });
+  const stateDir = mkdtempSync(join(tmpdir(), 'regate-rig-'));
+  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { stateDir, ...over }), { log: logs });
   return {
     idp,
     upstream,
@@ -201,7 +204,7 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
       await gw.stop();
       await upstream.stop();
       await idp.stop();
-      if (tempState) rmSync(tempState, { recursive: true, force: true });
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
