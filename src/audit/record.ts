@@ -2,7 +2,8 @@
  * The record envelope (docs/audit-format.md §1): `{event, prev, seq, ts, v}` in canonical JSON.
  * Writing and parsing live together so the verifier checks exactly what the writer produces.
  */
-import { canonicalBytes, canonicalJson } from './canonical.js';
+import { hash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
 import type { AuditEvent } from './events.js';
 
 export const FORMAT_VERSION = 1;
@@ -17,15 +18,18 @@ export interface AuditRecord {
   v: number;
 }
 
-export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): Buffer {
-  return canonicalBytes({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION });
+/** The record's canonical bytes and its leaf hash, hashed from one buffer `0x00 || record` (no copy). */
+export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): { bytes: Buffer; leaf: Buffer } {
+  const prefixed = Buffer.from('\u0000' + canonicalJson({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION }), 'utf8');
+  return { bytes: prefixed.subarray(1), leaf: hash('sha256', prefixed, 'buffer') };
 }
 
 /** Parses stored bytes; returns why they are not a record (for the verifier's message) instead of throwing. */
 export function parseRecord(bytes: Uint8Array): AuditRecord | string {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return 'it is not JSON';
   }
@@ -41,6 +45,7 @@ export function parseRecord(bytes: Uint8Array): AuditRecord | string {
   } catch {
     return 'it is not canonical JSON';
   }
-  if (!Buffer.from(canonical, 'utf8').equals(bytes)) return 'it is not canonical JSON';
+  // Comparing strings is enough here: bytes that are not valid UTF-8 change the leaf hash anyway.
+  if (canonical !== text || Buffer.byteLength(canonical) !== bytes.byteLength) return 'it is not canonical JSON';
   return r as AuditRecord;
 }
