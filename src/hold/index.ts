@@ -279,7 +279,7 @@ export class HoldService {
     const result = await read(views);
     const shown = range(result);
     await this.emit({
-      type: 'log.viewed', at_ms: this.now(), hold_id: null, grant_id: null, route: null, actor: principalOf(viewer), subject: null,
+      type: 'console.viewed', at_ms: this.now(), hold_id: null, grant_id: null, route: null, actor: principalOf(viewer), subject: null,
       detail: target, view: { first: shown?.first ?? -1, last: shown?.last ?? -1, target },
     });
     return result;

@@ -69,7 +69,7 @@ export type HoldAuditType =
   | 'grant.created'
   | 'grant.revoked'
   | 'webhook.failed'
-  | 'log.viewed';
+  | 'console.viewed';
 
 /** One state change, handed to the audit callback before it takes effect. */
 export interface HoldAuditEvent {
@@ -83,7 +83,7 @@ export interface HoldAuditEvent {
   /** The requester of the hold, or the subject of the grant. */
   subject: Principal | null;
   detail: string;
-  /** For `log.viewed`: the record numbers shown (-1 when none) and what was asked. */
+  /** For `console.viewed` (an auditor viewed the log): the record numbers shown (-1 when none) and what was asked. */
   view?: { first: number; last: number; target: string };
 }
 

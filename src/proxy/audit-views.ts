@@ -15,9 +15,11 @@ function view(r: AuditRecord): AuditRecordView {
 
 function matches(r: AuditRecord, q: AuditQuery): boolean {
   const e = r.event as unknown as { subject?: unknown; route?: unknown; decision?: { effect?: unknown } };
+  // Request records name the subject as a string, hold records as a principal object.
+  const subject = typeof e.subject === 'object' && e.subject !== null ? (e.subject as { sub?: unknown }).sub : e.subject;
   const ms = Date.parse(r.ts);
   return (
-    (q.subject === undefined || e.subject === q.subject) &&
+    (q.subject === undefined || subject === q.subject) &&
     (q.route === undefined || e.route === q.route) &&
     (q.decision === undefined || e.decision?.effect === q.decision) &&
     (q.fromMs === undefined || ms >= q.fromMs) &&
