@@ -26,7 +26,7 @@ export interface RequestDecisionEvent {
   method: string;
   path: string;
   decision: { effect: DecisionEffect; reason: string; policy_revision: string | null };
-  /** The hold or grant this request was let through on, if any. */
+  /** The hold id (a held request, or one let through on an approval) or grant id, else null. */
   approval: string | null;
   request_body: BodyCapture | null;
 }
@@ -53,23 +53,30 @@ export interface AuthFailureEvent {
   reason: string;
 }
 
-export interface HoldEvent {
-  type: 'hold.created' | 'hold.approved' | 'hold.denied' | 'hold.expired' | 'hold.replayed';
-  hold_id: string;
-  request_id: string | null;
-  subject: string;
-  route: string;
-  actor: string | null;
-  reason: string | null;
+/** Who acted or was acted on, as the identity stage verified them. */
+export interface Principal {
+  sub: string;
+  iss: string;
+  groups: string[];
 }
 
-export interface GrantEvent {
-  type: 'grant.created' | 'grant.revoked' | 'grant.expired';
-  grant_id: string;
-  subject: string;
-  route: string;
-  actor: string | null;
-  expires_at: string;
+/**
+ * A hold or grant state change, in the shape the hold stage reports it (so its audit callback can
+ * append it unchanged).
+ */
+export interface HoldEvent {
+  type:
+    | 'hold.created' | 'hold.approval' | 'hold.approved' | 'hold.denied' | 'hold.expired' | 'hold.timeout'
+    | 'hold.delivered' | 'hold.replayed' | 'grant.created' | 'grant.revoked' | 'webhook.failed' | 'console.viewed';
+  at_ms: number;
+  hold_id: string | null;
+  grant_id: string | null;
+  route: string | null;
+  /** Who caused the change; null when the clock did (expiry). */
+  actor: Principal | null;
+  /** The requester of the hold, or the subject of the grant. */
+  subject: Principal | null;
+  detail: string;
 }
 
 export interface BundleEvent {
@@ -106,7 +113,6 @@ export type AuditEvent =
   | RequestOutcomeEvent
   | AuthFailureEvent
   | HoldEvent
-  | GrantEvent
   | BundleEvent
   | GatewayEvent
   | SegmentSealedEvent

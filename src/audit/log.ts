@@ -9,6 +9,7 @@ import { checkpointHash, signCheckpoint, type Checkpoint } from './checkpoint.js
 import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
 import { scrubDeep, type AuditEvent, type Scrub } from './events.js';
 import { leafHash, merkleRoot } from './merkle.js';
+import { lockWriter } from './lock.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
 import { lastRecordKey, lastStoredCheckpoint, openStore, type Durability, type Store } from './store.js';
 
@@ -67,9 +68,11 @@ export class AuditLog {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
+  private readonly unlock: () => void;
 
-  private constructor(store: Store, opts: AuditLogOptions, logId: string, unwritable: AuditReadOnlyError | null) {
+  private constructor(store: Store, opts: AuditLogOptions, logId: string, unwritable: AuditReadOnlyError | null, unlock: () => void) {
     this.store = store;
+    this.unlock = unlock;
     this.dir = opts.dir;
     this.logId = logId;
     this.unwritable = unwritable;
@@ -99,10 +102,14 @@ export class AuditLog {
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
     let store: Store;
     let unwritable: AuditReadOnlyError | null = null;
+    let unlock = () => {};
     try {
       mkdirSync(opts.dir, { recursive: true });
+      unlock = lockWriter(opts.dir);
       store = openStore(opts.dir, { durability: opts.durability, mapSizeBytes: Math.min(opts.mapSizeBytes ?? DEFAULT_MAP_SIZE, 2 ** 30) });
     } catch (err) {
+      unlock();
+      if (err instanceof AuditWriteError) throw err;
       if (!isPermissionError(err)) throw new AuditWriteError(`cannot open the audit log at ${opts.dir}: ${(err as Error).message}`, { cause: err });
       // Readable but not writable: open for reading, so the gateway can start and refuse requests with a clear reason.
       unwritable = new AuditReadOnlyError(`the audit log at ${opts.dir} cannot be written (${(err as Error).message}); no record can be made durable`, { cause: err });
@@ -115,10 +122,11 @@ export class AuditLog {
     const stored = store.meta.get('log_id');
     if (stored !== undefined && opts.logId !== undefined && stored !== opts.logId) {
       await store.env.close();
+      unlock();
       throw new AuditWriteError(`the audit log at ${opts.dir} has log id ${stored}, not ${opts.logId}`);
     }
     const logId = stored ?? opts.logId ?? randomUUID();
-    const log = new AuditLog(store, opts, logId, unwritable);
+    const log = new AuditLog(store, opts, logId, unwritable, unlock);
     if (stored === undefined && !unwritable) await log.write(store.meta.put('log_id', logId), 'the log id');
     if (log.segment.leaves.length > 0 && !unwritable) await log.cut(false);
     return log;
@@ -128,17 +136,17 @@ export class AuditLog {
   append(event: AuditEvent): Promise<{ seq: number }> {
     const refused = this.closed ? new AuditClosedError(`the audit log at ${this.dir} is closed`) : (this.unwritable ?? this.failure);
     if (refused) return Promise.reject(refused);
-    let bytes: Buffer;
+    let encoded: { bytes: Buffer; leaf: Buffer };
     try {
-      bytes = encodeRecord(this.nextSeq, this.prevHash, new Date(), this.scrub ? scrubDeep(event, this.scrub) : event);
+      encoded = encodeRecord(this.nextSeq, this.prevHash, new Date(), this.scrub ? scrubDeep(event, this.scrub) : event);
     } catch (err) {
       return Promise.reject(err);
     }
+    const { bytes, leaf } = encoded;
     if (this.usedBytes + (this.bytesSinceMeasure + bytes.length + RECORD_OVERHEAD) > this.capBytes && this.measure() + bytes.length + RECORD_OVERHEAD > this.capBytes) {
       return Promise.reject(new AuditLogFullError(`the audit log at ${this.dir} is full: ${this.usedBytes} of ${this.capBytes + SEAL_RESERVE} bytes (mapSizeBytes) used; record ${this.nextSeq} was not written`));
     }
     const seq = this.nextSeq++;
-    const leaf = leafHash(bytes);
     this.prevHash = leaf.toString('hex');
     if (this.segment.leaves.length === 0) {
       this.segment.openedAt = Date.now();
@@ -170,6 +178,7 @@ export class AuditLog {
       } finally {
         await this.sealQueue;
         await this.store.env.close();
+        this.unlock();
       }
     })();
     return this.closing;

@@ -3,17 +3,17 @@
  * split at the largest power of two below n; plus inclusion proofs (audit paths, §2.1.1) so one
  * record can be shown to be in a signed segment without handing over the rest.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 
 export function leafHash(record: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF).update(record).digest();
+  return hash('sha256', Buffer.concat([LEAF, record]), 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  return hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
 }
 
 function split(n: number): number {

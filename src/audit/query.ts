@@ -7,12 +7,27 @@ import { parseRecord, type AuditRecord } from './record.js';
 import { recordsAfter } from './sources.js';
 import type { Store } from './store.js';
 
-/** Every record about `requestId` (auth failure, decision, holds, outcome), in log order. */
+/**
+ * Every record about `requestId` in log order: auth failure, decision, outcome, and the hold or
+ * grant its decision names (which may be recorded before or after it).
+ */
 export function findExchange(store: Store, requestId: string): AuditRecord[] {
+  const records = function* (): Generator<AuditRecord> {
+    for (const { value } of store.records.getRange()) {
+      const r = parseRecord(value);
+      if (typeof r !== 'string') yield r;
+    }
+  };
+  // Two passes, so a long log is streamed rather than held: the request's own records first…
+  const approvals = new Set<string>();
+  for (const r of records()) {
+    if (r.event.type === 'request.decision' && r.event.request_id === requestId && r.event.approval !== null) approvals.add(r.event.approval);
+  }
+  // …then everything about it, holds and grants included, in log order.
   const out: AuditRecord[] = [];
-  for (const { value } of store.records.getRange()) {
-    const r = parseRecord(value);
-    if (typeof r !== 'string' && 'request_id' in r.event && r.event.request_id === requestId) out.push(r);
+  for (const r of records()) {
+    const e = r.event;
+    if ('request_id' in e ? e.request_id === requestId : 'hold_id' in e && [e.hold_id, e.grant_id].some((id) => id !== null && approvals.has(id))) out.push(r);
   }
   return out;
 }

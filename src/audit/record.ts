@@ -2,7 +2,8 @@
  * The record envelope (docs/audit-format.md §1): `{event, prev, seq, ts, v}` in canonical JSON.
  * Writing and parsing live together so the verifier checks exactly what the writer produces.
  */
-import { canonicalBytes, canonicalJson } from './canonical.js';
+import { hash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
 import type { AuditEvent } from './events.js';
 
 export const FORMAT_VERSION = 1;
@@ -17,8 +18,10 @@ export interface AuditRecord {
   v: number;
 }
 
-export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): Buffer {
-  return canonicalBytes({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION });
+/** The record's canonical bytes and its leaf hash, hashed from one buffer `0x00 || record` (no copy). */
+export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): { bytes: Buffer; leaf: Buffer } {
+  const prefixed = Buffer.from('\u0000' + canonicalJson({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION }), 'utf8');
+  return { bytes: prefixed.subarray(1), leaf: hash('sha256', prefixed, 'buffer') };
 }
 
 /** Parses stored bytes; returns why they are not a record (for the verifier's message) instead of throwing. */

@@ -6,6 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, runCli } from '../helpers/cli.js';
+import type { AuditEvent } from '../../src/audit/index.js';
 import { fixture, openLog, sampleEvent, writeLog, type Fixture } from './helpers.js';
 
 let f: Fixture;
@@ -77,6 +78,27 @@ test('replay shows a request\'s decision and outcome; a decision alone is said t
   const none = await runCli(['audit', 'replay', 'nope', '--dir', f.dir]);
   assert.is(none.code, 2);
   assert.match(none.stderr, 'no record of request nope');
+});
+
+test('replay of a held request shows its hold\'s state changes too', async () => {
+  const g = await fixture();
+  try {
+    const log = await openLog(g);
+    const alice = { sub: 'alice', iss: 'https://idp.test', groups: ['fraud-analysts'] };
+    const held = { ...(sampleEvent(0) as Extract<AuditEvent, { type: 'request.decision' }>), request_id: 'held-1', approval: 'h1', decision: { effect: 'hold' as const, reason: 'bulk export needs approval', policy_revision: 'rev-1' } };
+    const hold = (type: 'hold.created' | 'hold.approved', hold_id: string, actor: typeof alice | null) => ({ type, at_ms: 1, hold_id, grant_id: null, route: 'fraud-model', actor, subject: alice, detail: type }) as const;
+    await log.append(held);
+    await log.append(hold('hold.created', 'h1', alice));
+    await log.append(hold('hold.created', 'h2', alice));
+    await log.append(hold('hold.approved', 'h1', { ...alice, sub: 'bob' }));
+    await log.append({ ...(sampleEvent(1) as Extract<AuditEvent, { type: 'request.outcome' }>), request_id: 'held-1' });
+    await log.close();
+    const r = await runCli(['audit', 'replay', 'held-1', '--dir', g.dir]);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal([...r.stdout.matchAll(/^# record (\d+) .* (\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`), ['0 request.decision', '1 hold.created', '3 hold.approved', '4 request.outcome']);
+  } finally {
+    g.cleanup();
+  }
 });
 
 test('tail prints JSONL from a record number, and --follow streams records appended later', async () => {

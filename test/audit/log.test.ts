@@ -12,6 +12,7 @@ import {
   storeInput, verifyLog, type AuditEvent, type VerifyResult,
 } from '../../src/audit/index.js';
 import { parseRecord } from '../../src/audit/record.js';
+import type { HoldAuditEvent } from '../../src/hold/types.js';
 import { fixture, openLog, sampleEvent, type Fixture } from './helpers.js';
 
 async function verifyWith(f: Fixture, keyFiles: string[]): Promise<VerifyResult> {
@@ -103,6 +104,24 @@ test('after a key rotation older segments still verify given both keys (PEMs or 
   }
 });
 
+test('a log has one writer: a second open is refused until the first closes', async () => {
+  const f = await fixture();
+  try {
+    const first = await openLog(f);
+    await openLog(f).then(() => assert.unreachable('two writers'), (err) => {
+      assert.instance(err, AuditWriteError);
+      assert.match(err.message, `the audit log at ${f.dir} is already open for writing by process ${process.pid}`);
+    });
+    await first.append(sampleEvent(0));
+    await first.close();
+    const second = await openLog(f);
+    assert.is((await second.append(sampleEvent(1))).seq, 1);
+    await second.close();
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('refusals: another log id, append after close, a value canonical JSON cannot hold (and the log goes on)', async () => {
   const f = await fixture();
   try {
@@ -117,6 +136,19 @@ test('refusals: another log id, append after close, a value canonical JSON canno
       assert.match(err.message, 'has log id log-a, not log-b');
     });
     assert.ok((await verifyWith(f, [f.pub])).ok);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test('the hold stage\'s audit events are appended unchanged (its type is one of ours)', async () => {
+  const f = await fixture();
+  try {
+    const log = await openLog(f);
+    const event: HoldAuditEvent = { type: 'hold.approved', at_ms: 1_700_000_000_000, hold_id: 'h1', grant_id: null, route: 'fraud-model', actor: { sub: 'bob', iss: 'https://idp', groups: ['pci-approvers'] }, subject: { sub: 'alice', iss: 'https://idp', groups: [] }, detail: 'approved' };
+    await log.append(event);
+    await log.close();
+    assert.equal(records(f)[0]!.event, event);
   } finally {
     f.cleanup();
   }
