@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { GatewayConfig, IdentityConfig } from '../config/index.js';
-import { AuditLog, loadOrCreateAuditKey, type HoldEvent } from '../audit/index.js';
-import { HoldService, type HoldAuditEvent } from '../hold/index.js';
+import { AuditLog, loadOrCreateAuditKey } from '../audit/index.js';
+import { HoldService } from '../hold/index.js';
 import { compileMaskPlan, maskText } from '../mask/index.js';
 import { createAuthenticator, jwksRequestHandler, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
 import { loadBundle, watchBundle, type Decision, type PolicyEngine, type PolicyInput } from '../policy/index.js';
@@ -98,22 +98,6 @@ async function watchPolicy(config: GatewayConfig, audit: AuditLog, logger: Logge
   return { policy: new CurrentPolicy(() => watcher.current()), close: () => watcher.close() };
 }
 
-/** Holds report their state changes in their own vocabulary; the audit log records them as hold or grant events. */
-function holdAuditor(audit: AuditLog): (e: HoldAuditEvent) => Promise<void> {
-  return async (e) => {
-    const subject = e.subject?.sub ?? '';
-    const route = e.route ?? '';
-    const actor = e.actor?.sub ?? null;
-    if (e.type === 'grant.created' || e.type === 'grant.revoked') {
-      await audit.append({ type: e.type, grant_id: e.grant_id ?? '', subject, route, actor, expires_at: new Date(e.at_ms).toISOString() });
-      return;
-    }
-    // The holds stage knows more kinds (partial approval, timeout, webhook failure, console view)
-    // than the log's HoldEvent lists; they are recorded under their own names, not relabelled.
-    await audit.append({ type: e.type, hold_id: e.hold_id ?? '', request_id: null, subject, route, actor, reason: e.detail } as HoldEvent);
-  };
-}
-
 async function listenOrFail(server: Server, what: string, host: string, port: number): Promise<string> {
   try {
     return await listen(server, host, port);
@@ -129,7 +113,10 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const { policy, close: closePolicy } = await watchPolicy(config, audit, logger);
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   const holds = await HoldService.open({
-    audit: holdAuditor(audit),
+    // The audit log records the holds stage's events as they are (same shape).
+    audit: async (event) => {
+      await audit.append(event);
+    },
     dir: join(config.state_dir, 'holds'),
     waitSeconds: config.holds.wait_seconds,
     maxPendingPerIdentity: config.holds.max_pending_per_identity,
