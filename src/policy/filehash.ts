@@ -39,9 +39,14 @@ export function hashBundleFile(name: string, bytes: Uint8Array, algorithm = 'SHA
 export function canonicalJson(name: string, bytes: Uint8Array): string {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   const parser = new Canonicaliser(name, text);
-  const out = parser.value();
-  parser.end();
-  return out;
+  try {
+    const out = parser.value();
+    parser.end();
+    return out;
+  } catch (err) {
+    if (err instanceof RangeError) throw new BundleError(`${name} nests JSON too deeply to hash`, { cause: err, file: name });
+    throw err;
+  }
 }
 
 /** Go's json.Encoder string form with SetEscapeHTML(false) (Go 1.22+: \b and \f short forms). */

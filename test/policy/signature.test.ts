@@ -156,6 +156,11 @@ test('property: the structured digest ignores formatting and key order but not v
   );
 });
 
+test('a data.json nested deeper than the stack allows is a BundleError, not a crash', () => {
+  const deep = new TextEncoder().encode('['.repeat(200_000) + ']'.repeat(200_000));
+  assert.throws(() => hashBundleFile('data.json', deep), (err: unknown) => hasCode(err, 'ERR_BUNDLE') && /nests JSON too deeply/.test((err as Error).message));
+});
+
 test('regate bundle verify: exit 0 when valid, exit 1 with a sentence naming the fault', async () => {
   const good = await file('good.tar.gz', '');
   await writeFile(good, signedEc);
