@@ -7,7 +7,7 @@ export type { Durability } from './store.js';
 export { openStore, type Store } from './store.js';
 export * from './events.js';
 export * from './errors.js';
-export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, type TrustedKey } from './keys.js';
+export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, statePublicKeyFiles, type TrustedKey } from './keys.js';
 export { type Checkpoint, type CheckpointPayload, decodeCheckpoint } from './checkpoint.js';
 export { type AuditRecord } from './record.js';
 export { verifyLog, type VerifyResult, type VerifySummary, type Fault, type FaultKind } from './verify.js';

@@ -4,6 +4,7 @@
  * trusted at once, which is how rotated-out keys keep older segments verifiable.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
@@ -26,7 +27,8 @@ export function publicKeyPem(key: KeyObject): string {
 
 /**
  * Loads `<stateDir>/audit.key.pem` (PKCS8, mode 0600) or creates it with a fresh Ed25519 key, and
- * writes `<stateDir>/audit.pub.pem` for auditors when it is missing or not this key's.
+ * writes `<stateDir>/audit.pub.pem` for auditors when it is missing or not this key's (after a
+ * rotation the old one is kept as `audit.pub.<kid>.pem`; statePublicKeyFiles lists them all).
  */
 export async function loadOrCreateAuditKey(stateDir: string): Promise<{ privateKey: KeyObject; publicKeyPem: string; keyId: string }> {
   await mkdir(stateDir, { recursive: true });
@@ -50,8 +52,25 @@ export async function loadOrCreateAuditKey(stateDir: string): Promise<{ privateK
   const pem = publicKeyPem(privateKey);
   const pubFile = join(stateDir, 'audit.pub.pem');
   // Rewrite only when missing or stale, so a read-only state directory with both files still loads.
-  if ((await readFile(pubFile, 'utf8').catch(() => '')) !== pem) await writeFile(pubFile, pem);
+  const previous = await readFile(pubFile, 'utf8').catch(() => '');
+  if (previous !== pem) {
+    // The key was rotated: keep the old public key beside the new one, so `verify --state` still
+    // checks the segments it signed.
+    if (previous) await writeFile(join(stateDir, `audit.pub.${await keyIdOf(createPublicKey(previous))}.pem`), previous);
+    await writeFile(pubFile, pem);
+  }
   return { privateKey, publicKeyPem: pem, keyId: await keyIdOf(createPublicKey(privateKey)) };
+}
+
+/** Every audit public key kept in a state directory: the current one and those rotated out. */
+export function statePublicKeyFiles(stateDir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir);
+  } catch (err) {
+    throw new AuditReadError(`cannot read the state directory ${stateDir}: ${(err as Error).message}`, { cause: err });
+  }
+  return names.filter((n) => /^audit\.pub(\.[A-Za-z0-9_-]+)?\.pem$/.test(n)).sort().map((n) => join(stateDir, n));
 }
 
 /** Reads trusted public keys from PEM files (kid = thumbprint) or JWKS JSON files (kid as given, else thumbprint). */

@@ -26,9 +26,10 @@ export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEv
 
 /** Parses stored bytes; returns why they are not a record (for the verifier's message) instead of throwing. */
 export function parseRecord(bytes: Uint8Array): AuditRecord | string {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return 'it is not JSON';
   }
@@ -44,6 +45,7 @@ export function parseRecord(bytes: Uint8Array): AuditRecord | string {
   } catch {
     return 'it is not canonical JSON';
   }
-  if (!Buffer.from(canonical, 'utf8').equals(bytes)) return 'it is not canonical JSON';
+  // Comparing strings is enough here: bytes that are not valid UTF-8 change the leaf hash anyway.
+  if (canonical !== text || Buffer.byteLength(canonical) !== bytes.byteLength) return 'it is not canonical JSON';
   return r as AuditRecord;
 }

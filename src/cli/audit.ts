@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  checkpointFileJws, exportSegments, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, storeInput,
+  checkpointFileJws, exportSegments, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, statePublicKeyFiles, storeInput,
   tailRecords, verifyInclusion, verifyLog, type InclusionProof, type Store, type VerifySummary,
 } from '../audit/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
@@ -17,7 +17,7 @@ interface Where { dir?: string; state?: string }
 const where = <T>(y: Argv<T>) =>
   y
     .option('dir', { type: 'string', describe: 'The audit log directory (LMDB)' })
-    .option('state', { type: 'string', describe: 'A gateway state directory: the log is <state>/audit, the key <state>/audit.pub.pem' });
+    .option('state', { type: 'string', describe: 'A gateway state directory: the log is <state>/audit, the keys <state>/audit.pub*.pem' });
 
 function logDir(a: Where): string {
   if (a.dir) return a.dir;
@@ -27,7 +27,7 @@ function logDir(a: Where): string {
 
 function keyFiles(a: Where & { key?: string[] }): string[] {
   if (a.key && a.key.length > 0) return a.key;
-  if (a.state) return [join(a.state, 'audit.pub.pem')];
+  if (a.state) return statePublicKeyFiles(a.state);
   throw new UsageError('name the public key(s) with --key PUB.pem (PEM or JWKS; repeat for rotated keys)');
 }
 

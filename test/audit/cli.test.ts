@@ -6,7 +6,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, runCli } from '../helpers/cli.js';
-import type { AuditEvent } from '../../src/audit/index.js';
+import { AuditLog, loadOrCreateAuditKey, type AuditEvent } from '../../src/audit/index.js';
 import { fixture, openLog, sampleEvent, writeLog, type Fixture } from './helpers.js';
 
 let f: Fixture;
@@ -23,6 +23,24 @@ test('verify --state finds the log and key of a gateway state directory', async 
   assert.match(r.stdout, 'intact. 27 records in segments 0..2');
   const json = await runCli(['audit', 'verify', '--dir', f.dir, '--key', f.pub, '--json']);
   assert.is(JSON.parse(json.stdout).records, 27);
+});
+
+test('after the state directory\'s key is replaced, verify --state still checks the segments the old key signed', async () => {
+  const g = await fixture();
+  try {
+    await writeLog(g, 3, 10);
+    writeFileSync(join(g.state, 'audit.key.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const rotated = await loadOrCreateAuditKey(g.state);
+    assert.is.not(rotated.keyId, g.key.keyId);
+    const log = await AuditLog.open({ dir: g.dir, signingKey: rotated.privateKey, keyId: rotated.keyId });
+    await log.append(sampleEvent(3));
+    await log.close();
+    const r = await runCli(['audit', 'verify', '--state', g.state]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, `signed by ${g.key.keyId}, ${rotated.keyId}`);
+  } finally {
+    g.cleanup();
+  }
 });
 
 test('verify without a key, or of a directory with no log, is a usage error', async () => {
