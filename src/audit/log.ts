@@ -76,7 +76,7 @@ export class AuditLog {
     this.dir = opts.dir;
     this.logId = logId;
     this.unwritable = unwritable;
-    this.key = typeof opts.signingKey === 'string' ? createPrivateKey(opts.signingKey) : opts.signingKey;
+    this.key = opts.signingKey as KeyObject;
     this.keyId = opts.keyId;
     this.segmentRecords = opts.segmentRecords ?? 10_000;
     this.scrub = opts.scrub;
@@ -100,6 +100,8 @@ export class AuditLog {
 
   /** Opens (or creates) the log in `dir`; seals records a crash left unsealed. */
   static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    const key = typeof opts.signingKey === 'string' ? createPrivateKey(opts.signingKey) : opts.signingKey;
+    if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new AuditWriteError(`the audit signing key ${opts.keyId} is not an Ed25519 private key`);
     let store: Store;
     let unwritable: AuditReadOnlyError | null = null;
     let unlock = () => {};
@@ -126,7 +128,7 @@ export class AuditLog {
       throw new AuditWriteError(`the audit log at ${opts.dir} has log id ${stored}, not ${opts.logId}`);
     }
     const logId = stored ?? opts.logId ?? randomUUID();
-    const log = new AuditLog(store, opts, logId, unwritable, unlock);
+    const log = new AuditLog(store, { ...opts, signingKey: key }, logId, unwritable, unlock);
     if (stored === undefined && !unwritable) await log.write(store.meta.put('log_id', logId), 'the log id');
     if (log.segment.leaves.length > 0 && !unwritable) await log.cut(false);
     return log;

@@ -170,12 +170,16 @@ class Verifier {
       const r = parsed[i]!;
       const expected = this.nextSeq!;
       if (typeof r === 'string') throw new Failed({ kind: r === 'it is not canonical JSON' ? 'changed' : 'not-a-record', seq: e.key ?? expected, message: `the record at ${e.where} was changed: ${r}` });
+      const later = r.seq > expected ? parsed.findIndex((x, j) => j > i && typeof x !== 'string' && x.seq === expected) : -1;
+      if (r.seq !== expected && later < 0 && e.key === expected) {
+        // The store's key says where it belongs: the record there now claims another number.
+        throw new Failed({ kind: 'changed', seq: expected, message: `the record at ${e.where} was changed: it claims to be record ${r.seq}` });
+      }
       if (r.seq < expected) {
         const other = seen.get(r.seq);
         throw new Failed({ kind: 'inserted', seq: r.seq, message: `a record was inserted at ${e.where}: it claims to be record ${r.seq}, which ${other ?? 'an earlier record'} already is` });
       }
       if (r.seq > expected) {
-        const later = parsed.findIndex((x, j) => j > i && typeof x !== 'string' && x.seq === expected);
         if (later >= 0) throw new Failed({ kind: 'reordered', seq: expected, message: `records were reordered: record ${r.seq} (${e.where}) comes before record ${expected} (${entries[later]!.where})` });
         const which = r.seq === expected + 1 ? `record ${expected} was deleted` : `records ${expected}..${r.seq - 1} were deleted`;
         throw new Failed({ kind: 'deleted', seq: expected, message: `${which}: record ${r.seq} (${e.where}) follows ${expected === 0 ? 'the start of the log' : `record ${expected - 1}`}` });

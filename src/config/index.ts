@@ -24,8 +24,9 @@ export interface ResolvedUpstream extends Omit<UpstreamConfig, 'credential'> {
 }
 
 /** What the gateway runs on: the validated file with paths made absolute and secrets read. */
-export interface GatewayConfig extends Omit<ConfigFile, 'upstreams'> {
+export interface GatewayConfig extends Omit<ConfigFile, 'upstreams' | 'audit'> {
   upstreams: Record<string, ResolvedUpstream>;
+  audit: { dir: string };
 }
 
 /** Line number (1-based) of the key at `path` (`routes[1].upstream`) in the document, if found. */

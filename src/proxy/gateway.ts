@@ -8,10 +8,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
 import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } from '../policy/types.js';
 import { hasBody, isJsonType, parseJson, readBody } from './body.js';
 import {
+  AuditUnavailable,
   Forbidden,
   holdFailure,
   HttpError,
@@ -79,8 +81,14 @@ export interface HoldsService {
   consumeReplay(holdId: string): Promise<void>;
 }
 
+/** The audit log: a record is durable when `append` resolves. */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<unknown>;
+}
+
 export interface GatewayServices {
   authenticator: AuthenticatorService;
+  audit: AuditSink;
   policy: PolicyService;
   masker: MaskService;
   holds: HoldsService;
@@ -111,6 +119,10 @@ interface Exchange {
   error: string | null;
   upstreamStatus: number | null;
   masked: Record<string, number>;
+  client: string;
+  bodyBytes: number;
+  /** Set once the decision record is durable: an outcome record then follows. */
+  recorded: boolean;
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -149,6 +161,8 @@ export class Gateway {
   readonly #logRequests: boolean;
   #inflight = 0;
   #draining = false;
+  /** Outcome records not yet durable; close() waits for them. */
+  readonly #writes = new Set<Promise<void>>();
   #drained: (() => void) | null = null;
 
   constructor(
@@ -175,6 +189,9 @@ export class Gateway {
       error: null,
       upstreamStatus: null,
       masked: {},
+      client: clientIp(req),
+      bodyBytes: 0,
+      recorded: false,
     };
     this.#inflight++;
     this.metrics.inflight.inc({}, 1);
@@ -202,6 +219,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#writes);
     this.#usage.close();
     await this.#upstreams.close();
   }
@@ -229,7 +247,10 @@ export class Gateway {
       identity = await this.services.authenticator.authenticate(req.headers);
     } catch (err) {
       x.outcome = 'unauthenticated';
-      throw authFailure(err);
+      const failure = authFailure(err);
+      // PCI DSS 10.2.1.4: invalid access attempts are recorded; if they cannot be, nothing is served.
+      await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: route.name, reason: (err as { code?: string }).code ?? failure.error });
+      throw failure;
     }
     x.subject = identity.sub;
 
@@ -245,6 +266,7 @@ export class Gateway {
         bodyBytes = Number(req.headers['content-length'] ?? 0) || 0;
       }
     }
+    x.bodyBytes = bodyBytes;
     // Streamed bodies are not hashed (that would mean buffering them): replays match on the rest.
     const bodySha256 = raw ? createHash('sha256').update(raw).digest('hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
     const holds = this.services.holds;
@@ -266,8 +288,15 @@ export class Gateway {
       grants: holds.grantsFor(identity, route.name),
       nowMs: Date.now(),
     });
-    const decision = this.#decide(x, input);
+    let decision: Decision;
+    try {
+      decision = this.#decide(x, input);
+    } catch (err) {
+      await this.#recordDecision(x, identity, route.upstream, 'error', (err as PolicyFailed).message, approval, null);
+      throw err;
+    }
     x.outcome = outcomeOf(decision);
+    await this.#recordDecision(x, identity, route.upstream, x.outcome as DecisionEffect, decision.reason, approval, body);
 
     if (decision.hold) {
       const outcome = await holds
@@ -290,6 +319,33 @@ export class Gateway {
     }
 
     await this.#forward(x, req, res, upstream, decision, { raw, body }, abort.signal);
+  }
+
+  async #record(event: AuditEvent): Promise<void> {
+    try {
+      await this.services.audit.append(event);
+    } catch (err) {
+      throw new AuditUnavailable(err);
+    }
+  }
+
+  /** The decision record, durable before anything is enforced or forwarded. Bodies are stored card-masked. */
+  async #recordDecision(x: Exchange, identity: Identity, upstream: string, effect: DecisionEffect, reason: string, approval: Approval | null, body: unknown): Promise<void> {
+    await this.#record({
+      type: 'request.decision',
+      request_id: x.id,
+      subject: identity.sub,
+      groups: identity.groups,
+      client: x.client,
+      route: x.route,
+      upstream,
+      method: x.method,
+      path: scrubPath(x.path),
+      decision: { effect, reason, policy_revision: this.services.policy.revision },
+      approval: approval?.hold_id ?? null,
+      request_body: body === null ? null : captureBody(JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value)),
+    });
+    x.recorded = true;
   }
 
   /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
@@ -409,6 +465,27 @@ export class Gateway {
         duration_ms: Math.round(seconds * 1e4) / 10,
         policy_revision: this.services.policy.revision,
       });
+    }
+    if (x.recorded) {
+      const write = this.services.audit
+        .append({
+          type: 'request.outcome',
+          request_id: x.id,
+          status,
+          bytes_in: x.bodyBytes,
+          bytes_out: Number(res.getHeader('content-length') ?? 0) || 0,
+          // Canonical audit JSON holds integers only.
+          duration_ms: Math.round(seconds * 1000),
+          masked: x.masked,
+          response_body: null,
+          error: x.error,
+        })
+        .then(
+          () => undefined,
+          (err: unknown) => this.services.logger.log('error', 'audit outcome record failed', { request_id: x.id, error: (err as Error).message }),
+        )
+        .finally(() => this.#writes.delete(write));
+      this.#writes.add(write);
     }
     if (--this.#inflight === 0 && this.#draining) this.#drained?.();
   }

@@ -7,19 +7,26 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { GatewayConfig, IdentityConfig } from '../config/index.js';
+import { AuditLog, loadOrCreateAuditKey } from '../audit/index.js';
 import { HoldService } from '../hold/index.js';
+import { compileMaskPlan, maskText } from '../mask/index.js';
 import { createAuthenticator, jwksRequestHandler, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
-import { loadBundle, type PolicyEngine } from '../policy/index.js';
+import { loadBundle, watchBundle, type Decision, type PolicyEngine, type PolicyInput } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
 import { Gateway, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
-import { maskService } from './masking.js';
+import { CARD_RULES, maskService } from './masking.js';
 import { closeServer, createAdminServer, createGatewayServer, drainServer, listen, type AdminMount } from './server.js';
 
 /** The gateway could not start (listener, bundle, key): the message names what failed. */
 export class StartupError extends RegateError {
   static override readonly code: string = 'ERR_STARTUP';
 }
+
+const VERSION = '0.1.0';
+
+/** Defence in depth: every string the audit log stores passes the card detectors once more. */
+const auditScrubPlan = compileMaskPlan(CARD_RULES);
 
 export interface StartOptions {
   /** Where logs go (default stdout). */
@@ -53,20 +60,42 @@ export function identityOptions(c: IdentityConfig, jwks?: JSONWebKeySet): Identi
   };
 }
 
-/** The policy in force; swapped whole when a new bundle loads, so a request sees one revision. */
+/** The policy in force: whatever the watcher swapped in last, so a request sees one revision. */
 class CurrentPolicy implements PolicyService {
-  constructor(public engine: PolicyEngine) {}
+  constructor(private readonly current: () => PolicyEngine) {}
   get revision(): string {
-    return this.engine.revision;
+    return this.current().revision;
   }
-  evaluate(input: Parameters<PolicyEngine['evaluate']>[0]) {
-    return this.engine.evaluate(input);
+  evaluate(input: PolicyInput): Decision {
+    return this.current().evaluate(input);
   }
 }
 
-async function loadPolicy(config: GatewayConfig): Promise<CurrentPolicy> {
+/** Loads the bundle; with `poll_seconds` > 0 keeps watching it, every swap and refusal audited and logged. */
+async function watchPolicy(config: GatewayConfig, audit: AuditLog, logger: Logger): Promise<{ policy: CurrentPolicy; close(): Promise<void> }> {
   const publicKeyPem = config.policy.public_key_file ? await readFile(config.policy.public_key_file, 'utf8') : undefined;
-  return new CurrentPolicy(await loadBundle(config.policy.bundle, { publicKeyPem }));
+  const source = config.policy.bundle;
+  if (config.policy.poll_seconds === 0) {
+    const engine = await loadBundle(source, { publicKeyPem });
+    return { policy: new CurrentPolicy(() => engine), close: async () => undefined };
+  }
+  const record = (revision: string | null, reason: string | null) =>
+    audit.append({ type: revision ? 'bundle.loaded' : 'bundle.rejected', source, revision, reason }).catch((err: unknown) => {
+      logger.log('error', 'audit bundle record failed', { error: (err as Error).message });
+    });
+  const watcher = await watchBundle(source, {
+    publicKeyPem,
+    pollSeconds: config.policy.poll_seconds,
+    onLoad: (engine) => {
+      logger.log('info', 'policy bundle loaded', { source, policy_revision: engine.revision });
+      void record(engine.revision, null);
+    },
+    onReject: (err) => {
+      logger.log('warn', 'policy bundle refused; keeping the last good one', { source, error: err.message });
+      void record(null, err.message);
+    },
+  });
+  return { policy: new CurrentPolicy(() => watcher.current()), close: () => watcher.close() };
 }
 
 async function listenOrFail(server: Server, what: string, host: string, port: number): Promise<string> {
@@ -79,9 +108,15 @@ async function listenOrFail(server: Server, what: string, host: string, port: nu
 
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
   const logger = new Logger(opts.log ?? process.stdout, config.logging.level);
-  const policy = await loadPolicy(config);
+  const key = await loadOrCreateAuditKey(config.state_dir);
+  const audit = await AuditLog.open({ dir: config.audit.dir, signingKey: key.privateKey, keyId: key.keyId, scrub: (s) => maskText(auditScrubPlan, s).text });
+  const { policy, close: closePolicy } = await watchPolicy(config, audit, logger);
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   const holds = await HoldService.open({
+    // The audit log records the holds stage's events as they are (same shape).
+    audit: async (event) => {
+      await audit.append(event);
+    },
     dir: join(config.state_dir, 'holds'),
     waitSeconds: config.holds.wait_seconds,
     maxPendingPerIdentity: config.holds.max_pending_per_identity,
@@ -89,7 +124,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     webhookUrl: config.holds.webhook_url,
   });
   const gateway = new Gateway(
-    { authenticator, policy, masker: maskService, holds, logger },
+    { authenticator, audit, policy, masker: maskService, holds, logger },
     { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
   );
   const holdsAdmin = holds.adminHandler((req) => authenticator.authenticate(req.headers));
@@ -114,8 +149,14 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     await gateway.close();
     await holds.close();
     authenticator.close();
+    await closePolicy();
+    await audit.close();
     throw err;
   }
+  // A log that cannot be written must not keep the gateway from starting: requests then get 503.
+  await audit.append({ type: 'gateway.start', version: VERSION, reason: null }).catch((err: unknown) => {
+    logger.log('error', 'the audit log cannot be written; requests will be refused', { error: (err as Error).message });
+  });
   logger.log('info', 'gateway started', { url, admin_url: adminUrl, policy_revision: policy.revision });
 
   let stopping: Promise<void> | null = null;
@@ -126,6 +167,9 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       await gateway.close();
       await holds.close();
       authenticator.close();
+      await closePolicy();
+      await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
+      await audit.close();
       logger.log('info', 'gateway stopped', { url });
     })());
   return { url, adminUrl, gateway, logger, stop };

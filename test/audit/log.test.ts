@@ -122,7 +122,7 @@ test('a log has one writer: a second open is refused until the first closes', as
   }
 });
 
-test('refusals: another log id, append after close, a value canonical JSON cannot hold (and the log goes on)', async () => {
+test('refusals: a non-Ed25519 key, another log id, append after close, a value canonical JSON cannot hold (and the log goes on)', async () => {
   const f = await fixture();
   try {
     const log = await openLog(f, { logId: 'log-a' });
@@ -131,6 +131,10 @@ test('refusals: another log id, append after close, a value canonical JSON canno
     assert.is((await log.append(sampleEvent(0))).seq, 0, 'a refused event takes no number');
     await log.close();
     await log.append(sampleEvent(0)).then(() => assert.unreachable(), (err) => assert.is(err.code, AuditClosedError.code));
+    await openLog(f, { signingKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }).then(() => assert.unreachable(), (err) => {
+      assert.instance(err, AuditWriteError);
+      assert.match(err.message, 'is not an Ed25519 private key');
+    });
     await openLog(f, { logId: 'log-b' }).then(() => assert.unreachable(), (err) => {
       assert.instance(err, AuditWriteError);
       assert.match(err.message, 'has log id log-a, not log-b');

@@ -81,6 +81,11 @@ test('store: a changed last record of a segment is caught by the signed root', a
   assert.is(fault(r), "record 9 was changed: segment 0's Merkle root over records 0..9 does not match its signed checkpoint");
 });
 
+test('store: a record whose number was rewritten is changed, named by its key', async () => {
+  const r = await tamperStore((s) => s.records.put(5, rewrite(s.records.get(5)!, (x) => (x.seq = 7))));
+  assert.is(fault(r), 'the record at key 5 was changed: it claims to be record 7');
+});
+
 test('store: a record rewritten in non-canonical form is changed', async () => {
   const r = await tamperStore((s) => s.records.put(5, Buffer.from(JSON.stringify(JSON.parse(s.records.get(5)!.toString()), null, 1))));
   assert.is(fault(r), 'the record at key 5 was changed: it is not canonical JSON');

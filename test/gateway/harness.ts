@@ -186,10 +186,11 @@ export interface Rig {
   upstream: UpstreamDouble;
   gw: RunningGateway;
   logs: LogSink;
+  stateDir: string;
   stop(): Promise<void>;
 }
 
-export async function startRig(over: Parameters<typeof testConfig>[2] & { upstreamUrl?: string } = {}): Promise<Rig> {
+export async function startRig(over: Parameters<typeof testConfig>[2] & { upstreamUrl?: string; keepState?: boolean } = {}): Promise<Rig> {
   const idp = await startIdp();
   const upstream = await new UpstreamDouble().start();
   const logs = new LogSink();
@@ -200,11 +201,12 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
     upstream,
     gw,
     logs,
+    stateDir,
     stop: async () => {
       await gw.stop();
       await upstream.stop();
       await idp.stop();
-      rmSync(stateDir, { recursive: true, force: true });
+      if (!over.keepState) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
