@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
   checkpointFileJws, exportSegments, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, statePublicKeyFiles, storeInput,
-  tailRecords, verifyInclusion, verifyLog, type InclusionProof, type Store, type VerifySummary,
+  tailRecords, verifyInclusion, verifyLog, AuditReadError, type InclusionProof, type Store, type VerifySummary,
 } from '../audit/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
 
@@ -107,6 +107,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
         bar.done();
       }
     };
+    if (a.files && a.files.length > 0 && (a.dir || a.state)) throw new UsageError('verify either export files or a store (--dir/--state), not both');
     const result = a.files && a.files.length > 0 ? await run(fileInput(a.files), false) : await withStore(a, (store) => run(storeInput(store), true));
     if (!result.ok) throw new VerificationFailed(`audit log is NOT intact: ${result.fault.message}`);
     process.stdout.write(a.json ? JSON.stringify(result.summary) + '\n' : describe(result.summary));
@@ -205,18 +206,32 @@ const tailCommand: CommandModule<object, Where & { from?: number; follow: boolea
     }),
 };
 
+/** Input the user named that cannot be read (no log there, no key file) is a usage error: exit 2, not 1. */
+function readErrorsAreUsage<T>(cmd: CommandModule<object, T>): CommandModule {
+  return {
+    ...cmd,
+    handler: async (a) => {
+      try {
+        await cmd.handler(a as never);
+      } catch (err) {
+        throw err instanceof AuditReadError ? new UsageError(err.message, { cause: err }) : err;
+      }
+    },
+  } as CommandModule;
+}
+
 /** `regate audit <subcommand>` */
 export const auditCommand: CommandModule = {
   command: 'audit <command>',
   describe: 'Verify, export, prove and read the signed audit log',
   builder: (y) =>
     y
-      .command(verifyCommand as CommandModule)
-      .command(exportCommand as CommandModule)
-      .command(proveCommand as CommandModule)
-      .command(verifyProofCommand as CommandModule)
-      .command(replayCommand as CommandModule)
-      .command(tailCommand as CommandModule)
+      .command(readErrorsAreUsage(verifyCommand))
+      .command(readErrorsAreUsage(exportCommand))
+      .command(readErrorsAreUsage(proveCommand))
+      .command(readErrorsAreUsage(verifyProofCommand))
+      .command(readErrorsAreUsage(replayCommand))
+      .command(readErrorsAreUsage(tailCommand))
       .demandCommand(1, 'Name an audit command: verify, export, prove, verify-proof, replay or tail.'),
   handler: () => undefined,
 };

@@ -48,7 +48,7 @@ test('verify without a key, or of a directory with no log, is a usage error', as
   assert.is(r.code, 2);
   assert.match(r.stderr, 'name the public key(s) with --key');
   const none = await runCli(['audit', 'verify', '--dir', join(f.state, 'nothing'), '--key', f.pub]);
-  assert.is(none.code, 1);
+  assert.is(none.code, 2);
   assert.match(none.stderr, `no audit log at ${join(f.state, 'nothing')}`);
 });
 
@@ -81,7 +81,7 @@ test('prove prints an inclusion proof that verify-proof accepts, and rejects whe
   assert.is(foreign.code, 1);
   assert.match(foreign.stderr, "the proof's checkpoint is rejected: it is signed by key");
   const unsealed = await runCli(['audit', 'prove', '--dir', f.dir, '--seq', '99']);
-  assert.is(unsealed.code, 1);
+  assert.is(unsealed.code, 2);
   assert.match(unsealed.stderr, 'record 99 is not in a sealed segment');
 });
 
