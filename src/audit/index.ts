@@ -4,12 +4,12 @@
  */
 export { AuditLog, type AuditLogOptions } from './log.js';
 export type { Durability } from './store.js';
-export { openStore, type Store } from './store.js';
+export { openStore, storedCheckpoints, type Store } from './store.js';
 export * from './events.js';
 export * from './errors.js';
 export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, statePublicKeyFiles, type TrustedKey } from './keys.js';
 export { type Checkpoint, type CheckpointPayload, decodeCheckpoint } from './checkpoint.js';
-export { type AuditRecord } from './record.js';
+export { parseRecord, type AuditRecord } from './record.js';
 export { verifyLog, type VerifyResult, type VerifySummary, type Fault, type FaultKind } from './verify.js';
 export { storeInput, fileInput, checkpointFileJws } from './sources.js';
 export { exportSegments, type ExportResult } from './export.js';
