@@ -36,8 +36,11 @@ async function withStore<T>(dir: string, fn: (store: Store) => T | Promise<T>): 
   }
 }
 
-/** Views over the log in `dir`, its segments verified with the public keys in `keyFiles` (PEM or JWKS). */
-export function auditViews(dir: string, keyFiles: string[]): AuditViews {
+/**
+ * Views over the log in `dir`, its segments verified with the public keys `keyFiles()` names (PEM or
+ * JWKS), asked on each verification so a rotated key is trusted without a restart.
+ */
+export function auditViews(dir: string, keyFiles: () => string[]): AuditViews {
   return {
     search: (q) =>
       withStore(dir, (store) => {
@@ -52,7 +55,7 @@ export function auditViews(dir: string, keyFiles: string[]): AuditViews {
     exchange: (requestId) => withStore(dir, (store) => findExchange(store, requestId).map(view)),
     segments: () =>
       withStore(dir, async (store) => {
-        const keys = await readTrustedKeys(keyFiles);
+        const keys = await readTrustedKeys(keyFiles());
         const result = await verifyLog(storeInput(store).input, { keys, fromGenesis: true });
         const checkpoints = [...storedCheckpoints(store)];
         // The verifier names a segment, or only the record at fault: find the segment holding it.

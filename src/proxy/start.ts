@@ -7,12 +7,13 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { GatewayConfig, IdentityConfig } from '../config/index.js';
-import { AuditLog, loadOrCreateAuditKey } from '../audit/index.js';
+import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/index.js';
 import { HoldService } from '../hold/index.js';
 import { compileMaskPlan, maskText } from '../mask/index.js';
 import { createAuthenticator, jwksRequestHandler, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
 import { loadBundle, watchBundle, type Decision, type PolicyEngine, type PolicyInput } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
+import { auditViews } from './audit-views.js';
 import { Gateway, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
 import { CARD_RULES, maskService } from './masking.js';
@@ -122,6 +123,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     maxPendingPerIdentity: config.holds.max_pending_per_identity,
     maxPendingTotal: config.holds.max_pending,
     webhookUrl: config.holds.webhook_url,
+    // The console's auditors' view reads this same log; views are audited through `audit` above.
+    auditViews: auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir)),
   });
   const gateway = new Gateway(
     { authenticator, audit, policy, masker: maskService, holds, logger },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AuditLog, loadOrCreateAuditKey, openStore, type AuditEvent } from '../../src/audit/index.js';
+import { AuditLog, loadOrCreateAuditKey, openStore, statePublicKeyFiles, type AuditEvent } from '../../src/audit/index.js';
 import type { HoldAuditEvent } from '../../src/hold/index.js';
 import { auditViews } from '../../src/proxy/audit-views.js';
 import { adminCall, startIdp, startStack, type Idp, type Stack } from './helpers.js';
@@ -46,7 +46,7 @@ test.before(async () => {
   approver = await idp.token('bob', ['pci-approvers']);
   stack = await startStack({
     idp,
-    auditViews: auditViews(join(state, 'audit'), [join(state, 'audit.pub.pem')]),
+    auditViews: auditViews(join(state, 'audit'), () => statePublicKeyFiles(state)),
     audit: async (e: HoldAuditEvent) => {
       if (failViews) throw new Error('audit disk full');
       // As the gateway does: the hold stage's events are appended unchanged.

@@ -73,6 +73,21 @@ test('not decided in time: 403 naming the hold; approved later, one replay goes 
   assert.is.not(((await again.json()) as { hold_id: string }).hold_id, body.hold_id);
 });
 
+test('an auditor finds the hold and its approval in the audit log, and that view is itself recorded', async () => {
+  const audrey = await rig.idp.token({ sub: 'audrey', groups: ['auditors'] });
+  const get = async (path: string) => (await fetch(rig.gw.adminUrl + path, { headers: { authorization: `Bearer ${audrey}` } })).json() as Promise<any>;
+  const found = await get('/api/audit/records?subject=alice&limit=500');
+  const types = found.records.map((r: { event: { type: string } }) => r.event.type);
+  for (const t of ['request.decision', 'hold.created', 'hold.approved', 'hold.replayed']) assert.ok(types.includes(t), `${t} in ${types}`);
+  const held = found.records.find((r: { event: { type: string; decision?: { effect: string } } }) => r.event.type === 'request.decision' && r.event.decision?.effect === 'hold');
+  const exchange = await get(`/api/audit/exchanges/${held.event.request_id}`);
+  assert.is(exchange.records[0].event.type, 'request.decision');
+  const segments = await get('/api/audit/segments');
+  assert.not.ok(segments.segments.some((s: { status: string }) => s.status !== 'verified'), JSON.stringify(segments));
+  const views = await get('/api/audit/records?limit=500');
+  assert.ok(views.records.some((r: { event: { type: string; view?: { target: string } } }) => r.event.type === 'console.viewed' && r.event.view?.target === `exchange ${held.event.request_id}`));
+});
+
 test('the console is served by the admin listener', async () => {
   const res = await fetch(`${rig.gw.adminUrl}/console`);
   assert.is(res.status, 200);
