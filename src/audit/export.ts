@@ -10,6 +10,8 @@ import { AuditReadError } from './errors.js';
 
 export interface ExportResult {
   segments: number[];
+  /** The first record exported (records run on consecutively from it). */
+  firstRecord: number;
   records: number;
   files: string[];
 }
@@ -19,7 +21,7 @@ export function exportSegments(store: Store, out: string, range: { from?: number
   const from = range.from ?? 0;
   const to = range.to ?? Infinity;
   mkdirSync(out, { recursive: true });
-  const result: ExportResult = { segments: [], records: 0, files: [] };
+  const result: ExportResult = { segments: [], firstRecord: 0, records: 0, files: [] };
   for (const { key, jws, checkpoint } of storedCheckpoints(store)) {
     if (checkpoint === null) throw new AuditReadError(`the checkpoint stored under key ${key} in ${store.dir} is not a checkpoint`);
     const p = checkpoint.payload;
@@ -30,6 +32,7 @@ export function exportSegments(store: Store, out: string, range: { from?: number
     const cp = join(out, segmentFileName(p.segment, 'checkpoint.json'));
     writeFileSync(jsonl, Buffer.concat(lines));
     writeFileSync(cp, JSON.stringify({ jws, payload: p }) + '\n');
+    if (result.segments.length === 0) result.firstRecord = p.first;
     result.segments.push(p.segment);
     result.records += lines.length / 2;
     result.files.push(jsonl, cp);

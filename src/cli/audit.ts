@@ -3,11 +3,12 @@
  * fault), export, prove / verify-proof, replay one request, tail for a SIEM. Every reader opens the
  * LMDB store read-only, so it can run beside a live gateway.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  checkpointFileJws, exportSegments, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, statePublicKeyFiles, storeInput,
+  AuditLog, AuditWriteError, checkpointFileJws, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, statePublicKeyFiles, storeInput,
   tailRecords, verifyInclusion, verifyLog, AuditReadError, type InclusionProof, type Store, type VerifySummary,
 } from '../audit/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
@@ -124,13 +125,39 @@ const exportCommand: CommandModule<object, ExportArgs> = {
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory' })
       .option('from', { type: 'number', describe: 'First record number wanted' })
       .option('to', { type: 'number', describe: 'Last record number wanted' }),
-  handler: (a) =>
-    withStore(a, (store) => {
-      const r = exportSegments(store, a.out, { from: a.from, to: a.to });
-      if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);
-      process.stdout.write(`exported segments ${r.segments[0]}..${r.segments[r.segments.length - 1]} (${r.records} records) to ${a.out}\n`);
-    }),
+  handler: async (a) => {
+    const r = await withStore(a, (store) => exportSegments(store, a.out, { from: a.from, to: a.to }));
+    if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);
+    const recorded = await recordExport(a, r);
+    process.stdout.write(`exported segments ${r.segments[0]}..${r.segments[r.segments.length - 1]} (${r.records} records) to ${a.out}; ${recorded}\n`);
+  },
 };
+
+/**
+ * Access to the audit log is itself audited (PCI DSS 10.2.1.3). Given --state (whose signing key
+ * this can use) and no gateway holding the log, the export is appended as a log.exported record.
+ */
+async function recordExport(a: ExportArgs, r: ExportResult): Promise<string> {
+  if (!a.state || !existsSync(join(a.state, 'audit.key.pem'))) return 'not recorded in the log (give --state to record exports)';
+  const key = await loadOrCreateAuditKey(a.state);
+  let log: AuditLog;
+  try {
+    log = await AuditLog.open({ dir: logDir(a), signingKey: key.privateKey, keyId: key.keyId });
+  } catch (err) {
+    if (err instanceof AuditWriteError) return `not recorded in the log: ${err.message}`;
+    throw err;
+  }
+  try {
+    const first = r.firstRecord;
+    const { seq } = await log.append({ type: 'log.exported', actor: process.env.USER ?? userInfo().username, first, last: first + r.records - 1, target: resolve(a.out) });
+    return `recorded in the log as record ${seq}`;
+  } catch (err) {
+    if (err instanceof AuditWriteError) return `not recorded in the log: ${err.message}`;
+    throw err;
+  } finally {
+    await log.close();
+  }
+}
 
 const proveCommand: CommandModule<object, Where & { seq: number; out?: string }> = {
   command: 'prove',

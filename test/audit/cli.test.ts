@@ -61,6 +61,33 @@ test('export --from/--to writes the whole segments that hold the range, and they
   assert.is(v.code, 0, v.stderr);
   assert.match(v.stdout, '10 records in segments 1..1');
   assert.match(v.stdout, 'start at segment 1: segments before it were not checked');
+  assert.match(r.stdout, 'not recorded in the log (give --state to record exports)');
+});
+
+test('export with --state records itself in the log as log.exported', async () => {
+  const g = await fixture();
+  try {
+    await writeLog(g, 3, 10);
+    const out = join(g.state, 'evidence');
+    const r = await runCli(['audit', 'export', '--state', g.state, '--out', out]);
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, 'exported segments 0..0 (3 records)');
+    assert.match(r.stdout, 'recorded in the log as record 3');
+    const tail = await runCli(['audit', 'tail', '--state', g.state, '--from', '3']);
+    const event = JSON.parse(tail.stdout).event;
+    assert.equal({ ...event, actor: typeof event.actor }, { type: 'log.exported', actor: 'string', first: 0, last: 2, target: out });
+    // With a gateway writing the log, the export still runs and says it could not be recorded.
+    const live = await openLog(g);
+    try {
+      const busy = await runCli(['audit', 'export', '--state', g.state, '--out', join(g.state, 'again')]);
+      assert.is(busy.code, 0, busy.stderr);
+      assert.match(busy.stdout, `not recorded in the log: the audit log at ${g.dir} is already open for writing by process ${process.pid}`);
+    } finally {
+      await live.close();
+    }
+  } finally {
+    g.cleanup();
+  }
 });
 
 test('prove prints an inclusion proof that verify-proof accepts, and rejects when altered or under another key', async () => {
