@@ -3,7 +3,16 @@
  * order, so keep it the order a new user meets them.
  */
 import type { CommandModule } from 'yargs';
+import { holdsCommand } from './holds.js';
+import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
+import { auditCommand } from './audit.js';
+import { buildCommand } from './build.js';
+import { testCommand } from './test.js';
+import { policyCommand } from './policy.js';
+import { bundleCommand } from './bundle.js';
+import { demoCommand } from './demo.js';
+import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [toolchainCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand];

@@ -1,0 +1,153 @@
+/**
+ * What the audit log records: one discriminated union of events (docs/audit-format.md §6), and the
+ * body capture that keeps a capped, masked copy of an exchange together with its full length and
+ * hash. Callers hand in already-masked data; the writer's optional scrubber is defence in depth.
+ */
+import { createHash } from 'node:crypto';
+
+/** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
+export interface BodyCapture {
+  bytes: number;
+  sha256: string;
+  text: string;
+  truncated: boolean;
+}
+
+export type DecisionEffect = 'allow' | 'deny' | 'mask' | 'hold' | 'error';
+
+export interface RequestDecisionEvent {
+  type: 'request.decision';
+  request_id: string;
+  subject: string | null;
+  groups: string[];
+  client: string;
+  route: string;
+  upstream: string | null;
+  method: string;
+  path: string;
+  decision: { effect: DecisionEffect; reason: string; policy_revision: string | null };
+  /** The hold id (a held request, or one let through on an approval) or grant id, else null. */
+  approval: string | null;
+  request_body: BodyCapture | null;
+}
+
+export interface RequestOutcomeEvent {
+  type: 'request.outcome';
+  request_id: string;
+  status: number;
+  bytes_in: number;
+  bytes_out: number;
+  duration_ms: number;
+  /** Detector (or JSON path) name → values masked, both directions. */
+  masked: Record<string, number>;
+  response_body: BodyCapture | null;
+  /** The error code when the gateway answered itself (502, 503, 504…), else null. */
+  error: string | null;
+}
+
+export interface AuthFailureEvent {
+  type: 'auth.failure';
+  request_id: string;
+  client: string;
+  route: string | null;
+  reason: string;
+}
+
+/** Who acted or was acted on, as the identity stage verified them. */
+export interface Principal {
+  sub: string;
+  iss: string;
+  groups: string[];
+}
+
+/**
+ * A hold or grant state change, in the shape the hold stage reports it (so its audit callback can
+ * append it unchanged).
+ */
+export interface HoldEvent {
+  type:
+    | 'hold.created' | 'hold.approval' | 'hold.approved' | 'hold.denied' | 'hold.expired' | 'hold.timeout'
+    | 'hold.delivered' | 'hold.replayed' | 'grant.created' | 'grant.revoked' | 'webhook.failed' | 'console.viewed';
+  at_ms: number;
+  hold_id: string | null;
+  grant_id: string | null;
+  route: string | null;
+  /** Who caused the change; null when the clock did (expiry). */
+  actor: Principal | null;
+  /** The requester of the hold, or the subject of the grant. */
+  subject: Principal | null;
+  detail: string;
+}
+
+export interface BundleEvent {
+  type: 'bundle.loaded' | 'bundle.rejected';
+  source: string;
+  revision: string | null;
+  reason: string | null;
+}
+
+export interface GatewayEvent {
+  type: 'gateway.start' | 'gateway.stop';
+  version: string;
+  reason: string | null;
+}
+
+export interface SegmentSealedEvent {
+  type: 'segment.sealed';
+  segment: number;
+  first: number;
+  last: number;
+  root: string;
+}
+
+export interface LogAccessEvent {
+  type: 'log.exported' | 'log.viewed';
+  actor: string | null;
+  first: number;
+  last: number;
+  target: string | null;
+}
+
+export type AuditEvent =
+  | RequestDecisionEvent
+  | RequestOutcomeEvent
+  | AuthFailureEvent
+  | HoldEvent
+  | BundleEvent
+  | GatewayEvent
+  | SegmentSealedEvent
+  | LogAccessEvent;
+
+export type Scrub = (s: string) => string;
+
+/** Default cap on recorded body text, in bytes. */
+export const DEFAULT_BODY_CAP = 8192;
+
+/**
+ * Captures a masked body: its first `cap` bytes (cut on a UTF-8 character boundary) as text, its
+ * full length and the SHA-256 of all its bytes.
+ */
+export function captureBody(masked: Uint8Array | string, cap = DEFAULT_BODY_CAP): BodyCapture {
+  const bytes = typeof masked === 'string' ? Buffer.from(masked, 'utf8') : Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength);
+  let end = Math.min(cap, bytes.length);
+  // Step back over continuation bytes so a multi-byte character is not split into U+FFFD.
+  if (end < bytes.length) while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return {
+    bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    text: bytes.subarray(0, end).toString('utf8'),
+    truncated: end < bytes.length,
+  };
+}
+
+/** Applies `scrub` to every string (values and keys) in `value`, at any depth. */
+export function scrubDeep<T>(value: T, scrub: Scrub): T {
+  if (typeof value === 'string') return scrub(value) as T;
+  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, scrub)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[scrub(k)] = scrubDeep(v, scrub);
+    return out as T;
+  }
+  return value;
+}

@@ -1,0 +1,262 @@
+/**
+ * The writer: numbers records, chains their hashes, batches concurrent appends into LMDB
+ * transactions (lmdb-js commits one event turn's puts together) and acknowledges an append only once
+ * it is durable; cuts segments by count, age and on close, and signs each segment's checkpoint.
+ */
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { checkpointHash, signCheckpoint, type Checkpoint } from './checkpoint.js';
+import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
+import { scrubDeep, type AuditEvent, type Scrub } from './events.js';
+import { leafHash, merkleRoot } from './merkle.js';
+import { lockWriter } from './lock.js';
+import { encodeRecord, GENESIS_PREV } from './record.js';
+import { lastRecordKey, lastStoredCheckpoint, openStore, type Durability, type Store } from './store.js';
+
+export interface AuditLogOptions {
+  dir: string;
+  /** Ed25519 private key, or its PKCS8 PEM. */
+  signingKey: KeyObject | string;
+  keyId: string;
+  /** Fixed when the log is created; a different id for an existing log is refused. */
+  logId?: string;
+  /** Seal a segment when it holds this many records (default 10,000). */
+  segmentRecords?: number;
+  /** Seal a segment when its first record is this old (default 60). */
+  segmentSeconds?: number;
+  /** The most the log may occupy on disk; appends beyond it reject with AuditLogFullError (default 64 GiB). */
+  mapSizeBytes?: number;
+  durability?: Durability;
+  /** Defence in depth: every string of every event (values and keys) passes through it. */
+  scrub?: Scrub;
+}
+
+interface OpenSegment {
+  number: number;
+  first: number;
+  leaves: Buffer[];
+  openedAt: number;
+  /** Only segment.sealed records so far: not worth sealing on age alone. */
+  onlySealEvents: boolean;
+}
+
+const DEFAULT_MAP_SIZE = 64 * 2 ** 30;
+/** Kept free for checkpoints so a full log can still seal what it holds. */
+const SEAL_RESERVE = 256 * 1024;
+/** Estimated LMDB bytes per record beyond its own bytes (key, node header, page slack). */
+const RECORD_OVERHEAD = 64;
+
+export class AuditLog {
+  readonly logId: string;
+  readonly dir: string;
+  private readonly store: Store;
+  private readonly key: KeyObject;
+  private readonly keyId: string;
+  private readonly segmentRecords: number;
+  private readonly scrub: Scrub | undefined;
+  private readonly capBytes: number;
+  private nextSeq: number;
+  private prevHash: string;
+  private segment: OpenSegment;
+  private lastCheckpointHash: string | null;
+  private lastWrite: Promise<unknown> = Promise.resolve();
+  private sealQueue: Promise<unknown> = Promise.resolve();
+  private usedBytes = 0;
+  private bytesSinceMeasure = 0;
+  private failure: AuditWriteError | null = null;
+  private readonly unwritable: AuditReadOnlyError | null;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly unlock: () => void;
+
+  private constructor(store: Store, opts: AuditLogOptions, logId: string, unwritable: AuditReadOnlyError | null, unlock: () => void) {
+    this.store = store;
+    this.unlock = unlock;
+    this.dir = opts.dir;
+    this.logId = logId;
+    this.unwritable = unwritable;
+    this.key = opts.signingKey as KeyObject;
+    this.keyId = opts.keyId;
+    this.segmentRecords = opts.segmentRecords ?? 10_000;
+    this.scrub = opts.scrub;
+    this.capBytes = (opts.mapSizeBytes ?? DEFAULT_MAP_SIZE) - SEAL_RESERVE;
+    const last = lastStoredCheckpoint(store);
+    this.lastCheckpointHash = last ? checkpointHash(last.jws) : null;
+    const lastKey = lastRecordKey(store);
+    this.nextSeq = lastKey + 1;
+    const first = last ? last.payload.last + 1 : 0;
+    // Records written after the last checkpoint (a crash before sealing) form the open segment again.
+    const leaves = [...store.records.getRange({ start: first })].map(({ value }) => leafHash(value));
+    this.prevHash = lastKey >= 0 ? leafHash(store.records.getBinary(lastKey)!).toString('hex') : GENESIS_PREV;
+    this.segment = { number: last ? last.payload.segment + 1 : 0, first, leaves, openedAt: Date.now(), onlySealEvents: false };
+    this.measure();
+    const seconds = opts.segmentSeconds ?? 60;
+    if (!unwritable) {
+      this.timer = setInterval(() => this.sealIfOld(seconds * 1000), Math.min(seconds * 1000, 1000));
+      this.timer.unref();
+    }
+  }
+
+  /** Opens (or creates) the log in `dir`; seals records a crash left unsealed. */
+  static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    const key = typeof opts.signingKey === 'string' ? createPrivateKey(opts.signingKey) : opts.signingKey;
+    if (key.type !== 'private' || key.asymmetricKeyType !== 'ed25519') throw new AuditWriteError(`the audit signing key ${opts.keyId} is not an Ed25519 private key`);
+    let store: Store;
+    let unwritable: AuditReadOnlyError | null = null;
+    let unlock = () => {};
+    try {
+      mkdirSync(opts.dir, { recursive: true });
+      unlock = lockWriter(opts.dir);
+      store = openStore(opts.dir, { durability: opts.durability, mapSizeBytes: Math.min(opts.mapSizeBytes ?? DEFAULT_MAP_SIZE, 2 ** 30) });
+    } catch (err) {
+      unlock();
+      if (err instanceof AuditWriteError) throw err;
+      if (!isPermissionError(err)) throw new AuditWriteError(`cannot open the audit log at ${opts.dir}: ${(err as Error).message}`, { cause: err });
+      // Readable but not writable: open for reading, so the gateway can start and refuse requests with a clear reason.
+      unwritable = new AuditReadOnlyError(`the audit log at ${opts.dir} cannot be written (${(err as Error).message}); no record can be made durable`, { cause: err });
+      try {
+        store = openStore(opts.dir, { readOnly: true });
+      } catch (readErr) {
+        throw new AuditReadOnlyError(`the audit log at ${opts.dir} can be neither written nor read: ${(readErr as Error).message}`, { cause: readErr });
+      }
+    }
+    const stored = store.meta.get('log_id');
+    if (stored !== undefined && opts.logId !== undefined && stored !== opts.logId) {
+      await store.env.close();
+      unlock();
+      throw new AuditWriteError(`the audit log at ${opts.dir} has log id ${stored}, not ${opts.logId}`);
+    }
+    const logId = stored ?? opts.logId ?? randomUUID();
+    const log = new AuditLog(store, { ...opts, signingKey: key }, logId, unwritable, unlock);
+    if (stored === undefined && !unwritable) await log.write(store.meta.put('log_id', logId), 'the log id');
+    if (log.segment.leaves.length > 0 && !unwritable) await log.cut(false);
+    return log;
+  }
+
+  /** Appends one event; resolves with its record number once it is durable. */
+  append(event: AuditEvent): Promise<{ seq: number }> {
+    const refused = this.closed ? new AuditClosedError(`the audit log at ${this.dir} is closed`) : (this.unwritable ?? this.failure);
+    if (refused) return Promise.reject(refused);
+    let encoded: { bytes: Buffer; leaf: Buffer };
+    try {
+      encoded = encodeRecord(this.nextSeq, this.prevHash, new Date(), this.scrub ? scrubDeep(event, this.scrub) : event);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { bytes, leaf } = encoded;
+    if (this.usedBytes + (this.bytesSinceMeasure + bytes.length + RECORD_OVERHEAD) > this.capBytes && this.measure() + bytes.length + RECORD_OVERHEAD > this.capBytes) {
+      return Promise.reject(new AuditLogFullError(`the audit log at ${this.dir} is full: ${this.usedBytes} of ${this.capBytes + SEAL_RESERVE} bytes (mapSizeBytes) used; record ${this.nextSeq} was not written`));
+    }
+    const seq = this.nextSeq++;
+    this.prevHash = leaf.toString('hex');
+    if (this.segment.leaves.length === 0) {
+      this.segment.openedAt = Date.now();
+      this.segment.onlySealEvents = true;
+    }
+    if (event.type !== 'segment.sealed') this.segment.onlySealEvents = false;
+    this.segment.leaves.push(leaf);
+    this.bytesSinceMeasure += bytes.length + RECORD_OVERHEAD;
+    const written = this.write(this.store.records.put(seq, bytes), `record ${seq}`);
+    this.lastWrite = written.catch(() => undefined);
+    if (this.segment.leaves.length >= this.segmentRecords) this.cut(true).catch(() => undefined);
+    return written.then(() => ({ seq }));
+  }
+
+  /** Seals the open segment now; null when it holds no records. */
+  seal(): Promise<Checkpoint | null> {
+    return this.cut(false);
+  }
+
+  /** Seals the open segment, waits for every write, and closes the store. Appends after this reject. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.timer);
+      // Seals under way announce themselves in the segment that closing seals last.
+      await this.sealQueue;
+      this.closed = true;
+      try {
+        if (!this.unwritable && !this.failure) await this.cut(false);
+      } finally {
+        await this.sealQueue;
+        await this.store.env.close();
+        this.unlock();
+      }
+    })();
+    return this.closing;
+  }
+
+  private sealIfOld(ageMs: number): void {
+    const s = this.segment;
+    if (s.leaves.length > 0 && !s.onlySealEvents && Date.now() - s.openedAt >= ageMs && !this.failure) this.cut(true).catch(() => undefined);
+  }
+
+  /**
+   * Closes the open segment in memory at once (so later appends start the next one), then, in
+   * order behind earlier seals, waits for its records to be durable and writes its checkpoint.
+   */
+  private cut(announce: boolean): Promise<Checkpoint | null> {
+    const s = this.segment;
+    if (s.leaves.length === 0) return this.sealQueue.then(() => null);
+    this.segment = { number: s.number + 1, first: s.first + s.leaves.length, leaves: [], openedAt: Date.now(), onlySealEvents: false };
+    const recordsWritten = this.lastWrite;
+    const sealed = this.sealQueue.then(async () => {
+      await recordsWritten;
+      if (this.failure) throw this.failure;
+      const last = s.first + s.leaves.length - 1;
+      const checkpoint = await signCheckpoint(
+        {
+          first: s.first,
+          last,
+          log_id: this.logId,
+          prev_checkpoint: this.lastCheckpointHash,
+          root: merkleRoot(s.leaves).toString('hex'),
+          sealed_at: new Date().toISOString(),
+          segment: s.number,
+          tree_size: s.leaves.length,
+          v: 1,
+        },
+        this.key,
+        this.keyId,
+      );
+      await this.write(this.store.checkpoints.put(s.number, checkpoint.jws), `the checkpoint of segment ${s.number}`);
+      this.lastCheckpointHash = checkpointHash(checkpoint.jws);
+      const p = checkpoint.payload;
+      if (announce) this.append({ type: 'segment.sealed', segment: p.segment, first: p.first, last: p.last, root: p.root }).catch(() => undefined);
+      return checkpoint;
+    });
+    this.sealQueue = sealed.catch(() => undefined);
+    return sealed;
+  }
+
+  /** Awaits a put (and the flush, when the durability mode asks); a failure stops all later appends. */
+  private async write(put: Promise<boolean>, what: string): Promise<void> {
+    try {
+      await put;
+      if (this.store.awaitFlush) await this.store.env.flushed;
+    } catch (err) {
+      const message = `could not write ${what} to the audit log at ${this.dir}: ${(err as Error).message}`;
+      const failure = /MAP_FULL|ENOSPC/.test(String((err as Error).message))
+        ? new AuditLogFullError(message, { cause: err })
+        : isPermissionError(err)
+          ? new AuditReadOnlyError(message, { cause: err })
+          : new AuditWriteError(message, { cause: err });
+      // Later records would chain to one that is not there: refuse them until the log is reopened.
+      this.failure ??= failure;
+      throw failure;
+    }
+  }
+
+  /** Refreshes the bytes the store occupies; returns it. */
+  private measure(): number {
+    const stats = this.store.env.getStats() as { lastPageNumber: number; pageSize: number };
+    this.usedBytes = (stats.lastPageNumber + 1) * stats.pageSize;
+    this.bytesSinceMeasure = 0;
+    return this.usedBytes;
+  }
+}
+
+function isPermissionError(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return ['EACCES', 'EPERM', 'EROFS'].includes(e?.code ?? '') || /permission denied|read-only file system/i.test(String(e?.message));
+}

@@ -1,0 +1,51 @@
+/**
+ * The record envelope (docs/audit-format.md §1): `{event, prev, seq, ts, v}` in canonical JSON.
+ * Writing and parsing live together so the verifier checks exactly what the writer produces.
+ */
+import { hash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
+import type { AuditEvent } from './events.js';
+
+export const FORMAT_VERSION = 1;
+/** `prev` of record 0. */
+export const GENESIS_PREV = '0'.repeat(64);
+
+export interface AuditRecord {
+  event: AuditEvent;
+  prev: string;
+  seq: number;
+  ts: string;
+  v: number;
+}
+
+/** The record's canonical bytes and its leaf hash, hashed from one buffer `0x00 || record` (no copy). */
+export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): { bytes: Buffer; leaf: Buffer } {
+  const prefixed = Buffer.from('\u0000' + canonicalJson({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION }), 'utf8');
+  return { bytes: prefixed.subarray(1), leaf: hash('sha256', prefixed, 'buffer') };
+}
+
+/** Parses stored bytes; returns why they are not a record (for the verifier's message) instead of throwing. */
+export function parseRecord(bytes: Uint8Array): AuditRecord | string {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'it is not JSON';
+  }
+  const r = value as Partial<AuditRecord> | null;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return 'it is not a JSON object';
+  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 0) return 'it has no record number (seq)';
+  if (typeof r.prev !== 'string' || !/^[0-9a-f]{64}$/.test(r.prev)) return 'its prev hash is malformed';
+  if (r.v !== FORMAT_VERSION) return `its format version is ${String(r.v)}, not ${FORMAT_VERSION}`;
+  if (typeof r.event !== 'object' || r.event === null || typeof (r.event as { type?: unknown }).type !== 'string') return 'it has no event type';
+  let canonical: string;
+  try {
+    canonical = canonicalJson(r);
+  } catch {
+    return 'it is not canonical JSON';
+  }
+  // Comparing strings is enough here: bytes that are not valid UTF-8 change the leaf hash anyway.
+  if (canonical !== text || Buffer.byteLength(canonical) !== bytes.byteLength) return 'it is not canonical JSON';
+  return r as AuditRecord;
+}

@@ -1,0 +1,74 @@
+/**
+ * The LMDB layout of a log directory: `records` (key: record number, value: the canonical bytes),
+ * `checkpoints` (key: segment number, value: compact JWS) and `meta` (`log_id`). The writer and the
+ * readers (verify, export, prove, replay, tail) share it through this module only.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { decodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { AuditReadError } from './errors.js';
+
+/**
+ * How an append is made durable before it is acknowledged (see docs/audit-format.md and the README):
+ * - `fsync` (default): committed, then fsync'd (lmdb overlappingSync, awaiting `flushed`); survives
+ *   SIGKILL and power loss.
+ * - `fsync-in-commit`: fsync inside the commit (overlappingSync off); same guarantee, writer lock held longer.
+ * - `nometasync`: data pages fsync'd, meta page not; after power loss the last commit may roll back.
+ * - `commit`: acknowledged when committed (in the OS page cache); survives SIGKILL, not power loss.
+ * - `nosync`: never fsync'd; survives SIGKILL, not power loss, and a crash of the OS may corrupt it.
+ */
+export type Durability = 'fsync' | 'fsync-in-commit' | 'nometasync' | 'commit' | 'nosync';
+
+const DURABILITY: Record<Durability, { lmdb: Record<string, boolean>; awaitFlush: boolean }> = {
+  fsync: { lmdb: { overlappingSync: true }, awaitFlush: true },
+  'fsync-in-commit': { lmdb: { overlappingSync: false }, awaitFlush: false },
+  nometasync: { lmdb: { overlappingSync: false, noMetaSync: true }, awaitFlush: false },
+  commit: { lmdb: { overlappingSync: true }, awaitFlush: false },
+  nosync: { lmdb: { noSync: true }, awaitFlush: false },
+};
+
+export interface Store {
+  dir: string;
+  env: RootDatabase;
+  records: Database<Buffer, number>;
+  checkpoints: Database<string, number>;
+  meta: Database<string, string>;
+  /** Whether an append must also wait for `env.flushed`. */
+  awaitFlush: boolean;
+}
+
+export function openStore(dir: string, opts: { readOnly?: boolean; durability?: Durability; mapSizeBytes?: number } = {}): Store {
+  if (opts.readOnly && !existsSync(join(dir, 'data.mdb'))) throw new AuditReadError(`no audit log at ${dir} (no data.mdb there)`);
+  const mode = DURABILITY[opts.durability ?? 'fsync'];
+  const env = open({
+    path: dir,
+    readOnly: opts.readOnly ?? false,
+    ...(opts.readOnly ? {} : mode.lmdb),
+    ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}),
+  });
+  return {
+    dir,
+    env,
+    records: env.openDB<Buffer, number>({ name: 'records', encoding: 'binary' }),
+    checkpoints: env.openDB<string, number>({ name: 'checkpoints', encoding: 'string' }),
+    meta: env.openDB<string, string>({ name: 'meta', encoding: 'string' }),
+    awaitFlush: !opts.readOnly && mode.awaitFlush,
+  };
+}
+
+/** Every stored checkpoint in key order, decoded without verifying (null where undecodable). */
+export function* storedCheckpoints(store: Store): Generator<{ key: number; jws: string; checkpoint: Checkpoint | null }> {
+  for (const { key, value } of store.checkpoints.getRange()) yield { key, jws: value, checkpoint: decodeCheckpoint(value) };
+}
+
+export function lastStoredCheckpoint(store: Store): Checkpoint | null {
+  for (const { value } of store.checkpoints.getRange({ reverse: true, limit: 1 })) return decodeCheckpoint(value);
+  return null;
+}
+
+/** The highest record key, or -1 for an empty log. */
+export function lastRecordKey(store: Store): number {
+  for (const key of store.records.getKeys({ reverse: true, limit: 1 })) return key;
+  return -1;
+}

@@ -1,0 +1,113 @@
+/**
+ * Loads `regate serve --config FILE`: parses the YAML, validates it against the schema, resolves
+ * relative paths against the file's folder and reads the upstream credentials from their files or
+ * environment variables. Every failure is a ConfigError naming the file, the key's path, the line
+ * and what was expected, so the operator fixes it in one go.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { RegateError } from '../util/errors.js';
+import { configSchema, type ConfigFile, type UpstreamConfig } from './schema.js';
+import { ConfigValueError } from './validate.js';
+
+export type { ConfigFile, IdentityConfig, PolicyConfig, RouteConfig, UpstreamConfig } from './schema.js';
+
+/** A config file that cannot be read, parsed or validated. */
+export class ConfigError extends RegateError {
+  static override readonly code: string = 'ERR_CONFIG';
+}
+
+/** An upstream with its credential read: the value is a secret, never logged. */
+export interface ResolvedUpstream extends Omit<UpstreamConfig, 'credential'> {
+  credential: { header: string; value: string } | null;
+}
+
+/** What the gateway runs on: the validated file with paths made absolute and secrets read. */
+export interface GatewayConfig extends Omit<ConfigFile, 'upstreams' | 'audit'> {
+  upstreams: Record<string, ResolvedUpstream>;
+  audit: { dir: string };
+}
+
+/** Line number (1-based) of the key at `path` (`routes[1].upstream`) in the document, if found. */
+function lineOf(doc: ReturnType<typeof parseDocument>, counter: LineCounter, path: string): number | undefined {
+  const keys = path.split(/\.|\[(\d+)\]/).filter((k) => k !== undefined && k !== '').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+  for (let n = keys.length; n > 0; n--) {
+    const node = doc.getIn(keys.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return counter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+function isUrl(s: string): boolean {
+  return /^https?:\/\//.test(s);
+}
+
+async function readSecret(file: string, up: string, source: { value_file?: string; value_env?: string }): Promise<string> {
+  if (source.value_env !== undefined) {
+    const v = process.env[source.value_env];
+    if (v === undefined || v === '') {
+      throw new ConfigError(`${file}: upstreams.${up}.credential.value_env: environment variable ${source.value_env} is not set`);
+    }
+    return v;
+  }
+  const path = resolve(dirname(file), source.value_file!);
+  try {
+    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(`${file}: upstreams.${up}.credential.value_file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+}
+
+/** Validates an already-parsed config tree; `file` names it in errors and anchors relative paths. */
+export async function resolveConfig(file: string, tree: unknown, lineFor: (path: string) => number | undefined = () => undefined): Promise<GatewayConfig> {
+  let parsed: ConfigFile;
+  try {
+    parsed = configSchema(tree, '');
+  } catch (err) {
+    if (!(err instanceof ConfigValueError)) throw err;
+    const line = lineFor(err.path);
+    throw new ConfigError(`${file}${line ? ` line ${line}` : ''}: ${err.message}`, { cause: err });
+  }
+  const base = dirname(file);
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const upstreams: Record<string, ResolvedUpstream> = {};
+  for (const [name, up] of Object.entries(parsed.upstreams)) {
+    const credential = up.credential
+      ? { header: up.credential.header.toLowerCase(), value: up.credential.prefix + (await readSecret(file, name, up.credential)) }
+      : null;
+    upstreams[name] = { ...up, credential };
+  }
+  const stateDir = abs(parsed.state_dir);
+  return {
+    ...parsed,
+    upstreams,
+    state_dir: stateDir,
+    identity: { ...parsed.identity, jwks_file: parsed.identity.jwks_file && abs(parsed.identity.jwks_file) },
+    policy: {
+      ...parsed.policy,
+      bundle: isUrl(parsed.policy.bundle) ? parsed.policy.bundle : abs(parsed.policy.bundle),
+      public_key_file: parsed.policy.public_key_file && abs(parsed.policy.public_key_file),
+    },
+    audit: { dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
+  };
+}
+
+/** Reads, parses and validates a YAML config file. */
+export async function loadConfig(file: string): Promise<GatewayConfig> {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const yamlErr = doc.errors[0];
+  if (yamlErr) {
+    const line = counter.linePos(yamlErr.pos[0]).line;
+    throw new ConfigError(`${path} line ${line}: not valid YAML (${yamlErr.message.split('\n')[0]})`);
+  }
+  return resolveConfig(path, doc.toJS(), (p) => lineOf(doc, counter, p));
+}

@@ -1,0 +1,151 @@
+/**
+ * The shape of `regate serve --config FILE`, as validators. The TypeScript type of a loaded config
+ * is inferred from this schema, so the docs (docs/config.md), the checks and the type cannot drift
+ * apart. Cross-field rules (a route naming a missing upstream, a credential with two sources) are
+ * checked here too, each naming the key at fault.
+ */
+import { bool, ConfigValueError, dict, int, list, obj, oneOf, optional, str, type Infer } from './validate.js';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const port = int({ min: 0, max: 65535, unit: 'TCP port; 0 picks a free one' });
+
+const listenAddress = (defaultHost: string, defaultPort: number) =>
+  obj({
+    host: optional(str({ nonEmpty: true }), defaultHost),
+    port: optional(port, defaultPort),
+  });
+
+const httpUrl = str({ pattern: /^https?:\/\/[^\s/]+/, expected: 'an http:// or https:// URL' });
+
+const credential = obj(
+  {
+    header: str({ pattern: /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, expected: 'an HTTP header name' }),
+    value_file: optional(str({ nonEmpty: true })),
+    value_env: optional(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, expected: 'an environment variable name' })),
+    prefix: optional(str(), ''),
+  },
+  {
+    check: (c, path) => {
+      if ((c.value_file === undefined) === (c.value_env === undefined)) {
+        throw new ConfigValueError(`${path}.value_file`, 'exactly one of value_file or value_env', c.value_file ?? c.value_env);
+      }
+    },
+  },
+);
+
+const upstream = obj({
+  url: httpUrl,
+  credential: optional(credential),
+  connections: optional(int({ min: 1, max: 4096, unit: 'sockets kept per upstream' }), 64),
+  timeouts: obj({
+    connect_ms: optional(int({ min: 1, unit: 'milliseconds' }), 5_000),
+    headers_ms: optional(int({ min: 1, unit: 'milliseconds' }), 60_000),
+    body_ms: optional(int({ min: 1, unit: 'milliseconds' }), 300_000),
+  }),
+});
+
+const route = obj(
+  {
+    name: str({ pattern: NAME, expected: 'a route name (letters, digits, _ . -)' }),
+    path_prefix: optional(str({ pattern: /^\//, expected: 'a path starting with /' }), '/'),
+    host: optional(str({ nonEmpty: true })),
+    upstream: str({ pattern: NAME, expected: 'the name of an entry under upstreams' }),
+  },
+);
+
+const apiKey = obj({
+  sha256: str({ pattern: /^[0-9a-f]{64}$/, expected: 'a lower-case hex SHA-256 of the key (64 hex digits)' }),
+  sub: str({ nonEmpty: true }),
+  groups: optional(list(str({ nonEmpty: true })), [] as string[]),
+});
+
+const audienceItem = str({ nonEmpty: true });
+const audienceList = list(audienceItem, { nonEmpty: true });
+const stringOrList = (v: unknown, path: string): string | string[] => (Array.isArray(v) ? audienceList(v, path) : audienceItem(v, path));
+
+const identity = obj(
+  {
+    issuer: str({ nonEmpty: true }),
+    audience: stringOrList,
+    jwks_url: optional(httpUrl),
+    jwks_file: optional(str({ nonEmpty: true })),
+    algorithms: optional(
+      list(oneOf(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const), { nonEmpty: true }),
+    ),
+    clock_tolerance_seconds: optional(int({ min: 0, max: 300, unit: 'seconds' }), 30),
+    groups_claim: optional(str({ nonEmpty: true }), 'groups'),
+    jwks_cooldown_seconds: optional(int({ min: 0, unit: 'seconds' }), 30),
+    jwks_max_age_seconds: optional(int({ min: 1, unit: 'seconds' }), 600),
+    jwks_fetch_timeout_ms: optional(int({ min: 1, unit: 'milliseconds' }), 5000),
+    token_cache_entries: optional(int({ min: 0, unit: 'verified tokens kept; 0 disables the cache' }), 10_000),
+    api_keys: optional(list(apiKey), [] as Infer<typeof apiKey>[]),
+  },
+  {
+    check: (i, path) => {
+      if (i.jwks_url !== undefined && i.jwks_file !== undefined) {
+        throw new ConfigValueError(`${path}.jwks_file`, 'either jwks_url or jwks_file, not both', i.jwks_file);
+      }
+      if (i.jwks_url === undefined && i.jwks_file === undefined) {
+        throw new ConfigValueError(`${path}.jwks_url`, 'jwks_url or jwks_file (where the signing keys are)', undefined);
+      }
+    },
+  },
+);
+
+const policy = obj({
+  bundle: str({ nonEmpty: true, expected: 'a bundle file path or an http(s) URL' }),
+  public_key_file: optional(str({ nonEmpty: true })),
+  poll_seconds: optional(int({ min: 0, unit: 'seconds between checks for a new bundle; 0 disables' }), 10),
+});
+
+const audit = obj({
+  dir: optional(str({ nonEmpty: true })),
+});
+
+const holds = obj({
+  wait_seconds: optional(int({ min: 0, max: 3600, unit: 'seconds a client is kept waiting' }), 60),
+  max_pending_per_identity: optional(int({ min: 1 }), 5),
+  max_pending: optional(int({ min: 1 }), 1000),
+  webhook_url: optional(httpUrl),
+});
+
+const logging = obj({
+  level: optional(oneOf(['debug', 'info', 'warn', 'error', 'off'] as const), 'info'),
+  requests: optional(bool(), true),
+});
+
+export const configSchema = obj(
+  {
+    listen: listenAddress('127.0.0.1', 8080),
+    admin: listenAddress('127.0.0.1', 8081),
+    state_dir: optional(str({ nonEmpty: true }), '.regate'),
+    max_body_bytes: optional(int({ min: 0, max: 1 << 30, unit: 'bytes' }), 1 << 20),
+    drain_seconds: optional(int({ min: 0, max: 3600, unit: 'seconds' }), 30),
+    upstreams: dict(upstream, { keyPattern: NAME, nonEmpty: true }),
+    routes: list(route, { nonEmpty: true }),
+    identity,
+    policy,
+    audit,
+    holds,
+    logging,
+  },
+  {
+    check: (c) => {
+      const seen = new Set<string>();
+      c.routes.forEach((r, i) => {
+        if (!(r.upstream in c.upstreams)) {
+          throw new ConfigValueError(`routes[${i}].upstream`, `one of the upstreams (${Object.keys(c.upstreams).join(', ')})`, r.upstream);
+        }
+        if (seen.has(r.name)) throw new ConfigValueError(`routes[${i}].name`, 'a route name not used before', r.name);
+        seen.add(r.name);
+      });
+    },
+  },
+);
+
+/** The config as written in the file, after validation and defaults. */
+export type ConfigFile = Infer<typeof configSchema>;
+export type UpstreamConfig = Infer<typeof upstream>;
+export type RouteConfig = Infer<typeof route>;
+export type IdentityConfig = Infer<typeof identity>;
+export type PolicyConfig = Infer<typeof policy>;

@@ -1,0 +1,132 @@
+/**
+ * The embedded default that `npm start` runs: the demo inference service, the dev identity
+ * provider and the gateway with the committed PCI bundle, all on loopback, wired by a config built
+ * here (the same GatewayConfig a YAML file produces). It prints where things are and ready-to-paste
+ * curl commands, one per role, each with a fresh dev token.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { GatewayConfig } from '../config/index.js';
+import { ensureDevIdentity, type DevIdentity } from '../identity/index.js';
+import { DEFAULT_BUNDLE } from '../policy/index.js';
+import { startGateway, type RunningGateway } from '../proxy/start.js';
+import { startDemoService, type DemoService } from './service.js';
+
+export interface DemoOptions {
+  port: number;
+  adminPort: number;
+  upstreamPort: number;
+  stateDir: string;
+  /** Where the gateway's JSON logs go. */
+  log?: NodeJS.WritableStream;
+  tokenTtlSeconds?: number;
+}
+
+export interface DemoSession {
+  gateway: RunningGateway;
+  service: DemoService;
+  dev: DevIdentity;
+  /** The text printed for the user: ready line, then a curl command per role. */
+  banner: string;
+  stop(): Promise<void>;
+}
+
+/** The demo's roles: who they are and one request that shows what the policy does for them. */
+export const DEMO_ROLES = [
+  { role: 'fraud-analysts', sub: 'alice', shows: 'score a transaction; the card number comes back masked to its last four digits',
+    request: { method: 'POST', path: '/v1/score', body: { transaction: { amount: 4200, merchant: 'm-17' } } } },
+  { role: 'fraud-analysts', sub: 'alice', shows: 'ask for 5000 transactions: bulk extraction is held for a pci-approvers approval',
+    request: { method: 'GET', path: '/v1/transactions?limit=5000' } },
+  { role: 'pci-admins', sub: 'paula', shows: 'list transactions; pci-admins see first six and last four digits',
+    request: { method: 'GET', path: '/v1/transactions?limit=3' } },
+  { role: 'support-agents', sub: 'sam', shows: 'stream a chat answer; the card number spread over several tokens is masked',
+    request: { method: 'POST', path: '/v1/chat/completions', body: { model: 'demo-llm', stream: true, messages: [{ role: 'user', content: 'Which card is on file?' }] } } },
+  { role: 'ml-admins', sub: 'mo', shows: 'load a model (allowed, nothing to mask)',
+    request: { method: 'POST', path: '/v1/models/load', body: { model: 'fraud-v4' } } },
+  { role: 'marketing', sub: 'eve', shows: 'someone the policy denies: 403 with the reason',
+    request: { method: 'POST', path: '/v1/score', body: { transaction: { amount: 10 } } } },
+] as const;
+
+export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string, credential: string): GatewayConfig {
+  const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo' });
+  return {
+    listen: { host: '127.0.0.1', port: o.port },
+    admin: { host: '127.0.0.1', port: o.adminPort },
+    state_dir: o.stateDir,
+    max_body_bytes: 1 << 20,
+    drain_seconds: 10,
+    upstreams: {
+      demo: {
+        url: upstreamUrl,
+        credential: { header: 'x-demo-credential', value: credential },
+        connections: 32,
+        timeouts: { connect_ms: 2_000, headers_ms: 30_000, body_ms: 60_000 },
+      },
+    },
+    routes: [route('fraud-model', '/v1/score'), route('transactions', '/v1/transactions'), route('chat', '/v1/chat'), route('models', '/v1/models')],
+    identity: {
+      issuer: dev.issuer,
+      audience: dev.audience,
+      jwks_url: undefined,
+      jwks_file: undefined,
+      algorithms: ['ES256'],
+      clock_tolerance_seconds: 30,
+      groups_claim: 'groups',
+      jwks_cooldown_seconds: 30,
+      jwks_max_age_seconds: 600,
+      jwks_fetch_timeout_ms: 5_000,
+      token_cache_entries: 10_000,
+      api_keys: [],
+    },
+    policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
+    audit: { dir: join(o.stateDir, 'audit') },
+    holds: { wait_seconds: 60, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    logging: { level: 'info', requests: true },
+  };
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function banner(url: string, adminUrl: string, dev: DevIdentity, ttl: number): Promise<string> {
+  const lines = [`regate ready ${url}`, `admin listener (metrics, JWKS): ${adminUrl}  ·  tokens valid ${Math.round(ttl / 60)} min`, ''];
+  for (const r of DEMO_ROLES) {
+    const token = await dev.sign({ sub: r.sub, groups: [r.role], ttlSeconds: ttl });
+    const req = r.request;
+    const parts = [`curl -sS -X ${req.method} ${shellQuote(url + req.path)}`, `-H ${shellQuote(`authorization: Bearer ${token}`)}`];
+    if ('body' in req) parts.push(`-H 'content-type: application/json'`, `-d ${shellQuote(JSON.stringify(req.body))}`);
+    if ('body' in req && 'stream' in req.body) parts.push('-N');
+    lines.push(`# ${r.sub} (${r.role}): ${r.shows}`, parts.join(' '), '');
+  }
+  const approver = await dev.sign({ sub: 'victor', groups: ['pci-approvers'], ttlSeconds: ttl });
+  lines.push(
+    `# victor (pci-approvers): approve or deny held requests in the console at ${adminUrl}/console (paste this token), or:`,
+    `regate holds list --admin ${adminUrl} --token ${approver}`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+export async function startDemo(o: DemoOptions): Promise<DemoSession> {
+  const dev = await ensureDevIdentity(o.stateDir);
+  const credential = randomBytes(24).toString('base64url');
+  const service = await startDemoService({ host: '127.0.0.1', port: o.upstreamPort, credential: { header: 'x-demo-credential', value: credential } });
+  let gateway: RunningGateway;
+  try {
+    gateway = await startGateway(demoConfig(o, dev, service.url, credential), { jwks: dev.jwks, log: o.log });
+  } catch (err) {
+    await service.close();
+    throw err;
+  }
+  return {
+    gateway,
+    service,
+    dev,
+    banner: await banner(gateway.url, gateway.adminUrl, dev, o.tokenTtlSeconds ?? 3600),
+    stop: async () => {
+      await gateway.stop();
+      await service.close();
+    },
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * The console's browser script (plain ES2020, no framework, no CDN). Everything a user or a hold
+ * supplied is put on the page with `textContent`, never as HTML. Rows are updated in place, keyed
+ * by hold id, so an approver typing a comment keeps it while another approver acts; changes arrive
+ * over the admin API's event stream (read with fetch, which, unlike EventSource, can send the
+ * bearer token).
+ */
+
+export const CONSOLE_JS = String.raw`'use strict';
+(function () {
+  var TOKEN_KEY = 'regate.console.token';
+  var token = sessionStorage.getItem(TOKEN_KEY) || '';
+  var clockSkew = 0;
+  var streamAbort = null;
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function say(message, isError) {
+    var s = $('status');
+    s.textContent = message;
+    s.className = isError ? 'error' : '';
+  }
+  function duration(ms) {
+    var s = Math.max(0, Math.round(ms / 1000));
+    if (s < 120) return s + ' s';
+    var m = Math.round(s / 60);
+    if (m < 120) return m + ' min';
+    return Math.round(m / 60) + ' h';
+  }
+  function serverNow() { return Date.now() + clockSkew; }
+
+  async function api(method, path, body) {
+    var headers = { authorization: 'Bearer ' + token, accept: 'application/json' };
+    var init = { method: method, headers: headers, cache: 'no-store' };
+    if (body !== undefined) { headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
+    var res = await fetch(path, init);
+    var data = await res.json().catch(function () { return {}; });
+    if (res.status === 401) { signOut(); throw new Error('Your token was refused; sign in again.'); }
+    if (!res.ok) throw new Error(data.message || ('HTTP ' + res.status));
+    if (typeof data.now_ms === 'number') clockSkew = data.now_ms - Date.now();
+    return data;
+  }
+
+  function holdRow(hold) {
+    var tr = el('tr');
+    tr.dataset.holdId = hold.id;
+    tr.append(el('td', hold.requester.sub, 'requester'), el('td', hold.requester.groups.join(', '), 'groups'),
+      el('td', hold.method + ' ' + hold.path + ' (route ' + hold.route + ')', 'request'),
+      el('td', hold.spec.reason, 'reason'), el('td', hold.summary, 'summary'), el('td', '', 'approvals'),
+      el('td', '', 'age'), el('td', '', 'expires'));
+    var decision = el('td', null, 'decision');
+    var comment = el('input', null, 'comment');
+    comment.placeholder = 'Comment or reason';
+    comment.setAttribute('aria-label', 'Comment or reason for hold ' + hold.id);
+    decision.append(comment);
+    var grant = null;
+    if (hold.spec.max_grant_seconds) {
+      grant = el('input', null, 'grant-minutes');
+      grant.type = 'number';
+      grant.min = '1';
+      grant.max = String(Math.floor(hold.spec.max_grant_seconds / 60));
+      grant.placeholder = 'Grant minutes (max ' + grant.max + ')';
+      grant.setAttribute('aria-label', 'Just-in-time grant in minutes for hold ' + hold.id);
+      decision.append(grant);
+    }
+    var approve = el('button', 'Approve', 'approve');
+    var deny = el('button', 'Deny', 'deny');
+    approve.type = deny.type = 'button';
+    approve.addEventListener('click', function () {
+      var body = { comment: comment.value };
+      if (grant && grant.value) body.grant_seconds = Math.round(Number(grant.value) * 60);
+      act(hold.id, 'approve', body);
+    });
+    deny.addEventListener('click', function () {
+      if (!comment.value.trim()) { say('Give a reason to deny hold ' + hold.id + '.', true); comment.focus(); return; }
+      act(hold.id, 'deny', { reason: comment.value });
+    });
+    decision.append(approve, deny);
+    tr.append(decision);
+    return tr;
+  }
+
+  function updateHoldRow(tr, hold) {
+    tr.hold = hold;
+    tr.querySelector('.approvals').textContent = hold.approvals.length + ' of ' + hold.approvals_required +
+      (hold.approvals.length ? ' (' + hold.approvals.map(function (a) { return a.by.sub; }).join(', ') + ')' : '');
+    tick(tr);
+  }
+
+  function tick(tr) {
+    var hold = tr.hold;
+    if (!hold) return;
+    tr.querySelector('.age').textContent = duration(serverNow() - hold.created_at_ms);
+    tr.querySelector('.expires').textContent = duration(hold.expires_at_ms - serverNow());
+  }
+
+  function renderHolds(holds) {
+    var body = $('holds').tBodies[0];
+    var rows = {};
+    Array.prototype.forEach.call(body.rows, function (tr) { rows[tr.dataset.holdId] = tr; });
+    holds.forEach(function (hold) {
+      var tr = rows[hold.id];
+      if (!tr) { tr = holdRow(hold); body.append(tr); }
+      delete rows[hold.id];
+      updateHoldRow(tr, hold);
+    });
+    Object.keys(rows).forEach(function (id) { rows[id].remove(); });
+    $('holds-empty').hidden = holds.length > 0;
+  }
+
+  function renderGrants(grants) {
+    var body = $('grants').tBodies[0];
+    body.replaceChildren();
+    grants.forEach(function (g) {
+      var tr = el('tr');
+      tr.dataset.grantId = g.id;
+      var revoke = el('button', 'Revoke', 'revoke');
+      revoke.type = 'button';
+      revoke.addEventListener('click', function () { actGrant(g.id); });
+      var cell = el('td');
+      cell.append(revoke);
+      tr.append(el('td', g.subject.sub), el('td', g.route), el('td', g.approvers.join(', ')),
+        el('td', duration(g.expires_at_ms - serverNow())), cell);
+      body.append(tr);
+    });
+    $('grants-empty').hidden = grants.length > 0;
+  }
+
+  async function refresh() {
+    try {
+      var holds = await api('GET', '/api/holds?state=pending');
+      renderHolds(holds.holds);
+      var grants = await api('GET', '/api/grants');
+      renderGrants(grants.grants);
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function act(id, action, body) {
+    try {
+      var hold = await api('POST', '/api/holds/' + encodeURIComponent(id) + '/' + action, body);
+      say('Hold ' + id + ' ' + (hold.state === 'pending' ? 'has your approval; more are needed' : 'is ' + hold.state) + '.');
+      await refresh();
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function actGrant(id) {
+    try {
+      await api('POST', '/api/grants/' + encodeURIComponent(id) + '/revoke', {});
+      say('Grant ' + id + ' revoked.');
+      await refresh();
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function listen() {
+    while (token) {
+      var controller = new AbortController();
+      streamAbort = controller;
+      try {
+        var res = await fetch('/api/holds/events', { headers: { authorization: 'Bearer ' + token }, signal: controller.signal });
+        if (!res.ok || !res.body) throw new Error('event stream refused: HTTP ' + res.status);
+        var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        var buffer = '';
+        for (;;) {
+          var next = await reader.read();
+          if (next.done) break;
+          buffer += next.value;
+          var cut;
+          while ((cut = buffer.indexOf('\n\n')) >= 0) {
+            var event = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            if (/^event: change$/m.test(event)) await refresh();
+          }
+        }
+      } catch (err) {
+        if (controller.signal.aborted) return;
+      }
+      await new Promise(function (r) { setTimeout(r, 2000); });
+      await refresh();
+    }
+  }
+
+  function auditRow(r) {
+    var e = r.event;
+    var tr = el('tr');
+    tr.dataset.seq = String(r.seq);
+    var request = el('td');
+    if (e.request_id) {
+      var open = el('button', e.request_id, 'replay');
+      open.type = 'button';
+      open.addEventListener('click', function () { showExchange(e.request_id); });
+      request.append(open);
+    }
+    tr.append(el('td', r.seq), el('td', r.ts), el('td', e.type), el('td', e.subject || e.actor || ''), el('td', e.route || ''),
+      el('td', e.decision ? e.decision.effect : ''), request);
+    return tr;
+  }
+
+  async function searchAudit() {
+    var form = $('audit-search');
+    var params = new URLSearchParams();
+    ['subject', 'route', 'decision'].forEach(function (k) { if (form.elements[k].value) params.set(k, form.elements[k].value); });
+    ['from', 'to'].forEach(function (k) { if (form.elements[k].value) params.set(k, new Date(form.elements[k].value).toISOString()); });
+    try {
+      var data = await api('GET', '/api/audit/records?' + params.toString());
+      $('audit-records').tBodies[0].replaceChildren.apply($('audit-records').tBodies[0], data.records.map(auditRow));
+      say(data.records.length + ' records found.');
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function showExchange(id) {
+    try {
+      var data = await api('GET', '/api/audit/exchanges/' + encodeURIComponent(id));
+      $('exchange-id').textContent = id;
+      $('exchange').textContent = data.records.map(function (r) { return '#' + r.seq + ' ' + r.ts + '\n' + JSON.stringify(r.event, null, 2); }).join('\n\n');
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function verifySegments() {
+    try {
+      var data = await api('GET', '/api/audit/segments');
+      var body = $('segments').tBodies[0];
+      body.replaceChildren();
+      data.segments.forEach(function (s) {
+        var tr = el('tr');
+        tr.append(el('td', s.segment < 0 ? 'unsealed' : s.segment), el('td', s.first < 0 ? '' : s.first + '..' + s.last),
+          el('td', s.sealed_at || ''), el('td', s.status, 'status-' + s.status), el('td', s.message));
+        body.append(tr);
+      });
+    } catch (err) { say(err.message, true); }
+  }
+
+  async function showAuditorView() {
+    try {
+      var me = await api('GET', '/api/whoami');
+      $('audit-section').hidden = !me.auditor;
+      if (me.auditor) await verifySegments();
+    } catch (err) { say(err.message, true); }
+  }
+
+  function signIn(value) {
+    token = value;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    $('signout').hidden = false;
+    $('token').value = '';
+    say('Signed in.');
+    refresh();
+    showAuditorView();
+    listen();
+  }
+
+  function signOut() {
+    token = '';
+    sessionStorage.removeItem(TOKEN_KEY);
+    if (streamAbort) streamAbort.abort();
+    $('signout').hidden = true;
+    renderHolds([]);
+    renderGrants([]);
+    $('audit-section').hidden = true;
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    $('signin').addEventListener('submit', function (e) {
+      e.preventDefault();
+      if ($('token').value.trim()) signIn($('token').value.trim());
+    });
+    $('signout').addEventListener('click', function () { signOut(); say('Signed out.'); });
+    $('audit-search').addEventListener('submit', function (e) { e.preventDefault(); searchAudit(); });
+    $('verify').addEventListener('click', verifySegments);
+    setInterval(function () { Array.prototype.forEach.call($('holds').tBodies[0].rows, tick); }, 1000);
+    if (token) signIn(token);
+  });
+})();
+`;

@@ -1,0 +1,122 @@
+/**
+ * Durable storage of holds and grants in their own LMDB environment, so a pending hold survives a
+ * gateway restart. Writes are synchronous transactions: a state change is on disk before anyone
+ * (a waiting client, an approver) is told about it. Two index tables answer the proxy's per-request
+ * questions ("is there a replay owed for exactly this request?", "which grants does this identity
+ * hold on this route?") with a prefix scan instead of a walk over every hold.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { HoldStoreError } from './errors.js';
+import type { Grant, Hold } from './types.js';
+
+/**
+ * Index keys are a SHA-256 of the parts (fixed length, whatever a path holds, well under LMDB's key
+ * size limit) plus a space, then the record id (base64url, all below DEL): a range ending at
+ * prefix + DEL covers exactly the keys under a prefix.
+ */
+function indexKey(...parts: string[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex') + ' ';
+}
+
+/** Key prefix of the request a hold was created for (identity, route, method, path, body hash). */
+export function requestKey(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): string {
+  return indexKey(iss, sub, route, method.toUpperCase(), path, bodySha256);
+}
+
+export function grantKey(iss: string, sub: string, route: string): string {
+  return indexKey(iss, sub, route);
+}
+
+function idsWithPrefix(db: Database<string, string>, prefix: string): string[] {
+  return [...db.getRange({ start: prefix, end: prefix + '\u007f' })]
+    .filter(({ key }) => key.startsWith(prefix))
+    .map(({ value }) => value);
+}
+
+export class HoldStore {
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly holds: Database<Hold, string>,
+    private readonly grants: Database<Grant, string>,
+    private readonly requestIndex: Database<string, string>,
+    private readonly grantIndex: Database<string, string>,
+  ) {}
+
+  static open(dir: string): HoldStore {
+    try {
+      mkdirSync(dir, { recursive: true });
+      const env = open({ path: dir });
+      return new HoldStore(
+        env,
+        env.openDB<Hold, string>({ name: 'holds' }),
+        env.openDB<Grant, string>({ name: 'grants' }),
+        env.openDB<string, string>({ name: 'hold-requests' }),
+        env.openDB<string, string>({ name: 'grant-subjects' }),
+      );
+    } catch (err) {
+      throw new HoldStoreError(`cannot open the hold store in ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private write(what: string, action: () => void): void {
+    try {
+      this.env.transactionSync(action);
+    } catch (err) {
+      throw new HoldStoreError(`cannot write ${what} to the hold store: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  getHold(id: string): Hold | undefined {
+    return this.holds.get(id);
+  }
+
+  allHolds(): Hold[] {
+    return [...this.holds.getRange()].map(({ value }) => value);
+  }
+
+  /** Inserts or replaces a hold; the request index is written with the first version. */
+  putHold(hold: Hold): void {
+    this.write(`hold ${hold.id}`, () => {
+      const r = hold.requester;
+      void this.requestIndex.put(requestKey(r.iss, r.sub, hold.route, hold.method, hold.path, hold.body_sha256) + hold.id, hold.id);
+      void this.holds.put(hold.id, hold);
+    });
+  }
+
+  /** Holds created for exactly this request, oldest first. */
+  holdsForRequest(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): Hold[] {
+    return idsWithPrefix(this.requestIndex, requestKey(iss, sub, route, method, path, bodySha256))
+      .map((id) => this.holds.get(id))
+      .filter((h): h is Hold => h !== undefined)
+      .sort((a, b) => a.created_at_ms - b.created_at_ms);
+  }
+
+  getGrant(id: string): Grant | undefined {
+    return this.grants.get(id);
+  }
+
+  allGrants(): Grant[] {
+    return [...this.grants.getRange()].map(({ value }) => value);
+  }
+
+  /** Writes a grant together with the hold that earned it (one transaction). */
+  putGrant(grant: Grant, hold?: Hold): void {
+    this.write(`grant ${grant.id}`, () => {
+      void this.grantIndex.put(grantKey(grant.subject.iss, grant.subject.sub, grant.route) + grant.id, grant.id);
+      void this.grants.put(grant.id, grant);
+      if (hold) void this.holds.put(hold.id, hold);
+    });
+  }
+
+  grantsForSubject(iss: string, sub: string, route: string): Grant[] {
+    return idsWithPrefix(this.grantIndex, grantKey(iss, sub, route))
+      .map((id) => this.grants.get(id))
+      .filter((g): g is Grant => g !== undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.env.close();
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The built-in detectors (`pan`, `track`, `cvv`, `expiry`) as one combined RE2 pass, and custom
+ * detectors from policy data as a second one. Patterns find candidates without capture groups (the
+ * fastest RE2 path); code classifies and validates them. Which detectors take part, and in which
+ * format, comes from the mask rules.
+ */
+import type { MaskFormat } from '../policy/types.js';
+import type { Match, RegexEngine } from './engine.js';
+import { MaskRuleError } from './errors.js';
+import { applyFormat, FULL_MASK } from './format.js';
+import { decidePan, isDigit, luhnValid, PAN_CANDIDATE, PAN_MAX_LENGTH } from './pan.js';
+import type { Hit, Pass } from './pass.js';
+
+export type BuiltinDetector = 'pan' | 'track' | 'cvv' | 'expiry';
+export const BUILTIN_DETECTORS: readonly BuiltinDetector[] = ['pan', 'track', 'cvv', 'expiry'];
+
+export interface CustomDetector {
+  name: string;
+  /** RE2 syntax. Matches must not exceed `maxLength` (default 64): streams hold back that much. */
+  pattern: string;
+  validate?: 'luhn' | ((match: string) => boolean);
+  maxLength?: number;
+}
+
+/** Labels that put a number in CVV or expiry context (case-insensitive, `_`/`-`/space optional). */
+const CVV_LABELS = ['cvv2', 'cvv', 'cvc2', 'cvc', 'cvn2', 'cvn', 'cid', 'csc', 'card verification value', 'card verification code', 'card verification', 'security code'];
+const EXPIRY_LABELS = ['expiration date', 'expiry date', 'exp date', 'expiration', 'expiry', 'expires', 'exp', 'valid thru', 'valid through', 'valid until', 'good thru'];
+/** Between a label and its value: a closing quote, `:`/`=`/`is`, an opening quote, some spaces. */
+const SEP = `["']?\\s{0,3}(?:[:=]|is)?\\s{0,3}["']?`;
+const SEP_MAX = 10;
+const labelSource = (labels: string[]) => `(?:${labels.map((l) => l.replace(/ /g, '[ _-]?')).join('|')})`;
+const longest = (labels: string[]) => Math.max(...labels.map((l) => l.length));
+
+const TRACK1 = `%?B\\d{12,19}\\^[^^\\r\\n]{2,26}\\^\\d{7}\\d{0,40}\\??`;
+const TRACK2 = `;?\\d{12,19}=\\d{7}\\d{0,30}\\??`;
+const EXPIRY_VALUE = `(?:0?[1-9]|1[0-2])\\s?[/-]\\s?(?:\\d{4}|\\d{2})\\b`;
+const SOURCES: Record<BuiltinDetector, { source: string; maxLength: number }> = {
+  // Track data first: at the same start it wins over the PAN it contains.
+  track: { source: `${TRACK2}|${TRACK1}`, maxLength: 2 + 19 + 1 + 26 + 1 + 7 + 40 + 1 },
+  pan: { source: PAN_CANDIDATE, maxLength: PAN_MAX_LENGTH },
+  cvv: { source: `${labelSource(CVV_LABELS)}${SEP}\\d{3,4}\\b`, maxLength: longest(CVV_LABELS) + SEP_MAX + 4 },
+  expiry: { source: `${labelSource(EXPIRY_LABELS)}${SEP}${EXPIRY_VALUE}`, maxLength: longest(EXPIRY_LABELS) + SEP_MAX + 9 },
+};
+
+/** Prefix-closed shapes of what a match may look like so far (over-approximations, see Pass). */
+const labelWords = (labels: string[]) => [...new Set(labels.map((l) => l.replace(/ /g, '')))];
+const CONTINUES: Record<BuiltinDetector, (tail: string) => boolean> = {
+  track: (t) => /^(?:;\d*(?:=\d*\??)?|%?(?:B\d*(?:\^[^^\r\n]*(?:\^\d*\??)?)?)?)$/.test(t) || /^\d+(?:=\d*\??)?$/.test(t),
+  pan: (t) => /^\d[\d -]*$/.test(t),
+  cvv: (t) => labelContinues(t, labelWords(CVV_LABELS), /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?\d{0,4}$/i),
+  expiry: (t) => labelContinues(t, labelWords(EXPIRY_LABELS), /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,2}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
+};
+
+function labelContinues(tail: string, words: string[], rest: RegExp): boolean {
+  if (!/^[a-z]/i.test(tail)) return false;
+  // Compare letters only: separators inside a label are optional.
+  let letters = '';
+  let i = 0;
+  for (; i < tail.length && letters.length < 32; i++) {
+    const c = tail[i]!;
+    if (/[a-z]/i.test(c)) letters += c.toLowerCase();
+    else if (!/[ _-]/.test(c)) break;
+  }
+  if (i === tail.length && words.some((w) => w.startsWith(letters))) return true;
+  for (const w of words) {
+    if (!letters.startsWith(w)) continue;
+    // Find where the label's letters end in the tail and test what follows.
+    let seen = 0;
+    let j = 0;
+    while (j < tail.length && seen < w.length) if (/[a-z]/i.test(tail[j++]!)) seen++;
+    if (rest.test(tail.slice(j))) return true;
+  }
+  return false;
+}
+
+export type Formats = Partial<Record<BuiltinDetector, MaskFormat>>;
+
+/** The combined pass for the built-in detectors in `formats`, or null when none is active. */
+export function builtinPass(engine: RegexEngine, formats: Formats): Pass | null {
+  const active = BUILTIN_DETECTORS.filter((d) => formats[d] !== undefined);
+  if (active.length === 0) return null;
+  const source = active.map((d) => SOURCES[d].source).join('|');
+  const maxLength = Math.max(...active.map((d) => SOURCES[d].maxLength));
+  const continues = active.map((d) => CONTINUES[d]);
+  return {
+    pattern: engine.compile(source, { ignoreCase: true, maxLength }),
+    reach: maxLength + 1,
+    decide: (text, m) => decideBuiltin(text, m, formats),
+    mayContinue: (text, p) => {
+      const tail = text.slice(p, p + maxLength + 1);
+      return continues.some((c) => c(tail));
+    },
+  };
+}
+
+function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; resume: number } {
+  const body = text.slice(m.start, m.end);
+  // Track data starts with a sentinel, `B` or a digit and has field separators; labels start with
+  // a letter other than `b`.
+  if (/^[;%Bb\d]/.test(body) && (body.includes('=') || body.includes('^'))) {
+    return { hit: { start: m.start, end: m.end, replacement: FULL_MASK, detector: 'track' }, resume: m.end };
+  }
+  if (isDigit(text, m.start)) {
+    const d = decidePan(text, m.start, m.end);
+    if (d.end === 0) return { resume: d.resume };
+    const replacement = applyFormat(text.slice(m.start, d.end), formats.pan!);
+    return { hit: { start: m.start, end: d.end, replacement, detector: 'pan' }, resume: d.resume };
+  }
+  // A label and its value: cvv values are bare digits, expiry values have a `/` or `-` in them.
+  let v = m.end;
+  while (v > m.start && isDigit(text, v - 1)) v--;
+  let b = v - 1;
+  while (b > m.start && text[b] === ' ') b--;
+  const expiry = text[b] === '/' || text[b] === '-';
+  if (expiry) {
+    v = m.start;
+    while (!isDigit(text, v)) v++;
+  }
+  const detector: BuiltinDetector = expiry ? 'expiry' : 'cvv';
+  const format = detector === 'cvv' ? 'full' : formats.expiry!;
+  const replacement = text.slice(m.start, v) + applyFormat(text.slice(v, m.end), format);
+  return { hit: { start: m.start, end: m.end, replacement, detector }, resume: m.end };
+}
+
+const GROUP_PREFIX = 'regate_custom_';
+const DEFAULT_CUSTOM_MAX = 64;
+
+/** One combined pass for the custom detectors named in `formats`. */
+export function customPass(engine: RegexEngine, detectors: CustomDetector[], formats: Record<string, MaskFormat>): Pass | null {
+  const active = detectors.filter((d) => formats[d.name] !== undefined);
+  if (active.length === 0) return null;
+  const maxLength = Math.max(...active.map((d) => d.maxLength ?? DEFAULT_CUSTOM_MAX));
+  const source = active.map((d, i) => `(?P<${GROUP_PREFIX}${i}>${d.pattern})`).join('|');
+  return {
+    pattern: compileCustom(engine, source, maxLength, active),
+    reach: maxLength + 1,
+    decide(text, m) {
+      const group = m.groups?.find((g) => g.startsWith(GROUP_PREFIX));
+      const d = active[Number(group?.slice(GROUP_PREFIX.length))]!;
+      const value = text.slice(m.start, m.end);
+      if (!validates(d, value)) return { resume: m.end };
+      return { hit: { start: m.start, end: m.end, replacement: applyFormat(value, formats[d.name]!), detector: d.name }, resume: m.end };
+    },
+  };
+}
+
+/** Compiles the combined pattern; when it fails, names the detector whose pattern is at fault. */
+function compileCustom(engine: RegexEngine, source: string, maxLength: number, active: CustomDetector[]) {
+  try {
+    return engine.compile(source, { maxLength });
+  } catch (err) {
+    const culprit = active.find((d) => {
+      try {
+        engine.compile(d.pattern, { maxLength });
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const name = culprit ? JSON.stringify(culprit.name) : active.map((d) => JSON.stringify(d.name)).join(', ');
+    throw new MaskRuleError(`custom detector ${name}: pattern is not valid RE2: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function validates(d: CustomDetector, value: string): boolean {
+  if (d.validate === undefined) return true;
+  if (d.validate === 'luhn') return luhnValid(value.replace(/\D/g, ''));
+  return d.validate(value);
+}
+
+/**
+ * The context a JSON key gives its value: `{"cvv": "123"}` or `{"card_expiry": "12/27"}` has no
+ * label in the value itself, so the key is the label. Keys are split into words (`cardCvv`,
+ * `card_cvv`) and a trailing run of words must spell a label.
+ */
+export function keyContext(key: string, formats: Formats): { detector: 'cvv' | 'expiry'; format: MaskFormat } | undefined {
+  const words = key.split(/[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])/).filter(Boolean).map((w) => w.toLowerCase());
+  for (let k = 0; k < words.length; k++) {
+    const tail = words.slice(k).join('');
+    if (formats.cvv && CVV_WORDS.has(tail)) return { detector: 'cvv', format: 'full' };
+    if (formats.expiry && EXPIRY_WORDS.has(tail)) return { detector: 'expiry', format: formats.expiry };
+  }
+  return undefined;
+}
+const CVV_WORDS = new Set(labelWords(CVV_LABELS));
+const EXPIRY_WORDS = new Set(labelWords(EXPIRY_LABELS));
+
+/** Whether a value under a cvv/expiry key has that detector's shape. */
+export function contextValue(detector: 'cvv' | 'expiry', value: string): boolean {
+  return detector === 'cvv' ? /^\s*\d{3,4}\s*$/.test(value) : new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`).test(value);
+}

@@ -1,0 +1,12 @@
+/**
+ * The masking stage's public API, what the gateway calls: compile the policy's mask rules once
+ * (cached), then mask texts, parsed JSON, or a streaming response body. See docs/masking.md.
+ */
+export { compileMaskPlan, maskText, type MaskPlan, type PlanOptions } from './plan.js';
+export { maskJson } from './json.js';
+export { containsPan } from './contains-pan.js';
+export { createResponseMasker, type ResponseMasker, type MaskerOptions } from './response.js';
+export type { CustomDetector } from './detectors.js';
+export type { MaskCounts } from './pass.js';
+export type { EngineName } from './engine.js';
+export { MaskBodyError, MaskEngineError, MaskRuleError } from './errors.js';

@@ -1,0 +1,120 @@
+/**
+ * A pass is one combined RE2 pattern plus the code that decides its candidates. The same routine
+ * masks a whole text at once and a stream piece by piece: a candidate is decided only when the
+ * text already holds everything its decision can read, so both give the same output whatever the
+ * chunk boundaries. A stream holds back only the tail where a match could still be forming.
+ */
+import type { CompiledPattern, Match } from './engine.js';
+
+export type MaskCounts = Record<string, number>;
+
+export interface Hit {
+  start: number;
+  end: number;
+  replacement: string;
+  detector: string;
+}
+
+export interface Pass {
+  pattern: CompiledPattern;
+  /** How far past a candidate's start its decision may read: longest match plus one lookahead. */
+  reach: number;
+  /** The candidate's outcome, and where the search resumes (always after `m.start`). */
+  decide(text: string, m: Match): { hit?: Hit; resume: number };
+  /**
+   * Whether a match starting at `p` could still reach past the end of `text` (an
+   * over-approximation is safe: it only holds back more). Undefined: assume it always could.
+   */
+  mayContinue?(text: string, p: number): boolean;
+}
+
+export function addCount(counts: MaskCounts, key: string, n = 1): void {
+  counts[key] = (counts[key] ?? 0) + n;
+}
+
+/**
+ * Masks `text` from `from`, deciding candidates that start before `horizon`. Returns the masked
+ * text of [from, decided) and `decided`: everything before it is final (all of `text` when
+ * `horizon` is its length).
+ */
+export function maskSpan(pass: Pass, text: string, from: number, horizon: number, counts: MaskCounts): { out: string; decided: number } {
+  let pos = from;
+  let copied = from;
+  let out = '';
+  while (pos < horizon) {
+    const m = pass.pattern.next(text, pos);
+    if (!m || m.start >= horizon) break;
+    const d = m.end > m.start ? pass.decide(text, m) : { resume: m.start + (isHigh(text, m.start) ? 2 : 1) };
+    if (d.hit) {
+      out += text.slice(copied, d.hit.start) + d.hit.replacement;
+      copied = d.hit.end;
+      addCount(counts, d.hit.detector);
+    }
+    pos = Math.max(d.resume, m.start + 1);
+  }
+  const decided = Math.min(text.length, Math.max(pos, horizon));
+  return { out: out + text.slice(copied, decided), decided };
+}
+
+/** One-shot masking of a whole text by a pass. */
+export function maskWhole(pass: Pass, text: string, counts: MaskCounts): string {
+  return maskSpan(pass, text, 0, text.length, counts).out;
+}
+
+/** Incremental masking by one pass: `push` returns what is final, `end` the rest. */
+export class StreamPass {
+  private buf = '';
+  /** buf[0, from) is already released; kept as context for lookbehind. */
+  private from = 0;
+
+  constructor(private readonly pass: Pass, private readonly counts: MaskCounts) {}
+
+  /** Characters currently held back. */
+  get held(): number {
+    return this.buf.length - this.from;
+  }
+
+  push(chunk: string): string {
+    if (chunk === '') return '';
+    this.buf += chunk;
+    const { out, decided } = maskSpan(this.pass, this.buf, this.from, this.horizon(), this.counts);
+    this.release(decided);
+    return out;
+  }
+
+  end(): string {
+    const { out } = maskSpan(this.pass, this.buf, this.from, this.buf.length, this.counts);
+    this.buf = '';
+    this.from = 0;
+    return out;
+  }
+
+  /** The first position whose candidate could still change with more text. */
+  private horizon(): number {
+    const len = this.buf.length;
+    const start = Math.max(this.from, len - this.pass.reach);
+    const may = this.pass.mayContinue;
+    let h = len;
+    if (!may) h = start;
+    else for (let p = start; p < len; p++) if (may(this.buf, p)) {
+      h = p;
+      break;
+    }
+    // Never release half of a surrogate pair: UTF-8 could not encode it, RE2 could not resume there.
+    return h > this.from && isHigh(this.buf, h - 1) ? h - 1 : h;
+  }
+
+  private release(decided: number): void {
+    // Keep one character (two UTF-16 units if astral) before the undecided text as context.
+    let keep = decided > 0 ? decided - 1 : 0;
+    const c = this.buf.charCodeAt(keep);
+    if (keep > 0 && c >= 0xdc00 && c <= 0xdfff) keep--;
+    this.buf = this.buf.slice(keep);
+    this.from = decided - keep;
+  }
+}
+
+function isHigh(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff;
+}

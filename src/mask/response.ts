@@ -1,0 +1,103 @@
+/**
+ * The byte-level streaming masker the gateway pipes a body through: decodes the content encoding,
+ * picks the text masker by content type (SSE, JSON, other text), and emits identity-encoded,
+ * masked UTF-8. Compressed bodies are decoded and sent on uncompressed rather than re-encoded:
+ * the gateway must drop `content-encoding` and `content-length` (see `outputEncoding`), every
+ * HTTP client accepts identity, and it saves a compression pass per response. Asking the upstream
+ * for identity instead is a good optimisation the gateway may add, but cannot be relied on.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { Transform, type TransformCallback } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { MaskBodyError } from './errors.js';
+import type { MaskCounts } from './pass.js';
+import type { MaskPlan } from './plan.js';
+import { JsonBodyMasker } from './stream-json.js';
+import { SseMasker } from './stream-sse.js';
+import { TextStreamMasker, type TextMasker } from './stream-text.js';
+
+export interface MaskerOptions {
+  /** Largest JSON body (characters) masked parsed; see stream-json.ts for beyond. */
+  maxJsonBytes?: number;
+}
+
+export type ResponseMasker = Transform & {
+  /** Detector and path counts so far; final once the stream has ended. */
+  counts(): MaskCounts;
+  /** Always `identity`: the output is decoded, whatever came in. */
+  readonly outputEncoding: 'identity';
+};
+
+export function createResponseMasker(plan: MaskPlan, contentType: string, contentEncoding?: string, options: MaskerOptions = {}): ResponseMasker {
+  const counts: MaskCounts = {};
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  const masker: TextMasker =
+    type === 'text/event-stream'
+      ? new SseMasker(plan, counts)
+      : type === 'application/json' || type.endsWith('+json')
+        ? new JsonBodyMasker(plan, counts, options.maxJsonBytes)
+        : new TextStreamMasker(plan, counts);
+  const t = new BodyMasker(masker, decoderFor(contentEncoding)) as unknown as ResponseMasker;
+  Object.defineProperty(t, 'counts', { value: () => ({ ...counts }) });
+  Object.defineProperty(t, 'outputEncoding', { value: 'identity' });
+  return t;
+}
+
+function decoderFor(encoding: string | undefined): Transform | undefined {
+  const e = (encoding ?? '').trim().toLowerCase();
+  if (e === '' || e === 'identity') return undefined;
+  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
+  if (e === 'deflate') return createInflate();
+  if (e === 'br') return createBrotliDecompress();
+  throw new MaskBodyError(`content-encoding ${JSON.stringify(encoding)} cannot be decoded for masking (supported: gzip, deflate, br, identity)`);
+}
+
+class BodyMasker extends Transform {
+  private readonly utf8 = new StringDecoder('utf8');
+
+  constructor(private readonly masker: TextMasker, private readonly decoder: Transform | undefined) {
+    super();
+    decoder?.on('data', (b: Buffer) => {
+      try {
+        this.feed(b);
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    });
+    decoder?.on('error', (err) => this.destroy(new MaskBodyError(`compressed body cannot be decoded: ${err.message}`, { cause: err })));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.decoder) this.decoder.write(chunk, () => cb());
+    else {
+      try {
+        this.feed(chunk);
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    }
+  }
+
+  override _flush(cb: TransformCallback): void {
+    const finish = () => {
+      try {
+        this.emit_(this.masker.push(this.utf8.end()) + this.masker.end());
+        cb();
+      } catch (err) {
+        cb(err as Error);
+      }
+    };
+    if (!this.decoder) return finish();
+    this.decoder.once('end', finish);
+    this.decoder.end();
+  }
+
+  private feed(chunk: Buffer): void {
+    this.emit_(this.masker.push(this.utf8.write(chunk)));
+  }
+
+  private emit_(text: string): void {
+    if (text !== '') this.push(Buffer.from(text, 'utf8'));
+  }
+}

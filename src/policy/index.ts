@@ -1,0 +1,14 @@
+/**
+ * The policy stage's public surface: what the proxy, the hold stage, the CLI and the demo import.
+ * Decision types are in types.ts (the shared contract).
+ */
+export type { Approval, Decision, HoldSpec, Identity, MaskFormat, MaskRule, PolicyInput, RequestFacts } from './types.js';
+export { BundleError, BundleSignatureError, BundleTooLarge, PolicyDecisionError, PolicyEvalError } from './errors.js';
+export type { PolicyEngine } from './evaluator.js';
+export { validateDecision } from './decision.js';
+export { loadBundle, openBundle, signBundle, type LoadOptions } from './load.js';
+export { DEFAULT_KEY_ID, verifyFiles, type SignOptions, type VerifyOptions } from './signature.js';
+export { DEFAULT_ENTRYPOINT } from './bundle.js';
+export { DEFAULT_BUNDLE } from './paths.js';
+export { HOST_BUILTINS } from './host.js';
+export { watchBundle, type BundleWatcher, type WatchOptions } from './watch.js';

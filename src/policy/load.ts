@@ -1,0 +1,75 @@
+/**
+ * From bundle bytes to a running PolicyEngine: read within limits, verify the signature when a
+ * key is configured, compile the module once, load the data. Also signs bundles, for
+ * `regate build --signing-key` and for operators (and the demo) signing a committed bundle.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { DEFAULT_ENTRYPOINT, parseBundle, SIGNATURES, type Bundle } from './bundle.js';
+import { BundleError, BundleSignatureError, BundleTooLarge } from './errors.js';
+import { createEngine, type PolicyEngine } from './evaluator.js';
+import { canonicalJson } from './filehash.js';
+import { signaturesFile, signFiles, verifyFiles, type SignOptions } from './signature.js';
+import { DEFAULT_TAR_LIMITS, readTarGz, type TarLimits, writeTarGz } from './tar.js';
+
+export interface LoadOptions {
+  /** Verify the bundle's signature with this PEM public key (SPKI). */
+  publicKeyPem?: string;
+  /** Refuse unsigned bundles (default: true when a key is given). */
+  requireSignature?: boolean;
+  keyId?: string;
+  scope?: string;
+  entrypoint?: string;
+  limits?: TarLimits;
+}
+
+async function bytesOf(source: string | Uint8Array, limits: TarLimits): Promise<Uint8Array> {
+  if (typeof source !== 'string') return source;
+  let size: number;
+  try {
+    size = (await stat(source)).size;
+  } catch (err) {
+    throw new BundleError(`cannot read bundle ${source}: ${(err as Error).message}`, { cause: err });
+  }
+  if (size > limits.maxCompressedBytes) throw new BundleTooLarge(`bundle ${source} is ${size} bytes, over the ${limits.maxCompressedBytes}-byte limit`);
+  return readFile(source);
+}
+
+/** A content digest naming a module+data pair, for bundles whose manifest has no revision. */
+export function contentRevision(wasm: Uint8Array, dataJson: Uint8Array): string {
+  const h = createHash('sha256').update(wasm).update(canonicalJson('data.json', dataJson));
+  return `sha256:${h.digest('hex').slice(0, 16)}`;
+}
+
+/** Reads and (when configured) verifies a bundle without compiling it. */
+export async function openBundle(source: string | Uint8Array, opts: LoadOptions = {}): Promise<Bundle> {
+  const limits = opts.limits ?? DEFAULT_TAR_LIMITS;
+  const entries = readTarGz(await bytesOf(source, limits), limits);
+  // The signature is checked before anything else in the bundle is interpreted.
+  if (opts.publicKeyPem) {
+    await verifyFiles(new Map(entries.map((e) => [e.name, e.bytes])), { publicKeyPem: opts.publicKeyPem, keyId: opts.keyId, scope: opts.scope });
+  } else if (opts.requireSignature) {
+    throw new BundleSignatureError('a bundle signature is required but no public key was configured to verify it');
+  }
+  return parseBundle(entries, opts.entrypoint ?? DEFAULT_ENTRYPOINT);
+}
+
+/** Loads a bundle (a file path or its bytes) into a PolicyEngine. */
+export async function loadBundle(source: string | Uint8Array, opts: LoadOptions = {}): Promise<PolicyEngine> {
+  const bundle = await openBundle(source, opts);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(bundle.wasm);
+  } catch (err) {
+    throw new BundleError(`${bundle.wasmPath} is not a valid WebAssembly module: ${(err as Error).message}`, { cause: err, file: bundle.wasmPath });
+  }
+  const revision = bundle.manifest.revision || contentRevision(bundle.wasm, bundle.files.get('data.json') ?? new TextEncoder().encode('{}'));
+  return createEngine({ module, data: bundle.data, revision, entrypoint: bundle.entrypoint });
+}
+
+/** Returns the bundle re-packed with a fresh `.signatures.json` covering all its other files. */
+export async function signBundle(gz: Uint8Array, opts: SignOptions): Promise<Buffer> {
+  const entries = readTarGz(gz).filter((e) => e.name !== SIGNATURES);
+  const jws = await signFiles(entries, opts);
+  return writeTarGz([signaturesFile(jws), ...entries]);
+}

@@ -1,0 +1,74 @@
+/**
+ * Request bodies: a JSON body is read (up to the limit) so the policy can see it; anything else
+ * streams through untouched. The limit is checked against Content-Length before reading, and again
+ * while reading for chunked bodies, so an oversized body is refused without being buffered.
+ */
+import type { IncomingMessage } from 'node:http';
+import { BadRequest, BodyTooLarge } from './errors.js';
+
+/** `application/json`, `application/*+json`, with or without parameters. */
+export function isJsonType(contentType: string | undefined): boolean {
+  if (!contentType) return false;
+  const semi = contentType.indexOf(';');
+  const mime = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+/** True when the request carries a body (a length above zero, or chunked framing). */
+export function hasBody(req: IncomingMessage): boolean {
+  const len = req.headers['content-length'];
+  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Reads the whole body, refusing (413) past `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(new BodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(new BodyTooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new BadRequest(`The request body could not be read: ${err.message}.`));
+    };
+    const onClose = () => {
+      if (req.complete) return;
+      cleanup();
+      reject(new BadRequest('The client closed the connection before sending the whole body.'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** The parsed JSON, or null when the bytes are not JSON (the policy then sees `body: null`). */
+export function parseJson(bytes: Buffer): unknown {
+  if (bytes.length === 0) return null;
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,492 @@
+/**
+ * The request pipeline: route → authenticate → read the JSON body (if any) → build the policy input
+ * → decide → record → enforce (deny, hold, mask) → forward → stream the answer back. Each stage is a
+ * service passed to the constructor through a narrow interface, so the pipeline knows their
+ * contracts and nothing else. Every failure fails closed and answers with the JSON error body.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
+import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
+import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } from '../policy/types.js';
+import { hasBody, isJsonType, parseJson, readBody } from './body.js';
+import {
+  AuditUnavailable,
+  Forbidden,
+  holdFailure,
+  HttpError,
+  InternalError,
+  NoRoute,
+  PolicyFailed,
+  sendError,
+  ShuttingDown,
+  toHttpError,
+  Unauthenticated,
+} from './errors.js';
+import { classifyUpstreamError, Upstreams, type Upstream } from './forward.js';
+import { clientHeaders, upstreamHeaders } from './headers.js';
+import { buildPolicyInput } from './input.js';
+import { scrubPath, type Logger } from './log.js';
+import { CARD_RULES } from './masking.js';
+import { GatewayMetrics } from './metrics.js';
+import { hostName, Router } from './router.js';
+import { parseTarget } from './target.js';
+import { UsageCounter } from './usage.js';
+
+/** Verifies the caller; rejects with an error carrying `status` and `wwwAuthenticate` (identity's AuthError). */
+export interface AuthenticatorService {
+  authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
+}
+
+/** The current policy (the bundle watcher swaps it); `evaluate` throws on any policy fault. */
+export interface PolicyService {
+  readonly revision: string;
+  evaluate(input: PolicyInput): Decision;
+}
+
+/** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
+export interface MaskService {
+  maskJson(rules: MaskRule[], value: unknown): { value: unknown; counts: Record<string, number> };
+  /** Output is identity-encoded: callers drop content-encoding and content-length. */
+  maskStream(
+    rules: MaskRule[],
+    contentType: string | undefined,
+    contentEncoding: string | undefined,
+    side: 'request' | 'response',
+  ): Transform & { counts(): Record<string, number> };
+}
+
+export interface HoldRequest {
+  identity: Identity;
+  route: string;
+  method: string;
+  path: string;
+  bodySha256: string;
+  summary: string;
+  spec: HoldSpec;
+}
+
+export type HoldOutcome =
+  | { status: 'approved'; holdId: string }
+  | { status: 'denied'; holdId: string; reason: string }
+  | { status: 'timeout'; holdId: string };
+
+/** The holds stage as the pipeline uses it. */
+export interface HoldsService {
+  hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome>;
+  approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null;
+  grantsFor(identity: Identity, route: string): Approval[];
+  consumeReplay(holdId: string): Promise<void>;
+}
+
+/** The audit log: a record is durable when `append` resolves. */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<unknown>;
+}
+
+export interface GatewayServices {
+  authenticator: AuthenticatorService;
+  audit: AuditSink;
+  policy: PolicyService;
+  masker: MaskService;
+  holds: HoldsService;
+  logger: Logger;
+}
+
+export interface GatewayOptions {
+  routes: RouteConfig[];
+  upstreams: Record<string, ResolvedUpstream>;
+  maxBodyBytes: number;
+  /** Log one line per request (the default). */
+  logRequests?: boolean;
+}
+
+/** Decision labels for metrics and logs. */
+type Outcome = 'allow' | 'deny' | 'mask' | 'hold' | 'unauthenticated' | 'error' | 'none';
+
+/** What one request accumulated on its way through, for the log line, metrics and audit. */
+interface Exchange {
+  id: string;
+  started: number;
+  method: string;
+  path: string;
+  search: string;
+  route: string;
+  subject: string | null;
+  outcome: Outcome;
+  error: string | null;
+  upstreamStatus: number | null;
+  masked: Record<string, number>;
+  client: string;
+  bodyBytes: number;
+  /** Set once the decision record is durable: an outcome record then follows. */
+  recorded: boolean;
+}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+function clientIp(req: IncomingMessage): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function outcomeOf(d: Decision): Outcome {
+  if (d.hold) return 'hold';
+  if (!d.allow) return 'deny';
+  return d.mask.request.length || d.mask.response.length ? 'mask' : 'allow';
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const k in from) into[k] = (into[k] ?? 0) + from[k]!;
+}
+
+function authFailure(err: unknown): HttpError {
+  const e = err as { status?: unknown; wwwAuthenticate?: unknown; message?: unknown };
+  if (typeof e?.status === 'number' && typeof e.wwwAuthenticate === 'string') {
+    const message = typeof e.message === 'string' ? e.message : 'The credentials were not accepted.';
+    if (e.status === 401) return new Unauthenticated(`The credentials were not accepted: ${message}.`, e.wwwAuthenticate, 401, { cause: err });
+    return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
+  }
+  return toHttpError(err);
+}
+
+export class Gateway {
+  readonly metrics = new GatewayMetrics();
+  readonly #router: Router;
+  readonly #upstreams: Upstreams;
+  readonly #usage = new UsageCounter();
+  readonly #maxBody: number;
+  readonly #logRequests: boolean;
+  #inflight = 0;
+  #draining = false;
+  /** Outcome records not yet durable; close() waits for them. */
+  readonly #writes = new Set<Promise<void>>();
+  #drained: (() => void) | null = null;
+
+  constructor(
+    private readonly services: GatewayServices,
+    opts: GatewayOptions,
+  ) {
+    this.#router = new Router(opts.routes);
+    this.#upstreams = new Upstreams(opts.upstreams);
+    this.#maxBody = opts.maxBodyBytes;
+    this.#logRequests = opts.logRequests ?? true;
+  }
+
+  /** The node:http request listener. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const x: Exchange = {
+      id: randomUUID(),
+      started: performance.now(),
+      method: req.method ?? 'GET',
+      path: '',
+      search: '',
+      route: '',
+      subject: null,
+      outcome: 'none',
+      error: null,
+      upstreamStatus: null,
+      masked: {},
+      client: clientIp(req),
+      bodyBytes: 0,
+      recorded: false,
+    };
+    this.#inflight++;
+    this.metrics.inflight.inc({}, 1);
+    if (this.#draining) res.setHeader('connection', 'close');
+    res.once('close', () => this.#finish(x, res));
+    this.#serve(x, req, res).catch((err: unknown) => {
+      const e = toHttpError(err);
+      x.error = e.error;
+      if (e instanceof InternalError) {
+        this.services.logger.log('error', 'internal error', { request_id: x.id, error: err instanceof Error ? err.message : String(err) });
+      }
+      sendError(res, e, x.id);
+    });
+  };
+
+  /** Stops taking new requests (they get 503) and resolves once every in-flight one has ended. */
+  drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#drained = resolve));
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#writes);
+    this.#usage.close();
+    await this.#upstreams.close();
+  }
+
+  async #serve(x: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.#draining) throw new ShuttingDown();
+    const target = parseTarget(req.url);
+    x.path = target.path;
+    x.search = target.search;
+    const host = hostName(req.headers.host);
+    const route = this.#router.match(host, target.path);
+    if (!route) throw new NoRoute(host, target.path);
+    x.route = route.name;
+    const upstream = this.#upstreams.get(route.upstream);
+
+    // The upstream request is aborted when the client goes away, whether we are holding, waiting
+    // for headers or streaming.
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+
+    let identity: Identity;
+    try {
+      identity = await this.services.authenticator.authenticate(req.headers);
+    } catch (err) {
+      x.outcome = 'unauthenticated';
+      const failure = authFailure(err);
+      // PCI DSS 10.2.1.4: invalid access attempts are recorded; if they cannot be, nothing is served.
+      await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: route.name, reason: (err as { code?: string }).code ?? failure.error });
+      throw failure;
+    }
+    x.subject = identity.sub;
+
+    let raw: Buffer | null = null;
+    let body: unknown = null;
+    let bodyBytes = 0;
+    if (hasBody(req)) {
+      if (isJsonType(req.headers['content-type'])) {
+        raw = await readBody(req, this.#maxBody);
+        body = parseJson(raw);
+        bodyBytes = raw.length;
+      } else {
+        bodyBytes = Number(req.headers['content-length'] ?? 0) || 0;
+      }
+    }
+    x.bodyBytes = bodyBytes;
+    // Streamed bodies are not hashed (that would mean buffering them): replays match on the rest.
+    const bodySha256 = raw ? createHash('sha256').update(raw).digest('hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
+    const holds = this.services.holds;
+    // Holds and replays name the request with its query: approving `limit=5000` must not let a
+    // replay with `limit=500000` through.
+    const heldTarget = target.path + target.search;
+    const approval = holds.approvalFor(identity, route.name, x.method, heldTarget, bodySha256);
+    const input = buildPolicyInput({
+      identity,
+      method: x.method,
+      path: target.path,
+      search: target.search,
+      headers: req.headers,
+      body,
+      bodyBytes,
+      route: route.name,
+      requestsLastMinute: this.#usage.hit(`${identity.iss}\u0000${identity.sub}`),
+      approval,
+      grants: holds.grantsFor(identity, route.name),
+      nowMs: Date.now(),
+    });
+    let decision: Decision;
+    try {
+      decision = this.#decide(x, input);
+    } catch (err) {
+      await this.#recordDecision(x, identity, route.upstream, 'error', (err as PolicyFailed).message, approval, null);
+      throw err;
+    }
+    x.outcome = outcomeOf(decision);
+    await this.#recordDecision(x, identity, route.upstream, x.outcome as DecisionEffect, decision.reason, approval, body);
+
+    if (decision.hold) {
+      const outcome = await holds
+        .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(x.method, heldTarget, body), spec: decision.hold }, abort.signal)
+        .catch((err: unknown) => Promise.reject(holdFailure(err)));
+      if (outcome.status === 'denied') {
+        throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
+      }
+      if (outcome.status === 'timeout') {
+        if (abort.signal.aborted) return;
+        throw new Forbidden(
+          `This request is held for approval (${decision.hold.reason}); no approver decided in time. Once hold ${outcome.holdId} is approved, send the same request again.`,
+          { hold_id: outcome.holdId },
+        );
+      }
+    } else if (!decision.allow) {
+      throw new Forbidden(decision.reason);
+    } else if (approval?.kind === 'replay') {
+      await holds.consumeReplay(approval.hold_id).catch((err: unknown) => Promise.reject(holdFailure(err)));
+    }
+
+    await this.#forward(x, req, res, upstream, decision, { raw, body }, abort.signal);
+  }
+
+  async #record(event: AuditEvent): Promise<void> {
+    try {
+      await this.services.audit.append(event);
+    } catch (err) {
+      throw new AuditUnavailable(err);
+    }
+  }
+
+  /** The decision record, durable before anything is enforced or forwarded. Bodies are stored card-masked. */
+  async #recordDecision(x: Exchange, identity: Identity, upstream: string, effect: DecisionEffect, reason: string, approval: Approval | null, body: unknown): Promise<void> {
+    await this.#record({
+      type: 'request.decision',
+      request_id: x.id,
+      subject: identity.sub,
+      groups: identity.groups,
+      client: x.client,
+      route: x.route,
+      upstream,
+      method: x.method,
+      path: scrubPath(x.path),
+      decision: { effect, reason, policy_revision: this.services.policy.revision },
+      approval: approval?.hold_id ?? null,
+      request_body: body === null ? null : captureBody(JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value)),
+    });
+    x.recorded = true;
+  }
+
+  /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
+  #summary(method: string, path: string, body: unknown): string {
+    const head = `${method} ${scrubPath(path)}`;
+    if (body === null) return head;
+    return `${head} ${JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+  }
+
+  #decide(x: Exchange, input: PolicyInput): Decision {
+    const t0 = performance.now();
+    try {
+      return this.services.policy.evaluate(input);
+    } catch (err) {
+      x.outcome = 'error';
+      throw new PolicyFailed(err);
+    } finally {
+      this.metrics.policyEval.observe((performance.now() - t0) / 1000);
+    }
+  }
+
+  /** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
+  #requestBody(x: Exchange, req: IncomingMessage, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
+    if (read.raw) {
+      if (!rules.length || read.body === null) return read.raw;
+      const masked = this.services.masker.maskJson(rules, read.body);
+      addCounts(x.masked, masked.counts);
+      return Buffer.from(JSON.stringify(masked.value));
+    }
+    if (!hasBody(req)) return null;
+    // A pass-through of our own, so undici tearing down the body on failure leaves the client's
+    // socket open for the 502.
+    const out = rules.length ? this.services.masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request') : new PassThrough();
+    req.pipe(out);
+    return out;
+  }
+
+  async #forward(
+    x: Exchange,
+    req: IncomingMessage,
+    res: ServerResponse,
+    upstream: Upstream,
+    decision: Decision,
+    read: { raw: Buffer | null; body: unknown },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const reqBody = this.#requestBody(x, req, decision.mask.request, read);
+    const headers = upstreamHeaders(req.headers, {
+      clientIp: clientIp(req),
+      proto: 'http',
+      host: req.headers.host ?? '',
+      requestId: x.id,
+      credential: upstream.credential,
+      identityEncoding: decision.mask.response.length > 0,
+    });
+    if (Buffer.isBuffer(reqBody)) headers['content-length'] = String(reqBody.length);
+    else if (reqBody && decision.mask.request.length) {
+      delete headers['content-length'];
+      delete headers['content-encoding'];
+    }
+
+    let up;
+    try {
+      up = await upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      const failure = classifyUpstreamError(upstream.name, err);
+      this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
+      throw failure.error;
+    }
+    x.upstreamStatus = up.statusCode;
+    const rules = decision.mask.response;
+    let masker: ReturnType<MaskService['maskStream']> | null = null;
+    try {
+      if (rules.length) masker = this.services.masker.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+    } catch (err) {
+      up.body.destroy();
+      throw err;
+    }
+    res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
+    try {
+      if (masker) await pipeline(up.body, masker, res);
+      else await pipeline(up.body, res);
+    } catch (err) {
+      // The client leaving is its own business; anything else is the upstream failing mid-body,
+      // and with the status already sent the only honest signal left is a reset.
+      if (!signal.aborted) {
+        const failure = classifyUpstreamError(upstream.name, err);
+        this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
+        x.error = failure.error.error;
+      }
+      res.destroy();
+    } finally {
+      if (masker) addCounts(x.masked, masker.counts());
+    }
+  }
+
+  #finish(x: Exchange, res: ServerResponse): void {
+    const seconds = (performance.now() - x.started) / 1000;
+    const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
+    if (!res.writableFinished && !x.error) x.error = 'client_closed';
+    const route = x.route || '(none)';
+    this.metrics.requests.inc({ route, decision: x.outcome, status: String(status) });
+    this.metrics.latency.observe(seconds, { route });
+    this.metrics.inflight.inc({}, -1);
+    if (this.#logRequests) {
+      this.services.logger.log(status >= 500 ? 'warn' : 'info', 'request', {
+        request_id: x.id,
+        method: x.method,
+        path: scrubPath(x.path),
+        route: x.route || null,
+        sub: x.subject,
+        decision: x.outcome,
+        status,
+        upstream_status: x.upstreamStatus,
+        error: x.error,
+        duration_ms: Math.round(seconds * 1e4) / 10,
+        policy_revision: this.services.policy.revision,
+      });
+    }
+    if (x.recorded) {
+      const write = this.services.audit
+        .append({
+          type: 'request.outcome',
+          request_id: x.id,
+          status,
+          bytes_in: x.bodyBytes,
+          bytes_out: Number(res.getHeader('content-length') ?? 0) || 0,
+          // Canonical audit JSON holds integers only.
+          duration_ms: Math.round(seconds * 1000),
+          masked: x.masked,
+          response_body: null,
+          error: x.error,
+        })
+        .then(
+          () => undefined,
+          (err: unknown) => this.services.logger.log('error', 'audit outcome record failed', { request_id: x.id, error: (err as Error).message }),
+        )
+        .finally(() => this.#writes.delete(write));
+      this.#writes.add(write);
+    }
+    if (--this.#inflight === 0 && this.#draining) this.#drained?.();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Header hygiene at the two trust boundaries. Towards the upstream: hop-by-hop headers go (RFC 9110
+ * 7.6.1, plus any the client's `Connection` names), the client's credentials (`authorization`,
+ * `cookie`, `proxy-authorization`, `x-api-key`) never pass, the forwarding headers are set and the upstream
+ * credential that only the gateway holds is injected. Towards the client: hop-by-hop headers go and
+ * the request id is returned. The policy sees the client's headers minus its credentials.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Never forwarded upstream: credentials of the client, and what the gateway sets itself. */
+const CLIENT_ONLY = new Set(['authorization', 'cookie', 'x-api-key', 'host', 'expect', 'x-request-id']);
+
+/** Not shown to the policy: secrets the policy has no business reading. */
+const SECRET = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-api-key']);
+
+export type HeaderValue = string | string[] | undefined;
+export type OutgoingHeaders = Record<string, string | string[]>;
+
+function connectionListed(headers: Record<string, HeaderValue>): Set<string> | null {
+  const c = headers.connection;
+  if (!c) return null;
+  const names = (Array.isArray(c) ? c.join(',') : c).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  return names.length ? new Set(names) : null;
+}
+
+export interface ForwardContext {
+  clientIp: string;
+  /** `http` or `https`, as the client reached the gateway. */
+  proto: string;
+  /** The Host the client asked for. */
+  host: string;
+  requestId: string;
+  credential: { header: string; value: string } | null;
+  /** The response will be masked: ask for an unencoded body so the masker sees text. */
+  identityEncoding: boolean;
+}
+
+function forwardedFor(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+}
+
+/** The headers sent upstream. `incoming` are node's (already lower-cased) request headers. */
+export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): OutgoingHeaders {
+  const listed = connectionListed(incoming);
+  const out: OutgoingHeaders = {};
+  for (const name in incoming) {
+    const v = incoming[name];
+    if (v === undefined || HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || listed?.has(name)) continue;
+    out[name] = v;
+  }
+  const xff = incoming['x-forwarded-for'];
+  out['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ctx.clientIp}` : ctx.clientIp;
+  out['x-forwarded-proto'] = ctx.proto;
+  out['x-forwarded-host'] = ctx.host;
+  const fwd = `for=${forwardedFor(ctx.clientIp)};proto=${ctx.proto};host="${ctx.host.replace(/["\\]/g, '')}"`;
+  const prior = incoming.forwarded;
+  out.forwarded = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${fwd}` : fwd;
+  out['x-request-id'] = ctx.requestId;
+  if (ctx.identityEncoding) out['accept-encoding'] = 'identity';
+  if (ctx.credential) out[ctx.credential.header] = ctx.credential.value;
+  return out;
+}
+
+/** The upstream's response headers as passed to the client; a rewritten (masked) body is sent identity-encoded, chunked. */
+export function clientHeaders(upstream: Record<string, HeaderValue>, requestId: string, bodyRewritten: boolean): OutgoingHeaders {
+  const listed = connectionListed(upstream);
+  const out: OutgoingHeaders = {};
+  for (const name in upstream) {
+    const v = upstream[name];
+    if (v === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (bodyRewritten && (name === 'content-length' || name === 'content-encoding')) continue;
+    out[name] = v;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}
+
+/** The headers the policy sees: lower-cased, one string each, without the client's secrets. */
+export function policyHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const name in incoming) {
+    const v = incoming[name];
+    if (v === undefined || SECRET.has(name)) continue;
+    out[name] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+/**
+ * Structured logs: one JSON line per request (and one per gateway event), written without blocking
+ * the event loop. Only fields the gateway chooses go in: never headers, query strings or bodies, so
+ * no token, secret, PAN or CVV can reach a log; the path is passed through a scrubber first because
+ * a client may put a card number in it.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 100 };
+
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+export class Logger {
+  readonly #min: number;
+  constructor(
+    private readonly out: { write(line: string): unknown },
+    level: LogLevel = 'info',
+  ) {
+    this.#min = RANK[level];
+  }
+
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= this.#min;
+  }
+
+  log(level: Exclude<LogLevel, 'off'>, msg: string, fields: LogFields = {}): void {
+    if (RANK[level] < this.#min) return;
+    this.out.write(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+  }
+}
+
+/** A run of 12 or more digits, possibly separated: long enough to be (part of) a card number. */
+const LONG_NUMBER = /\d(?:(?:[ -]|%20|%2[dD])?\d){11,}/g;
+
+/** The path as it may be logged: long digit runs are cut to their last four. */
+export function scrubPath(path: string): string {
+  return path.replace(LONG_NUMBER, (m) => `[redacted…${m.replace(/\D/g, '').slice(-4)}]`);
+}

@@ -1,0 +1,179 @@
+/**
+ * Assembles a running gateway from a validated config: builds each stage's service (identity,
+ * policy, and the others as they are configured), the pipeline, and the two listeners. `regate
+ * serve` and `regate demo` both start here, so the demo runs exactly the code operators run.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import type { GatewayConfig, IdentityConfig } from '../config/index.js';
+import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/index.js';
+import { HoldService } from '../hold/index.js';
+import { compileMaskPlan, maskText } from '../mask/index.js';
+import { createAuthenticator, jwksRequestHandler, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
+import { loadBundle, watchBundle, type Decision, type PolicyEngine, type PolicyInput } from '../policy/index.js';
+import { RegateError } from '../util/errors.js';
+import { auditViews } from './audit-views.js';
+import { Gateway, type PolicyService } from './gateway.js';
+import { Logger } from './log.js';
+import { CARD_RULES, maskService } from './masking.js';
+import { closeServer, createAdminServer, createGatewayServer, drainServer, listen, type AdminMount } from './server.js';
+
+/** The gateway could not start (listener, bundle, key): the message names what failed. */
+export class StartupError extends RegateError {
+  static override readonly code: string = 'ERR_STARTUP';
+}
+
+const VERSION = '0.1.0';
+
+/** Defence in depth: every string the audit log stores passes the card detectors once more. */
+const auditScrubPlan = compileMaskPlan(CARD_RULES);
+
+export interface StartOptions {
+  /** Where logs go (default stdout). */
+  log?: NodeJS.WritableStream;
+  /** A key set to verify tokens with instead of the config's source; served at /.well-known/jwks.json (the demo's dev IdP). */
+  jwks?: JSONWebKeySet;
+}
+
+export interface RunningGateway {
+  url: string;
+  adminUrl: string;
+  gateway: Gateway;
+  logger: Logger;
+  /** Stops accepting, finishes in-flight requests (up to `drain_seconds`), then releases everything. */
+  stop(): Promise<void>;
+}
+
+export function identityOptions(c: IdentityConfig, jwks?: JSONWebKeySet): IdentityOptions {
+  return {
+    issuer: c.issuer,
+    audience: c.audience,
+    ...(jwks ? { jwks } : c.jwks_url ? { jwksUrl: c.jwks_url } : { jwksFile: c.jwks_file }),
+    algorithms: c.algorithms,
+    clockToleranceSeconds: c.clock_tolerance_seconds,
+    groupsClaim: c.groups_claim,
+    cacheSize: c.token_cache_entries,
+    apiKeys: c.api_keys,
+    jwksCooldownSeconds: c.jwks_cooldown_seconds,
+    jwksMaxAgeSeconds: c.jwks_max_age_seconds,
+    fetchTimeoutMs: c.jwks_fetch_timeout_ms,
+  };
+}
+
+/** The policy in force: whatever the watcher swapped in last, so a request sees one revision. */
+class CurrentPolicy implements PolicyService {
+  constructor(private readonly current: () => PolicyEngine) {}
+  get revision(): string {
+    return this.current().revision;
+  }
+  evaluate(input: PolicyInput): Decision {
+    return this.current().evaluate(input);
+  }
+}
+
+/** Loads the bundle; with `poll_seconds` > 0 keeps watching it, every swap and refusal audited and logged. */
+async function watchPolicy(config: GatewayConfig, audit: AuditLog, logger: Logger): Promise<{ policy: CurrentPolicy; close(): Promise<void> }> {
+  const publicKeyPem = config.policy.public_key_file ? await readFile(config.policy.public_key_file, 'utf8') : undefined;
+  const source = config.policy.bundle;
+  if (config.policy.poll_seconds === 0) {
+    const engine = await loadBundle(source, { publicKeyPem });
+    return { policy: new CurrentPolicy(() => engine), close: async () => undefined };
+  }
+  const record = (revision: string | null, reason: string | null) =>
+    audit.append({ type: revision ? 'bundle.loaded' : 'bundle.rejected', source, revision, reason }).catch((err: unknown) => {
+      logger.log('error', 'audit bundle record failed', { error: (err as Error).message });
+    });
+  const watcher = await watchBundle(source, {
+    publicKeyPem,
+    pollSeconds: config.policy.poll_seconds,
+    onLoad: (engine) => {
+      logger.log('info', 'policy bundle loaded', { source, policy_revision: engine.revision });
+      void record(engine.revision, null);
+    },
+    onReject: (err) => {
+      logger.log('warn', 'policy bundle refused; keeping the last good one', { source, error: err.message });
+      void record(null, err.message);
+    },
+  });
+  return { policy: new CurrentPolicy(() => watcher.current()), close: () => watcher.close() };
+}
+
+async function listenOrFail(server: Server, what: string, host: string, port: number): Promise<string> {
+  try {
+    return await listen(server, host, port);
+  } catch (err) {
+    throw new StartupError(`cannot listen for ${what} on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
+
+export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
+  const logger = new Logger(opts.log ?? process.stdout, config.logging.level);
+  const key = await loadOrCreateAuditKey(config.state_dir);
+  const audit = await AuditLog.open({ dir: config.audit.dir, signingKey: key.privateKey, keyId: key.keyId, scrub: (s) => maskText(auditScrubPlan, s).text });
+  const { policy, close: closePolicy } = await watchPolicy(config, audit, logger);
+  const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
+  const holds = await HoldService.open({
+    // The audit log records the holds stage's events as they are (same shape).
+    audit: async (event) => {
+      await audit.append(event);
+    },
+    dir: join(config.state_dir, 'holds'),
+    waitSeconds: config.holds.wait_seconds,
+    maxPendingPerIdentity: config.holds.max_pending_per_identity,
+    maxPendingTotal: config.holds.max_pending,
+    webhookUrl: config.holds.webhook_url,
+    // The console's auditors' view reads this same log; views are audited through `audit` above.
+    auditViews: auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir)),
+  });
+  const gateway = new Gateway(
+    { authenticator, audit, policy, masker: maskService, holds, logger },
+    { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
+  );
+  const holdsAdmin = holds.adminHandler((req) => authenticator.authenticate(req.headers));
+  const mounts: AdminMount[] = [holdsAdmin];
+  if (opts.jwks) {
+    const serveJwks = jwksRequestHandler(opts.jwks);
+    mounts.push((req, res) => {
+      if (!req.url?.startsWith('/.well-known/jwks.json')) return false;
+      serveJwks(req, res);
+      return true;
+    });
+  }
+  const server = createGatewayServer(gateway);
+  const admin = createAdminServer(gateway, mounts);
+  let url: string;
+  let adminUrl: string;
+  try {
+    url = await listenOrFail(server, 'clients', config.listen.host, config.listen.port);
+    adminUrl = await listenOrFail(admin, 'the admin listener', config.admin.host, config.admin.port);
+  } catch (err) {
+    await Promise.all([closeServer(server), closeServer(admin)]);
+    await gateway.close();
+    await holds.close();
+    authenticator.close();
+    await closePolicy();
+    await audit.close();
+    throw err;
+  }
+  // A log that cannot be written must not keep the gateway from starting: requests then get 503.
+  await audit.append({ type: 'gateway.start', version: VERSION, reason: null }).catch((err: unknown) => {
+    logger.log('error', 'the audit log cannot be written; requests will be refused', { error: (err as Error).message });
+  });
+  logger.log('info', 'gateway started', { url, admin_url: adminUrl, policy_revision: policy.revision });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await drainServer(server, gateway, config.drain_seconds * 1000);
+      await closeServer(admin);
+      await gateway.close();
+      await holds.close();
+      authenticator.close();
+      await closePolicy();
+      await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
+      await audit.close();
+      logger.log('info', 'gateway stopped', { url });
+    })());
+  return { url, adminUrl, gateway, logger, stop };
+}

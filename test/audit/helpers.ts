@@ -1,0 +1,38 @@
+/** Shared fixtures for the audit tests: a temp state dir with a real key and a real LMDB log. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AuditLog, loadOrCreateAuditKey, type AuditEvent, type AuditLogOptions } from '../../src/audit/index.js';
+
+export interface Fixture {
+  state: string;
+  dir: string;
+  pub: string;
+  key: Awaited<ReturnType<typeof loadOrCreateAuditKey>>;
+  cleanup: () => void;
+}
+
+export async function fixture(): Promise<Fixture> {
+  const state = mkdtempSync(join(tmpdir(), 'regate-audit-'));
+  const key = await loadOrCreateAuditKey(state);
+  return { state, dir: join(state, 'audit'), pub: join(state, 'audit.pub.pem'), key, cleanup: () => rmSync(state, { recursive: true, force: true }) };
+}
+
+export function openLog(f: Fixture, opts: Partial<AuditLogOptions> = {}): Promise<AuditLog> {
+  return AuditLog.open({ dir: f.dir, signingKey: f.key.privateKey, keyId: f.key.keyId, ...opts });
+}
+
+/** Record i of a test log: decisions and outcomes of request r<n> alternate. */
+export function sampleEvent(i: number): AuditEvent {
+  const request_id = `r${Math.floor(i / 2)}`;
+  return i % 2 === 0
+    ? { type: 'request.decision', request_id, subject: 'alice', groups: ['fraud-analysts'], client: '127.0.0.1', route: 'fraud-model', upstream: 'http://127.0.0.1:9/', method: 'POST', path: '/v1/score', decision: { effect: 'allow', reason: 'fraud analysts may score', policy_revision: 'rev-1' }, approval: null, request_body: null }
+    : { type: 'request.outcome', request_id, status: 200, bytes_in: 10, bytes_out: 20, duration_ms: 3, masked: { pan: 1 }, response_body: null, error: null };
+}
+
+/** Writes `n` sample records into a fresh log with segments of `segmentRecords`, and closes it. */
+export async function writeLog(f: Fixture, n: number, segmentRecords: number): Promise<void> {
+  const log = await openLog(f, { segmentRecords });
+  await Promise.all(Array.from({ length: n }, (_, i) => log.append(sampleEvent(i))));
+  await log.close();
+}

@@ -1,0 +1,57 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { inclusionPath, leafHash, merkleRoot, nodeHash, rootFromPath } from '../../src/audit/merkle.js';
+import { canonicalJson } from '../../src/audit/canonical.js';
+
+/** RFC 6962 §2.1 transcribed literally (recursive split), as the reference. */
+function mth(leaves: Buffer[]): Buffer {
+  if (leaves.length === 1) return leaves[0]!;
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return nodeHash(mth(leaves.slice(0, k)), mth(leaves.slice(k)));
+}
+
+const leavesArb = fc.array(fc.uint8Array({ maxLength: 8 }), { minLength: 1, maxLength: 40 }).map((xs) => xs.map((x) => leafHash(x)));
+
+test('leaf and node hashes use the RFC 6962 prefixes 0x00 and 0x01', () => {
+  const rec = Buffer.from('{"a":1}');
+  assert.is(leafHash(rec).toString('hex'), createHash('sha256').update(Buffer.concat([Buffer.from([0]), rec])).digest('hex'));
+  const [a, b] = [leafHash(Buffer.from('a')), leafHash(Buffer.from('b'))];
+  assert.is(nodeHash(a, b).toString('hex'), createHash('sha256').update(Buffer.concat([Buffer.from([1]), a, b])).digest('hex'));
+});
+
+test('the iterative root equals the RFC 6962 recursive definition for every size', () => {
+  fc.assert(fc.property(leavesArb, (leaves) => merkleRoot(leaves).equals(mth(leaves))));
+});
+
+test('every leaf has an audit path to the root, and a wrong leaf or index does not', () => {
+  fc.assert(
+    fc.property(leavesArb, fc.nat(), (leaves, pick) => {
+      const i = pick % leaves.length;
+      const root = merkleRoot(leaves);
+      const path = inclusionPath(leaves, i);
+      assert.ok(rootFromPath(leaves[i]!, i, leaves.length, path)?.equals(root));
+      assert.not.ok(rootFromPath(leafHash(Buffer.from('forged')), i, leaves.length, path)?.equals(root));
+      if (leaves.length > 1) assert.not.ok(rootFromPath(leaves[i]!, (i + 1) % leaves.length, leaves.length, path)?.equals(root) && !leaves[i]!.equals(leaves[(i + 1) % leaves.length]!));
+    }),
+  );
+});
+
+test('canonical JSON sorts keys by UTF-16 code units, has no whitespace, and round-trips', () => {
+  assert.is(canonicalJson({ b: 1, a: [true, null, 'x\n"\u0001'], '\u00e9': 0, A: { z: -0, y: undefined } }), '{"A":{"z":0},"a":[true,null,"x\\n\\"\\u0001"],"b":1,"é":0}');
+  assert.is(canonicalJson({ '\ufb33': 2, '\ud83d\ude00': 1 }), '{"\ud83d\ude00":1,"\ufb33":2}'); // RFC 8785 §3.2.3: surrogates sort below U+FB33
+  const json = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v')), fc.dictionary(fc.string(), tie('v'))),
+  })).v;
+  fc.assert(fc.property(json, (v) => canonicalJson(JSON.parse(canonicalJson(v))) === canonicalJson(v)));
+});
+
+test('canonical JSON refuses what it cannot represent exactly', () => {
+  assert.throws(() => canonicalJson({ x: 1.5 }), /safe integers/);
+  assert.throws(() => canonicalJson({ x: 2 ** 60 }), /safe integers/);
+  assert.throws(() => canonicalJson({ x: () => 1 }), /cannot hold a function/);
+});
+
+test.run();

@@ -1,0 +1,156 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfig, resolveConfig } from '../../src/config/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'regate-config-'));
+writeFileSync(join(dir, 'fraud.key'), 'sk-fraud-123\n');
+
+function base(): Record<string, any> {
+  return {
+    listen: { host: '0.0.0.0', port: 8443 },
+    upstreams: {
+      fraud: {
+        url: 'http://127.0.0.1:9000/api',
+        credential: { header: 'X-Api-Key', value_file: 'fraud.key' },
+        timeouts: { headers_ms: 2000 },
+      },
+      llm: { url: 'http://127.0.0.1:9001', credential: { header: 'authorization', value_env: 'REGATE_TEST_LLM_KEY', prefix: 'Bearer ' } },
+    },
+    routes: [
+      { name: 'fraud-model', path_prefix: '/v1/score', upstream: 'fraud' },
+      { name: 'llm', path_prefix: '/v1/chat', host: 'llm.example.com', upstream: 'llm' },
+    ],
+    identity: { issuer: 'https://idp.example.com', audience: 'regate', jwks_url: 'https://idp.example.com/jwks' },
+    policy: { bundle: '../bundles/pci.tar.gz', public_key_file: 'keys/bundle.pub' },
+  };
+}
+
+function write(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+async function failure(tree: unknown): Promise<string> {
+  try {
+    await resolveConfig(join(dir, 'c.yaml'), tree);
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+process.env.REGATE_TEST_LLM_KEY = 'sk-llm-456';
+
+test('a valid file loads with defaults, absolute paths and credentials read', async () => {
+  const c = await loadConfig(write('ok.yaml', stringify(base())));
+  assert.equal(c.listen, { host: '0.0.0.0', port: 8443 });
+  assert.equal(c.admin, { host: '127.0.0.1', port: 8081 });
+  assert.is(c.max_body_bytes, 1 << 20);
+  assert.equal(c.upstreams.fraud!.credential, { header: 'x-api-key', value: 'sk-fraud-123' });
+  assert.equal(c.upstreams.llm!.credential, { header: 'authorization', value: 'Bearer sk-llm-456' });
+  assert.equal(c.upstreams.fraud!.timeouts, { connect_ms: 5000, headers_ms: 2000, body_ms: 300000 });
+  assert.is(c.upstreams.fraud!.connections, 64);
+  assert.is(c.policy.bundle, join(dir, '..', 'bundles', 'pci.tar.gz'));
+  assert.is(c.policy.public_key_file, join(dir, 'keys', 'bundle.pub'));
+  assert.is(c.audit.dir, join(dir, '.regate', 'audit'));
+  assert.is(c.routes[0]!.path_prefix, '/v1/score');
+  assert.is(c.identity.groups_claim, 'groups');
+  assert.is(c.logging.level, 'info');
+});
+
+test('a wrong type names the key, the line and what was expected', async () => {
+  const t = base();
+  t.upstreams.fraud.timeouts.headers_ms = 'soon';
+  const f = write('bad-type.yaml', stringify(t));
+  try {
+    await loadConfig(f);
+    assert.unreachable('should fail');
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    const m = (err as Error).message;
+    assert.ok(m.startsWith(f), m);
+    assert.match(m, /upstreams\.fraud\.timeouts\.headers_ms: expected an integer >= 1 \(milliseconds\), got "soon"/);
+    assert.match(m, / line 11:/);
+  }
+});
+
+test('an unknown key (a typo) is refused with the known keys listed', async () => {
+  const t = base();
+  t.routes[1].path_prefx = '/x';
+  assert.match(await failure(t), /routes\[1\]\.path_prefx: expected no such key; known keys: name, path_prefix, host, upstream/);
+});
+
+test('a route naming a missing upstream is refused', async () => {
+  const t = base();
+  t.routes[0].upstream = 'frod';
+  assert.match(await failure(t), /routes\[0\]\.upstream: expected one of the upstreams \(fraud, llm\), got "frod"/);
+});
+
+test('a credential needs exactly one source', async () => {
+  const t = base();
+  t.upstreams.fraud.credential.value_env = 'X';
+  assert.match(await failure(t), /upstreams\.fraud\.credential\.value_file: expected exactly one of value_file or value_env/);
+});
+
+test('a missing environment variable or secret file is named', async () => {
+  const t = base();
+  t.upstreams.llm.credential.value_env = 'REGATE_TEST_UNSET_VAR';
+  assert.match(await failure(t), /upstreams\.llm\.credential\.value_env: environment variable REGATE_TEST_UNSET_VAR is not set/);
+  const u = base();
+  u.upstreams.fraud.credential.value_file = 'nope.key';
+  assert.match(await failure(u), /upstreams\.fraud\.credential\.value_file: cannot read .*nope\.key \(ENOENT\)/);
+});
+
+test('missing required sections and identity key sources are named', async () => {
+  const t = base();
+  delete t.routes;
+  assert.match(await failure(t), /routes: expected a non-empty list, got nothing/);
+  const u = base();
+  delete u.identity.jwks_url;
+  assert.match(await failure(u), /identity\.jwks_url: expected jwks_url or jwks_file/);
+  const v = base();
+  v.routes.push({ name: 'fraud-model', upstream: 'fraud' });
+  assert.match(await failure(v), /routes\[2\]\.name: expected a route name not used before/);
+});
+
+test('invalid YAML and an unreadable file are reported with the path', async () => {
+  const f = write('broken.yaml', 'listen:\n  port: [1, 2\nroutes: x\n');
+  try {
+    await loadConfig(f);
+    assert.unreachable('should fail');
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.match((err as Error).message, /broken\.yaml line \d+: not valid YAML/);
+  }
+  try {
+    await loadConfig(join(dir, 'absent.yaml'));
+    assert.unreachable('should fail');
+  } catch (err) {
+    assert.match((err as Error).message, /absent\.yaml: cannot read the config file \(ENOENT\)/);
+  }
+});
+
+test('any non-integer max_body_bytes is refused naming that key', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(fc.string(), fc.double({ noInteger: true }), fc.boolean(), fc.array(fc.nat()), fc.integer({ max: -1 }), fc.object()),
+      async (v) => {
+        const t = base();
+        t.max_body_bytes = v;
+        const m = await failure(t);
+        assert.match(m, /: max_body_bytes: expected an integer from 0 to 1073741824 \(bytes\)/);
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();

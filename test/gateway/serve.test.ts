@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
+import { cliPath, runCli } from '../helpers/cli.js';
+import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'regate-serve-'));
+let idp: IdpDouble;
+let upstream: UpstreamDouble;
+
+test.before(async () => {
+  idp = await startIdp();
+  upstream = await new UpstreamDouble().start();
+  writeFileSync(join(dir, 'upstream.key'), 'serve-test-secret\n');
+});
+test.after(async () => {
+  await upstream.stop();
+  await idp.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function configFile(extra: Record<string, unknown> = {}): string {
+  const file = join(dir, `regate-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      listen: { port: 0 },
+      admin: { port: 0 },
+      state_dir: join(dir, 'state'),
+      upstreams: { models: { url: upstream.url, credential: { header: 'x-upstream-key', value_file: 'upstream.key' } } },
+      routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
+      policy: { bundle: DEFAULT_BUNDLE },
+      logging: { level: 'warn' },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+function waitReady(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /regate ready (\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
+  });
+}
+
+test('a bad config exits 2 naming the key and what was expected', async () => {
+  const file = configFile({ max_body_bytes: 'lots' });
+  const r = await runCli(['serve', '--config', file]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /max_body_bytes: expected an integer from 0 to 1073741824 \(bytes\), got "lots"/);
+  assert.ok(r.stderr.includes(file));
+});
+
+test('SIGTERM drains the request in flight, then exits 0 and stops listening', async () => {
+  upstream.handlers.set('/v1/models/load', (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"loaded":true}'), 400);
+  });
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile()], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await waitReady(child);
+    const token = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
+    const before = upstream.seen.length;
+    const inflight = fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    while (upstream.seen.length === before) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGTERM');
+    const res = await inflight;
+    assert.is(res.status, 200);
+    assert.equal(await res.json(), { loaded: true });
+    assert.is(upstream.seen.at(-1)!.headers['x-upstream-key'], 'serve-test-secret');
+    assert.is(await exited, 0);
+    try {
+      await fetch(`${url}/v1/models/load`, { method: 'POST', body: '{}' });
+      assert.unreachable('the gateway should no longer listen');
+    } catch (err) {
+      assert.match(String((err as Error & { cause?: Error }).cause?.message ?? err), /ECONNREFUSED/);
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test.run();

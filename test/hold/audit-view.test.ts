@@ -1,0 +1,166 @@
+/**
+ * The auditors' view: the admin API over a real signed audit log on disk (src/audit, through the
+ * proxy's adapter), for the `auditors` group only, and every view recorded in that same log.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AuditLog, loadOrCreateAuditKey, openStore, statePublicKeyFiles, type AuditEvent } from '../../src/audit/index.js';
+import type { HoldAuditEvent } from '../../src/hold/index.js';
+import { auditViews } from '../../src/proxy/audit-views.js';
+import { adminCall, startIdp, startStack, type Idp, type Stack } from './helpers.js';
+
+let idp: Idp;
+let stack: Stack;
+let log: AuditLog;
+let state: string;
+let auditor: string;
+let approver: string;
+let failViews = false;
+
+function decision(request_id: string, subject: string, route: string, effect: 'allow' | 'deny' | 'hold'): AuditEvent {
+  return {
+    type: 'request.decision', request_id, subject, groups: ['fraud-analysts'], client: '127.0.0.1', route, upstream: 'models',
+    method: 'POST', path: '/v1/score', decision: { effect, reason: `${effect} for the test`, policy_revision: 'rev1' }, approval: null,
+    request_body: { bytes: 2, sha256: '0'.repeat(64), text: '{}', truncated: false },
+  };
+}
+
+function outcome(request_id: string, status: number): AuditEvent {
+  return { type: 'request.outcome', request_id, status, bytes_in: 2, bytes_out: 30, duration_ms: 3, masked: { pan: 1 },
+    response_body: { bytes: 30, sha256: '1'.repeat(64), text: '{"pan":"************1111"}', truncated: false }, error: null };
+}
+
+test.before(async () => {
+  state = mkdtempSync(join(tmpdir(), 'regate-hold-audit-'));
+  const key = await loadOrCreateAuditKey(state);
+  log = await AuditLog.open({ dir: join(state, 'audit'), signingKey: key.privateKey, keyId: key.keyId, segmentRecords: 3 });
+  for (const e of [decision('r1', 'alice', 'fraud-model', 'allow'), outcome('r1', 200), decision('r2', 'bob', 'fraud-model', 'deny'),
+    outcome('r2', 403), decision('r3', 'alice', 'transactions', 'hold')]) await log.append(e);
+  await log.seal();
+  idp = await startIdp();
+  auditor = await idp.token('audrey', ['auditors']);
+  approver = await idp.token('bob', ['pci-approvers']);
+  stack = await startStack({
+    idp,
+    auditViews: auditViews(join(state, 'audit'), () => statePublicKeyFiles(state)),
+    audit: async (e: HoldAuditEvent) => {
+      if (failViews) throw new Error('audit disk full');
+      // As the gateway does: the hold stage's events are appended unchanged.
+      await log.append(e);
+    },
+  });
+});
+test.after(async () => {
+  await stack.close();
+  await log.close();
+  await idp.close();
+  rmSync(state, { recursive: true, force: true });
+});
+
+const subjects = (records: { event: { subject?: string } }[]) => records.map((r) => r.event.subject);
+
+test('only auditors may open the audit view', async () => {
+  const r = await adminCall(stack, approver, 'GET', '/api/audit/records');
+  assert.is(r.status, 403);
+  assert.match(r.body.message, /bob is in none of the auditor groups \(auditors\)/);
+  assert.is((await adminCall(stack, 'garbage', 'GET', '/api/audit/segments')).status, 401);
+  assert.equal((await adminCall(stack, auditor, 'GET', '/api/whoami')).body, { sub: 'audrey', groups: ['auditors'], auditor: true });
+});
+
+test('search by subject, route, decision and time', async () => {
+  const alice = await adminCall(stack, auditor, 'GET', '/api/audit/records?subject=alice');
+  assert.equal(subjects(alice.body.records), ['alice', 'alice']);
+  assert.equal(alice.body.records.map((r: { event: { request_id: string } }) => r.event.request_id), ['r3', 'r1'], 'newest first');
+  const denied = await adminCall(stack, auditor, 'GET', '/api/audit/records?decision=deny');
+  assert.equal(denied.body.records.map((r: { event: { request_id: string } }) => r.event.request_id), ['r2']);
+  const route = await adminCall(stack, auditor, 'GET', '/api/audit/records?route=transactions&subject=alice');
+  assert.equal(route.body.records.map((r: { event: { request_id: string } }) => r.event.request_id), ['r3']);
+  const future = await adminCall(stack, auditor, 'GET', `/api/audit/records?from=${encodeURIComponent(new Date(Date.now() + 3_600_000).toISOString())}`);
+  assert.equal(future.body.records, []);
+  const bad = await adminCall(stack, auditor, 'GET', '/api/audit/records?from=yesterday-ish');
+  assert.is(bad.status, 400);
+  assert.match(bad.body.message, /"from" must be a date and time/);
+});
+
+test('one exchange replays as recorded (masked), and segments show as verified', async () => {
+  const ex = await adminCall(stack, auditor, 'GET', '/api/audit/exchanges/r1');
+  assert.equal(ex.body.records.map((r: { event: { type: string } }) => r.event.type), ['request.decision', 'request.outcome']);
+  assert.is(ex.body.records[1].event.response_body.text, '{"pan":"************1111"}');
+  const seg = await adminCall(stack, auditor, 'GET', '/api/audit/segments');
+  assert.ok(seg.body.segments.length >= 2);
+  for (const s of seg.body.segments) assert.is(s.status, 'verified', JSON.stringify(s));
+});
+
+test('every view is recorded in the audit log, and a view that cannot be recorded is refused', async () => {
+  const shown = (await adminCall(stack, auditor, 'GET', '/api/audit/exchanges/r2')).body.records.map((r: { seq: number }) => r.seq) as number[];
+  await log.seal();
+  const viewed = (await adminCall(stack, auditor, 'GET', '/api/audit/records?limit=500')).body.records
+    .map((r: { event: HoldAuditEvent }) => r.event)
+    .filter((e: HoldAuditEvent) => e.type === 'console.viewed');
+  const r2 = viewed.find((e: HoldAuditEvent) => e.view?.target === 'exchange r2') as HoldAuditEvent | undefined;
+  assert.is(r2?.actor?.sub, 'audrey');
+  assert.equal(r2?.view, { first: Math.min(...shown), last: Math.max(...shown), target: 'exchange r2' }, 'the record names what was shown');
+  assert.ok(viewed.some((e: HoldAuditEvent) => e.view?.target === 'search subject=alice'), JSON.stringify(viewed));
+  failViews = true;
+  try {
+    const refused = await adminCall(stack, auditor, 'GET', '/api/audit/exchanges/r1');
+    assert.is(refused.status, 503);
+    assert.is(refused.body.records, undefined);
+  } finally {
+    failViews = false;
+  }
+});
+
+test('in the console an auditor searches, opens one exchange and sees the segments verified', async () => {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${stack.adminUrl}/console`);
+    await page.fill('#token', auditor);
+    await page.click('#signin button[type=submit]');
+    await page.waitForSelector('#audit-section:not([hidden])');
+    await page.waitForSelector('#segments td.status-verified');
+    assert.is(await page.$('#segments td.status-failed'), null);
+    await page.fill('#audit-search input[name=subject]', 'alice');
+    await page.click('#audit-search button[type=submit]');
+    await page.waitForSelector('#audit-records tbody tr');
+    assert.equal(await page.$$eval('#audit-records tbody tr td:nth-child(4)', (tds) => tds.map((t) => t.textContent)), ['alice', 'alice']);
+    const viewsOfR1 = async () => {
+      await log.seal();
+      return (await adminCall(stack, auditor, 'GET', '/api/audit/records?limit=500')).body.records
+        .filter((r: { event: HoldAuditEvent }) => r.event.type === 'console.viewed' && r.event.view?.target === 'exchange r1').length as number;
+    };
+    const before = await viewsOfR1();
+    await page.click('#audit-records button.replay >> text=r1');
+    await page.locator('#exchange', { hasText: 'request.outcome' }).waitFor();
+    assert.match((await page.textContent('#exchange')) ?? '', /"text": "\{\\"pan\\":\\"\*{12}1111\\"\}"/);
+    assert.is(await viewsOfR1(), before + 1, 'the replay in the console was recorded');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a changed record shows its segment as failed and later ones as unchecked', async () => {
+  await log.close();
+  const store = openStore(join(state, 'audit'));
+  const original = Buffer.from(store.records.getBinary(1)!);
+  await store.records.put(1, Buffer.from(original.toString('utf8').replace('"status":200', '"status":201')));
+  await store.env.close();
+  const key = await loadOrCreateAuditKey(state);
+  log = await AuditLog.open({ dir: join(state, 'audit'), signingKey: key.privateKey, keyId: key.keyId });
+  const seg = await adminCall(stack, auditor, 'GET', '/api/audit/segments');
+  assert.is(seg.status, 200, JSON.stringify(seg.body));
+  const [first, ...rest] = seg.body.segments as { status: string; message: string }[];
+  assert.is(first!.status, 'failed', JSON.stringify(seg.body));
+  assert.match(first!.message, /record 1/);
+  assert.ok(rest.length > 0 && rest.every((s) => s.status === 'unchecked'));
+});
+
+test.run();

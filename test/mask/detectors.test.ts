@@ -1,0 +1,107 @@
+/** Detectors, formats, JSON paths and rule errors, one-shot. */
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileMaskPlan, containsPan, maskJson, maskText } from '../../src/mask/index.js';
+import { fillerArb, luhnComplete, panArb } from './cards.js';
+
+const ALL = compileMaskPlan([{ detector: 'pan', format: 'first6last4' }, { detector: 'cvv' }, { detector: 'expiry' }, { detector: 'track' }]);
+
+test('every brand and grouping in random text is masked, and only its middle digits', () => {
+  fc.assert(
+    fc.property(fillerArb, panArb, fillerArb, (a, pan, b) => {
+      const r = maskText(ALL, `${a} ${pan.printed} ${b}`);
+      assert.not.ok(containsPan(r.text), r.text);
+      assert.ok(r.text.includes(pan.printed.slice(0, 4)) && r.text.includes(pan.printed.slice(-4)));
+      assert.is(r.counts.pan, 1);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('formats keep separators where digits show', () => {
+  const last4 = compileMaskPlan([{ detector: 'pan', format: 'last4' }]);
+  const full = compileMaskPlan([{ detector: 'pan', format: 'full' }]);
+  assert.is(maskText(ALL, 'x 4111-1111-1111-1111 y').text, 'x 4111-11**-****-1111 y');
+  assert.is(maskText(last4, '4111 1111 1111 1111').text, '**** **** **** 1111');
+  assert.is(maskText(full, '4111 1111 1111 1111').text, '****');
+});
+
+test('false positives are left alone', () => {
+  const cases = [
+    'call +1 (415) 555-0132 or +44 20 7946 0958',
+    'order 2024-000123-45678',
+    'at 2024-05-06T07:08:09.123Z and 1714978089123',
+    'id 123e4567-e89b-12d3-a456-426614174000 and 12345678-1234-1234-1234-123456789012',
+    'luhn-bad 4111111111111112',
+    'unknown brand 1234567812345670',
+    'run ' + luhnComplete('4111111111111111111') + '1',
+  ];
+  for (const c of cases) assert.is(maskText(ALL, c).text, c, c);
+  fc.assert(
+    fc.property(panArb, fc.stringMatching(/^\d{1,5}$/), (pan, extra) => {
+      const longer = pan.digits + '7'.repeat(Math.max(0, 20 - pan.digits.length - extra.length)) + extra; // > 19 digits
+      assert.is(maskText(ALL, `n ${longer} n`).text, `n ${longer} n`);
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('cvv and expiry only in context', () => {
+  assert.is(maskText(ALL, 'CVV 123; security code is 4567; "cvc": "999"').text, 'CVV ****; security code is ****; "cvc": "****"');
+  assert.is(maskText(ALL, 'Expiry: 07/2029, valid thru 12-27').text, 'Expiry: ****, valid thru ****');
+  assert.is(maskText(ALL, 'room 123 on 12/27').text, 'room 123 on 12/27');
+});
+
+test('custom detectors with validators', () => {
+  const plan = compileMaskPlan([{ detector: 'iban', format: 'last4' }, { detector: 'acct' }], [
+    { name: 'iban', pattern: '[A-Z]{2}\\d{2}[A-Z0-9]{11,30}', maxLength: 34, validate: (s) => s.startsWith('DE') },
+    { name: 'acct', pattern: 'ACCT-\\d{12}', validate: 'luhn' },
+  ]);
+  const r = maskText(plan, 'DE89370400440532013000 GB29NWBK60161331926819 ACCT-' + luhnComplete('12345678901') + ' ACCT-123456789012');
+  assert.is(r.text, '******************3000 GB29NWBK60161331926819 **** ACCT-123456789012');
+  assert.equal(r.counts, { iban: 1, acct: 1 });
+});
+
+test('JSON paths mask whole fields; keys give cvv/expiry context; numbers become strings', () => {
+  const plan = compileMaskPlan([{ detector: 'pan', format: 'last4' }, { detector: 'cvv' }, { detector: 'expiry' }, { path: '$.card.number' }, { path: '$.rows[*].pan', format: 'last4' }, { path: '$..secret' }]);
+  const r = maskJson(plan, {
+    card: { number: 'abc', cardCvv: 123, exp_date: '09/28', holder: 'Ann' },
+    rows: [{ pan: '4111111111111111' }, { pan: null }],
+    deep: { x: [{ secret: { a: 1 } }] },
+    note: 'paid with 5500 0000 0000 0004',
+    raw: 4111111111111111,
+    count: 3,
+  });
+  assert.equal(r.value, {
+    card: { number: '****', cardCvv: '****', exp_date: '****', holder: 'Ann' },
+    rows: [{ pan: '************1111' }, { pan: null }],
+    deep: { x: [{ secret: '****' }] },
+    note: 'paid with **** **** **** 0004',
+    raw: '************1111',
+    count: 3,
+  });
+  assert.equal(r.counts, { '$.card.number': 1, cvv: 1, expiry: 1, '$.rows[*].pan': 1, '$..secret': 1, pan: 2 });
+});
+
+test('bad rules are typed errors naming the rule', () => {
+  const code = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as { code?: string }).code + ':' + (e as Error).message;
+    }
+    return 'no error';
+  };
+  assert.match(code(() => compileMaskPlan([{ detector: 'nope' }])), /^ERR_MASK_RULE:.*unknown detector "nope"/);
+  assert.match(code(() => compileMaskPlan([{ path: 'card.cvv' }])), /^ERR_MASK_RULE:.*must start with "\$"/);
+  assert.match(code(() => compileMaskPlan([{ detector: 'x' }], [{ name: 'x', pattern: '(?<=a)b' }])), /^ERR_MASK_RULE:.*custom detector "x"/);
+  assert.match(code(() => compileMaskPlan([{ detector: 'pan', path: '$.a' }])), /^ERR_MASK_RULE:.*exactly one/);
+});
+
+test('plans are cached per distinct rule set', () => {
+  assert.is(compileMaskPlan([{ detector: 'pan' }]), compileMaskPlan([{ detector: 'pan' }]));
+  assert.is.not(compileMaskPlan([{ detector: 'pan' }]), compileMaskPlan([{ detector: 'pan', format: 'last4' }]));
+});
+
+test.run();
