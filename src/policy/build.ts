@@ -6,7 +6,7 @@
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { DEFAULT_ENTRYPOINT, MANIFEST, parseBundle, type Manifest } from './bundle.js';
 import { generateCapabilities } from './capabilities.js';
 import { canonicalJson } from './filehash.js';
@@ -49,8 +49,11 @@ export async function compilePolicy(paths: BuildPaths): Promise<Compiled> {
   const tmp = await mkdtemp(join(tmpdir(), 'regate-build-'));
   try {
     const out = join(tmp, 'opa.tar.gz');
-    const sources = [...(await regoSources(paths.regoDir)), join(paths.regoDir, 'data.json')];
-    await runOpa(['build', '-t', 'wasm', '-e', entrypoint, '--capabilities', paths.capabilities, '-o', out, ...sources]);
+    // Paths relative to the source folder: the compiler embeds source file names in the module,
+    // so absolute ones would make the build differ between clones (and CI's check fail).
+    const regoDir = resolve(paths.regoDir);
+    const sources = [...(await regoSources(regoDir)), join(regoDir, 'data.json')].map((f) => relative(regoDir, f));
+    await runOpa(['build', '-t', 'wasm', '-e', entrypoint, '--capabilities', resolve(paths.capabilities), '-o', out, ...sources], { cwd: regoDir });
     const built = new Map(readTarGz(await readFile(out)).map((e) => [e.name, e.bytes] as const));
     const wasm = built.get('policy.wasm');
     const data = built.get('data.json');
