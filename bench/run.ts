@@ -9,9 +9,9 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { findOpa } from '../src/policy/toolchain.js';
-import { report, table, type Row } from './lib/report.js';
+import { report, type Row } from './lib/report.js';
 import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startNginx, startOpaServer, startStub } from './harness/contenders.js';
-import { runFixedRate, runLoad, type LoadResult } from './harness/load.js';
+import { runLoad, type LoadResult } from './harness/load.js';
 import { usage, type Started } from './harness/proc.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -97,5 +97,3 @@ const rows: Row[] = results.map((r) => ({
 }));
 const file = report('gateway', rows, { load_generator: `wrk 4.1.0, 1 thread, ${connections} connections, ${seconds} s, CPU ${LOAD_CPU}`, raw: results.map((r) => ({ id: r.c.id, ...r.load, cpu: r.cpu, rss: r.rss })) });
 writeFileSync(file.replace(/\.json$/, '.md'), `| ${Object.keys(rows[0]!).join(' | ')} |\n|${Object.keys(rows[0]!).map(() => '---').join('|')}|\n${rows.map((r) => `| ${Object.values(r).map((v) => (typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v)).join(' | ')} |`).join('\n')}\n`);
-void table;
-void runFixedRate;
