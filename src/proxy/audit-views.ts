@@ -5,9 +5,9 @@
  * the proxy because only this layer may join two stages.
  */
 import type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from '../hold/index.js';
-import { findExchange, openStore, readTrustedKeys, storeInput, verifyLog, type AuditRecord, type Store } from '../audit/index.js';
-import { parseRecord } from '../audit/record.js';
-import { storedCheckpoints } from '../audit/store.js';
+import {
+  findExchange, openStore, parseRecord, readTrustedKeys, storedCheckpoints, storeInput, verifyLog, type AuditRecord, type Store,
+} from '../audit/index.js';
 
 function view(r: AuditRecord): AuditRecordView {
   return { seq: r.seq, ts: r.ts, event: r.event as unknown as Record<string, unknown> };
