@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import type { GatewayConfig } from '../config/index.js';
+import { DEFAULT_LIMITS, type GatewayConfig } from '../config/index.js';
 import { ensureDevIdentity, type DevIdentity } from '../identity/index.js';
 import { DEFAULT_BUNDLE } from '../policy/index.js';
 import { startGateway, type RunningGateway } from '../proxy/start.js';
@@ -51,7 +51,7 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
   const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo' });
   return {
     listen: { host: '127.0.0.1', port: o.port },
-    admin: { host: '127.0.0.1', port: o.adminPort },
+    admin: { host: '127.0.0.1', port: o.adminPort, metrics_public: false },
     state_dir: o.stateDir,
     max_body_bytes: 1 << 20,
     drain_seconds: 10,
@@ -81,6 +81,7 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
     policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
     audit: { dir: join(o.stateDir, 'audit') },
     holds: { wait_seconds: 60, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    limits: DEFAULT_LIMITS,
     logging: { level: 'info', requests: true },
   };
 }

@@ -128,7 +128,18 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   });
   const gateway = new Gateway(
     { authenticator, audit, policy, masker: maskService, holds, logger },
-    { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
+    {
+      routes: config.routes,
+      upstreams: config.upstreams,
+      maxBodyBytes: config.max_body_bytes,
+      logRequests: config.logging.requests,
+      limits: {
+        requestsPerSecond: config.limits.requests_per_second,
+        burst: config.limits.burst,
+        maxConcurrent: config.limits.max_concurrent,
+        jsonMaxDepth: config.limits.json_max_depth,
+      },
+    },
   );
   const holdsAdmin = holds.adminHandler((req) => authenticator.authenticate(req.headers));
   const mounts: AdminMount[] = [holdsAdmin];
@@ -140,8 +151,15 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
       return true;
     });
   }
-  const server = createGatewayServer(gateway);
-  const admin = createAdminServer(gateway, mounts);
+  const server = createGatewayServer(gateway, {
+    headersTimeoutMs: config.limits.headers_timeout_ms,
+    requestTimeoutMs: config.limits.request_timeout_ms,
+    maxHeaderBytes: config.limits.max_header_bytes,
+  });
+  const admin = createAdminServer(gateway, mounts, {
+    authenticate: (req) => authenticator.authenticate(req.headers),
+    metricsPublic: config.admin.metrics_public,
+  });
   let url: string;
   let adminUrl: string;
   try {

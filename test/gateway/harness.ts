@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import type { GatewayConfig } from '../../src/config/index.js';
+import { DEFAULT_LIMITS, type GatewayConfig, type LimitsConfig } from '../../src/config/index.js';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
 import { startGateway, type RunningGateway } from '../../src/proxy/start.js';
 
@@ -138,11 +138,11 @@ export const UPSTREAM_SECRET = 'upstream-secret-value-42';
 export function testConfig(
   idp: IdpDouble,
   upstreamUrl: string,
-  over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string; holdWaitSeconds?: number } = {},
+  over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string; holdWaitSeconds?: number; maxPendingPerIdentity?: number; metricsPublic?: boolean; limits?: Partial<LimitsConfig> } = {},
 ): GatewayConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0, metrics_public: over.metricsPublic ?? false },
     state_dir: over.stateDir ?? '/nonexistent',
     max_body_bytes: over.maxBodyBytes ?? 64 * 1024,
     drain_seconds: 5,
@@ -176,7 +176,8 @@ export function testConfig(
     },
     policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
     audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit') },
-    holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: over.maxPendingPerIdentity ?? 5, max_pending: 100, webhook_url: undefined },
+    limits: { ...DEFAULT_LIMITS, ...over.limits },
     logging: { level: 'info', requests: true },
   };
 }
