@@ -105,6 +105,7 @@ hold_spec := {
 	"reason": concat("", ["bulk extraction held for approval: ", concat("; ", bulk_reasons)]),
 	"approvers": cfg.bulk.approvers,
 	"ttl_seconds": cfg.bulk.hold_ttl_seconds,
+	"max_grant_seconds": cfg.bulk.max_grant_seconds,
 }
 
 allow_reason := concat("", [method, " ", path, " allowed for ", concat(", ", permitting_groups), "; bulk request approved"]) if {

@@ -111,6 +111,7 @@ test_bulk_limit_is_held_for_pci_approvers if {
 	d.allow == false
 	d.hold.approvers == ["pci-approvers"]
 	d.hold.ttl_seconds == 3600
+	d.hold.max_grant_seconds == 3600
 	d.hold.reason == "bulk extraction held for approval: limit 5000 exceeds the bulk threshold of 1000"
 	pan_last4 in d.mask.response
 }
