@@ -135,6 +135,8 @@ interface Exchange {
   revision: string | null;
   /** What the client received of a forwarded response body, as it streamed. */
   response: BodyCapturer | null;
+  /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
+  streamMaskers: { counts(): Record<string, number> }[];
 }
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -208,6 +210,7 @@ export class Gateway {
       recorded: false,
       revision: null,
       response: null,
+      streamMaskers: [],
     };
     this.#inflight++;
     this.metrics.inflight.inc({}, 1);
@@ -410,7 +413,9 @@ export class Gateway {
     if (!hasBody(req)) return null;
     // A pass-through of our own, so undici tearing down the body on failure leaves the client's
     // socket open for the 502.
-    const out = rules.length ? masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request') : new PassThrough();
+    if (!rules.length) return req.pipe(new PassThrough());
+    const out = masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request');
+    x.streamMaskers.push(out);
     req.pipe(out);
     return out;
   }
@@ -458,6 +463,7 @@ export class Gateway {
       up.body.destroy();
       throw err;
     }
+    if (masker) x.streamMaskers.push(masker);
     res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
     // The audit log keeps what the client receives (masked), hashed as it streams past: a second
     // reader of the chunks piped to the client, so nothing is buffered beyond the capture's cap.
@@ -475,8 +481,6 @@ export class Gateway {
         x.error = failure.error.error;
       }
       res.destroy();
-    } finally {
-      if (masker) addCounts(x.masked, masker.counts());
     }
   }
 
@@ -504,6 +508,8 @@ export class Gateway {
       });
     }
     if (x.recorded) {
+      // Read here, not where the pipe resolves: the response's close can come first.
+      for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
       const write = this.services.audit
         .append({
           type: 'request.outcome',
