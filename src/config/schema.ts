@@ -137,6 +137,7 @@ export const configSchema = obj(
     state_dir: optional(str({ nonEmpty: true }), '.regate'),
     max_body_bytes: optional(int({ min: 0, max: 1 << 30, unit: 'bytes' }), 1 << 20),
     drain_seconds: optional(int({ min: 0, max: 3600, unit: 'seconds' }), 30),
+    workers: optional(int({ min: 1, max: 256, unit: 'processes' }), 1),
     upstreams: dict(upstream, { keyPattern: NAME, nonEmpty: true }),
     routes: list(route, { nonEmpty: true }),
     identity,

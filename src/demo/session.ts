@@ -87,6 +87,7 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
     state_dir: o.stateDir,
     max_body_bytes: 1 << 20,
     drain_seconds: 10,
+    workers: 1,
     upstreams: {
       demo: {
         url: upstreamUrl,

@@ -153,6 +153,7 @@ export function testConfig(
     state_dir: over.stateDir ?? '/nonexistent',
     max_body_bytes: over.maxBodyBytes ?? 64 * 1024,
     drain_seconds: 5,
+    workers: 1,
     upstreams: {
       models: {
         url: upstreamUrl,
