@@ -9,6 +9,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Gateway } from './gateway.js';
 
+/** What the admin listener reports: one gateway's, or (with `--workers`) the sum over the workers. */
+export interface AdminStatus {
+  metricsText(): string | Promise<string>;
+  inflight(): number | Promise<number>;
+}
+
+/** The status of one in-process gateway. */
+export function gatewayStatus(gateway: Gateway): AdminStatus {
+  return { metricsText: () => gateway.metrics.render(), inflight: () => gateway.inflight };
+}
+
 /** Answers a request and returns true, or returns false to let the next mount try. */
 export type AdminMount = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -27,17 +38,17 @@ export function createGatewayServer(gateway: Gateway): Server {
   return server;
 }
 
-export function createAdminServer(gateway: Gateway, mounts: AdminMount[]): Server {
+export function createAdminServer(status: AdminStatus, mounts: AdminMount[]): Server {
   return createServer(async (req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/metrics' && req.method === 'GET') {
-        const text = gateway.metrics.render();
+        const text = await status.metricsText();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
-      if (path === '/healthz') return json(res, 200, { status: 'ok', inflight: gateway.inflight });
+      if (path === '/healthz') return json(res, 200, { status: 'ok', inflight: await status.inflight() });
       for (const mount of mounts) if (await mount(req, res)) return;
       json(res, 404, { error: 'not_found', message: `The admin listener has nothing at ${path}.`, request_id: null });
     } catch (err) {
