@@ -11,12 +11,12 @@ import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/in
 import { HoldService } from '../hold/index.js';
 import { compileMaskPlan, maskText } from '../mask/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
-import { loadBundle, watchBundle, type Decision, type PolicyEngine, type PolicyInput } from '../policy/index.js';
+import { loadBundle, watchBundle, type PolicyEngine } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
 import { auditViews } from './audit-views.js';
-import { Gateway, type AuditSink, type AuthenticatorService, type HoldsService, type PolicyService } from './gateway.js';
+import { Gateway, type ActivePolicy, type AuditSink, type AuthenticatorService, type HoldsService, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
-import { CARD_RULES, maskService } from './masking.js';
+import { bundleMasker, CARD_RULES } from './masking.js';
 import { closeServer, createAdminServer, createGatewayServer, drainServer, gatewayStatus, listen, type AdminMount } from './server.js';
 
 /** The gateway could not start (listener, bundle, key): the message names what failed. */
@@ -69,42 +69,70 @@ export function identityOptions(c: IdentityConfig, jwks?: JSONWebKeySet): Identi
   };
 }
 
-/** The policy in force: whatever the watcher swapped in last, so a request sees one revision. */
-class CurrentPolicy implements PolicyService {
-  constructor(private readonly current: () => PolicyEngine) {}
-  get revision(): string {
-    return this.current().revision;
-  }
-  evaluate(input: PolicyInput): Decision {
-    return this.current().evaluate(input);
+/** A loaded bundle as the pipeline uses it; its masker compiles the bundle's custom detectors now. */
+function activate(engine: PolicyEngine): ActivePolicy {
+  return { revision: engine.revision, evaluate: (input) => engine.evaluate(input), masker: bundleMasker(engine.customDetectors) };
+}
+
+async function readPublicKey(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new StartupError(`cannot read policy.public_key_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 
-/** Loads the bundle; with `poll_seconds` > 0 keeps watching it, every swap and refusal audited and logged. */
-async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logger): Promise<{ policy: CurrentPolicy; close(): Promise<void> }> {
-  const publicKeyPem = config.policy.public_key_file ? await readFile(config.policy.public_key_file, 'utf8') : undefined;
-  const source = config.policy.bundle;
-  if (config.policy.poll_seconds === 0) {
-    const engine = await loadBundle(source, { publicKeyPem });
-    return { policy: new CurrentPolicy(() => engine), close: async () => undefined };
+/**
+ * Loads the bundle (signed unless `policy.allow_unsigned`) and, with `poll_seconds` > 0, keeps
+ * watching it: a new bundle that fails verification or compilation is refused and the last good
+ * one keeps serving. Every load and refusal, the first one included, is audited and logged.
+ */
+async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logger): Promise<{ policy: PolicyService; close(): Promise<void> }> {
+  const { bundle: source, poll_seconds: pollSeconds, allow_unsigned: allowUnsigned, public_key_file: keyFile } = config.policy;
+  const publicKeyPem = await readPublicKey(keyFile);
+  const how = publicKeyPem ? `signature verified with ${keyFile}` : 'unsigned: policy.allow_unsigned is true';
+  const record = (revision: string | null, reason: string) =>
+    audit.append({ type: revision ? 'bundle.loaded' : 'bundle.rejected', source, revision, reason }).then(
+      () => undefined,
+      (err: unknown) => logger.log('error', 'audit bundle record failed', { error: (err as Error).message }),
+    );
+  const loaded = (engine: PolicyEngine) => {
+    logger.log('info', 'policy bundle loaded', { source, policy_revision: engine.revision, verification: how });
+    return record(engine.revision, how);
+  };
+  const active = new WeakMap<PolicyEngine, ActivePolicy>();
+  const accept = (engine: PolicyEngine) => void active.set(engine, activate(engine));
+  const options = { publicKeyPem, requireSignature: !allowUnsigned };
+  let current: () => PolicyEngine;
+  let close: () => Promise<void>;
+  try {
+    if (pollSeconds === 0) {
+      const engine = await loadBundle(source, options);
+      accept(engine);
+      current = () => engine;
+      close = async () => undefined;
+    } else {
+      const watcher = await watchBundle(source, {
+        ...options,
+        pollSeconds,
+        accept,
+        onLoad: (engine) => void loaded(engine),
+        onReject: (err) => {
+          logger.log('warn', 'policy bundle refused; keeping the last good one', { source, error: err.message });
+          void record(null, err.message);
+        },
+      });
+      current = watcher.current;
+      close = () => watcher.close();
+    }
+  } catch (err) {
+    logger.log('error', 'policy bundle refused; the gateway does not start', { source, error: (err as Error).message });
+    await record(null, (err as Error).message);
+    throw new StartupError(`policy bundle ${source} refused: ${(err as Error).message}`, { cause: err });
   }
-  const record = (revision: string | null, reason: string | null) =>
-    audit.append({ type: revision ? 'bundle.loaded' : 'bundle.rejected', source, revision, reason }).catch((err: unknown) => {
-      logger.log('error', 'audit bundle record failed', { error: (err as Error).message });
-    });
-  const watcher = await watchBundle(source, {
-    publicKeyPem,
-    pollSeconds: config.policy.poll_seconds,
-    onLoad: (engine) => {
-      logger.log('info', 'policy bundle loaded', { source, policy_revision: engine.revision });
-      void record(engine.revision, null);
-    },
-    onReject: (err) => {
-      logger.log('warn', 'policy bundle refused; keeping the last good one', { source, error: err.message });
-      void record(null, err.message);
-    },
-  });
-  return { policy: new CurrentPolicy(() => watcher.current()), close: () => watcher.close() };
+  await loaded(current());
+  return { policy: { current: () => active.get(current())! }, close };
 }
 
 export async function listenOrFail(server: Server, what: string, host: string, port: number): Promise<string> {
@@ -131,7 +159,13 @@ export interface Singletons {
 
 export async function openSingletons(config: GatewayConfig, logger: Logger, opts: StartOptions): Promise<Singletons> {
   const key = await loadOrCreateAuditKey(config.state_dir);
-  const audit = await AuditLog.open({ dir: config.audit.dir, signingKey: key.privateKey, keyId: key.keyId, scrub: auditScrub });
+  const audit = await AuditLog.open({
+    dir: config.audit.dir,
+    signingKey: key.privateKey,
+    keyId: key.keyId,
+    mapSizeBytes: config.audit.max_size_bytes,
+    scrub: auditScrub,
+  });
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   let holds: HoldService;
   try {
@@ -203,14 +237,20 @@ export async function openPipeline(
 ): Promise<Pipeline> {
   const { policy, close: closePolicy } = await watchPolicy(config, services.audit, logger);
   const gateway = new Gateway(
-    { authenticator: services.authenticator, audit: services.audit, policy, masker: maskService, holds: services.holds, logger },
-    { routes: config.routes, upstreams: config.upstreams, maxBodyBytes: config.max_body_bytes, logRequests: config.logging.requests },
+    { authenticator: services.authenticator, audit: services.audit, policy, holds: services.holds, logger },
+    {
+      routes: config.routes,
+      upstreams: config.upstreams,
+      maxBodyBytes: config.max_body_bytes,
+      bodyCapBytes: config.audit.body_cap_bytes,
+      logRequests: config.logging.requests,
+    },
   );
   const server = createGatewayServer(gateway);
   return {
     gateway,
     server,
-    revision: () => policy.revision,
+    revision: () => policy.current().revision,
     stop: async () => {
       await drainServer(server, gateway, config.drain_seconds * 1000);
       await gateway.close();

@@ -138,7 +138,14 @@ export const UPSTREAM_SECRET = 'upstream-secret-value-42';
 export function testConfig(
   idp: IdpDouble,
   upstreamUrl: string,
-  over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string; holdWaitSeconds?: number } = {},
+  over: {
+    maxBodyBytes?: number;
+    headersMs?: number;
+    stateDir?: string;
+    holdWaitSeconds?: number;
+    policy?: Partial<GatewayConfig['policy']>;
+    audit?: Partial<GatewayConfig['audit']>;
+  } = {},
 ): GatewayConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
@@ -175,8 +182,8 @@ export function testConfig(
       token_cache_entries: 100,
       api_keys: [],
     },
-    policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
-    audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit') },
+    policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, allow_unsigned: true, poll_seconds: 0, ...over.policy },
+    audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit'), body_cap_bytes: 8192, max_size_bytes: 2 ** 30, ...over.audit },
     holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
     logging: { level: 'info', requests: true },
   };

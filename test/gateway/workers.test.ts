@@ -42,7 +42,7 @@ function configFile(state: string): string {
       upstreams: { models: { url: upstream.url } },
       routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
       identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
-      policy: { bundle: DEFAULT_BUNDLE },
+      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true },
       logging: { level: 'info', requests: true },
     }),
   );
