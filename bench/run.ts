@@ -1,43 +1,58 @@
 /**
  * `npm run bench`: every contender against the same upstream stub, the same load generator (wrk,
  * one thread, pinned), one after another, in one run; one table with ratios; results written to
- * bench/results/<date>.json and .md. See bench/README.md for method and figures.
+ * bench/results/gateway-<date>.json and .md. See bench/README.md for method and figures.
  *
  * Environment: BENCH_SECONDS (per measurement, default 10), BENCH_CONNECTIONS (default 64),
- * BENCH_ONLY (comma-separated contender ids).
+ * BENCH_ONLY (comma-separated contender ids), BENCH_SSE_STREAMS (default 200).
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { findOpa } from '../src/policy/toolchain.js';
 import { report, type Row } from './lib/report.js';
 import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startNginx, startOpaServer, startStub } from './harness/contenders.js';
-import { runLoad, type LoadResult } from './harness/load.js';
+import { startLiteLlm } from './harness/litellm.js';
+import { runFixedRate, runLoad, type LoadResult } from './harness/load.js';
 import { usage, type Started } from './harness/proc.js';
+import { prepareRegate, startRegate, type RegateSetup } from './harness/regate.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const sseStreams = Number(process.env.BENCH_SSE_STREAMS ?? 200);
 const only = process.env.BENCH_ONLY?.split(',');
 const regoDir = fileURLToPath(new URL('../../rego/', import.meta.url));
+const sseClient = fileURLToPath(new URL('./harness/sse-client.js', import.meta.url));
+const exec = promisify(execFile);
 
-interface Contender {
-  id: string;
-  label: string;
-  /** Starts the contender (null: the stub itself) and returns the base URL plus what to charge. */
-  start(upstream: string): Promise<{ base: string; procs: Started[] }>;
-  path: string;
-  method?: string;
-  body?: string;
-  auth?: string;
+/** The request every contender serves: a card-scoring POST, as a fraud analyst sends it. */
+const score = { path: '/v1/score', method: 'POST', body: JSON.stringify({ amount: 12.5, merchant: 'm-42', card: { last4: '1111' } }) };
+const chat = { path: '/v1/chat/completions', method: 'POST', body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'Is this charge legitimate?' }] }) };
+
+interface Running { base: string; procs: Started[]; auth?: string; cleanup?: () => void }
+interface Contender { id: string; label: string; request: { path: string; method: string; body?: string }; start(upstream: string): Promise<Running> }
+
+let regateSetup: RegateSetup | undefined;
+async function regate(upstream: string, role: 'analyst' | 'agent'): Promise<Running> {
+  regateSetup ??= await prepareRegate(upstream);
+  const p = await startRegate(regateSetup, CONTENDER_CPU);
+  return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: regateSetup.tokens[role] };
 }
 
 const contenders: Contender[] = [
-  { id: 'direct', label: '1 direct to upstream', path: '/json', start: async (up) => ({ base: up, procs: [] }) },
+  { id: 'direct', label: '1 direct to upstream', request: score, start: async (up) => ({ base: up, procs: [] }) },
   {
-    id: 'bare', label: '2 bare undici proxy', path: '/json',
+    id: 'bare', label: '2 bare undici proxy', request: score,
     start: async (up) => { const p = await startBareProxy(up); return { base: `http://127.0.0.1:${p.port}`, procs: [p] }; },
   },
+  { id: 'regate', label: '3 regate allow (JWT, policy, mask, audit)', request: score, start: (up) => regate(up, 'analyst') },
   {
-    id: 'opa-rest', label: '5 bare proxy + opa run --server', path: '/v1/score', method: 'POST', body: '{"amount":12.5}',
+    id: 'regate-dense', label: '4 regate dense masking (20 PAN rows)', request: { path: '/v1/transactions?limit=20', method: 'GET' },
+    start: (up) => regate(up, 'analyst'),
+  },
+  {
+    id: 'opa-rest', label: '5 bare proxy + opa run --server', request: score,
     start: async (up) => {
       const opa = await startOpaServer(await findOpa(), regoDir);
       const p = await startBareProxy(up, `http://127.0.0.1:${opa.port}`);
@@ -45,55 +60,128 @@ const contenders: Contender[] = [
     },
   },
   {
-    id: 'nginx', label: '6 nginx proxy_pass', path: '/json',
+    id: 'nginx', label: '6 nginx proxy_pass', request: score,
     start: async (up) => { const p = await startNginx(up); return { base: `http://127.0.0.1:${p.port}`, procs: [p] }; },
+  },
+  {
+    id: 'litellm', label: '7 LiteLLM proxy, card masking guardrail', request: chat,
+    start: async (up) => { const l = await startLiteLlm(up, CONTENDER_CPU); return { base: l.base, procs: [l.proc], auth: l.auth, cleanup: l.cleanup }; },
   },
 ];
 
 interface Measured { c: Contender; load: LoadResult; cpu: number; rss: number }
 
 async function measure(c: Contender, upstream: string): Promise<Measured> {
-  const { base, procs } = await c.start(upstream);
+  const r = await c.start(upstream);
   try {
-    const spec = { url: base + c.path, connections, cpus: LOAD_CPU, method: c.method, body: c.body, auth: c.auth };
-    await runLoad({ ...spec, seconds: 2 }); // warm-up: JIT, pools, caches
-    const before = procs.map((p) => usage(p.child.pid!).cpuSeconds);
+    const spec = { url: r.base + c.request.path, connections, cpus: LOAD_CPU, method: c.request.method, body: c.request.body, auth: r.auth };
+    await runLoad({ ...spec, seconds: 2 }); // warm-up: JIT, pools, token cache
+    const before = r.procs.map((p) => usage(p.child.pid!).cpuSeconds);
     const load = await runLoad({ ...spec, seconds });
-    const after = procs.map((p) => usage(p.child.pid!));
+    const after = r.procs.map((p) => usage(p.child.pid!));
     return { c, load, cpu: after.reduce((a, u, i) => a + u.cpuSeconds - before[i]!, 0), rss: after.reduce((a, u) => a + u.rssBytes, 0) };
   } finally {
-    for (const p of procs) await p.stop();
+    for (const p of r.procs) await p.stop();
+    r.cleanup?.();
   }
+}
+
+/** Latency at a fixed rate (half of the bare proxy's maximum), where queueing does not dominate. */
+async function fixedRate(c: Contender, upstream: string, rate: number): Promise<LoadResult> {
+  const r = await c.start(upstream);
+  try {
+    const spec = { url: r.base + c.request.path, connections, cpus: LOAD_CPU, method: c.request.method, body: c.request.body, auth: r.auth, rate };
+    await runFixedRate({ ...spec, seconds: 2 });
+    return await runFixedRate({ ...spec, seconds });
+  } finally {
+    for (const p of r.procs) await p.stop();
+  }
+}
+
+/** Time to first SSE event and per event, through `base`, for a 200-token stream. */
+async function sse(base: string, auth?: string): Promise<Record<string, number>> {
+  const { stdout } = await exec('taskset', ['-c', LOAD_CPU, process.execPath, sseClient, `${base}/v1/chat/completions`, String(sseStreams), auth ?? '']);
+  return JSON.parse(/SSEJSON (\{.*\})/.exec(stdout)![1]!);
 }
 
 const stub = await startStub();
 const upstream = `http://127.0.0.1:${stub.port}`;
 process.stdout.write(`load: wrk -t1 -c${connections} -d${seconds}s pinned to CPU ${LOAD_CPU} (with the upstream stub); contenders pinned to CPU ${CONTENDER_CPU}\n`);
 const results: Measured[] = [];
+const skipped: Record<string, string> = {};
+const rows: Row[] = [];
+const extra: Record<string, unknown> = { load_generator: `wrk 4.1.0, 1 thread, ${connections} connections, ${seconds} s, CPU ${LOAD_CPU}` };
 try {
   for (const c of contenders) {
     if (only && !only.includes(c.id)) continue;
     process.stdout.write(`measuring ${c.label}...\n`);
-    results.push(await measure(c, upstream));
+    try {
+      results.push(await measure(c, upstream));
+    } catch (err) {
+      skipped[c.id] = (err as Error).message.split('\n')[0]!;
+      process.stdout.write(`  skipped: ${skipped[c.id]}\n`);
+    }
+  }
+  const byId = (id: string) => results.find((r) => r.c.id === id);
+  const direct = byId('direct');
+  const bare = byId('bare');
+  const opa = byId('opa-rest');
+  for (const r of results) {
+    rows.push({
+      contender: r.c.label,
+      'req/s': Math.round(r.load.rps),
+      'p50 ms': r.load.p50_ms,
+      'p99 ms': r.load.p99_ms,
+      'p99.9 ms': r.load.p999_ms,
+      'added p50 ms': direct ? r.load.p50_ms - direct.load.p50_ms : NaN,
+      'CPU s': r.cpu,
+      'CPU ms/req': (r.cpu * 1000) / r.load.requests,
+      'peak RSS MiB': Math.round(r.rss / 2 ** 20),
+      'x bare': bare ? r.load.rps / bare.load.rps : NaN,
+      'x opa-rest': opa ? r.load.rps / opa.load.rps : NaN,
+      errors: r.load.errors + r.load.non2xx,
+    });
+  }
+
+  const half = bare ? Math.round(bare.load.rps / 2) : 0;
+  if (half > 0 && (!only || only.includes('fixed'))) {
+    process.stdout.write(`fixed rate ${half} req/s (half the bare proxy's maximum), hey pinned to CPU ${LOAD_CPU}...\n`);
+    const fixed: Row[] = [];
+    const ids = ['direct', 'bare', 'regate'];
+    const lat: Record<string, LoadResult> = {};
+    for (const id of ids) lat[id] = await fixedRate(contenders.find((c) => c.id === id)!, upstream, half);
+    for (const id of ids) {
+      fixed.push({ contender: contenders.find((c) => c.id === id)!.label, 'req/s': Math.round(lat[id]!.rps), 'p50 ms': lat[id]!.p50_ms, 'p99 ms': lat[id]!.p99_ms, 'added p99 ms': lat[id]!.p99_ms - lat.direct!.p99_ms, non2xx: lat[id]!.non2xx });
+    }
+    extra.fixed_rate = { rate: half, rows: fixed };
+    report('gateway-fixed-rate', fixed, { rate: half });
+  }
+
+  if (!only || only.includes('sse')) {
+    process.stdout.write(`SSE: ${sseStreams} sequential 200-token streams, direct vs regate (masking on)...\n`);
+    const d = await sse(upstream);
+    const running = await regate(upstream, 'agent');
+    let g: Record<string, number>;
+    try { g = await sse(running.base, running.auth); } finally { for (const p of running.procs) await p.stop(); }
+    const sseRows: Row[] = [
+      { path: 'direct', 'first event p50 ms': d.first_event_p50_ms!, 'first event p99 ms': d.first_event_p99_ms!, 'per event p50 ms': d.per_event_p50_ms! },
+      { path: 'regate (SSE masked)', 'first event p50 ms': g.first_event_p50_ms!, 'first event p99 ms': g.first_event_p99_ms!, 'per event p50 ms': g.per_event_p50_ms! },
+      { path: 'added by regate', 'first event p50 ms': g.first_event_p50_ms! - d.first_event_p50_ms!, 'first event p99 ms': g.first_event_p99_ms! - d.first_event_p99_ms!, 'per event p50 ms': g.per_event_p50_ms! - d.per_event_p50_ms! },
+    ];
+    extra.sse = sseRows;
+    report('gateway-sse', sseRows);
   }
 } finally {
   await stub.stop();
+  regateSetup?.cleanup();
 }
 
-const byId = (id: string) => results.find((r) => r.c.id === id);
-const direct = byId('direct');
-const bare = byId('bare');
-const rows: Row[] = results.map((r) => ({
-  contender: r.c.label,
-  'req/s': Math.round(r.load.rps),
-  'p50 ms': r.load.p50_ms,
-  'p99 ms': r.load.p99_ms,
-  'p99.9 ms': r.load.p999_ms,
-  'added p50 ms': direct ? r.load.p50_ms - direct.load.p50_ms : NaN,
-  'CPU s': r.cpu,
-  'peak RSS MiB': Math.round(r.rss / 2 ** 20),
-  'x bare': bare ? r.load.rps / bare.load.rps : NaN,
-  errors: r.load.errors + r.load.non2xx,
-}));
-const file = report('gateway', rows, { load_generator: `wrk 4.1.0, 1 thread, ${connections} connections, ${seconds} s, CPU ${LOAD_CPU}`, raw: results.map((r) => ({ id: r.c.id, ...r.load, cpu: r.cpu, rss: r.rss })) });
-writeFileSync(file.replace(/\.json$/, '.md'), `| ${Object.keys(rows[0]!).join(' | ')} |\n|${Object.keys(rows[0]!).map(() => '---').join('|')}|\n${rows.map((r) => `| ${Object.values(r).map((v) => (typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v)).join(' | ')} |`).join('\n')}\n`);
+extra.skipped = skipped;
+const file = report('gateway', rows, { ...extra, raw: results.map((r) => ({ id: r.c.id, ...r.load, cpu: r.cpu, rss: r.rss })) });
+const md = (rs: Row[]) => rs.length === 0 ? '' : `| ${Object.keys(rs[0]!).join(' | ')} |\n|${Object.keys(rs[0]!).map(() => '---').join('|')}|\n${rs.map((r) => `| ${Object.values(r).map((v) => (typeof v === 'number' ? (Number.isInteger(v) ? v : v.toFixed(3)) : v)).join(' | ')} |`).join('\n')}\n`;
+writeFileSync(file.replace(/\.json$/, '.md'), [
+  `# regate benchmark ${new Date().toISOString().slice(0, 10)}`, '', `Load: ${extra.load_generator as string}.`, '', md(rows),
+  ...(extra.fixed_rate ? ['', `## Fixed rate (${(extra.fixed_rate as { rate: number }).rate} req/s)`, '', md((extra.fixed_rate as { rows: Row[] }).rows)] : []),
+  ...(extra.sse ? ['', '## SSE', '', md(extra.sse as Row[])] : []),
+  ...(Object.keys(skipped).length ? ['', '## Skipped', '', ...Object.entries(skipped).map(([k, v]) => `- ${k}: ${v}`)] : []),
+].join('\n'));

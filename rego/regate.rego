@@ -55,11 +55,22 @@ pan_format := cfg.pan_format[cfg.groups.pci_admins] if {
 	cfg.groups.pci_admins in groups
 } else := cfg.pan_format.default
 
-card_masks := [
-	{"detector": "pan", "format": pan_format},
-	{"detector": "cvv", "format": "full"},
-	{"detector": "track", "format": "full"},
-]
+# Custom detectors the bundle's data declares (data.custom_detectors: [{name, pattern, ...}], e.g. an
+# internal account number) are masked in full wherever card data is.
+default custom_detectors := []
+
+custom_detectors := data.custom_detectors
+
+custom_masks := [{"detector": d.name, "format": "full"} | some d in custom_detectors]
+
+card_masks := array.concat(
+	[
+		{"detector": "pan", "format": pan_format},
+		{"detector": "cvv", "format": "full"},
+		{"detector": "track", "format": "full"},
+	],
+	custom_masks,
+)
 
 no_masks := {"request": [], "response": []}
 
@@ -105,6 +116,7 @@ hold_spec := {
 	"reason": concat("", ["bulk extraction held for approval: ", concat("; ", bulk_reasons)]),
 	"approvers": cfg.bulk.approvers,
 	"ttl_seconds": cfg.bulk.hold_ttl_seconds,
+	"max_grant_seconds": cfg.bulk.max_grant_seconds,
 }
 
 allow_reason := concat("", [method, " ", path, " allowed for ", concat(", ", permitting_groups), "; bulk request approved"]) if {

@@ -36,6 +36,21 @@ test_pci_admin_sees_first6last4 if {
 	not pan_last4 in d.mask.response
 }
 
+account_detector := {"name": "account_number", "pattern": "ACCT-[0-9]{8}"}
+
+test_custom_detectors_from_data_are_masked_with_card_data if {
+	d := regate.decision with input as req(["support-agents"], "POST", "/v1/chat/completions")
+		with data.custom_detectors as [account_detector]
+	{"detector": "account_number", "format": "full"} in d.mask.request
+	{"detector": "account_number", "format": "full"} in d.mask.response
+	pan_last4 in d.mask.response
+}
+
+test_no_custom_detectors_no_extra_masks if {
+	d := regate.decision with input as req(["fraud-analysts"], "POST", "/v1/score")
+	count(d.mask.response) == 3
+}
+
 test_method_is_case_insensitive if {
 	d := regate.decision with input as req(["fraud-analysts"], "post", "/v1/score")
 	d.allow == true
@@ -111,6 +126,7 @@ test_bulk_limit_is_held_for_pci_approvers if {
 	d.allow == false
 	d.hold.approvers == ["pci-approvers"]
 	d.hold.ttl_seconds == 3600
+	d.hold.max_grant_seconds == 3600
 	d.hold.reason == "bulk extraction held for approval: limit 5000 exceeds the bulk threshold of 1000"
 	pan_last4 in d.mask.response
 }

@@ -10,10 +10,10 @@ const TICKS = 100; // USER_HZ on Linux
 
 export interface Started { child: ChildProcess; port: number; stop(): Promise<void> }
 
-/** Spawns `cmd` pinned to `cpus`; resolves once it prints `listening <port>`, or at once for a given `readyPort`. */
+/** Spawns `cmd` pinned to `cpus`; resolves once it prints `listening <port>` or `regate ready <url>`, or at once for a given `readyPort`. */
 export function startPinned(cpus: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; readyPort?: number } = {}): Promise<Started> {
   const child = spawn('taskset', ['-c', cpus, cmd, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pattern = /listening (\d+)/;
+  const pattern = /(?:listening |regate ready http:\/\/127\.0\.0\.1:)(\d+)/;
   if (opts.readyPort !== undefined) {
     // A fixed-port process that prints nothing when ready: the caller polls it over HTTP.
     child.stdout!.resume();

@@ -124,20 +124,50 @@ export type Scrub = (s: string) => string;
 export const DEFAULT_BODY_CAP = 8192;
 
 /**
- * Captures a masked body: its first `cap` bytes (cut on a UTF-8 character boundary) as text, its
- * full length and the SHA-256 of all its bytes.
+ * Captures a masked body as it streams past: hashes every byte, keeps only the first `cap` bytes,
+ * so a long response is recorded without being buffered whole.
  */
+export class BodyCapturer {
+  readonly #hash = createHash('sha256');
+  readonly #head: Buffer[] = [];
+  #kept = 0;
+  #bytes = 0;
+
+  constructor(private readonly cap = DEFAULT_BODY_CAP) {}
+
+  /** Bytes seen so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  update(chunk: Uint8Array): void {
+    this.#hash.update(chunk);
+    this.#bytes += chunk.byteLength;
+    if (this.#kept <= this.cap) {
+      // One byte past the cap is kept so `finish` can tell a cut character from a whole one.
+      const take = Math.min(chunk.byteLength, this.cap + 1 - this.#kept);
+      if (take > 0) {
+        this.#head.push(Buffer.from(chunk.subarray(0, take)));
+        this.#kept += take;
+      }
+    }
+  }
+
+  /** The capture: the first `cap` bytes (cut on a UTF-8 character boundary) as text, full length, hash. */
+  finish(): BodyCapture {
+    const head = Buffer.concat(this.#head, this.#kept);
+    let end = Math.min(this.cap, head.length);
+    // Step back over continuation bytes so a multi-byte character is not split into U+FFFD.
+    if (end < this.#bytes) while (end > 0 && (head[end]! & 0xc0) === 0x80) end--;
+    return { bytes: this.#bytes, sha256: this.#hash.digest('hex'), text: head.subarray(0, end).toString('utf8'), truncated: end < this.#bytes };
+  }
+}
+
+/** Captures a whole masked body (see BodyCapturer). */
 export function captureBody(masked: Uint8Array | string, cap = DEFAULT_BODY_CAP): BodyCapture {
-  const bytes = typeof masked === 'string' ? Buffer.from(masked, 'utf8') : Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength);
-  let end = Math.min(cap, bytes.length);
-  // Step back over continuation bytes so a multi-byte character is not split into U+FFFD.
-  if (end < bytes.length) while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return {
-    bytes: bytes.length,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
-    text: bytes.subarray(0, end).toString('utf8'),
-    truncated: end < bytes.length,
-  };
+  const c = new BodyCapturer(cap);
+  c.update(typeof masked === 'string' ? Buffer.from(masked, 'utf8') : masked);
+  return c.finish();
 }
 
 /** Applies `scrub` to every string (values and keys) in `value`, at any depth. */

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
   AuditLog, AuditWriteError, checkpointFileJws, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, statePublicKeyFiles, storeInput,
-  tailRecords, verifyInclusion, verifyLog, AuditReadError, type InclusionProof, type Store, type VerifySummary,
+  tailRecords, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type InclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent,
+  type Store, type VerifySummary,
 } from '../audit/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
 
@@ -196,6 +197,13 @@ const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: s
   },
 };
 
+/** A recorded body as replay shows it: what was kept (masked), and how much of the whole that is. */
+function bodyBlock(side: string, body: BodyCapture | null): string {
+  if (body === null) return `# ${side} body: none recorded\n`;
+  const shown = body.truncated ? `first ${Buffer.byteLength(body.text)} of ${body.bytes} bytes` : `${body.bytes} bytes`;
+  return `# ${side} body (masked, ${shown}, sha256 ${body.sha256}):\n${body.text}\n`;
+}
+
 const replayCommand: CommandModule<object, Where & { requestId: string }> = {
   command: 'replay <requestId>',
   describe: 'Show one request as recorded (masked): decision, holds, outcome',
@@ -205,9 +213,11 @@ const replayCommand: CommandModule<object, Where & { requestId: string }> = {
       const records = findExchange(store, a.requestId);
       if (records.length === 0) throw new UsageError(`no record of request ${a.requestId} in ${logDir(a)}`);
       for (const r of records) process.stdout.write(`# record ${r.seq}  ${r.ts}  ${r.event.type}\n${JSON.stringify(r.event, null, 2)}\n`);
-      if (!records.some((r) => r.event.type === 'request.outcome') && records.some((r) => r.event.type === 'request.decision')) {
-        process.stdout.write('# no outcome recorded: the gateway stopped before the response ended\n');
-      }
+      const decision = records.find((r) => r.event.type === 'request.decision')?.event as RequestDecisionEvent | undefined;
+      const outcome = records.find((r) => r.event.type === 'request.outcome')?.event as RequestOutcomeEvent | undefined;
+      if (decision) process.stdout.write(`# ${decision.method} ${decision.path} by ${decision.subject}: ${decision.decision.effect} (${decision.decision.reason})\n${bodyBlock('request', decision.request_body)}`);
+      if (outcome) process.stdout.write(`# answered ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}, ${outcome.bytes_in} bytes in, ${outcome.bytes_out} bytes out\n${bodyBlock('response', outcome.response_body)}`);
+      else if (decision) process.stdout.write('# no outcome recorded: the gateway stopped before the response ended\n');
     }),
 };
 

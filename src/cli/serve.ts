@@ -1,10 +1,14 @@
+import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
-import { ConfigError, loadConfig } from '../config/index.js';
-import { startGateway, type RunningGateway } from '../proxy/start.js';
+import { ConfigError, loadConfig, type GatewayConfig } from '../config/index.js';
+import { startCluster } from '../proxy/cluster.js';
+import { startGateway } from '../proxy/start.js';
+import { runWorker } from '../proxy/worker.js';
 import { UsageError } from './exit.js';
 
 interface Args {
   config: string;
+  workers?: number;
 }
 
 /** Stops the gateway on SIGTERM/SIGINT (draining in-flight requests) and exits; a second signal exits at once. */
@@ -28,16 +32,22 @@ export const serveCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .option('config', { type: 'string', demandOption: true, describe: 'The config file (keys documented in docs/config.md)' })
+      .option('workers', { type: 'number', describe: 'Worker processes sharing the client port (overrides the config\'s `workers`, default 1)' })
       .example('$0 serve --config regate.yaml', 'validate the config, load the signed bundle, listen')
-      .epilogue('A bad config exits 2 naming the key at fault. SIGTERM drains in-flight requests, then exits.'),
+      .example('$0 serve --config regate.yaml --workers 4', 'four workers on one port, one audit log written by the primary')
+      .epilogue('A bad config exits 2 naming the key at fault. SIGTERM drains in-flight requests (every worker), then seals the audit log and exits.'),
   handler: async (args) => {
-    let running: RunningGateway;
+    let config: GatewayConfig;
     try {
-      running = await startGateway(await loadConfig(args.config));
+      config = await loadConfig(args.config);
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
       throw err;
     }
+    if (cluster.isWorker) return runWorker(config);
+    const workers = args.workers ?? config.workers;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers: expected an integer from 1 to 256, got ${args.workers}`);
+    const running = workers > 1 ? await startCluster(config, workers) : await startGateway(config);
     process.stderr.write(`regate ready ${running.url} (admin ${running.adminUrl})\n`);
     await stopOnSignals(running);
     process.exit(0);

@@ -27,7 +27,7 @@ export interface ResolvedUpstream extends Omit<UpstreamConfig, 'credential'> {
 /** What the gateway runs on: the validated file with paths made absolute and secrets read. */
 export interface GatewayConfig extends Omit<ConfigFile, 'upstreams' | 'audit'> {
   upstreams: Record<string, ResolvedUpstream>;
-  audit: { dir: string };
+  audit: { dir: string; body_cap_bytes: number; max_size_bytes: number };
 }
 
 /** Line number (1-based) of the key at `path` (`routes[1].upstream`) in the document, if found. */
@@ -90,7 +90,7 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
       bundle: isUrl(parsed.policy.bundle) ? parsed.policy.bundle : abs(parsed.policy.bundle),
       public_key_file: parsed.policy.public_key_file && abs(parsed.policy.public_key_file),
     },
-    audit: { dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
+    audit: { ...parsed.audit, dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
   };
 }
 

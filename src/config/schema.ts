@@ -98,14 +98,30 @@ const identity = obj(
   },
 );
 
-const policy = obj({
-  bundle: str({ nonEmpty: true, expected: 'a bundle file path or an http(s) URL' }),
-  public_key_file: optional(str({ nonEmpty: true })),
-  poll_seconds: optional(int({ min: 0, unit: 'seconds between checks for a new bundle; 0 disables' }), 10),
-});
+const policy = obj(
+  {
+    bundle: str({ nonEmpty: true, expected: 'a bundle file path or an http(s) URL' }),
+    public_key_file: optional(str({ nonEmpty: true })),
+    allow_unsigned: optional(bool(), false),
+    poll_seconds: optional(int({ min: 0, unit: 'seconds between checks for a new bundle; 0 disables' }), 10),
+  },
+  {
+    // Fail closed: a gateway that would run whatever bundle it finds must be asked for in writing.
+    check: (p, path) => {
+      if (p.public_key_file === undefined && !p.allow_unsigned) {
+        throw new ConfigValueError(`${path}.public_key_file`, 'the PEM public key that signs the policy bundle (or policy.allow_unsigned: true to run unsigned bundles)', undefined);
+      }
+    },
+  },
+);
+
+/** LMDB keeps this much of the quota for sealing (src/audit/log.ts), so a quota must leave room for records. */
+const AUDIT_MIN_SIZE = 512 * 1024;
 
 const audit = obj({
   dir: optional(str({ nonEmpty: true })),
+  body_cap_bytes: optional(int({ min: 0, max: 1 << 20, unit: 'bytes of each masked body kept in the audit log' }), 8192),
+  max_size_bytes: optional(int({ min: AUDIT_MIN_SIZE, unit: 'bytes the audit log may occupy on disk' }), 64 * 2 ** 30),
 });
 
 const holds = obj({
@@ -145,6 +161,7 @@ export const configSchema = obj(
     state_dir: optional(str({ nonEmpty: true }), '.regate'),
     max_body_bytes: optional(int({ min: 0, max: 1 << 30, unit: 'bytes' }), 1 << 20),
     drain_seconds: optional(int({ min: 0, max: 3600, unit: 'seconds' }), 30),
+    workers: optional(int({ min: 1, max: 256, unit: 'processes' }), 1),
     upstreams: dict(upstream, { keyPattern: NAME, nonEmpty: true }),
     routes: list(route, { nonEmpty: true }),
     identity,

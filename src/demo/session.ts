@@ -1,14 +1,15 @@
 /**
  * The embedded default that `npm start` runs: the demo inference service, the dev identity
- * provider and the gateway with the committed PCI bundle, all on loopback, wired by a config built
- * here (the same GatewayConfig a YAML file produces). It prints where things are and ready-to-paste
- * curl commands, one per role, each with a fresh dev token.
+ * provider and the gateway with the committed PCI bundle (signed with a demo key), all on
+ * loopback, wired by a config built here (the same GatewayConfig a YAML file produces). It prints
+ * where things are and ready-to-paste curl commands, one per role, each with a fresh dev token.
  */
-import { randomBytes } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, type GatewayConfig } from '../config/index.js';
 import { ensureDevIdentity, type DevIdentity } from '../identity/index.js';
-import { DEFAULT_BUNDLE } from '../policy/index.js';
+import { DEFAULT_BUNDLE, signBundle } from '../policy/index.js';
 import { startGateway, type RunningGateway } from '../proxy/start.js';
 import { startDemoService, type DemoService } from './service.js';
 
@@ -47,7 +48,38 @@ export const DEMO_ROLES = [
     request: { method: 'POST', path: '/v1/score', body: { transaction: { amount: 10 } } } },
 ] as const;
 
-export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string, credential: string): GatewayConfig {
+/** Where the demo keeps its bundle signing key and the bundle it signed. */
+export interface DemoBundle {
+  bundle: string;
+  publicKeyFile: string;
+}
+
+/**
+ * Signs the committed bundle with the demo's own key (made on first run, kept in the state
+ * folder) into the state folder, so the demo gateway verifies a signature like a production one.
+ * The signed copy is replaced by a rename, so the watching gateway never reads half a file.
+ */
+export async function signDemoBundle(stateDir: string): Promise<DemoBundle> {
+  await mkdir(stateDir, { recursive: true });
+  const keyFile = join(stateDir, 'bundle-signing.key.pem');
+  const publicKeyFile = join(stateDir, 'bundle-signing.pub.pem');
+  let privateKeyPem: string;
+  try {
+    privateKeyPem = await readFile(keyFile, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    privateKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    await writeFile(keyFile, privateKeyPem, { mode: 0o600, flag: 'wx' });
+  }
+  await writeFile(publicKeyFile, createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString());
+  const bundle = join(stateDir, 'pci.tar.gz');
+  const tmp = `${bundle}.${process.pid}.tmp`;
+  await writeFile(tmp, await signBundle(await readFile(DEFAULT_BUNDLE), { privateKeyPem }));
+  await rename(tmp, bundle);
+  return { bundle, publicKeyFile };
+}
+
+export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string, credential: string, policy: DemoBundle): GatewayConfig {
   const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo' });
   return {
     listen: { host: '127.0.0.1', port: o.port },
@@ -55,6 +87,7 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
     state_dir: o.stateDir,
     max_body_bytes: 1 << 20,
     drain_seconds: 10,
+    workers: 1,
     upstreams: {
       demo: {
         url: upstreamUrl,
@@ -78,8 +111,9 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
       token_cache_entries: 10_000,
       api_keys: [],
     },
-    policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
-    audit: { dir: join(o.stateDir, 'audit') },
+    // The secure path: only bundles signed with the demo's key load, and the file is watched.
+    policy: { bundle: policy.bundle, public_key_file: policy.publicKeyFile, allow_unsigned: false, poll_seconds: 10 },
+    audit: { dir: join(o.stateDir, 'audit'), body_cap_bytes: 8192, max_size_bytes: 2 ** 30 },
     holds: { wait_seconds: 60, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
     limits: DEFAULT_LIMITS,
     logging: { level: 'info', requests: true },
@@ -115,7 +149,7 @@ export async function startDemo(o: DemoOptions): Promise<DemoSession> {
   const service = await startDemoService({ host: '127.0.0.1', port: o.upstreamPort, credential: { header: 'x-demo-credential', value: credential } });
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(demoConfig(o, dev, service.url, credential), { jwks: dev.jwks, log: o.log });
+    gateway = await startGateway(demoConfig(o, dev, service.url, credential, await signDemoBundle(o.stateDir)), { jwks: dev.jwks, log: o.log });
   } catch (err) {
     await service.close();
     throw err;

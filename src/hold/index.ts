@@ -15,12 +15,14 @@ import { createAdminHandler } from './admin.js';
 import type { AuditViews } from './audit-views.js';
 import { ApprovalRefused, AuditViewUnavailable, HoldAuditFailed, HoldLimitExceeded, HoldNotFound, ReplayUnavailable } from './errors.js';
 import * as rules from './rules.js';
+import { HoldReader } from './reader.js';
 import { HoldStore } from './store.js';
 import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent, type Principal } from './types.js';
 import { notifyWebhook } from './webhook.js';
 
 export * from './errors.js';
 export { SECURITY_HEADERS } from './http.js';
+export { HoldReader } from './reader.js';
 export type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from './audit-views.js';
 export type { Grant, Hold, HoldAuditEvent, HoldAuditType, HoldState, Principal } from './types.js';
 
@@ -72,8 +74,6 @@ export interface HoldChange {
   state: string;
 }
 
-const NS_PER_MS = 1_000_000;
-
 function newId(prefix: string): string {
   return `${prefix}_${randomBytes(12).toString('base64url')}`;
 }
@@ -88,12 +88,14 @@ export class HoldService {
   private mutations: Promise<unknown> = Promise.resolve();
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
+  private readonly reader: HoldReader;
 
   private constructor(
     private readonly store: HoldStore,
     private readonly opts: HoldServiceOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.reader = new HoldReader(store, this.now);
     for (const h of store.allHolds()) if (h.state === 'pending') this.pending.set(h.id, h);
     this.sweepTimer = setInterval(() => this.track(this.expireDue()), opts.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
@@ -128,18 +130,7 @@ export class HoldService {
 
   /** The replay owed for exactly this request after a late approval, if any (not yet consumed). */
   approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null {
-    const now = this.now();
-    const hold = this.store
-      .holdsForRequest(identity.iss, identity.sub, route, method, path, bodySha256)
-      .find((h) => rules.replayUsable(h, now));
-    if (!hold) return null;
-    return {
-      hold_id: hold.id,
-      approvers: hold.approvals.map((a) => a.by.sub),
-      approved_at_ns: (hold.decided_at_ms ?? hold.created_at_ms) * NS_PER_MS,
-      kind: 'replay',
-      expires_at_ns: hold.expires_at_ms * NS_PER_MS,
-    };
+    return this.reader.approvalFor(identity, route, method, path, bodySha256);
   }
 
   /** Uses up the one replay of `holdId`; throws ReplayUnavailable if already used or expired. */
@@ -157,17 +148,7 @@ export class HoldService {
 
   /** Active just-in-time grants for this identity on this route. */
   grantsFor(identity: Identity, route: string): Approval[] {
-    const now = this.now();
-    return this.store
-      .grantsForSubject(identity.iss, identity.sub, route)
-      .filter((g) => rules.isGrantActive(g, now))
-      .map((g) => ({
-        hold_id: g.hold_id,
-        approvers: g.approvers,
-        approved_at_ns: g.created_at_ms * NS_PER_MS,
-        kind: 'grant' as const,
-        expires_at_ns: g.expires_at_ms * NS_PER_MS,
-      }));
+    return this.reader.grantsFor(identity, route);
   }
 
   adminHandler(

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { BundleError, PolicyDecisionError, PolicyEvalError } from './errors.js';
 import { validateDecision } from './decision.js';
+import type { CustomDetectorSpec } from './detectors.js';
 import { HOST_BUILTINS } from './host.js';
 import type { Decision, PolicyInput } from './types.js';
 
@@ -20,6 +21,8 @@ export interface PolicyEngine {
   /** The bundle's revision (its manifest `revision`, else a digest of module and data). */
   readonly revision: string;
   readonly entrypoint: string;
+  /** Masking detectors the bundle's data declares (`data.custom_detectors`), for rules that name them. */
+  readonly customDetectors: readonly CustomDetectorSpec[];
   /** Evaluates the policy for one request; throws PolicyEvalError / PolicyDecisionError, never allows on error. */
   evaluate(input: PolicyInput): Decision;
   /** The same, for input already serialised as JSON (a string or UTF-8 bytes). */
@@ -31,6 +34,7 @@ export interface EngineOptions {
   data: unknown;
   revision: string;
   entrypoint: string;
+  customDetectors?: CustomDetectorSpec[];
   /** Upper bound on Wasm memory, in 64 KiB pages (default 2048 = 128 MiB). */
   maxMemoryPages?: number;
 }
@@ -133,6 +137,7 @@ export function createEngine(opts: EngineOptions): PolicyEngine {
   return {
     revision: opts.revision,
     entrypoint: opts.entrypoint,
+    customDetectors: opts.customDetectors ?? [],
     evaluate(input: PolicyInput): Decision {
       let json: string | undefined;
       try {

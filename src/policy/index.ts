@@ -5,6 +5,7 @@
 export type { Approval, Decision, HoldSpec, Identity, MaskFormat, MaskRule, PolicyInput, RequestFacts } from './types.js';
 export { BundleError, BundleSignatureError, BundleTooLarge, PolicyDecisionError, PolicyEvalError } from './errors.js';
 export type { PolicyEngine } from './evaluator.js';
+export { CUSTOM_DETECTORS_KEY, type CustomDetectorSpec } from './detectors.js';
 export { validateDecision } from './decision.js';
 export { loadBundle, openBundle, signBundle, type LoadOptions } from './load.js';
 export { DEFAULT_KEY_ID, verifyFiles, type SignOptions, type VerifyOptions } from './signature.js';

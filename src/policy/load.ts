@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { DEFAULT_ENTRYPOINT, parseBundle, SIGNATURES, type Bundle } from './bundle.js';
+import { customDetectorsOf } from './detectors.js';
 import { BundleError, BundleSignatureError, BundleTooLarge } from './errors.js';
 import { createEngine, type PolicyEngine } from './evaluator.js';
 import { canonicalJson } from './filehash.js';
@@ -57,6 +58,7 @@ export async function openBundle(source: string | Uint8Array, opts: LoadOptions 
 /** Loads a bundle (a file path or its bytes) into a PolicyEngine. */
 export async function loadBundle(source: string | Uint8Array, opts: LoadOptions = {}): Promise<PolicyEngine> {
   const bundle = await openBundle(source, opts);
+  const customDetectors = customDetectorsOf(bundle.data);
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bundle.wasm);
@@ -64,7 +66,7 @@ export async function loadBundle(source: string | Uint8Array, opts: LoadOptions 
     throw new BundleError(`${bundle.wasmPath} is not a valid WebAssembly module: ${(err as Error).message}`, { cause: err, file: bundle.wasmPath });
   }
   const revision = bundle.manifest.revision || contentRevision(bundle.wasm, bundle.files.get('data.json') ?? new TextEncoder().encode('{}'));
-  return createEngine({ module, data: bundle.data, revision, entrypoint: bundle.entrypoint });
+  return createEngine({ module, data: bundle.data, revision, entrypoint: bundle.entrypoint, customDetectors });
 }
 
 /** Returns the bundle re-packed with a fresh `.signatures.json` covering all its other files. */

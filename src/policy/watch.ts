@@ -19,6 +19,11 @@ export interface WatchOptions extends LoadOptions {
   pollSeconds?: number;
   /** HTTP request timeout (default 10 s). */
   fetchTimeoutMs?: number;
+  /**
+   * Called with each loaded engine (the first one too) before it is swapped in; throwing refuses it,
+   * as a bad signature would. For checks the policy stage cannot make itself (custom detectors' RE2).
+   */
+  accept?: (engine: PolicyEngine) => void;
   /** Called after each new bundle is swapped in (not for the initial load). */
   onLoad?: (engine: PolicyEngine) => void;
   /** Called when a new bundle is refused; the previous engine stays current. */
@@ -93,6 +98,7 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
   const first = await fetchOnce();
   if (first.kind !== 'bytes') throw new BundleError(`bundle server ${source} answered 304 to an unconditional request`);
   let engine = await loadBundle(first.bytes, opts);
+  opts.accept?.(engine);
   let seen = digest(first.bytes);
   let closed = false;
   let chain: Promise<void> = Promise.resolve();
@@ -104,6 +110,7 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
     if (d === seen) return;
     seen = d;
     const next = await loadBundle(got.bytes, opts);
+    opts.accept?.(next);
     if (closed) return;
     engine = next;
     opts.onLoad?.(next);

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
+import { BodyCapturer, captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
 import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } from '../policy/types.js';
 import { hasBody, isJsonType, parseJson, readBody } from './body.js';
@@ -43,10 +43,17 @@ export interface AuthenticatorService {
   authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
 }
 
-/** The current policy (the bundle watcher swaps it); `evaluate` throws on any policy fault. */
-export interface PolicyService {
+/** One loaded bundle: its decisions, and the masker that knows its custom detectors. */
+export interface ActivePolicy {
   readonly revision: string;
+  /** Throws on any policy fault. */
   evaluate(input: PolicyInput): Decision;
+  readonly masker: MaskService;
+}
+
+/** The policy in force; the bundle watcher swaps it, so a request takes it once and keeps it. */
+export interface PolicyService {
+  current(): ActivePolicy;
 }
 
 /** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
@@ -93,7 +100,6 @@ export interface GatewayServices {
   authenticator: AuthenticatorService;
   audit: AuditSink;
   policy: PolicyService;
-  masker: MaskService;
   holds: HoldsService;
   logger: Logger;
 }
@@ -102,6 +108,8 @@ export interface GatewayOptions {
   routes: RouteConfig[];
   upstreams: Record<string, ResolvedUpstream>;
   maxBodyBytes: number;
+  /** Bytes of each masked body kept in the audit log (its full length and hash are always kept). */
+  bodyCapBytes: number;
   /** Log one line per request (the default). */
   logRequests?: boolean;
   /** Per-identity rate and concurrency limits, and the deepest JSON body read (config `limits:`). */
@@ -158,6 +166,12 @@ interface Exchange {
   identity: Identity | null;
   /** The HTTP server gave up on receiving this request (request timeout). */
   timedOut: boolean;
+  /** The policy revision that decided, once one did. */
+  revision: string | null;
+  /** What the client received of a forwarded response body, as it streamed. */
+  response: BodyCapturer | null;
+  /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
+  streamMaskers: { counts(): Record<string, number> }[];
 }
 
 /** What a refusal record names: whatever the gateway knew when it refused. */
@@ -200,6 +214,7 @@ export class Gateway {
   /** The exchange each socket is serving, so a server-level timeout can be told to it. */
   readonly #bySocket = new WeakMap<Socket, Exchange>();
   readonly #maxBody: number;
+  readonly #bodyCap: number;
   readonly #logRequests: boolean;
   #inflight = 0;
   #draining = false;
@@ -214,6 +229,7 @@ export class Gateway {
     this.#router = new Router(opts.routes);
     this.#upstreams = new Upstreams(opts.upstreams);
     this.#maxBody = opts.maxBodyBytes;
+    this.#bodyCap = opts.bodyCapBytes;
     this.#logRequests = opts.logRequests ?? true;
     this.#limits = new IdentityLimits(opts.limits);
     this.#jsonMaxDepth = opts.limits.jsonMaxDepth;
@@ -239,6 +255,9 @@ export class Gateway {
       authAudited: false,
       identity: null,
       timedOut: false,
+      revision: null,
+      response: null,
+      streamMaskers: [],
     };
     this.#bySocket.set(req.socket, x);
     this.#inflight++;
@@ -387,19 +406,21 @@ export class Gateway {
       grants: holds.grantsFor(identity, route.name),
       nowMs: Date.now(),
     });
+    const policy = this.services.policy.current();
+    x.revision = policy.revision;
     let decision: Decision;
     try {
-      decision = this.#decide(x, input);
+      decision = this.#decide(x, policy, input);
     } catch (err) {
       await this.#recordDecision(x, identity, route.upstream, 'error', (err as PolicyFailed).message, approval, null);
       throw err;
     }
     x.outcome = outcomeOf(decision);
-    await this.#recordDecision(x, identity, route.upstream, x.outcome as DecisionEffect, decision.reason, approval, body);
+    await this.#recordDecision(x, identity, route.upstream, x.outcome as DecisionEffect, decision.reason, approval, body === null ? null : this.#auditBody(policy, decision, body));
 
     if (decision.hold) {
       const outcome = await holds
-        .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(x.method, heldTarget, body), spec: decision.hold }, abort.signal)
+        .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(policy, x.method, heldTarget, body), spec: decision.hold }, abort.signal)
         .catch((err: unknown) => Promise.reject(holdFailure(err)));
       if (outcome.status === 'denied') {
         throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
@@ -417,19 +438,33 @@ export class Gateway {
       await holds.consumeReplay(approval.hold_id).catch((err: unknown) => Promise.reject(holdFailure(err)));
     }
 
-    await this.#forward(x, req, res, upstream, decision, { raw, body }, abort.signal);
+    await this.#forward(x, req, res, upstream, policy.masker, decision, { raw, body }, abort.signal);
   }
 
   async #record(event: AuditEvent): Promise<void> {
     try {
       await this.services.audit.append(event);
     } catch (err) {
+      this.services.logger.log('error', 'audit log write failed; the request is refused with 503', {
+        request_id: 'request_id' in event ? event.request_id : null,
+        record: event.type,
+        error: (err as Error).message,
+      });
       throw new AuditUnavailable(err);
     }
   }
 
-  /** The decision record, durable before anything is enforced or forwarded. Bodies are stored card-masked. */
-  async #recordDecision(x: Exchange, identity: Identity, upstream: string, effect: DecisionEffect, reason: string, approval: Approval | null, body: unknown): Promise<void> {
+  /**
+   * The request body as the audit log keeps it: card data masked whatever the decision says, and
+   * whatever else the decision masks on the request side (custom detectors, JSON paths) too.
+   */
+  #auditBody(policy: ActivePolicy, decision: Decision, body: unknown): string {
+    const rules = decision.mask.request.length ? [...CARD_RULES, ...decision.mask.request] : CARD_RULES;
+    return JSON.stringify(policy.masker.maskJson(rules, body).value);
+  }
+
+  /** The decision record, durable before anything is enforced or forwarded; `body` is the masked request body. */
+  async #recordDecision(x: Exchange, identity: Identity, upstream: string, effect: DecisionEffect, reason: string, approval: Approval | null, body: string | null): Promise<void> {
     await this.#record({
       type: 'request.decision',
       request_id: x.id,
@@ -440,9 +475,9 @@ export class Gateway {
       upstream,
       method: x.method,
       path: scrubPath(x.path),
-      decision: { effect, reason, policy_revision: this.services.policy.revision },
+      decision: { effect, reason, policy_revision: x.revision },
       approval: approval?.hold_id ?? null,
-      request_body: body === null ? null : captureBody(JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value)),
+      request_body: body === null ? null : captureBody(body, this.#bodyCap),
     });
     x.recorded = true;
   }
@@ -466,16 +501,16 @@ export class Gateway {
   }
 
   /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
-  #summary(method: string, path: string, body: unknown): string {
+  #summary(policy: ActivePolicy, method: string, path: string, body: unknown): string {
     const head = `${method} ${scrubPath(path)}`;
     if (body === null) return head;
-    return `${head} ${JSON.stringify(this.services.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+    return `${head} ${JSON.stringify(policy.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
   }
 
-  #decide(x: Exchange, input: PolicyInput): Decision {
+  #decide(x: Exchange, policy: ActivePolicy, input: PolicyInput): Decision {
     const t0 = performance.now();
     try {
-      return this.services.policy.evaluate(input);
+      return policy.evaluate(input);
     } catch (err) {
       x.outcome = 'error';
       throw new PolicyFailed(err);
@@ -485,17 +520,19 @@ export class Gateway {
   }
 
   /** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
-  #requestBody(x: Exchange, req: IncomingMessage, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
+  #requestBody(x: Exchange, req: IncomingMessage, masker: MaskService, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
     if (read.raw) {
       if (!rules.length || read.body === null) return read.raw;
-      const masked = this.services.masker.maskJson(rules, read.body);
+      const masked = masker.maskJson(rules, read.body);
       addCounts(x.masked, masked.counts);
       return Buffer.from(JSON.stringify(masked.value));
     }
     if (!hasBody(req)) return null;
     // A pass-through of our own, so undici tearing down the body on failure leaves the client's
     // socket open for the 502.
-    const out = rules.length ? this.services.masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request') : new PassThrough();
+    if (!rules.length) return req.pipe(new PassThrough());
+    const out = masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request');
+    x.streamMaskers.push(out);
     req.pipe(out);
     return out;
   }
@@ -505,11 +542,12 @@ export class Gateway {
     req: IncomingMessage,
     res: ServerResponse,
     upstream: Upstream,
+    maskService: MaskService,
     decision: Decision,
     read: { raw: Buffer | null; body: unknown },
     signal: AbortSignal,
   ): Promise<void> {
-    const reqBody = this.#requestBody(x, req, decision.mask.request, read);
+    const reqBody = this.#requestBody(x, req, maskService, decision.mask.request, read);
     const headers = upstreamHeaders(req.headers, {
       clientIp: clientIp(req),
       proto: 'http',
@@ -537,12 +575,17 @@ export class Gateway {
     const rules = decision.mask.response;
     let masker: ReturnType<MaskService['maskStream']> | null = null;
     try {
-      if (rules.length) masker = this.services.masker.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+      if (rules.length) masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
     } catch (err) {
       up.body.destroy();
       throw err;
     }
+    if (masker) x.streamMaskers.push(masker);
     res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
+    // The audit log keeps what the client receives (masked), hashed as it streams past: a second
+    // reader of the chunks piped to the client, so nothing is buffered beyond the capture's cap.
+    const capture = (x.response = new BodyCapturer(this.#bodyCap));
+    (masker ?? up.body).on('data', (chunk: Buffer) => capture.update(chunk));
     try {
       if (masker) await pipeline(up.body, masker, res);
       else await pipeline(up.body, res);
@@ -555,8 +598,6 @@ export class Gateway {
         x.error = failure.error.error;
       }
       res.destroy();
-    } finally {
-      if (masker) addCounts(x.masked, masker.counts());
     }
   }
 
@@ -580,21 +621,24 @@ export class Gateway {
         upstream_status: x.upstreamStatus,
         error: x.error,
         duration_ms: Math.round(seconds * 1e4) / 10,
-        policy_revision: this.services.policy.revision,
+        policy_revision: x.revision,
       });
     }
     if (x.recorded) {
+      // Read here, not where the pipe resolves: the response's close can come first.
+      for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
       const write = this.services.audit
         .append({
           type: 'request.outcome',
           request_id: x.id,
           status,
           bytes_in: x.bodyBytes,
-          bytes_out: Number(res.getHeader('content-length') ?? 0) || 0,
+          // A forwarded body is counted as it streamed (chunked too); the gateway's own answers carry a length.
+          bytes_out: x.response ? x.response.bytes : Number(res.getHeader('content-length') ?? 0) || 0,
           // Canonical audit JSON holds integers only.
           duration_ms: Math.round(seconds * 1000),
           masked: x.masked,
-          response_body: null,
+          response_body: x.response?.finish() ?? null,
           error: x.error,
         })
         .then(

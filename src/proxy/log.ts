@@ -14,6 +14,8 @@ export class Logger {
   constructor(
     private readonly out: { write(line: string): unknown },
     level: LogLevel = 'info',
+    /** Fields on every line (a `--workers` worker adds its id and pid). */
+    private readonly base: LogFields = {},
   ) {
     this.#min = RANK[level];
   }
@@ -24,7 +26,7 @@ export class Logger {
 
   log(level: Exclude<LogLevel, 'off'>, msg: string, fields: LogFields = {}): void {
     if (RANK[level] < this.#min) return;
-    this.out.write(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields })}\n`);
+    this.out.write(`${JSON.stringify({ ts: new Date().toISOString(), level, msg, ...this.base, ...fields })}\n`);
   }
 }
 

@@ -1,9 +1,11 @@
 /**
- * The masking stage as the pipeline uses it: the policy's rules compiled (and cached) by the mask
- * stage, applied to a parsed JSON body or to a stream. A rule the mask stage refuses is a policy
- * fault (503, fail closed); a body it cannot decode is refused rather than passed unmasked.
+ * The masking stage as the pipeline uses it: the policy's rules, with the bundle's custom
+ * detectors, compiled by the mask stage and kept per bundle, applied to a parsed JSON body or to a
+ * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
+ * decode is refused rather than passed unmasked.
  */
-import { compileMaskPlan, createResponseMasker, maskJson, MaskRuleError, type MaskPlan } from '../mask/index.js';
+import { compileMaskPlan, createResponseMasker, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../policy/types.js';
 import { HttpError, PolicyFailed } from './errors.js';
 import type { MaskService } from './gateway.js';
@@ -24,26 +26,45 @@ export const CARD_RULES: MaskRule[] = [
   { detector: 'expiry', format: 'full' },
 ];
 
-function plan(rules: MaskRule[]): MaskPlan {
-  try {
-    return compileMaskPlan(rules);
-  } catch (err) {
-    if (err instanceof MaskRuleError) throw new PolicyFailed(err);
-    throw err;
-  }
-}
+/** Distinct rule sets a bundle's masker keeps compiled (a policy rarely yields more than a handful). */
+const PLANS_PER_BUNDLE = 256;
 
-export const maskService: MaskService = {
-  maskJson(rules, value) {
-    const p = plan(rules);
-    return p.empty ? { value, counts: {} } : maskJson(p, value);
-  },
-  maskStream(rules, contentType, contentEncoding, side) {
+/**
+ * The masker for one loaded bundle: its custom detectors (from the bundle's data) are compiled
+ * here, once, when the bundle loads, so a pattern RE2 refuses rejects the bundle; each distinct
+ * rule set a decision names is compiled on first use and kept with the bundle.
+ */
+export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): MaskService {
+  const custom: CustomDetector[] = detectors.map((d) => ({ name: d.name, pattern: d.pattern, validate: d.validate, maxLength: d.max_length }));
+  if (custom.length) compileMaskPlan(custom.map((d) => ({ detector: d.name })), custom);
+  const plans = new Map<string, MaskPlan>();
+  const plan = (rules: MaskRule[]): MaskPlan => {
+    const key = JSON.stringify(rules);
+    let p = plans.get(key);
+    if (p) return p;
     try {
-      return createResponseMasker(plan(rules), contentType ?? '', contentEncoding);
+      p = compileMaskPlan(rules, custom);
     } catch (err) {
-      if (err instanceof HttpError) throw err;
-      throw new MaskingFailed(side, err);
+      if (err instanceof MaskRuleError) throw new PolicyFailed(err);
+      throw err;
     }
-  },
-};
+    if (plans.size >= PLANS_PER_BUNDLE) plans.delete(plans.keys().next().value!);
+    plans.set(key, p);
+    return p;
+  };
+  return {
+    maskJson(rules, value) {
+      if (rules.length === 0) return { value, counts: {} };
+      const p = plan(rules);
+      return p.empty ? { value, counts: {} } : maskJson(p, value);
+    },
+    maskStream(rules, contentType, contentEncoding, side) {
+      try {
+        return createResponseMasker(plan(rules), contentType ?? '', contentEncoding);
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw new MaskingFailed(side, err);
+      }
+    },
+  };
+}

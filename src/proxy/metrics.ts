@@ -40,7 +40,23 @@ abstract class Metric<S> {
   }
 
   protected abstract initial(): S;
+  /** Adds `from` (another process's state of the same series) into `into`. */
+  protected abstract add(into: S, from: S): void;
   protected abstract readonly type: string;
+
+  /** Every series as plain data, for the `--workers` primary to sum. */
+  snapshot(): Array<{ values: string[]; state: S }> {
+    return [...this.series.values()];
+  }
+
+  /** Adds another process's snapshot of this metric into this one. */
+  absorb(rows: Array<{ values: string[]; state: S }>): void {
+    for (const { values, state } of rows) {
+      const labels: Labels = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i] ?? ''));
+      this.add(this.state(labels), state);
+    }
+  }
   protected abstract lines(values: string[], state: S): string[];
 
   render(): string {
@@ -54,6 +70,9 @@ export class Counter extends Metric<{ n: number }> {
   protected readonly type: string = 'counter';
   protected initial() {
     return { n: 0 };
+  }
+  protected add(into: { n: number }, from: { n: number }): void {
+    into.n += from.n;
   }
   inc(labels: Labels = {}, by = 1): void {
     this.state(labels).n += by;
@@ -85,6 +104,11 @@ export class Histogram extends Metric<HistState> {
   protected initial(): HistState {
     return { counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
   }
+  protected add(into: HistState, from: HistState): void {
+    into.sum += from.sum;
+    into.count += from.count;
+    for (let i = 0; i < into.counts.length; i++) into.counts[i]! += from.counts[i] ?? 0;
+  }
   observe(value: number, labels: Labels = {}): void {
     const s = this.state(labels);
     s.sum += value;
@@ -105,6 +129,8 @@ export class Histogram extends Metric<HistState> {
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const EVAL_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 
+export type MetricsSnapshot = Array<Array<{ values: string[]; state: unknown }>>;
+
 /** The gateway's metrics; one instance per gateway. */
 export class GatewayMetrics {
   readonly requests = new Counter('regate_requests_total', 'Requests answered, by route, decision and status code.', ['route', 'decision', 'status']);
@@ -113,7 +139,21 @@ export class GatewayMetrics {
   readonly policyEval = new Histogram('regate_policy_eval_seconds', 'Time the policy took to decide one request.', [], EVAL_BUCKETS);
   readonly inflight = new Gauge('regate_inflight_requests', 'Requests being handled now.', []);
 
+  /** Every metric's series as plain data (structured-clone safe), for the `--workers` primary. */
+  snapshot(): MetricsSnapshot {
+    return this.#all().map((m) => m.snapshot());
+  }
+
+  /** Adds a worker's snapshot into this instance. */
+  absorb(snapshot: MetricsSnapshot): void {
+    this.#all().forEach((m, i) => m.absorb((snapshot[i] ?? []) as Array<{ values: string[]; state: unknown }>));
+  }
+
+  #all(): Metric<unknown>[] {
+    return [this.requests, this.latency, this.upstreamErrors, this.policyEval, this.inflight] as unknown as Metric<unknown>[];
+  }
+
   render(): string {
-    return [this.requests, this.latency, this.upstreamErrors, this.policyEval, this.inflight].map((m) => m.render()).join('\n') + '\n';
+    return this.#all().map((m) => m.render()).join('\n') + '\n';
   }
 }

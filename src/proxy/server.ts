@@ -16,6 +16,17 @@ import type { AddressInfo } from 'node:net';
 import { SECURITY_HEADERS } from '../hold/index.js';
 import type { Gateway } from './gateway.js';
 
+/** What the admin listener reports: one gateway's, or (with `--workers`) the sum over the workers. */
+export interface AdminStatus {
+  metricsText(): string | Promise<string>;
+  inflight(): number | Promise<number>;
+}
+
+/** The status of one in-process gateway. */
+export function gatewayStatus(gateway: Gateway): AdminStatus {
+  return { metricsText: () => gateway.metrics.render(), inflight: () => gateway.inflight };
+}
+
 /** Answers a request and returns true, or returns false to let the next mount try. */
 export type AdminMount = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -64,7 +75,7 @@ function crossOrigin(req: IncomingMessage): boolean {
   return origin !== `http://${req.headers.host ?? ''}` && origin !== `https://${req.headers.host ?? ''}`;
 }
 
-export function createAdminServer(gateway: Gateway, mounts: AdminMount[], opts: AdminOptions): Server {
+export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opts: AdminOptions): Server {
   return createServer(async (req, res) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     try {
@@ -81,12 +92,12 @@ export function createAdminServer(gateway: Gateway, mounts: AdminMount[], opts: 
             return json(res, 401, { error: 'unauthorized', message: '/metrics needs a valid bearer token (or admin.metrics_public: true).', request_id: null });
           }
         }
-        const text = gateway.metrics.render();
+        const text = await status.metricsText();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
-      if (path === '/healthz') return json(res, 200, { status: 'ok', inflight: gateway.inflight });
+      if (path === '/healthz') return json(res, 200, { status: 'ok', inflight: await status.inflight() });
       for (const mount of mounts) if (await mount(req, res)) return;
       json(res, 404, { error: 'not_found', message: `The admin listener has nothing at ${path}.`, request_id: null });
     } catch (err) {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exportJWK } from 'jose';
 import {
-  AuditClosedError, AuditFormatError, AuditWriteError, captureBody, keyIdOf, loadOrCreateAuditKey, openStore, readTrustedKeys,
+  AuditClosedError, AuditFormatError, AuditWriteError, BodyCapturer, captureBody, keyIdOf, loadOrCreateAuditKey, openStore, readTrustedKeys,
   storeInput, verifyLog, type AuditEvent, type VerifyResult,
 } from '../../src/audit/index.js';
 import { parseRecord } from '../../src/audit/record.js';
@@ -173,6 +173,30 @@ test('loadOrCreateAuditKey creates one key (0600) and loads the same one again',
 test('captureBody caps on a character boundary and hashes the full masked bytes', () => {
   assert.equal(captureBody('ab€cd', 3), { bytes: 7, sha256: createHash('sha256').update('ab€cd').digest('hex'), text: 'ab', truncated: true });
   assert.is(captureBody('abc').truncated, false);
+});
+
+test('BodyCapturer: any chunking of a stream captures what captureBody captures of the whole', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.array(fc.nat(60), { maxLength: 8 }), fc.nat(120), (text, cuts, cap) => {
+      const bytes = Buffer.from(text, 'utf8');
+      const c = new BodyCapturer(cap);
+      let at = 0;
+      for (const n of cuts) {
+        c.update(bytes.subarray(at, Math.min(bytes.length, at + n)));
+        at = Math.min(bytes.length, at + n);
+      }
+      c.update(bytes.subarray(at));
+      assert.is(c.bytes, bytes.length);
+      const got = c.finish();
+      assert.is(got.bytes, bytes.length);
+      assert.is(got.sha256, createHash('sha256').update(bytes).digest('hex'));
+      const kept = Buffer.from(got.text, 'utf8');
+      assert.ok(kept.equals(bytes.subarray(0, kept.length)), 'the text is a prefix of the bytes');
+      assert.ok(kept.length <= cap && (kept.length === bytes.length || cap - kept.length < 4), 'cut at most one character short of the cap');
+      assert.is(got.truncated, kept.length < bytes.length);
+      assert.equal(got, captureBody(bytes, cap));
+    }),
+  );
 });
 
 // ---- no record ever holds a valid PAN or a JWT when the caller's scrub masks them ----

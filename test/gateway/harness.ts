@@ -138,7 +138,17 @@ export const UPSTREAM_SECRET = 'upstream-secret-value-42';
 export function testConfig(
   idp: IdpDouble,
   upstreamUrl: string,
-  over: { maxBodyBytes?: number; headersMs?: number; stateDir?: string; holdWaitSeconds?: number; maxPendingPerIdentity?: number; metricsPublic?: boolean; limits?: Partial<LimitsConfig> } = {},
+  over: {
+    maxBodyBytes?: number;
+    headersMs?: number;
+    stateDir?: string;
+    holdWaitSeconds?: number;
+    policy?: Partial<GatewayConfig['policy']>;
+    audit?: Partial<GatewayConfig['audit']>;
+    maxPendingPerIdentity?: number;
+    metricsPublic?: boolean;
+    limits?: Partial<LimitsConfig>;
+  } = {},
 ): GatewayConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
@@ -146,6 +156,7 @@ export function testConfig(
     state_dir: over.stateDir ?? '/nonexistent',
     max_body_bytes: over.maxBodyBytes ?? 64 * 1024,
     drain_seconds: 5,
+    workers: 1,
     upstreams: {
       models: {
         url: upstreamUrl,
@@ -174,8 +185,8 @@ export function testConfig(
       token_cache_entries: 100,
       api_keys: [],
     },
-    policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, poll_seconds: 0 },
-    audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit') },
+    policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, allow_unsigned: true, poll_seconds: 0, ...over.policy },
+    audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit'), body_cap_bytes: 8192, max_size_bytes: 2 ** 30, ...over.audit },
     holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: over.maxPendingPerIdentity ?? 5, max_pending: 100, webhook_url: undefined },
     limits: { ...DEFAULT_LIMITS, ...over.limits },
     logging: { level: 'info', requests: true },

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
-import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
+import { DEFAULT_BUNDLE, signBundle } from '../../src/policy/index.js';
 import { cliPath, runCli } from '../helpers/cli.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
 
@@ -17,6 +18,10 @@ test.before(async () => {
   idp = await startIdp();
   upstream = await new UpstreamDouble().start();
   writeFileSync(join(dir, 'upstream.key'), 'serve-test-secret\n');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'bundle.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  writeFileSync(join(dir, 'pci.tar.gz'), await signBundle(readFileSync(DEFAULT_BUNDLE), { privateKeyPem }));
 });
 test.after(async () => {
   await upstream.stop();
@@ -35,7 +40,7 @@ function configFile(extra: Record<string, unknown> = {}): string {
       upstreams: { models: { url: upstream.url, credential: { header: 'x-upstream-key', value_file: 'upstream.key' } } },
       routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
       identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
-      policy: { bundle: DEFAULT_BUNDLE },
+      policy: { bundle: 'pci.tar.gz', public_key_file: 'bundle.pub.pem' },
       logging: { level: 'warn' },
       ...extra,
     }),
@@ -61,6 +66,15 @@ test('a bad config exits 2 naming the key and what was expected', async () => {
   assert.is(r.code, 2);
   assert.match(r.stderr, /max_body_bytes: expected an integer from 0 to 1073741824 \(bytes\), got "lots"/);
   assert.ok(r.stderr.includes(file));
+});
+
+test('no bundle public key: serve refuses to start (exit 2) naming the key, unless allow_unsigned is set', async () => {
+  const r = await runCli(['serve', '--config', configFile({ policy: { bundle: DEFAULT_BUNDLE } })]);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /policy\.public_key_file: expected the PEM public key that signs the policy bundle \(or policy\.allow_unsigned: true to run unsigned bundles\)/);
+  const tampered = await runCli(['serve', '--config', configFile({ policy: { bundle: DEFAULT_BUNDLE, public_key_file: 'bundle.pub.pem' } })]);
+  assert.is(tampered.code, 1, 'an unsigned bundle with a key configured is refused');
+  assert.match(tampered.stderr, /policy bundle .* refused/);
 });
 
 test('SIGTERM drains the request in flight, then exits 0 and stops listening', async () => {

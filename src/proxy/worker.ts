@@ -1,0 +1,92 @@
+/**
+ * One worker of `regate serve --workers N`: the whole request pipeline (identity, policy, masking,
+ * forwarding) on the listening port the cluster shares, with the two things that must stay single
+ * reached in the primary over IPC: the audit log (an append resolves only once the primary's log
+ * has made the record durable, so "recorded before forwarded" holds across the process boundary)
+ * and the holds service (waiting clients, approvals). The per-request hold questions (replay owed?
+ * grants held?) are answered from this worker's own read handle on the hold store.
+ *
+ * The worker ignores SIGTERM/SIGINT: the primary orchestrates shutdown (`stop` over IPC), so a
+ * Ctrl-C to the process group still drains in order. If the primary goes away the worker drains
+ * and exits.
+ */
+import cluster from 'node:cluster';
+import type { GatewayConfig } from '../config/index.js';
+import { HoldAuditFailed, HoldLimitExceeded, HoldReader, ReplayUnavailable } from '../hold/index.js';
+import { createAuthenticator } from '../identity/index.js';
+import type { AuditSink, HoldOutcome, HoldRequest, HoldsService } from './gateway.js';
+import { RpcChannel } from './ipc.js';
+import { Logger } from './log.js';
+import type { MetricsSnapshot } from './metrics.js';
+import { holdsDir, identityOptions, listenOrFail, openPipeline, type Pipeline, type StartOptions } from './start.js';
+
+/** What a worker reports to the primary for `/metrics` and `/healthz`. */
+export interface WorkerStatus {
+  metrics: MetricsSnapshot;
+  inflight: number;
+}
+
+/** The holds errors the proxy maps to distinct answers (429, 403, 503), rebuilt from their code. */
+export const HOLD_ERRORS = [HoldLimitExceeded, ReplayUnavailable, HoldAuditFailed];
+
+/** The arguments of the primary's `hold` call. */
+export interface HoldCall {
+  token: number;
+  req: HoldRequest;
+}
+
+function remoteHolds(channel: RpcChannel, reader: HoldReader): HoldsService {
+  let nextToken = 1;
+  return {
+    approvalFor: (identity, route, method, path, bodySha256) => reader.approvalFor(identity, route, method, path, bodySha256),
+    grantsFor: (identity, route) => reader.grantsFor(identity, route),
+    consumeReplay: (holdId) => channel.call<void>('replay', holdId),
+    hold: (req, signal) => {
+      const token = nextToken++;
+      const abort = () => channel.cast('hold.abort', token);
+      const answer = channel.call<HoldOutcome>('hold', { token, req } satisfies HoldCall);
+      if (signal.aborted) abort();
+      else signal.addEventListener('abort', abort, { once: true });
+      return answer.finally(() => signal.removeEventListener('abort', abort));
+    },
+  };
+}
+
+/** Runs this process as a worker until the primary stops it; exits the process when done. */
+export async function runWorker(config: GatewayConfig, opts: StartOptions = {}): Promise<never> {
+  const logger = new Logger(opts.log ?? process.stdout, config.logging.level, { worker: cluster.worker?.id ?? 0, pid: process.pid });
+  let pipeline: Pipeline | null = null;
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await pipeline?.stop();
+      authenticator.close();
+      await reader.close();
+    })());
+  const channel = new RpcChannel(
+    process as unknown as ConstructorParameters<typeof RpcChannel>[0],
+    {
+      stop: () => stop(),
+      status: (): WorkerStatus => ({ metrics: pipeline?.gateway.metrics.snapshot() ?? [], inflight: pipeline?.gateway.inflight ?? 0 }),
+    },
+    HOLD_ERRORS,
+  );
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => undefined);
+  process.once('disconnect', () => {
+    channel.close('the primary disconnected');
+    void stop().finally(() => process.exit(0));
+  });
+
+  const audit: AuditSink = { append: (event) => channel.call<{ seq: number }>('audit', event) };
+  const reader = HoldReader.open(holdsDir(config));
+  const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
+  try {
+    pipeline = await openPipeline(config, logger, { audit, holds: remoteHolds(channel, reader), authenticator });
+    const url = await listenOrFail(pipeline.server, 'clients', config.listen.host, config.listen.port);
+    await channel.call('ready', { url, revision: pipeline.revision() });
+  } catch (err) {
+    await channel.call('failed', (err as Error).message).catch(() => undefined);
+    process.exit(1);
+  }
+  return new Promise<never>(() => undefined);
+}

@@ -1,0 +1,179 @@
+/**
+ * `regate serve --workers 2`, run as operators run it: both workers serve on the one port, the
+ * primary's audit log holds every request's decision and outcome records in one verifiable
+ * sequence, SIGTERM drains every worker before the log is sealed, and a killed worker is replaced.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { openStore, parseRecord, type AuditRecord } from '../../src/audit/index.js';
+import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
+import { cliPath, runCli } from '../helpers/cli.js';
+import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'regate-workers-'));
+let idp: IdpDouble;
+let upstream: UpstreamDouble;
+
+test.before(async () => {
+  idp = await startIdp();
+  upstream = await new UpstreamDouble().start();
+});
+test.after(async () => {
+  await upstream.stop();
+  await idp.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function configFile(state: string): string {
+  const file = join(dir, `regate-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      listen: { port: 0 },
+      admin: { port: 0 },
+      state_dir: state,
+      drain_seconds: 5,
+      upstreams: { models: { url: upstream.url } },
+      routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
+      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true },
+      logging: { level: 'info', requests: true },
+    }),
+  );
+  return file;
+}
+
+interface Served {
+  child: ChildProcess;
+  url: string;
+  adminUrl: string;
+  stdout(): string;
+  exited: Promise<number | null>;
+}
+
+function serve(state: string, workers: number): Promise<Served> {
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile(state), '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /regate ready (\S+) \(admin (\S+)\)/.exec(err);
+      if (m) resolve({ child, url: m[1]!, adminUrl: m[2]!, stdout: () => out, exited });
+    });
+    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
+  });
+}
+
+/** One request on its own connection (no keep-alive), so the cluster hands each to a worker anew. */
+function post(url: string, token: string, path = '/v1/models/load'): Promise<{ status: number; requestId: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}${path}`, { method: 'POST', agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, requestId: String(res.headers['x-request-id']), body }));
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+}
+
+function logLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function requestLines(stdout: string): Array<{ pid: number; request_id: string }> {
+  return logLines(stdout).filter((l) => l.msg === 'request') as unknown as Array<{ pid: number; request_id: string }>;
+}
+
+async function records(auditDir: string): Promise<AuditRecord[]> {
+  const store = openStore(auditDir, { readOnly: true });
+  try {
+    return [...store.records.getRange()].map(({ value }) => {
+      const r = parseRecord(value);
+      if (typeof r === 'string') throw new Error(`record unreadable: ${r}`);
+      return r;
+    });
+  } finally {
+    await store.env.close();
+  }
+}
+
+test('--workers 2: both workers serve, one audit log holds every decision and outcome in one verified sequence, SIGTERM drains', async () => {
+  const state = join(dir, 'state-a');
+  const gw = await serve(state, 2);
+  const token = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
+  const answers = [];
+  for (let round = 0; round < 6; round++) answers.push(...(await Promise.all(Array.from({ length: 8 }, () => post(gw.url, token)))));
+  for (const a of answers) assert.is(a.status, 200, a.body);
+
+  // A slow request in flight when SIGTERM arrives is still answered.
+  upstream.handlers.set('/v1/models/load', (_req, res) => {
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"slow":true}'), 300);
+  });
+  const before = upstream.seen.length;
+  const slow = post(gw.url, token);
+  while (upstream.seen.length === before) await new Promise((r) => setTimeout(r, 10));
+  gw.child.kill('SIGTERM');
+  const late = await slow;
+  assert.is(late.status, 200, late.body);
+  assert.match(late.body, /slow/);
+  assert.is(await gw.exited, 0);
+  upstream.handlers.delete('/v1/models/load');
+
+  const lines = requestLines(gw.stdout());
+  const pids = new Set(lines.map((l) => l.pid));
+  assert.is(pids.size, 2, `requests were served by ${[...pids].join(', ')}`);
+  assert.not.ok(pids.has(gw.child.pid!), 'the primary serves no client requests');
+
+  const all = await records(join(state, 'audit'));
+  assert.equal(all.map((r) => r.seq), all.map((_, i) => i), 'one gap-free sequence');
+  for (const a of [...answers, late]) {
+    const mine = all.filter((r) => (r.event as { request_id?: string }).request_id === a.requestId).map((r) => r.event.type);
+    assert.equal(mine, ['request.decision', 'request.outcome'], `records of ${a.requestId}`);
+  }
+  assert.is(all.filter((r) => r.event.type === 'gateway.start').length, 1);
+  assert.is(all.at(-1)?.event.type, 'gateway.stop', 'the stop record follows every request record');
+  const verified = await runCli(['audit', 'verify', '--state', state]);
+  assert.is(verified.code, 0, verified.stdout + verified.stderr);
+});
+
+test('a worker that dies is replaced, and the replacement serves', async () => {
+  const state = join(dir, 'state-b');
+  const gw = await serve(state, 2);
+  try {
+    const token = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
+    const first = await Promise.all(Array.from({ length: 8 }, () => post(gw.url, token)));
+    const victim = requestLines(gw.stdout()).find((l) => l.request_id === first[0]!.requestId)!.pid;
+    process.kill(victim, 'SIGKILL');
+    const ready = () => logLines(gw.stdout()).filter((l) => l.msg === 'worker ready').map((l) => l.worker_pid as number);
+    for (let i = 0; i < 100 && ready().length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    const replacement = ready()[2];
+    assert.ok(replacement !== undefined && replacement !== victim, 'a replacement worker started');
+    assert.match(gw.stdout(), /worker died; starting a replacement/);
+    let servedByReplacement = false;
+    for (let i = 0; i < 50 && !servedByReplacement; i++) {
+      const ids = new Set((await Promise.all(Array.from({ length: 4 }, () => post(gw.url, token)))).map((a) => a.requestId));
+      servedByReplacement = requestLines(gw.stdout()).some((l) => ids.has(l.request_id) && l.pid === replacement);
+    }
+    assert.ok(servedByReplacement, `worker ${replacement} served requests`);
+  } finally {
+    gw.child.kill('SIGTERM');
+    assert.is(await gw.exited, 0);
+  }
+  const verified = await runCli(['audit', 'verify', '--state', state]);
+  assert.is(verified.code, 0, verified.stdout + verified.stderr);
+});
+
+test.run();
