@@ -310,7 +310,10 @@ export class Gateway {
    */
   readonly clientError = (err: NodeJS.ErrnoException, socket: Socket): void => {
     // After a refusal Node reports the cut connection once more (HPE_INVALID_EOF_STATE): the first word stands.
-    if (this.#answered.has(socket)) return socket.destroy();
+    if (this.#answered.has(socket)) {
+      socket.destroy();
+      return;
+    }
     this.#answered.add(socket);
     const fault = clientFault(err);
     const live = this.#bySocket.get(socket);
