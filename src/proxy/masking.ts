@@ -4,7 +4,7 @@
  * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
  * decode is refused rather than passed unmasked.
  */
-import { compileMaskPlan, createResponseMasker, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import { compileMaskPlan, createResponseMasker, maskBody, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../policy/types.js';
 import { HttpError, PolicyFailed } from './errors.js';
@@ -69,6 +69,15 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
       if (rules.length === 0) return { value, counts: {} };
       const p = plan(rules);
       return p.empty ? { value, counts: {} } : maskJson(p, value);
+    },
+    maskBody(rules, contentType, body) {
+      const p = plan(rules);
+      if (p.empty) return { body, counts: {} };
+      try {
+        return maskBody(p, contentType ?? '', body);
+      } catch (err) {
+        throw new MaskingFailed('response', err);
+      }
     },
     maskStream(rules, contentType, contentEncoding, side) {
       try {
