@@ -65,7 +65,7 @@ const contenders: Contender[] = [
   },
   {
     id: 'litellm', label: '7 LiteLLM proxy, card masking guardrail', request: chat,
-    start: async (up) => { const l = await startLiteLlm(up, CONTENDER_CPU); return { base: l.base, procs: [l.proc], cleanup: l.cleanup }; },
+    start: async (up) => { const l = await startLiteLlm(up, CONTENDER_CPU); return { base: l.base, procs: [l.proc], auth: l.auth, cleanup: l.cleanup }; },
   },
 ];
 

@@ -5,6 +5,7 @@
  * it (pip, pinned version), otherwise a missing venv skips the contender with the reason.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,9 +29,11 @@ async function ensureInstalled(): Promise<void> {
   await run(join(venv, 'bin', 'pip'), ['install', '-q', `litellm[proxy]==${LITELLM_VERSION}`], { maxBuffer: 64 << 20 });
 }
 
-export async function startLiteLlm(upstream: string, cpus: string): Promise<{ base: string; proc: Started; cleanup(): void }> {
+/** Starts the proxy; its master key (it refuses to run without one) is the bearer clients send. */
+export async function startLiteLlm(upstream: string, cpus: string): Promise<{ base: string; auth: string; proc: Started; cleanup(): void }> {
   await ensureInstalled();
   const port = await freePort();
+  const masterKey = `sk-${randomBytes(32).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-litellm-'));
   const cards = ['visa', 'mastercard', 'amex'].map((p) => `        - { pattern_type: prebuilt, pattern_name: ${p}, action: MASK }`).join('\n');
   const guard = (name: string, mode: string) => `  - guardrail_name: ${name}
@@ -47,6 +50,7 @@ guardrails:
 ${guard('cards-in', 'pre_call')}
 ${guard('cards-out', 'post_call')}
 litellm_settings: { drop_params: true, telemetry: false }
+general_settings: { master_key: ${masterKey} }
 `);
   const proc = await startPinned(cpus, bin, ['--config', join(dir, 'config.yaml'), '--host', '127.0.0.1', '--port', String(port), '--num_workers', '1'], {
     readyPort: port,
@@ -58,5 +62,5 @@ litellm_settings: { drop_params: true, telemetry: false }
     await proc.stop();
     throw err;
   }
-  return { base: `http://127.0.0.1:${port}`, proc, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { base: `http://127.0.0.1:${port}`, auth: `Bearer ${masterKey}`, proc, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -11,6 +11,8 @@ const child = spawn(process.execPath, [cliPath, 'demo', '--port', '0', '--admin-
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 let banner = '';
+let logs = '';
+child.stderr!.setEncoding('utf8').on('data', (d: string) => (logs += d));
 
 test.before(async () => {
   await new Promise<void>((resolve, reject) => {
@@ -42,6 +44,14 @@ test('the demo prints the ready line and a command per role', () => {
   for (const who of ['alice (fraud-analysts)', 'paula (pci-admins)', 'sam (support-agents)', 'mo (ml-admins)', 'eve (marketing)']) {
     assert.ok(banner.includes(`# ${who}`), who);
   }
+});
+
+test('the demo runs the secure path: its bundle is signed with a key it made and verified on load', () => {
+  const loaded = logs.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === 'policy bundle loaded');
+  assert.ok(loaded, logs);
+  assert.is(loaded.source, join(state, 'pci.tar.gz'));
+  assert.is(loaded.verification, `signature verified with ${join(state, 'bundle-signing.pub.pem')}`);
+  assert.is(statSync(join(state, 'bundle-signing.key.pem')).mode & 0o777, 0o600);
 });
 
 test('pasted: the analyst scores with the PAN masked, the admin sees first six, the model admin loads', async () => {

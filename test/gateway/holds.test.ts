@@ -89,6 +89,39 @@ test('not decided in time: 403 naming the hold; approved later, the same request
   assert.is(hasty.upstream.seen.length, 1);
 });
 
+test('a hold approved as a grant lets the same identity through the route, without a new hold, until the grant ends', async () => {
+  const carol = await hasty.idp.token({ sub: 'carol', groups: ['fraud-analysts'] });
+  const dan = await hasty.idp.token({ sub: 'dan', groups: ['fraud-analysts'] });
+  const approver = await hasty.idp.token({ sub: 'victor', groups: ['pci-approvers'] });
+  const first = await bulk(hasty, carol);
+  assert.is(first.status, 403);
+  const { hold_id } = await json(first);
+  const approved = await admin(hasty, approver, `/api/holds/${hold_id}/approve`, { comment: 'JIT for the quarter close', grant_seconds: 2 });
+  assert.match(approved.grant_id, /^grant_/);
+  const seen = hasty.upstream.seen.length;
+  for (const limit of [5000, 7000, 5000]) {
+    const res = await fetch(`${hasty.gw.url}/v1/transactions?limit=${limit}`, { headers: { authorization: `Bearer ${carol}` } });
+    assert.is(res.status, 200, `limit ${limit} under the grant`);
+    await res.arrayBuffer();
+  }
+  assert.is(hasty.upstream.seen.length, seen + 3);
+  const other = await bulk(hasty, dan);
+  assert.is(other.status, 403, 'the grant is for carol only');
+  await other.arrayBuffer();
+  let after: Response | undefined;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const res = await bulk(hasty, carol);
+    if (res.status === 403) {
+      after = res;
+      break;
+    }
+    await res.arrayBuffer();
+  }
+  assert.ok(after, 'once the grant has ended, bulk requests are held again');
+  assert.is.not((await json(after!)).hold_id, hold_id);
+});
+
 test('usage counter: past 60 requests a minute, the next scoring request is held', async () => {
   const bob = await hasty.idp.token({ sub: 'bob', groups: ['fraud-analysts'] });
   const score = () =>
