@@ -9,9 +9,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { RegateError } from '../util/errors.js';
 import { configSchema, type ConfigFile, type UpstreamConfig } from './schema.js';
+export { DEFAULT_LIMITS } from './schema.js';
 import { ConfigValueError } from './validate.js';
 
-export type { ConfigFile, IdentityConfig, PolicyConfig, RouteConfig, UpstreamConfig } from './schema.js';
+export type { ConfigFile, IdentityConfig, LimitsConfig, PolicyConfig, RouteConfig, UpstreamConfig } from './schema.js';
 
 /** A config file that cannot be read, parsed or validated. */
 export class ConfigError extends RegateError {

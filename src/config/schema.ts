@@ -15,6 +15,12 @@ const listenAddress = (defaultHost: string, defaultPort: number) =>
     port: optional(port, defaultPort),
   });
 
+const adminListener = obj({
+  host: optional(str({ nonEmpty: true }), '127.0.0.1'),
+  port: optional(port, 8081),
+  metrics_public: optional(bool(), false),
+});
+
 const httpUrl = str({ pattern: /^https?:\/\/[^\s/]+/, expected: 'an http:// or https:// URL' });
 
 const credential = obj(
@@ -125,6 +131,24 @@ const holds = obj({
   webhook_url: optional(httpUrl),
 });
 
+/** Per-identity admission and request-shape limits (src/proxy/limits.ts, json-guard.ts). */
+const limits = obj({
+  requests_per_second: optional(int({ min: 0, max: 1_000_000, unit: 'requests a second per identity; 0 disables' }), 50),
+  burst: optional(int({ min: 1, max: 1_000_000, unit: 'requests an idle identity may send at once' }), 100),
+  max_concurrent: optional(int({ min: 0, max: 100_000, unit: 'requests in flight per identity; 0 disables' }), 32),
+  json_max_depth: optional(int({ min: 1, max: 1000, unit: 'nesting levels of a JSON request body' }), 64),
+  headers_timeout_ms: optional(int({ min: 1, unit: 'milliseconds to receive the request headers' }), 30_000),
+  request_timeout_ms: optional(int({ min: 0, unit: 'milliseconds to receive the whole request; 0 disables' }), 300_000),
+  max_header_bytes: optional(int({ min: 1024, max: 1 << 20, unit: 'bytes of request line and headers' }), 16 * 1024),
+}, {
+  check: (l, path) => {
+    // Node refuses a headers timeout longer than a (non-zero) request timeout.
+    if (l.request_timeout_ms > 0 && l.headers_timeout_ms > l.request_timeout_ms) {
+      throw new ConfigValueError(`${path}.headers_timeout_ms`, `at most request_timeout_ms (${l.request_timeout_ms})`, l.headers_timeout_ms);
+    }
+  },
+});
+
 const logging = obj({
   level: optional(oneOf(['debug', 'info', 'warn', 'error', 'off'] as const), 'info'),
   requests: optional(bool(), true),
@@ -133,7 +157,7 @@ const logging = obj({
 export const configSchema = obj(
   {
     listen: listenAddress('127.0.0.1', 8080),
-    admin: listenAddress('127.0.0.1', 8081),
+    admin: adminListener,
     state_dir: optional(str({ nonEmpty: true }), '.regate'),
     max_body_bytes: optional(int({ min: 0, max: 1 << 30, unit: 'bytes' }), 1 << 20),
     drain_seconds: optional(int({ min: 0, max: 3600, unit: 'seconds' }), 30),
@@ -144,6 +168,7 @@ export const configSchema = obj(
     policy,
     audit,
     holds,
+    limits,
     logging,
   },
   {
@@ -166,3 +191,6 @@ export type UpstreamConfig = Infer<typeof upstream>;
 export type RouteConfig = Infer<typeof route>;
 export type IdentityConfig = Infer<typeof identity>;
 export type PolicyConfig = Infer<typeof policy>;
+export type LimitsConfig = Infer<typeof limits>;
+/** The limits a config without a `limits:` section gets (also used by configs built in code). */
+export const DEFAULT_LIMITS: LimitsConfig = limits(undefined, 'limits');

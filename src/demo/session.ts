@@ -7,7 +7,7 @@
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GatewayConfig } from '../config/index.js';
+import { DEFAULT_LIMITS, type GatewayConfig } from '../config/index.js';
 import { ensureDevIdentity, type DevIdentity } from '../identity/index.js';
 import { DEFAULT_BUNDLE, signBundle } from '../policy/index.js';
 import { startGateway, type RunningGateway } from '../proxy/start.js';
@@ -83,7 +83,7 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
   const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo' });
   return {
     listen: { host: '127.0.0.1', port: o.port },
-    admin: { host: '127.0.0.1', port: o.adminPort },
+    admin: { host: '127.0.0.1', port: o.adminPort, metrics_public: false },
     state_dir: o.stateDir,
     max_body_bytes: 1 << 20,
     drain_seconds: 10,
@@ -115,6 +115,7 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
     policy: { bundle: policy.bundle, public_key_file: policy.publicKeyFile, allow_unsigned: false, poll_seconds: 10 },
     audit: { dir: join(o.stateDir, 'audit'), body_cap_bytes: 8192, max_size_bytes: 2 ** 30 },
     holds: { wait_seconds: 60, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    limits: DEFAULT_LIMITS,
     logging: { level: 'info', requests: true },
   };
 }

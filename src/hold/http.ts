@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RegateError } from '../util/errors.js';
 import { BadAdminRequest } from './errors.js';
 
-const SECURITY_HEADERS: Record<string, string> = {
+/** Sent on every admin listener answer (the proxy's own routes too). */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",

@@ -21,6 +21,7 @@ import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent,
 import { notifyWebhook } from './webhook.js';
 
 export * from './errors.js';
+export { SECURITY_HEADERS } from './http.js';
 export { HoldReader } from './reader.js';
 export type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from './audit-views.js';
 export type { Grant, Hold, HoldAuditEvent, HoldAuditType, HoldState, Principal } from './types.js';

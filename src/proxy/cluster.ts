@@ -15,7 +15,7 @@ import { RpcChannel } from './ipc.js';
 import { Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { closeServer, createAdminServer, type AdminStatus } from './server.js';
-import { listenOrFail, openSingletons, recordStart, StartupError, type Singletons, type StartOptions } from './start.js';
+import { adminOptions, listenOrFail, openSingletons, recordStart, StartupError, type Singletons, type StartOptions } from './start.js';
 import type { HoldCall, WorkerStatus } from './worker.js';
 
 export interface RunningCluster {
@@ -73,7 +73,7 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
       return all.reduce((n, s) => n + (s?.inflight ?? 0), 0);
     },
   };
-  const admin = createAdminServer(status, shared.mounts);
+  const admin = createAdminServer(status, shared.mounts, adminOptions(config, shared.authenticator));
 
   cluster.setupPrimary({ serialization: 'advanced' });
 

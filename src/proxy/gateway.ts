@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { BodyCapturer, captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
@@ -27,6 +28,8 @@ import {
 import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse } from './forward.js';
 import { clientHeaders, upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
+import { checkJsonBody } from './json-guard.js';
+import { IdentityLimits, type LimitSettings } from './limits.js';
 import { scrubPath, type Logger } from './log.js';
 import { CARD_RULES } from './masking.js';
 import { GatewayMetrics } from './metrics.js';
@@ -111,6 +114,33 @@ export interface GatewayOptions {
   bodyCapBytes: number;
   /** Log one line per request (the default). */
   logRequests?: boolean;
+  /** Per-identity rate and concurrency limits, and the deepest JSON body read (config `limits:`). */
+  limits: LimitSettings & { jsonMaxDepth: number };
+}
+
+/** A request the HTTP parser refused before the pipeline saw it (smuggling shapes, header floods, slowloris). */
+export interface ClientFault {
+  status: number;
+  error: string;
+  message: string;
+}
+
+/** Node's parser and timeout error codes as the precise answer the client gets. */
+export function clientFault(code: string | undefined): ClientFault {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, error: 'headers_too_large', message: 'The request line and headers exceed the gateway\'s limit.' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, error: 'request_timeout', message: 'The request was not received in time.' };
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return { status: 400, error: 'ambiguous_length', message: 'The request carries conflicting framing (Content-Length with Transfer-Encoding, or more than one Content-Length); it is refused.' };
+    case 'HPE_INVALID_CONTENT_LENGTH':
+      return { status: 400, error: 'ambiguous_length', message: 'The request carries an invalid Content-Length; it is refused.' };
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return { status: 400, error: 'bad_framing', message: 'The request carries a Transfer-Encoding the gateway does not accept; it is refused.' };
+    default:
+      return { status: 400, error: 'bad_request', message: `The request is not valid HTTP/1.1${code ? ` (${code})` : ''}.` };
+  }
 }
 
 /** Decision labels for metrics and logs. */
@@ -133,6 +163,11 @@ interface Exchange {
   bodyBytes: number;
   /** Set once the decision record is durable: an outcome record then follows. */
   recorded: boolean;
+  /** Set once an auth.failure record is durable (the refusal is then already audited). */
+  authAudited: boolean;
+  identity: Identity | null;
+  /** The HTTP server gave up on receiving this request (request timeout). */
+  timedOut: boolean;
   /** The policy revision that decided, once one did. */
   revision: string | null;
   /** What the client received of a forwarded response body, as it streamed. */
@@ -140,6 +175,9 @@ interface Exchange {
   /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
   streamMaskers: { counts(): Record<string, number> }[];
 }
+
+/** What a refusal record names: whatever the gateway knew when it refused. */
+type RefusalFacts = Pick<Exchange, 'id' | 'client' | 'route' | 'method' | 'path' | 'identity'>;
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 /** Responses up to this size with a content-length are read whole and masked in one call, not streamed. */
@@ -184,6 +222,10 @@ export class Gateway {
   readonly #router: Router;
   readonly #upstreams: Upstreams;
   readonly #usage = new UsageCounter();
+  readonly #limits: IdentityLimits;
+  readonly #jsonMaxDepth: number;
+  /** The exchange each socket is serving, so a server-level timeout can be told to it. */
+  readonly #bySocket = new WeakMap<Socket, Exchange>();
   readonly #maxBody: number;
   readonly #bodyCap: number;
   readonly #logRequests: boolean;
@@ -202,6 +244,8 @@ export class Gateway {
     this.#maxBody = opts.maxBodyBytes;
     this.#bodyCap = opts.bodyCapBytes;
     this.#logRequests = opts.logRequests ?? true;
+    this.#limits = new IdentityLimits(opts.limits);
+    this.#jsonMaxDepth = opts.limits.jsonMaxDepth;
   }
 
   /** The node:http request listener. */
@@ -221,22 +265,71 @@ export class Gateway {
       client: clientIp(req),
       bodyBytes: 0,
       recorded: false,
+      authAudited: false,
+      identity: null,
+      timedOut: false,
       revision: null,
       response: null,
       streamMaskers: [],
     };
+    this.#bySocket.set(req.socket, x);
     this.#inflight++;
     this.metrics.inflight.inc({}, 1);
     if (this.#draining) res.setHeader('connection', 'close');
     res.once('close', () => this.#finish(x, res));
-    this.#serve(x, req, res).catch((err: unknown) => {
-      const e = toHttpError(err);
-      x.error = e.error;
-      if (e instanceof InternalError) {
+    this.#serve(x, req, res)
+      .catch(async (err: unknown) => {
+        let e = x.timedOut ? new HttpError(408, 'request_timeout', clientFault('ERR_HTTP_REQUEST_TIMEOUT').message) : toHttpError(err);
+        x.error = e.error;
+        if (e instanceof InternalError) {
+          this.services.logger.log('error', 'internal error', { request_id: x.id, error: err instanceof Error ? err.message : String(err) });
+        }
+        // A refusal before the policy decided is audited as a gateway denial (PCI DSS 10.2.1: every
+        // access attempt); if it cannot be recorded the answer is the audit failure.
+        if (!x.recorded && !x.authAudited && !(e instanceof AuditUnavailable)) {
+          e = await this.#recordRefusal(x, e).then(
+            () => ((x.recorded = true), e),
+            (failure: unknown) => toHttpError(failure),
+          );
+          x.error = e.error;
+        }
+        sendError(res, e, x.id);
+      })
+      .catch((err: unknown) => {
         this.services.logger.log('error', 'internal error', { request_id: x.id, error: err instanceof Error ? err.message : String(err) });
-      }
-      sendError(res, e, x.id);
-    });
+        res.destroy();
+      });
+  };
+
+  /**
+   * The HTTP server refused a request before or while reading it. The answer goes straight to the
+   * socket; when an exchange is reading that request, it records the refusal itself, else it is
+   * recorded here (no identity: the parser never got that far).
+   */
+  readonly clientError = (err: NodeJS.ErrnoException, socket: Socket): void => {
+    const fault = clientFault(err.code);
+    const live = this.#bySocket.get(socket);
+    if (live && !live.timedOut) live.timedOut = fault.status === 408;
+    const id = live?.id ?? randomUUID();
+    const body = JSON.stringify({ error: fault.error, message: fault.message, request_id: id });
+    if (socket.writable) {
+      socket.end(
+        `HTTP/1.1 ${fault.status} ${fault.status === 431 ? 'Request Header Fields Too Large' : fault.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nx-request-id: ${id}\r\n\r\n${body}`,
+      );
+    } else socket.destroy();
+    if (live) return;
+    const a = socket.remoteAddress ?? '';
+    const facts: RefusalFacts = { id, client: a.startsWith('::ffff:') ? a.slice(7) : a, route: '', method: '', path: '', identity: null };
+    this.metrics.requests.inc({ route: '(none)', decision: 'none', status: String(fault.status) });
+    const write = this.#recordRefusal(facts, new HttpError(fault.status, fault.error, fault.message))
+      .then(() => this.services.audit.append({ type: 'request.outcome', request_id: id, status: fault.status, bytes_in: 0, bytes_out: 0, duration_ms: 0, masked: {}, response_body: null, error: fault.error }))
+      .then(
+        () => undefined,
+        (e: unknown) => this.services.logger.log('error', 'audit refusal record failed', { request_id: id, error: (e as Error).message }),
+      )
+      .finally(() => this.#writes.delete(write));
+    this.#writes.add(write);
   };
 
   /** Stops taking new requests (they get 503) and resolves once every in-flight one has ended. */
@@ -253,6 +346,7 @@ export class Gateway {
   async close(): Promise<void> {
     await Promise.all(this.#writes);
     this.#usage.close();
+    this.#limits.close();
     await this.#upstreams.close();
   }
 
@@ -282,9 +376,13 @@ export class Gateway {
       const failure = authFailure(err);
       // PCI DSS 10.2.1.4: invalid access attempts are recorded; if they cannot be, nothing is served.
       await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: route.name, reason: (err as { code?: string }).code ?? failure.error });
+      x.authAudited = true;
       throw failure;
     }
     x.subject = identity.sub;
+    x.identity = identity;
+    const key = `${identity.iss}\u0000${identity.sub}`;
+    res.once('close', this.#limits.admit(key, identity.sub));
 
     let raw: Buffer | null = null;
     let body: unknown = null;
@@ -292,6 +390,7 @@ export class Gateway {
     if (hasBody(req)) {
       if (isJsonType(req.headers['content-type'])) {
         raw = await readBody(req, this.#maxBody);
+        checkJsonBody(raw, this.#jsonMaxDepth);
         body = parseJson(raw);
         bodyBytes = raw.length;
       } else {
@@ -315,7 +414,7 @@ export class Gateway {
       body,
       bodyBytes,
       route: route.name,
-      requestsLastMinute: this.#usage.hit(`${identity.iss}\u0000${identity.sub}`),
+      requestsLastMinute: this.#usage.hit(key),
       approval,
       grants: holds.grantsFor(identity, route.name),
       nowMs: Date.now(),
@@ -394,6 +493,24 @@ export class Gateway {
       request_body: body === null ? null : captureBody(body, this.#bodyCap),
     });
     x.recorded = true;
+  }
+
+  /** A request the gateway refused before the policy decided (no route, limits, bad body): a denial by the gateway itself. */
+  async #recordRefusal(x: RefusalFacts, e: HttpError): Promise<void> {
+    await this.#record({
+      type: 'request.decision',
+      request_id: x.id,
+      subject: x.identity?.sub ?? null,
+      groups: x.identity?.groups ?? [],
+      client: x.client,
+      route: x.route,
+      upstream: null,
+      method: x.method,
+      path: scrubPath(x.path),
+      decision: { effect: e.status >= 500 ? 'error' : 'deny', reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null },
+      approval: null,
+      request_body: null,
+    });
   }
 
   /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
@@ -515,7 +632,7 @@ export class Gateway {
 
   #finish(x: Exchange, res: ServerResponse): void {
     const seconds = (performance.now() - x.started) / 1000;
-    const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
+    const status = x.timedOut ? 408 : res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
     if (!res.writableFinished && !x.error) x.error = 'client_closed';
     const route = x.route || '(none)';
     this.metrics.requests.inc({ route, decision: x.outcome, status: String(status) });

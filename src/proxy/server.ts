@@ -4,9 +4,16 @@
  * stages mount (the dev IdP's JWKS, the holds console and API). Shutting down drains: stop
  * accepting, let in-flight exchanges finish (keep-alive sockets are closed as they go idle), then
  * cut what is left after the grace period.
+ *
+ * The admin listener authenticates every route but `/healthz` and the console's static page,
+ * script and style (they carry no data and ask for a token); `/metrics` too, unless the operator
+ * makes it public. Every answer carries strict security headers, and a state change announced by a
+ * browser as coming from another origin is refused before any mount sees it (CSRF, defence in depth
+ * on top of the bearer token and the JSON content type the API requires).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SECURITY_HEADERS } from '../hold/index.js';
 import type { Gateway } from './gateway.js';
 
 /** What the admin listener reports: one gateway's, or (with `--workers`) the sum over the workers. */
@@ -29,20 +36,62 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function createGatewayServer(gateway: Gateway): Server {
-  const server = createServer({ keepAliveTimeout: 5_000, headersTimeout: 30_000, requestTimeout: 0 }, gateway.handle);
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
-  });
+export interface GatewayServerLimits {
+  /** Time to receive the request line and headers (slowloris headers). */
+  headersTimeoutMs: number;
+  /** Time to receive the whole request, body included (slowloris bodies); 0 disables. */
+  requestTimeoutMs: number;
+  maxHeaderBytes: number;
+}
+
+export function createGatewayServer(gateway: Gateway, limits: GatewayServerLimits): Server {
+  const server = createServer(
+    {
+      keepAliveTimeout: 5_000,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often Node looks for connections past those timeouts (its default is 30 s).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    gateway.handle,
+  );
+  server.on('clientError', gateway.clientError);
   return server;
 }
 
-export function createAdminServer(status: AdminStatus, mounts: AdminMount[]): Server {
+export interface AdminOptions {
+  /** Verifies the caller of `/metrics` (the gateway's authenticator: tokens or service API keys). */
+  authenticate(req: IncomingMessage): Promise<unknown>;
+  /** Serve `/metrics` without a token (config `admin.metrics_public`). */
+  metricsPublic: boolean;
+}
+
+/** True when a browser says the request comes from a page of another origin. */
+function crossOrigin(req: IncomingMessage): boolean {
+  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  return origin !== `http://${req.headers.host ?? ''}` && origin !== `https://${req.headers.host ?? ''}`;
+}
+
+export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opts: AdminOptions): Server {
   return createServer(async (req, res) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     try {
       const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD' && crossOrigin(req)) {
+        return json(res, 403, { error: 'cross_origin', message: 'The admin listener refuses state changes from pages of another origin.', request_id: null });
+      }
       if (path === '/metrics' && req.method === 'GET') {
+        if (!opts.metricsPublic) {
+          try {
+            await opts.authenticate(req);
+          } catch {
+            res.setHeader('www-authenticate', 'Bearer realm="regate-admin"');
+            return json(res, 401, { error: 'unauthorized', message: '/metrics needs a valid bearer token (or admin.metrics_public: true).', request_id: null });
+          }
+        }
         const text = await status.metricsText();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
         res.end(text);

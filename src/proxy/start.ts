@@ -17,7 +17,7 @@ import { auditViews } from './audit-views.js';
 import { Gateway, type ActivePolicy, type AuditSink, type AuthenticatorService, type HoldsService, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
 import { bundleMasker, CARD_RULES } from './masking.js';
-import { closeServer, createAdminServer, createGatewayServer, drainServer, gatewayStatus, listen, type AdminMount } from './server.js';
+import { closeServer, createAdminServer, createGatewayServer, drainServer, gatewayStatus, listen, type AdminMount, type AdminOptions } from './server.js';
 
 /** The gateway could not start (listener, bundle, key): the message names what failed. */
 export class StartupError extends RegateError {
@@ -214,6 +214,11 @@ export async function recordStart(audit: AuditSink, logger: Logger): Promise<voi
   });
 }
 
+/** Who may read `/metrics` (config `admin.metrics_public`, else any identity the gateway accepts). */
+export function adminOptions(config: GatewayConfig, authenticator: AuthenticatorService): AdminOptions {
+  return { authenticate: (req) => authenticator.authenticate(req.headers), metricsPublic: config.admin.metrics_public };
+}
+
 export function holdsDir(config: GatewayConfig): string {
   return join(config.state_dir, 'holds');
 }
@@ -241,9 +246,19 @@ export async function openPipeline(
       maxBodyBytes: config.max_body_bytes,
       bodyCapBytes: config.audit.body_cap_bytes,
       logRequests: config.logging.requests,
+      limits: {
+        requestsPerSecond: config.limits.requests_per_second,
+        burst: config.limits.burst,
+        maxConcurrent: config.limits.max_concurrent,
+        jsonMaxDepth: config.limits.json_max_depth,
+      },
     },
   );
-  const server = createGatewayServer(gateway);
+  const server = createGatewayServer(gateway, {
+    headersTimeoutMs: config.limits.headers_timeout_ms,
+    requestTimeoutMs: config.limits.request_timeout_ms,
+    maxHeaderBytes: config.limits.max_header_bytes,
+  });
   return {
     gateway,
     server,
@@ -267,7 +282,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     throw err;
   }
   const { gateway, server } = pipeline;
-  const admin = createAdminServer(gatewayStatus(gateway), shared.mounts);
+  const admin = createAdminServer(gatewayStatus(gateway), shared.mounts, adminOptions(config, shared.authenticator));
   let url: string;
   let adminUrl: string;
   try {

@@ -51,7 +51,8 @@ process.env.REGATE_TEST_LLM_KEY = 'sk-llm-456';
 test('a valid file loads with defaults, absolute paths and credentials read', async () => {
   const c = await loadConfig(write('ok.yaml', stringify(base())));
   assert.equal(c.listen, { host: '0.0.0.0', port: 8443 });
-  assert.equal(c.admin, { host: '127.0.0.1', port: 8081 });
+  assert.equal(c.admin, { host: '127.0.0.1', port: 8081, metrics_public: false });
+  assert.equal(c.limits, { requests_per_second: 50, burst: 100, max_concurrent: 32, json_max_depth: 64, headers_timeout_ms: 30_000, request_timeout_ms: 300_000, max_header_bytes: 16_384 });
   assert.is(c.max_body_bytes, 1 << 20);
   assert.equal(c.upstreams.fraud!.credential, { header: 'x-api-key', value: 'sk-fraud-123' });
   assert.equal(c.upstreams.llm!.credential, { header: 'authorization', value: 'Bearer sk-llm-456' });
@@ -91,6 +92,14 @@ test('a route naming a missing upstream is refused', async () => {
   const t = base();
   t.routes[0].upstream = 'frod';
   assert.match(await failure(t), /routes\[0\]\.upstream: expected one of the upstreams \(fraud, llm\), got "frod"/);
+});
+
+test('limits: a headers timeout longer than the request timeout, and a negative rate, are refused by key', async () => {
+  const t = base();
+  t.limits = { headers_timeout_ms: 5000, request_timeout_ms: 1000 };
+  assert.match(await failure(t), /limits\.headers_timeout_ms: expected at most request_timeout_ms \(1000\), got number 5000/);
+  t.limits = { requests_per_second: -1 };
+  assert.match(await failure(t), /limits\.requests_per_second: expected an integer from 0 to 1000000/);
 });
 
 test('a credential needs exactly one source', async () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import type { GatewayConfig } from '../../src/config/index.js';
+import { DEFAULT_LIMITS, type GatewayConfig, type LimitsConfig } from '../../src/config/index.js';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
 import { startGateway, type RunningGateway } from '../../src/proxy/start.js';
 
@@ -145,11 +145,14 @@ export function testConfig(
     holdWaitSeconds?: number;
     policy?: Partial<GatewayConfig['policy']>;
     audit?: Partial<GatewayConfig['audit']>;
+    maxPendingPerIdentity?: number;
+    metricsPublic?: boolean;
+    limits?: Partial<LimitsConfig>;
   } = {},
 ): GatewayConfig {
   return {
     listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0, metrics_public: over.metricsPublic ?? false },
     state_dir: over.stateDir ?? '/nonexistent',
     max_body_bytes: over.maxBodyBytes ?? 64 * 1024,
     drain_seconds: 5,
@@ -184,7 +187,8 @@ export function testConfig(
     },
     policy: { bundle: DEFAULT_BUNDLE, public_key_file: undefined, allow_unsigned: true, poll_seconds: 0, ...over.policy },
     audit: { dir: join(over.stateDir ?? '/nonexistent', 'audit'), body_cap_bytes: 8192, max_size_bytes: 2 ** 30, ...over.audit },
-    holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: 5, max_pending: 100, webhook_url: undefined },
+    holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: over.maxPendingPerIdentity ?? 5, max_pending: 100, webhook_url: undefined },
+    limits: { ...DEFAULT_LIMITS, ...over.limits },
     logging: { level: 'info', requests: true },
   };
 }

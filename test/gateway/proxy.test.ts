@@ -207,7 +207,7 @@ test('curl through the gateway; headers its Connection names are not forwarded',
 test('metrics on the admin listener count requests by route and decision', async () => {
   await load(mo);
   await load(eve);
-  const text = await (await fetch(`${rig.gw.adminUrl}/metrics`)).text();
+  const text = await (await fetch(`${rig.gw.adminUrl}/metrics`, { headers: { authorization: `Bearer ${mo}` } })).text();
   assert.match(text, /regate_requests_total\{route="models",decision="allow",status="200"\} \d+/);
   assert.match(text, /regate_requests_total\{route="models",decision="deny",status="403"\} \d+/);
   assert.match(text, /regate_requests_total\{route="models",decision="unauthenticated",status="401"\} \d+/);
