@@ -124,6 +124,8 @@ writeFileSync(
     identity: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, jwks_file: join(work, 'jwks.json') },
     policy: { bundle: benchBundle(), allow_unsigned: true },
     ...(durability ? { audit: { durability } } : {}),
+    // One identity sends everything: its rate and concurrency limits are out of the way too.
+    limits: { requests_per_second: 0, max_concurrent: 0 },
     logging: { level: 'info', requests: true },
   }),
 );
