@@ -161,6 +161,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     signingKey: key.privateKey,
     keyId: key.keyId,
     mapSizeBytes: config.audit.max_size_bytes,
+    durability: config.audit.durability,
     scrub: auditScrub,
   });
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
