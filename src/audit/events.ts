@@ -3,7 +3,7 @@
  * body capture that keeps a capped, masked copy of an exchange together with its full length and
  * hash. Callers hand in already-masked data; the writer's optional scrubber is defence in depth.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
 export interface BodyCapture {
@@ -163,8 +163,18 @@ export class BodyCapturer {
   }
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
 /** Captures a whole masked body (see BodyCapturer). */
 export function captureBody(masked: Uint8Array | string, cap = DEFAULT_BODY_CAP): BodyCapture {
+  const text = typeof masked === 'string';
+  const bytes = text ? Buffer.byteLength(masked) : masked.byteLength;
+  // Whole and within the cap (the common case): the text is the body itself, hashed once, not
+  // copied into a capture first. A string with surrogates takes the long way, which records a lone
+  // one as UTF-8 encoded it (U+FFFD).
+  if (bytes <= cap && (!text || !SURROGATE.test(masked))) {
+    return { bytes, sha256: hash('sha256', masked, 'hex'), text: text ? masked : Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength).toString('utf8'), truncated: false };
+  }
   const c = new BodyCapturer(cap);
   c.update(typeof masked === 'string' ? Buffer.from(masked, 'utf8') : masked);
   return c.finish();

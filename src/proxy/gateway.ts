@@ -171,7 +171,7 @@ interface Exchange {
   /** The policy revision that decided, once one did. */
   revision: string | null;
   /** What the client received of a forwarded response body, as it streamed. */
-  response: BodyCapturer | null;
+  response: Pick<BodyCapturer, 'bytes' | 'finish'> | null;
   /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
   streamMaskers: { counts(): Record<string, number> }[];
 }
@@ -594,7 +594,8 @@ export class Gateway {
       }
       const masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
       addCounts(x.masked, masked.counts);
-      (x.response = new BodyCapturer(this.#bodyCap)).update(masked.body);
+      const captured = captureBody(masked.body, this.#bodyCap);
+      x.response = { bytes: captured.bytes, finish: () => captured };
       // Framed as the streamed path frames a masked body (chunked, no length), so clients see one behaviour.
       res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, true));
       res.end(masked.body);
