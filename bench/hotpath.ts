@@ -5,7 +5,9 @@
  * both cores. With BENCH_PROFILE=<dir> the single-core regate run is profiled (`--cpu-prof`) and
  * the top self-time entries are printed. Figures and method: bench/README.md.
  *
- * Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_PROFILE.
+ * Environment: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_PROFILE,
+ * BENCH_DURABILITY (the config's audit.durability; default: the config's default), BENCH_WORKERS=0
+ * (skip the --workers runs).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +24,8 @@ import { usage } from './harness/proc.js';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const profileDir = process.env.BENCH_PROFILE;
+const durability = process.env.BENCH_DURABILITY;
+const scaling = process.env.BENCH_WORKERS !== '0';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'dist/src/cli/main.js');
 const body = '{"amount":12.5,"card":{"pan":"4111 1111 1111 1111"}}';
@@ -73,6 +77,7 @@ function row(label: string, m: Measured, base?: Measured): Row {
     p50_ms: m.load.p50_ms,
     p99_ms: m.load.p99_ms,
     cpu_s: m.cpu,
+    cpu_ms_per_req: (1000 * m.cpu) / (m.load.rps * seconds),
     non2xx: m.load.non2xx + m.load.errors,
     ratio: base ? m.load.rps / base.load.rps : 1,
   };
@@ -117,7 +122,10 @@ writeFileSync(
     upstreams: { models: { url: upstream, connections: 128 } },
     routes: [{ name: 'fraud-model', path_prefix: '/v1/score', upstream: 'models' }],
     identity: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, jwks_file: join(work, 'jwks.json') },
-    policy: { bundle: benchBundle() },
+    policy: { bundle: benchBundle(), allow_unsigned: true },
+    ...(durability ? { audit: { durability } } : {}),
+    // One identity sends everything: its rate and concurrency limits are out of the way too.
+    limits: { requests_per_second: 0, max_concurrent: 0 },
     logging: { level: 'info', requests: true },
   }),
 );
@@ -139,12 +147,14 @@ try {
   }
 
   // Scaling: the whole machine for every run, so the load generator and the stub share the cores.
-  const all = `${CONTENDER_CPU},${LOAD_CPU}`;
-  const w1 = await startRegate(config, all, 1);
-  const w1M = await measure(w1.url, w1.child.pid!, all, auth).finally(() => w1.stop());
-  const w2 = await startRegate(config, all, 2);
-  const w2M = await measure(w2.url, w2.child.pid!, all, auth).finally(() => w2.stop());
-  report('hotpath-workers', [row('regate --workers 1', w1M), row('regate --workers 2', w2M, w1M)], { seconds, connections, cpus: all });
+  if (scaling) {
+    const all = `${CONTENDER_CPU},${LOAD_CPU}`;
+    const w1 = await startRegate(config, all, 1);
+    const w1M = await measure(w1.url, w1.child.pid!, all, auth).finally(() => w1.stop());
+    const w2 = await startRegate(config, all, 2);
+    const w2M = await measure(w2.url, w2.child.pid!, all, auth).finally(() => w2.stop());
+    report('hotpath-workers', [row('regate --workers 1', w1M), row('regate --workers 2', w2M, w1M)], { seconds, connections, cpus: all });
+  }
 } finally {
   await stub.stop();
   rmSync(work, { recursive: true, force: true });

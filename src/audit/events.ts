@@ -3,7 +3,7 @@
  * body capture that keeps a capped, masked copy of an exchange together with its full length and
  * hash. Callers hand in already-masked data; the writer's optional scrubber is defence in depth.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
 export interface BodyCapture {
@@ -163,21 +163,54 @@ export class BodyCapturer {
   }
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
 /** Captures a whole masked body (see BodyCapturer). */
 export function captureBody(masked: Uint8Array | string, cap = DEFAULT_BODY_CAP): BodyCapture {
+  const text = typeof masked === 'string';
+  const bytes = text ? Buffer.byteLength(masked) : masked.byteLength;
+  // Whole and within the cap (the common case): the text is the body itself, hashed once, not
+  // copied into a capture first. A string with surrogates takes the long way, which records a lone
+  // one as UTF-8 encoded it (U+FFFD).
+  if (bytes <= cap && (!text || !SURROGATE.test(masked))) {
+    return { bytes, sha256: hash('sha256', masked, 'hex'), text: text ? masked : Buffer.from(masked.buffer, masked.byteOffset, masked.byteLength).toString('utf8'), truncated: false };
+  }
   const c = new BodyCapturer(cap);
   c.update(typeof masked === 'string' ? Buffer.from(masked, 'utf8') : masked);
   return c.finish();
 }
 
-/** Applies `scrub` to every string (values and keys) in `value`, at any depth. */
+/**
+ * Applies `scrub` to every string (values and keys) in `value`, at any depth. Copy on write: a
+ * record the scrub leaves alone (nearly all: callers hand in masked data) is returned as it is,
+ * not rebuilt object by object.
+ */
 export function scrubDeep<T>(value: T, scrub: Scrub): T {
   if (typeof value === 'string') return scrub(value) as T;
-  if (Array.isArray(value)) return value.map((v) => scrubDeep(v, scrub)) as T;
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = scrubDeep(value[i], scrub);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return (out ?? value) as T;
+  }
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[scrub(k)] = scrubDeep(v, scrub);
-    return out as T;
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    let out: Record<string, unknown> | null = null;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const sk = scrub(k);
+      const sv = scrubDeep(obj[k], scrub);
+      if (out === null && (sk !== k || sv !== obj[k])) {
+        out = {};
+        // The keys before this one came through unchanged.
+        for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
+      }
+      if (out !== null) out[sk] = sv;
+    }
+    return (out ?? value) as T;
   }
   return value;
 }

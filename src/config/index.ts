@@ -27,7 +27,8 @@ export interface ResolvedUpstream extends Omit<UpstreamConfig, 'credential'> {
 /** What the gateway runs on: the validated file with paths made absolute and secrets read. */
 export interface GatewayConfig extends Omit<ConfigFile, 'upstreams' | 'audit'> {
   upstreams: Record<string, ResolvedUpstream>;
-  audit: { dir: string; body_cap_bytes: number; max_size_bytes: number };
+  /** `durability` unset: `fsync`. */
+  audit: { dir: string; body_cap_bytes: number; max_size_bytes: number; durability?: 'fsync' | 'commit' };
 }
 
 /** Line number (1-based) of the key at `path` (`routes[1].upstream`) in the document, if found. */

@@ -122,6 +122,8 @@ const audit = obj({
   dir: optional(str({ nonEmpty: true })),
   body_cap_bytes: optional(int({ min: 0, max: 1 << 20, unit: 'bytes of each masked body kept in the audit log' }), 8192),
   max_size_bytes: optional(int({ min: AUDIT_MIN_SIZE, unit: 'bytes the audit log may occupy on disk' }), 64 * 2 ** 30),
+  // `fsync` survives power loss; `commit` only a process crash, for a higher throughput (docs/config.md).
+  durability: optional(oneOf(['fsync', 'commit'] as const), 'fsync'),
 });
 
 const holds = obj({

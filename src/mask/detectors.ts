@@ -90,7 +90,32 @@ export function builtinPass(engine: RegexEngine, formats: Formats): Pass | null 
       const tail = text.slice(p, p + maxLength + 1);
       return continues.some((c) => c(tail));
     },
+    mayMatch: mayHoldBuiltin,
   };
+}
+
+/**
+ * Whether any built-in detector could match in `text`, in one scan without RE2: track data and
+ * PANs need a run of 12+ digits (only spaces and dashes between them); a cvv or expiry value needs
+ * 3+ digits and a label, and every label holds a letter outside a–f (so hex ids and hashes are not
+ * labels). Any non-ASCII character counts as a possible label letter, since case folding maps some
+ * (ſ, K) onto ASCII ones.
+ */
+function mayHoldBuiltin(text: string): boolean {
+  let digits = 0;
+  let run = 0;
+  let label = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      digits++;
+      if (++run >= 12) return true;
+    } else if (c !== 32 && c !== 45) {
+      run = 0;
+      if (!label) label = c > 127 || ((c | 32) >= 103 && (c | 32) <= 122);
+    }
+  }
+  return label && digits >= 3;
 }
 
 function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; resume: number } {

@@ -5,7 +5,7 @@
 export { compileMaskPlan, maskText, type MaskPlan, type PlanOptions } from './plan.js';
 export { maskJson } from './json.js';
 export { containsPan } from './contains-pan.js';
-export { createResponseMasker, type ResponseMasker, type MaskerOptions } from './response.js';
+export { createResponseMasker, maskBody, type ResponseMasker, type MaskerOptions } from './response.js';
 export type { CustomDetector } from './detectors.js';
 export type { MaskCounts } from './pass.js';
 export type { EngineName } from './engine.js';

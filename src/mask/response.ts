@@ -28,19 +28,32 @@ export type ResponseMasker = Transform & {
   readonly outputEncoding: 'identity';
 };
 
+/** The text masker a content type calls for: SSE, JSON, or other text. */
+function textMasker(plan: MaskPlan, contentType: string, counts: MaskCounts, options: MaskerOptions): TextMasker {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (type === 'text/event-stream') return new SseMasker(plan, counts);
+  if (type === 'application/json' || type.endsWith('+json')) return new JsonBodyMasker(plan, counts, options.maxJsonBytes);
+  return new TextStreamMasker(plan, counts);
+}
+
 export function createResponseMasker(plan: MaskPlan, contentType: string, contentEncoding?: string, options: MaskerOptions = {}): ResponseMasker {
   const counts: MaskCounts = {};
-  const type = contentType.split(';')[0]!.trim().toLowerCase();
-  const masker: TextMasker =
-    type === 'text/event-stream'
-      ? new SseMasker(plan, counts)
-      : type === 'application/json' || type.endsWith('+json')
-        ? new JsonBodyMasker(plan, counts, options.maxJsonBytes)
-        : new TextStreamMasker(plan, counts);
+  const masker = textMasker(plan, contentType, counts, options);
   const t = new BodyMasker(masker, decoderFor(contentEncoding)) as unknown as ResponseMasker;
   Object.defineProperty(t, 'counts', { value: () => ({ ...counts }) });
   Object.defineProperty(t, 'outputEncoding', { value: 'identity' });
   return t;
+}
+
+/**
+ * A whole identity-encoded body masked in one call: the bytes the streaming masker would emit for
+ * it, without a stream per response (the common small JSON answer arrives whole anyway).
+ */
+export function maskBody(plan: MaskPlan, contentType: string, body: Uint8Array, options: MaskerOptions = {}): { body: Buffer; counts: MaskCounts } {
+  const counts: MaskCounts = {};
+  const masker = textMasker(plan, contentType, counts, options);
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  return { body: Buffer.from(masker.push(text) + masker.end(), 'utf8'), counts };
 }
 
 function decoderFor(encoding: string | undefined): Transform | undefined {

@@ -8,7 +8,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { BodyCapturer, captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
 import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } from '../policy/types.js';
@@ -26,7 +25,7 @@ import {
   toHttpError,
   Unauthenticated,
 } from './errors.js';
-import { classifyUpstreamError, Upstreams, type Upstream } from './forward.js';
+import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse } from './forward.js';
 import { clientHeaders, upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
 import { checkJsonBody } from './json-guard.js';
@@ -35,6 +34,7 @@ import { scrubPath, type Logger } from './log.js';
 import { CARD_RULES } from './masking.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
+import { relay } from './relay.js';
 import { parseTarget } from './target.js';
 import { UsageCounter } from './usage.js';
 
@@ -59,6 +59,8 @@ export interface PolicyService {
 /** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
 export interface MaskService {
   maskJson(rules: MaskRule[], value: unknown): { value: unknown; counts: Record<string, number> };
+  /** A whole identity-encoded response body masked at once (the same bytes `maskStream` would give). */
+  maskBody(rules: MaskRule[], contentType: string | undefined, body: Buffer): { body: Buffer; counts: Record<string, number> };
   /** Output is identity-encoded: callers drop content-encoding and content-length. */
   maskStream(
     rules: MaskRule[],
@@ -176,7 +178,7 @@ interface Exchange {
   /** The policy revision that decided, once one did. */
   revision: string | null;
   /** What the client received of a forwarded response body, as it streamed. */
-  response: BodyCapturer | null;
+  response: Pick<BodyCapturer, 'bytes' | 'finish'> | null;
   /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
   streamMaskers: { counts(): Record<string, number> }[];
 }
@@ -185,6 +187,17 @@ interface Exchange {
 type RefusalFacts = Pick<Exchange, 'id' | 'client' | 'route' | 'method' | 'path' | 'identity'>;
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
+/** Responses up to this size with a content-length are read whole and masked in one call, not streamed. */
+const ONE_SHOT_BYTES = 64 * 1024;
+
+/** Whether a response to be masked arrives whole and small enough to be masked in one call. */
+function maskOneShot(method: string, up: UpstreamResponse): boolean {
+  if (method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304) return false;
+  const encoding = up.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return false;
+  const length = Number(up.headers['content-length']);
+  return length > 0 && length <= ONE_SHOT_BYTES;
+}
 
 function clientIp(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
@@ -591,12 +604,27 @@ export class Gateway {
       up = await upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal });
     } catch (err) {
       if (signal.aborted) return;
-      const failure = classifyUpstreamError(upstream.name, err);
-      this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
-      throw failure.error;
+      throw this.#upstreamFailure(upstream, err);
     }
     x.upstreamStatus = up.statusCode;
     const rules = decision.mask.response;
+    if (rules.length && maskOneShot(x.method, up)) {
+      let whole: Buffer;
+      try {
+        whole = Buffer.from(await up.body.arrayBuffer());
+      } catch (err) {
+        if (signal.aborted) return;
+        throw this.#upstreamFailure(upstream, err);
+      }
+      const masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
+      addCounts(x.masked, masked.counts);
+      const captured = captureBody(masked.body, this.#bodyCap);
+      x.response = { bytes: captured.bytes, finish: () => captured };
+      // Framed as the streamed path frames a masked body (chunked, no length), so clients see one behaviour.
+      res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, true));
+      res.end(masked.body);
+      return;
+    }
     let masker: ReturnType<MaskService['maskStream']> | null = null;
     try {
       if (rules.length) masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
@@ -611,18 +639,20 @@ export class Gateway {
     const capture = (x.response = new BodyCapturer(this.#bodyCap));
     (masker ?? up.body).on('data', (chunk: Buffer) => capture.update(chunk));
     try {
-      if (masker) await pipeline(up.body, masker, res);
-      else await pipeline(up.body, res);
+      await relay(up.body, masker, res);
     } catch (err) {
       // The client leaving is its own business; anything else is the upstream failing mid-body,
       // and with the status already sent the only honest signal left is a reset.
-      if (!signal.aborted) {
-        const failure = classifyUpstreamError(upstream.name, err);
-        this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
-        x.error = failure.error.error;
-      }
+      if (!signal.aborted) x.error = this.#upstreamFailure(upstream, err).error;
       res.destroy();
     }
+  }
+
+  /** An upstream fault as the client's error, counted in the metrics by kind. */
+  #upstreamFailure(upstream: Upstream, err: unknown): HttpError {
+    const failure = classifyUpstreamError(upstream.name, err);
+    this.metrics.upstreamErrors.inc({ upstream: upstream.name, kind: failure.kind });
+    return failure.error;
   }
 
   #finish(x: Exchange, res: ServerResponse): void {

@@ -4,7 +4,7 @@
  * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
  * decode is refused rather than passed unmasked.
  */
-import { compileMaskPlan, createResponseMasker, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import { compileMaskPlan, createResponseMasker, maskBody, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../policy/types.js';
 import { HttpError, PolicyFailed } from './errors.js';
@@ -30,6 +30,18 @@ export const CARD_RULES: MaskRule[] = [
 const PLANS_PER_BUNDLE = 256;
 
 /**
+ * The plan cache's key for a rule set, asked on every request: plain concatenation rather than
+ * JSON.stringify (a per-request cost in the profile), each string length-prefixed so no two
+ * distinct rule sets share a key.
+ */
+function rulesKey(rules: MaskRule[]): string {
+  const part = (v: string | undefined) => (v === undefined ? '-' : `${v.length}:${v}`);
+  let key = '';
+  for (const r of rules) key += `${part(r.detector)}${part(r.path)}${part(r.format)};`;
+  return key;
+}
+
+/**
  * The masker for one loaded bundle: its custom detectors (from the bundle's data) are compiled
  * here, once, when the bundle loads, so a pattern RE2 refuses rejects the bundle; each distinct
  * rule set a decision names is compiled on first use and kept with the bundle.
@@ -39,7 +51,7 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
   if (custom.length) compileMaskPlan(custom.map((d) => ({ detector: d.name })), custom);
   const plans = new Map<string, MaskPlan>();
   const plan = (rules: MaskRule[]): MaskPlan => {
-    const key = JSON.stringify(rules);
+    const key = rulesKey(rules);
     let p = plans.get(key);
     if (p) return p;
     try {
@@ -57,6 +69,15 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
       if (rules.length === 0) return { value, counts: {} };
       const p = plan(rules);
       return p.empty ? { value, counts: {} } : maskJson(p, value);
+    },
+    maskBody(rules, contentType, body) {
+      const p = plan(rules);
+      if (p.empty) return { body, counts: {} };
+      try {
+        return maskBody(p, contentType ?? '', body);
+      } catch (err) {
+        throw new MaskingFailed('response', err);
+      }
     },
     maskStream(rules, contentType, contentEncoding, side) {
       try {

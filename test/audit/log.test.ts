@@ -173,6 +173,7 @@ test('loadOrCreateAuditKey creates one key (0600) and loads the same one again',
 test('captureBody caps on a character boundary and hashes the full masked bytes', () => {
   assert.equal(captureBody('ab€cd', 3), { bytes: 7, sha256: createHash('sha256').update('ab€cd').digest('hex'), text: 'ab', truncated: true });
   assert.is(captureBody('abc').truncated, false);
+  assert.equal(captureBody('a\ud800b'), captureBody(Buffer.from('a\ud800b', 'utf8')), 'a lone surrogate is recorded as UTF-8 encodes it');
 });
 
 test('BodyCapturer: any chunking of a stream captures what captureBody captures of the whole', () => {
@@ -195,6 +196,7 @@ test('BodyCapturer: any chunking of a stream captures what captureBody captures 
       assert.ok(kept.length <= cap && (kept.length === bytes.length || cap - kept.length < 4), 'cut at most one character short of the cap');
       assert.is(got.truncated, kept.length < bytes.length);
       assert.equal(got, captureBody(bytes, cap));
+      assert.equal(got, captureBody(text, cap), 'a string body captures as its UTF-8 bytes do');
     }),
   );
 });

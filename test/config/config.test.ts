@@ -102,6 +102,15 @@ test('limits: a headers timeout longer than the request timeout, and a negative 
   assert.match(await failure(t), /limits\.requests_per_second: expected an integer from 0 to 1000000/);
 });
 
+test('audit.durability: fsync by default, commit on request, anything else refused by key', async () => {
+  assert.is((await resolveConfig(join(dir, 'c.yaml'), base())).audit.durability, 'fsync');
+  const t = base();
+  t.audit = { durability: 'commit' };
+  assert.is((await resolveConfig(join(dir, 'c.yaml'), t)).audit.durability, 'commit');
+  t.audit = { durability: 'nosync' };
+  assert.match(await failure(t), /audit\.durability: expected one of "fsync", "commit", got "nosync"/);
+});
+
 test('a credential needs exactly one source', async () => {
   const t = base();
   t.upstreams.fraud.credential.value_env = 'X';

@@ -105,3 +105,24 @@ test('plans are cached per distinct rule set', () => {
 });
 
 test.run();
+
+test('the built-in pass skips RE2 only for texts where RE2 finds no candidate', () => {
+  const pass = ALL.passes[0]!;
+  const piece = fc.oneof(
+    fc.stringMatching(/^[0-9 -]{1,20}$/),
+    fc.constantFrom('cvv', 'CVC2', 'cid', 'csc', 'security code', 'expiry', 'EXP', 'valid thru', 'good thru', 'Card Verification', 'ſ', 'K', ':', '=', '"', '/', '^', ';', '%B', 'B'),
+    fc.stringMatching(/^[0-9a-f]{1,12}$/),
+    fc.string({ maxLength: 6 }),
+  );
+  let skipped = 0;
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 8 }).map((xs) => xs.join('')), (s) => {
+      if (pass.mayMatch!(s)) return;
+      skipped++;
+      assert.is(pass.pattern.next(s, 0), null, s);
+    }),
+    { numRuns: 2000 },
+  );
+  assert.ok(skipped > 200, 'the prefilter does skip texts');
+  assert.is(pass.mayMatch!('3f1b2c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d'), false);
+});

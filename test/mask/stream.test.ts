@@ -7,7 +7,7 @@ import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileMaskPlan, containsPan, createResponseMasker, maskJson, maskText, type MaskPlan } from '../../src/mask/index.js';
+import { compileMaskPlan, containsPan, createResponseMasker, maskBody, maskJson, maskText, type MaskPlan } from '../../src/mask/index.js';
 import { TextStreamMasker } from '../../src/mask/stream-text.js';
 import { SseMasker } from '../../src/mask/stream-sse.js';
 import { fillerArb, panArb } from './cards.js';
@@ -127,6 +127,22 @@ async function through(plan: MaskPlan, type: string, body: Buffer, encoding?: st
   for await (const b of Readable.from(pieces).pipe(masker)) out.push(b as Buffer);
   return { text: Buffer.concat(out).toString('utf8'), counts: masker.counts() };
 }
+
+test('maskBody gives, in one call, the bytes and counts the streaming masker gives', async () => {
+  const types = ['application/json', 'text/event-stream', 'text/plain'];
+  await fc.assert(
+    fc.asyncProperty(docArb, fc.constantFrom(...types), fc.boolean(), fc.integer({ min: 1, max: 40 }), async (doc, type, asJson, chunk) => {
+      const body = Buffer.from(asJson ? JSON.stringify({ note: doc, n: 1 }) : type === 'text/event-stream' ? `data: ${doc}\n\n` : doc);
+      for (const plan of PLANS) {
+        const streamed = await through(plan, type, body, undefined, chunk);
+        const whole = maskBody(plan, type, body);
+        assert.is(whole.body.toString('utf8'), streamed.text);
+        assert.equal(whole.counts, streamed.counts);
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
 
 test('response masker: JSON bodies parsed (paths apply), gzip and br decoded, identity out', async () => {
   const plan = compileMaskPlan([{ detector: 'pan', format: 'last4' }, { path: '$.card.cvv' }]);
