@@ -122,7 +122,8 @@ function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, un
     if (i < frames.length) timer = setTimeout(next, delayMs);
     else res.end();
   };
-  req.socket.once('close', () => clearTimeout(timer));
+  // On the response, not the socket: a keep-alive socket would collect one listener per stream.
+  res.once('close', () => clearTimeout(timer));
   next();
 }
 

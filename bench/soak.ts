@@ -1,0 +1,180 @@
+/**
+ * Soak: a spawned `regate serve` (generated config, signed bundle, JWKS file, fsync'd audit log)
+ * in front of the demo service, under a bounded mix of good and bad traffic for N minutes
+ * (`--minutes`, `SOAK_MINUTES`; 10 by default). It samples the gateway's RSS and counts answers
+ * by class. The point is not speed but survival: no crash, memory that levels off, and every good
+ * request answered correctly while the bad ones are refused. Exits 1 on a crash or a lost good
+ * request, so CI can run it.
+ */
+import { readFileSync, appendFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { startDemoService } from '../src/demo/service.js';
+import { prepareRegate, startRegate } from './harness/regate.js';
+import { report } from './lib/report.js';
+
+const argMinutes = process.argv.indexOf('--minutes');
+const minutes = Number(argMinutes > 0 ? process.argv[argMinutes + 1] : (process.env.SOAK_MINUTES ?? 10));
+if (!(minutes > 0)) throw new Error(`--minutes / SOAK_MINUTES must be a positive number, got ${minutes}`);
+const CLIENTS = 4;
+
+interface Tally { sent: number; expected: number; unexpected: number; failed: number; statuses: Map<number, number> }
+type Outcome = { status: number; ok: boolean };
+type Shot = (base: string) => Promise<Outcome>;
+
+const demo = await startDemoService({ credential: { header: 'x-upstream-key', value: 'bench-upstream-secret' }, tokenDelayMs: 0 });
+const setup = await prepareRegate(demo.url);
+// Limits stay on (the parser and body guards are what is soaked) but the rate is not the subject.
+appendFileSync(setup.config, 'limits: { requests_per_second: 100000, burst: 100000, max_concurrent: 1000 }\n');
+const gw = await startRegate(setup, '0-1');
+const base = `http://127.0.0.1:${gw.port}`;
+let stopping = false;
+let crashes = 0;
+gw.child.once('exit', (code, signal) => {
+  if (!stopping) {
+    crashes++;
+    process.stderr.write(`soak: regate serve exited unexpectedly (${code ?? signal})\n`);
+  }
+});
+
+const json = (auth: string | null, body: string | Buffer, path = '/v1/score'): Promise<Response> =>
+  fetch(base + path, { method: 'POST', headers: { ...(auth ? { authorization: auth } : {}), 'content-type': 'application/json' }, body });
+
+function raw(bytes: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const s = connect(gw.port, '127.0.0.1', () => s.write(bytes));
+    let text = '';
+    s.setEncoding('latin1').on('data', (d: string) => (text += d));
+    const done = () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), ok: true });
+    s.on('close', done).on('error', () => undefined);
+    s.setTimeout(10_000, () => s.destroy());
+  });
+}
+
+/** Each class: how it is sent and what answer counts as right. `good` classes must always be right. */
+const classes: Record<string, { good: boolean; weight: number; shot: Shot }> = {
+  'good: score (PAN masked)': {
+    good: true, weight: 6,
+    shot: async () => {
+      const res = await json(setup.tokens.analyst!, JSON.stringify({ transaction: { amount: 4200, merchant: 'm-17' } }));
+      const text = await res.text();
+      return { status: res.status, ok: res.status === 200 && !/\d{13,19}/.test(text.replace(/[ -]/g, '')) };
+    },
+  },
+  'good: chat stream (SSE masked)': {
+    good: true, weight: 3,
+    shot: async () => {
+      const res = await json(setup.tokens.agent!, JSON.stringify({ model: 'demo-llm', stream: true, messages: [{ role: 'user', content: 'card?' }] }), '/v1/chat/completions');
+      const text = await res.text();
+      return { status: res.status, ok: res.status === 200 && text.includes('[DONE]') && !text.includes('0343') };
+    },
+  },
+  'bad: no / garbage token': {
+    good: false, weight: 2,
+    shot: async () => {
+      const res = await json(Math.random() < 0.5 ? null : 'Bearer eyJhbGciOiJub25lIn0.e30.', '{}');
+      await res.arrayBuffer();
+      return { status: res.status, ok: res.status === 401 };
+    },
+  },
+  'bad: denied by policy': {
+    good: false, weight: 1,
+    shot: async () => {
+      const res = await json(setup.tokens.agent!, '{"transaction":{}}');
+      await res.arrayBuffer();
+      return { status: res.status, ok: res.status === 403 };
+    },
+  },
+  'bad: deep JSON': {
+    good: false, weight: 1,
+    shot: async () => {
+      const res = await json(setup.tokens.analyst!, '['.repeat(5000) + ']'.repeat(5000));
+      await res.arrayBuffer();
+      return { status: res.status, ok: res.status === 400 };
+    },
+  },
+  'bad: invalid UTF-8': {
+    good: false, weight: 1,
+    shot: async () => {
+      const res = await json(setup.tokens.analyst!, Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]));
+      await res.arrayBuffer();
+      return { status: res.status, ok: res.status === 400 };
+    },
+  },
+  'bad: 2 MiB body': {
+    good: false, weight: 1,
+    shot: async () => {
+      const res = await json(setup.tokens.analyst!, JSON.stringify({ pad: 'x'.repeat(2 << 20) }));
+      await res.arrayBuffer();
+      return { status: res.status, ok: res.status === 413 };
+    },
+  },
+  'bad: CL + TE smuggling': {
+    good: false, weight: 1,
+    shot: async () => {
+      const r = await raw(`POST /v1/score HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n\r\n`);
+      return { status: r.status, ok: r.status === 400 };
+    },
+  },
+};
+
+const names = Object.keys(classes);
+const deck = names.flatMap((n) => Array<string>(classes[n]!.weight).fill(n));
+const tallies = new Map<string, Tally>(names.map((n) => [n, { sent: 0, expected: 0, unexpected: 0, failed: 0, statuses: new Map() }]));
+
+function rssBytes(): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${gw.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+const rss: number[] = [rssBytes()];
+const sampler = setInterval(() => rss.push(rssBytes()), 5_000);
+
+const deadline = Date.now() + minutes * 60_000;
+process.stdout.write(`soak: ${minutes} min against ${base}, ${CLIENTS} clients\n`);
+async function client(): Promise<void> {
+  while (Date.now() < deadline && crashes === 0) {
+    const name = deck[Math.floor(Math.random() * deck.length)]!;
+    const t = tallies.get(name)!;
+    t.sent++;
+    try {
+      const o = await classes[name]!.shot(base);
+      t.statuses.set(o.status, (t.statuses.get(o.status) ?? 0) + 1);
+      if (o.ok) t.expected++;
+      else t.unexpected++;
+    } catch {
+      t.failed++;
+    }
+  }
+}
+await Promise.all(Array.from({ length: CLIENTS }, client));
+clearInterval(sampler);
+rss.push(rssBytes());
+stopping = true;
+await gw.stop();
+const cleanExit = gw.child.exitCode === 0;
+await demo.close();
+setup.cleanup();
+
+const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+const rows = names.map((n) => {
+  const t = tallies.get(n)!;
+  return {
+    class: n, sent: t.sent, as_expected: t.expected, unexpected: t.unexpected, no_answer: t.failed,
+    statuses: [...t.statuses].sort((a, b) => a[0] - b[0]).map(([s, c]) => `${s}×${c}`).join(' '),
+  };
+});
+const goodLost = names.filter((n) => classes[n]!.good).reduce((sum, n) => sum + tallies.get(n)!.unexpected + tallies.get(n)!.failed, 0);
+const badWrong = names.filter((n) => !classes[n]!.good).reduce((sum, n) => sum + tallies.get(n)!.unexpected + tallies.get(n)!.failed, 0);
+const total = rows.reduce((s, r) => s + r.sent, 0);
+const summary = {
+  minutes, requests: total, good_lost: goodLost, bad_wrong_answer: badWrong, crashes, clean_exit: cleanExit,
+  rss_start_mib: mib(rss[0]!), rss_peak_mib: mib(Math.max(...rss)), rss_end_mib: mib(rss[rss.length - 1]!),
+};
+report('soak', rows, { summary });
+process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
+if (crashes > 0 || goodLost > 0 || badWrong > 0 || !cleanExit) {
+  process.stderr.write('soak: FAILED (a crash, a good request not answered right, a bad one not refused right, or an unclean exit)\n');
+  process.exit(1);
+}
