@@ -6,9 +6,11 @@
  * request answered correctly while the bad ones are refused. Exits 1 on a crash or a lost good
  * request, so CI can run it.
  */
-import { readFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { startDemoService } from '../src/demo/service.js';
+import { containsPan } from '../src/mask/index.js';
 import { prepareRegate, startRegate } from './harness/regate.js';
 import { report } from './lib/report.js';
 
@@ -16,6 +18,7 @@ const argMinutes = process.argv.indexOf('--minutes');
 const minutes = Number(argMinutes > 0 ? process.argv[argMinutes + 1] : (process.env.SOAK_MINUTES ?? 10));
 if (!(minutes > 0)) throw new Error(`--minutes / SOAK_MINUTES must be a positive number, got ${minutes}`);
 const CLIENTS = 4;
+const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 
 interface Tally { sent: number; expected: number; unexpected: number; failed: number; statuses: Map<number, number> }
 type Outcome = { status: number; ok: boolean };
@@ -65,7 +68,9 @@ const classes: Record<string, { good: boolean; weight: number; shot: Shot }> = {
     shot: async () => {
       const res = await json(setup.tokens.agent!, JSON.stringify({ model: 'demo-llm', stream: true, messages: [{ role: 'user', content: 'card?' }] }), '/v1/chat/completions');
       const text = await res.text();
-      return { status: res.status, ok: res.status === 200 && text.includes('[DONE]') && !text.includes('0343') };
+      // The tokens' text as the client reads it (ids and timestamps in the frames are not card data).
+      const said = text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '').join('');
+      return { status: res.status, ok: res.status === 200 && text.includes('data: [DONE]') && said.includes('6467') && !containsPan(said) };
     },
   },
   'bad: no / garbage token': {
@@ -129,6 +134,10 @@ function rssBytes(): number {
   }
 }
 const rss: number[] = [rssBytes()];
+const auditFile = join(setup.dir, 'state', 'audit', 'data.mdb');
+const auditBytes = () => (existsSync(auditFile) ? statSync(auditFile).size : 0);
+/** One line a minute: RSS next to the audit log's size (LMDB maps the file, so its written pages count in RSS). */
+const minutely = setInterval(() => process.stdout.write(`soak: rss ${mib(rssBytes())} MiB, audit log ${mib(auditBytes())} MiB\n`), 60_000);
 const sampler = setInterval(() => rss.push(rssBytes()), 5_000);
 
 const deadline = Date.now() + minutes * 60_000;
@@ -150,14 +159,15 @@ async function client(): Promise<void> {
 }
 await Promise.all(Array.from({ length: CLIENTS }, client));
 clearInterval(sampler);
+clearInterval(minutely);
 rss.push(rssBytes());
+const auditMiB = mib(auditBytes());
 stopping = true;
 await gw.stop();
 const cleanExit = gw.child.exitCode === 0;
 await demo.close();
 setup.cleanup();
 
-const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const rows = names.map((n) => {
   const t = tallies.get(n)!;
   return {
@@ -170,7 +180,7 @@ const badWrong = names.filter((n) => !classes[n]!.good).reduce((sum, n) => sum +
 const total = rows.reduce((s, r) => s + r.sent, 0);
 const summary = {
   minutes, requests: total, good_lost: goodLost, bad_wrong_answer: badWrong, crashes, clean_exit: cleanExit,
-  rss_start_mib: mib(rss[0]!), rss_peak_mib: mib(Math.max(...rss)), rss_end_mib: mib(rss[rss.length - 1]!),
+  rss_start_mib: mib(rss[0]!), rss_peak_mib: mib(Math.max(...rss)), rss_end_mib: mib(rss[rss.length - 1]!), audit_log_mib: auditMiB,
 };
 report('soak', rows, { summary });
 process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
