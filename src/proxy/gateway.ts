@@ -126,7 +126,12 @@ export interface ClientFault {
 }
 
 /** Node's parser and timeout error codes as the precise answer the client gets. */
-export function clientFault(code: string | undefined): ClientFault {
+export function clientFault(err: { code?: string; message?: string }): ClientFault {
+  const code = err.code;
+  // Node names the CL+TE clash by whichever header came second; both are the same smuggling shape.
+  if (/can't be present with/.test(err.message ?? '')) {
+    return { status: 400, error: 'ambiguous_length', message: 'The request carries both Content-Length and Transfer-Encoding; it is refused.' };
+  }
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, error: 'headers_too_large', message: 'The request line and headers exceed the gateway\'s limit.' };
@@ -168,6 +173,8 @@ interface Exchange {
   identity: Identity | null;
   /** The HTTP server gave up on receiving this request (request timeout). */
   timedOut: boolean;
+  /** Set when the response has closed: its status and duration, for an outcome record written late. */
+  closed: { status: number; seconds: number } | null;
   /** The policy revision that decided, once one did. */
   revision: string | null;
   /** What the client received of a forwarded response body, as it streamed. */
@@ -226,6 +233,8 @@ export class Gateway {
   readonly #jsonMaxDepth: number;
   /** The exchange each socket is serving, so a server-level timeout can be told to it. */
   readonly #bySocket = new WeakMap<Socket, Exchange>();
+  /** Sockets the server already refused (answered once, then closed). */
+  readonly #answered = new WeakSet<Socket>();
   readonly #maxBody: number;
   readonly #bodyCap: number;
   readonly #logRequests: boolean;
@@ -268,6 +277,7 @@ export class Gateway {
       authAudited: false,
       identity: null,
       timedOut: false,
+      closed: null,
       revision: null,
       response: null,
       streamMaskers: [],
@@ -279,7 +289,7 @@ export class Gateway {
     res.once('close', () => this.#finish(x, res));
     this.#serve(x, req, res)
       .catch(async (err: unknown) => {
-        let e = x.timedOut ? new HttpError(408, 'request_timeout', clientFault('ERR_HTTP_REQUEST_TIMEOUT').message) : toHttpError(err);
+        let e = x.timedOut ? new HttpError(408, 'request_timeout', clientFault({ code: 'ERR_HTTP_REQUEST_TIMEOUT' }).message) : toHttpError(err);
         x.error = e.error;
         if (e instanceof InternalError) {
           this.services.logger.log('error', 'internal error', { request_id: x.id, error: err instanceof Error ? err.message : String(err) });
@@ -288,7 +298,12 @@ export class Gateway {
         // access attempt); if it cannot be recorded the answer is the audit failure.
         if (!x.recorded && !x.authAudited && !(e instanceof AuditUnavailable)) {
           e = await this.#recordRefusal(x, e).then(
-            () => ((x.recorded = true), e),
+            () => {
+              x.recorded = true;
+              // The connection may already be gone (a timed-out body): the outcome follows now.
+              if (x.closed) this.#recordOutcome(x, res);
+              return e;
+            },
             (failure: unknown) => toHttpError(failure),
           );
           x.error = e.error;
@@ -307,9 +322,18 @@ export class Gateway {
    * recorded here (no identity: the parser never got that far).
    */
   readonly clientError = (err: NodeJS.ErrnoException, socket: Socket): void => {
-    const fault = clientFault(err.code);
+    // After a refusal Node reports the cut connection once more (HPE_INVALID_EOF_STATE): the first word stands.
+    if (this.#answered.has(socket)) {
+      socket.destroy();
+      return;
+    }
+    this.#answered.add(socket);
+    const fault = clientFault(err);
     const live = this.#bySocket.get(socket);
-    if (live && !live.timedOut) live.timedOut = fault.status === 408;
+    if (live) {
+      live.timedOut = fault.status === 408;
+      live.error = fault.error;
+    }
     const id = live?.id ?? randomUUID();
     const body = JSON.stringify({ error: fault.error, message: fault.message, request_id: id });
     if (socket.writable) {
@@ -654,30 +678,35 @@ export class Gateway {
         policy_revision: x.revision,
       });
     }
-    if (x.recorded) {
-      // Read here, not where the pipe resolves: the response's close can come first.
-      for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
-      const write = this.services.audit
-        .append({
-          type: 'request.outcome',
-          request_id: x.id,
-          status,
-          bytes_in: x.bodyBytes,
-          // A forwarded body is counted as it streamed (chunked too); the gateway's own answers carry a length.
-          bytes_out: x.response ? x.response.bytes : Number(res.getHeader('content-length') ?? 0) || 0,
-          // Canonical audit JSON holds integers only.
-          duration_ms: Math.round(seconds * 1000),
-          masked: x.masked,
-          response_body: x.response?.finish() ?? null,
-          error: x.error,
-        })
-        .then(
-          () => undefined,
-          (err: unknown) => this.services.logger.log('error', 'audit outcome record failed', { request_id: x.id, error: (err as Error).message }),
-        )
-        .finally(() => this.#writes.delete(write));
-      this.#writes.add(write);
-    }
+    x.closed = { status, seconds };
+    if (x.recorded) this.#recordOutcome(x, res);
     if (--this.#inflight === 0 && this.#draining) this.#drained?.();
+  }
+
+  /** The outcome record of a closed exchange whose decision (or refusal) record is durable. */
+  #recordOutcome(x: Exchange, res: ServerResponse): void {
+    const { status, seconds } = x.closed!;
+    // Read here, not where the pipe resolves: the response's close can come first.
+    for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
+    const write = this.services.audit
+      .append({
+        type: 'request.outcome',
+        request_id: x.id,
+        status,
+        bytes_in: x.bodyBytes,
+        // A forwarded body is counted as it streamed (chunked too); the gateway's own answers carry a length.
+        bytes_out: x.response ? x.response.bytes : Number(res.getHeader('content-length') ?? 0) || 0,
+        // Canonical audit JSON holds integers only.
+        duration_ms: Math.round(seconds * 1000),
+        masked: x.masked,
+        response_body: x.response?.finish() ?? null,
+        error: x.error,
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => this.services.logger.log('error', 'audit outcome record failed', { request_id: x.id, error: (err as Error).message }),
+      )
+      .finally(() => this.#writes.delete(write));
+    this.#writes.add(write);
   }
 }

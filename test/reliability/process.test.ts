@@ -1,0 +1,171 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { stringify } from 'yaml';
+import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
+import { cliPath, runCli } from '../helpers/cli.js';
+import { startIdp, UpstreamDouble, type IdpDouble } from '../gateway/harness.js';
+import { auditEvents } from './helpers.js';
+
+let idp: IdpDouble;
+let upstream: UpstreamDouble;
+const dirs: string[] = [];
+
+test.before(async () => {
+  idp = await startIdp();
+  upstream = await new UpstreamDouble().start();
+  // A little latency, so the load always has requests in flight when the signal lands.
+  upstream.handlers.set('/v1/models/load', (_req, res) => setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'), 20));
+});
+test.after(async () => {
+  await upstream.stop();
+  await idp.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function configIn(dir: string): string {
+  const file = join(dir, 'regate.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      listen: { port: 0 },
+      admin: { port: 0 },
+      state_dir: join(dir, 'state'),
+      drain_seconds: 10,
+      upstreams: { models: { url: upstream.url } },
+      routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
+      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
+      limits: { requests_per_second: 0, max_concurrent: 0 },
+      logging: { level: 'warn', requests: false },
+    }),
+  );
+  return file;
+}
+
+function serve(config: string): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /regate ready (\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
+  });
+  return { child, url, exited };
+}
+
+/**
+ * Keeps `workers` clients sending (good requests and denied ones) until stopped; returns the request
+ * ids of every answer the clients received (2xx and 4xx: acknowledged).
+ */
+function load(url: string, good: string, denied: string, workers = 8): { stop(): Promise<{ acked: Map<string, number>; failed: number }> } {
+  let running = true;
+  const acked = new Map<string, number>();
+  let failed = 0;
+  const one = async (i: number) => {
+    while (running) {
+      try {
+        const token = i % 4 === 0 ? denied : good;
+        const res = await fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"model":"m"}' });
+        await res.arrayBuffer();
+        const id = res.headers.get('x-request-id');
+        if (id && res.status < 500) acked.set(id, res.status);
+      } catch {
+        failed++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  };
+  const all = Promise.all(Array.from({ length: workers }, (_, i) => one(i)));
+  return {
+    stop: async () => {
+      running = false;
+      await all;
+      return { acked, failed };
+    },
+  };
+}
+
+async function waitFor(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
+test('SIGKILL under load: every acknowledged request has its decision record after restart, and the log verifies', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-kill-'));
+  dirs.push(dir);
+  const config = configIn(dir);
+  const mo = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
+  const eve = await idp.token({ sub: 'eve', groups: ['marketing'] });
+  const first = serve(config);
+  let acked: Map<string, number>;
+  try {
+    const url = await first.url;
+    const traffic = load(url, mo, eve);
+    const seen = upstream.seen.length;
+    await waitFor(() => upstream.seen.length > seen + 40);
+    first.child.kill('SIGKILL');
+    ({ acked } = await traffic.stop());
+    await first.exited;
+  } finally {
+    first.child.kill('SIGKILL');
+  }
+  assert.ok(acked.size > 20, `load produced acknowledged answers (${acked.size})`);
+  assert.ok([...acked.values()].includes(403), 'denied requests were acknowledged too');
+
+  // A restart reopens the log over what the killed process left, and seals it on a clean stop.
+  const second = serve(config);
+  try {
+    await second.url;
+    second.child.kill('SIGTERM');
+    assert.is(await second.exited, 0);
+  } finally {
+    second.child.kill('SIGKILL');
+  }
+  const decided = new Set((await auditEvents(join(dir, 'state'))).filter((e) => e.type === 'request.decision').map((e) => e.request_id));
+  const lost = [...acked.keys()].filter((id) => !decided.has(id));
+  assert.equal(lost, [], `${lost.length} of ${acked.size} acknowledged requests have no decision record`);
+  const verify = await runCli(['audit', 'verify', '--state', join(dir, 'state')]);
+  assert.is(verify.code, 0, verify.stdout + verify.stderr);
+});
+
+test('SIGTERM under load: drains, seals the open segment (the log verifies), every answer has decision and outcome', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-term-'));
+  dirs.push(dir);
+  const mo = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
+  const eve = await idp.token({ sub: 'eve', groups: ['marketing'] });
+  const run = serve(configIn(dir));
+  let acked: Map<string, number>;
+  try {
+    const url = await run.url;
+    const traffic = load(url, mo, eve);
+    const seen = upstream.seen.length;
+    await waitFor(() => upstream.seen.length > seen + 40);
+    run.child.kill('SIGTERM');
+    assert.is(await run.exited, 0);
+    ({ acked } = await traffic.stop());
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+  const events = await auditEvents(join(dir, 'state'));
+  const byId = new Map<string, string[]>();
+  for (const e of events) if (e.request_id) byId.set(e.request_id, [...(byId.get(e.request_id) ?? []), e.type]);
+  for (const [id, status] of acked) {
+    if (status === 503) continue; // refused while draining: not served
+    assert.equal(byId.get(id), ['request.decision', 'request.outcome'], `request ${id} (${status})`);
+  }
+  const verify = await runCli(['audit', 'verify', '--json', '--state', join(dir, 'state')]);
+  assert.is(verify.code, 0, verify.stdout + verify.stderr);
+  const summary = JSON.parse(verify.stdout) as { unsealed: number; records: number; decisionsWithoutOutcome: unknown[] };
+  assert.is(summary.unsealed, 0, 'the open segment was sealed on the way out');
+  assert.equal(summary.decisionsWithoutOutcome, [], 'every decision has its outcome');
+  assert.ok(summary.records >= events.length);
+});
+
+test.run();
