@@ -62,6 +62,8 @@ export async function prepareRegate(upstream: string, opts: { workers?: number }
     `  - { name: chat, path_prefix: /v1/chat, upstream: stub }`,
     `identity: { issuer: "urn:bench", audience: regate, jwks_file: ${join(dir, 'jwks.json')} }`,
     `policy: { bundle: ${join(dir, 'bench.tar.gz')}, public_key_file: ${join(dir, 'bundle.pub.pem')}, poll_seconds: 0 }`,
+    // One identity sends all the load: its per-identity rate and concurrency limits are lifted.
+    `limits: { requests_per_second: 0, max_concurrent: 0 }`,
     `logging: { level: warn, requests: false }`,
     '',
   ].join('\n'));
