@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { BodyCapturer, captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
-import type { Approval, Decision, HoldSpec, Identity, MaskRule, PolicyInput } from '../policy/types.js';
+import type { HoldOutcome, HoldRequest } from '../hold/index.js';
+import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../policy/types.js';
 import { hasBody, isJsonType, parseJson, readBody } from './body.js';
 import {
   AuditUnavailable,
@@ -69,21 +70,6 @@ export interface MaskService {
     side: 'request' | 'response',
   ): Transform & { counts(): Record<string, number> };
 }
-
-export interface HoldRequest {
-  identity: Identity;
-  route: string;
-  method: string;
-  path: string;
-  bodySha256: string;
-  summary: string;
-  spec: HoldSpec;
-}
-
-export type HoldOutcome =
-  | { status: 'approved'; holdId: string }
-  | { status: 'denied'; holdId: string; reason: string }
-  | { status: 'timeout'; holdId: string };
 
 /** The holds stage as the pipeline uses it. */
 export interface HoldsService {
