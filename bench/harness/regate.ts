@@ -22,7 +22,7 @@ const cli = join(root, 'dist/src/cli/main.js');
 export interface RegateSetup { dir: string; config: string; tokens: Record<string, string>; cleanup(): void }
 
 /** Writes keys, a bench bundle and a config for an upstream; returns bearer tokens per role. */
-export async function prepareRegate(upstream: string, opts: { workers?: number } = {}): Promise<RegateSetup> {
+export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: string } = {}): Promise<RegateSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-'));
   const rego = join(dir, 'rego');
   cpSync(join(root, 'rego'), rego, { recursive: true });
@@ -62,8 +62,8 @@ export async function prepareRegate(upstream: string, opts: { workers?: number }
     `  - { name: chat, path_prefix: /v1/chat, upstream: stub }`,
     `identity: { issuer: "urn:bench", audience: regate, jwks_file: ${join(dir, 'jwks.json')} }`,
     `policy: { bundle: ${join(dir, 'bench.tar.gz')}, public_key_file: ${join(dir, 'bundle.pub.pem')}, poll_seconds: 0 }`,
-    // One identity sends all the load: its per-identity rate and concurrency limits are lifted.
-    `limits: { requests_per_second: 0, max_concurrent: 0 }`,
+    // One identity sends all the load: by default its per-identity rate and concurrency limits are lifted.
+    `limits: ${opts.limits ?? '{ requests_per_second: 0, max_concurrent: 0 }'}`,
     `logging: { level: warn, requests: false }`,
     '',
   ].join('\n'));
