@@ -9,7 +9,7 @@ import { AuditFormatError } from './errors.js';
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      // JSON.stringify escapes exactly as JCS does (and a lone surrogate as \udxxx).
+      // JSON.stringify escapes exactly as JCS does (a lone surrogate too, as a \u escape).
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';

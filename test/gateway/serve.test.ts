@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { DEFAULT_BUNDLE, signBundle } from '../../src/policy/index.js';
-import { cliPath, runCli } from '../helpers/cli.js';
+import { cliPath, runCli, whenReady } from '../helpers/cli.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regate-serve-'));
@@ -48,18 +48,6 @@ function configFile(extra: Record<string, unknown> = {}): string {
   return file;
 }
 
-function waitReady(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /regate ready (\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
-  });
-}
-
 test('a bad config exits 2 naming the key and what was expected', async () => {
   const file = configFile({ max_body_bytes: 'lots' });
   const r = await runCli(['serve', '--config', file]);
@@ -84,7 +72,7 @@ test('SIGTERM drains the request in flight, then exits 0 and stops listening', a
   const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile()], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    const url = await waitReady(child);
+    const url = (await whenReady(child)).url;
     const token = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
     const before = upstream.seen.length;
     const inflight = fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });

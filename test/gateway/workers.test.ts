@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { openStore, parseRecord, type AuditRecord } from '../../src/audit/index.js';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
-import { cliPath, runCli } from '../helpers/cli.js';
+import { cliPath, runCli, whenReady } from '../helpers/cli.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regate-workers-'));
@@ -60,17 +60,9 @@ interface Served {
 function serve(state: string, workers: number): Promise<Served> {
   const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile(state), '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /regate ready (\S+) \(admin (\S+)\)/.exec(err);
-      if (m) resolve({ child, url: m[1]!, adminUrl: m[2]!, stdout: () => out, exited });
-    });
-    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
-  });
+  return whenReady(child).then(({ url, adminUrl }) => ({ child, url, adminUrl, stdout: () => out, exited }));
 }
 
 /** One request on its own connection (no keep-alive), so the cluster hands each to a worker anew. */

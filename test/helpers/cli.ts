@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Path of the compiled CLI entry (tests run from dist/test). */
@@ -21,5 +21,18 @@ export function runCli(args: string[], opts: { input?: string; env?: NodeJS.Proc
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Resolves with the URLs a spawned `regate serve` prints once it listens; rejects if it exits first. */
+export function whenReady(child: ChildProcess): Promise<{ url: string; adminUrl: string }> {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+      const m = /regate ready (\S+) \(admin (\S+)\)/.exec(err);
+      if (m) resolve({ url: m[1]!, adminUrl: m[2]! });
+    });
+    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
   });
 }

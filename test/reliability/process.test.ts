@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
-import { cliPath, runCli } from '../helpers/cli.js';
+import { cliPath, runCli, whenReady } from '../helpers/cli.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from '../gateway/harness.js';
 import { auditEvents } from './helpers.js';
 
@@ -49,15 +49,7 @@ function configIn(dir: string): string {
 function serve(config: string): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = new Promise<string>((resolve, reject) => {
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /regate ready (\S+)/.exec(err);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
-  });
+  const url = whenReady(child).then((r) => r.url);
   return { child, url, exited };
 }
 
