@@ -4,6 +4,7 @@
  * hash. Callers hand in already-masked data; the writer's optional scrubber is defence in depth.
  */
 import { createHash, hash } from 'node:crypto';
+import type { HoldAuditEvent } from '../policy/types.js';
 
 /** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
 export interface BodyCapture {
@@ -53,32 +54,6 @@ export interface AuthFailureEvent {
   reason: string;
 }
 
-/** Who acted or was acted on, as the identity stage verified them. */
-export interface Principal {
-  sub: string;
-  iss: string;
-  groups: string[];
-}
-
-/**
- * A hold or grant state change, in the shape the hold stage reports it (so its audit callback can
- * append it unchanged).
- */
-export interface HoldEvent {
-  type:
-    | 'hold.created' | 'hold.approval' | 'hold.approved' | 'hold.denied' | 'hold.expired' | 'hold.timeout'
-    | 'hold.delivered' | 'hold.replayed' | 'grant.created' | 'grant.revoked' | 'webhook.failed' | 'console.viewed';
-  at_ms: number;
-  hold_id: string | null;
-  grant_id: string | null;
-  route: string | null;
-  /** Who caused the change; null when the clock did (expiry). */
-  actor: Principal | null;
-  /** The requester of the hold, or the subject of the grant. */
-  subject: Principal | null;
-  detail: string;
-}
-
 export interface BundleEvent {
   type: 'bundle.loaded' | 'bundle.rejected';
   source: string;
@@ -112,7 +87,7 @@ export type AuditEvent =
   | RequestDecisionEvent
   | RequestOutcomeEvent
   | AuthFailureEvent
-  | HoldEvent
+  | HoldAuditEvent
   | BundleEvent
   | GatewayEvent
   | SegmentSealedEvent

@@ -3,16 +3,11 @@
  * awaiting approvers; a grant is a time-boxed widening of an approval (just-in-time access,
  * PCI DSS 7). Both are stored as plain JSON in LMDB, times in epoch milliseconds.
  */
-import type { HoldSpec, Identity } from '../policy/types.js';
+import type { HoldAuditEvent, HoldAuditType, HoldSpec, Identity, Principal } from '../policy/types.js';
+
+export type { HoldAuditEvent, HoldAuditType, Principal };
 
 export type HoldState = 'pending' | 'approved' | 'denied' | 'expired';
-
-/** Who someone is, as far as holds care: subject, issuer and groups (never claims or tokens). */
-export interface Principal {
-  sub: string;
-  iss: string;
-  groups: string[];
-}
 
 export interface ApprovalEntry {
   by: Principal;
@@ -56,35 +51,6 @@ export interface Grant {
   created_at_ms: number;
   expires_at_ms: number;
   revoked: { by: Principal; at_ms: number } | null;
-}
-
-export type HoldAuditType =
-  | 'hold.created'
-  | 'hold.approval'
-  | 'hold.approved'
-  | 'hold.denied'
-  | 'hold.expired'
-  | 'hold.timeout'
-  | 'hold.replayed'
-  | 'grant.created'
-  | 'grant.revoked'
-  | 'webhook.failed'
-  | 'console.viewed';
-
-/** One state change, handed to the audit callback before it takes effect. */
-export interface HoldAuditEvent {
-  type: HoldAuditType;
-  at_ms: number;
-  hold_id: string | null;
-  grant_id: string | null;
-  route: string | null;
-  /** Who caused the change (approver, requester); null when the clock did (expiry). */
-  actor: Principal | null;
-  /** The requester of the hold, or the subject of the grant. */
-  subject: Principal | null;
-  detail: string;
-  /** For `console.viewed` (an auditor viewed the log): the record numbers shown (-1 when none) and what was asked. */
-  view?: { first: number; last: number; target: string };
 }
 
 export function principalOf(identity: Identity): Principal {

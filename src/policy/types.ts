@@ -70,3 +70,42 @@ export interface Decision {
   mask: { request: MaskRule[]; response: MaskRule[] };
   hold: HoldSpec | null;
 }
+
+/** Who acted or was acted on, as the identity stage verified them (never claims or tokens). */
+export interface Principal {
+  sub: string;
+  iss: string;
+  groups: string[];
+}
+
+export type HoldAuditType =
+  | 'hold.created'
+  | 'hold.approval'
+  | 'hold.approved'
+  | 'hold.denied'
+  | 'hold.expired'
+  | 'hold.timeout'
+  | 'hold.replayed'
+  | 'grant.created'
+  | 'grant.revoked'
+  | 'webhook.failed'
+  | 'console.viewed';
+
+/**
+ * A hold or grant state change, as the holds stage reports it and the audit log stores it
+ * unchanged: one shape here so the two stages cannot drift apart.
+ */
+export interface HoldAuditEvent {
+  type: HoldAuditType;
+  at_ms: number;
+  hold_id: string | null;
+  grant_id: string | null;
+  route: string | null;
+  /** Who caused the change (approver, requester); null when the clock did (expiry). */
+  actor: Principal | null;
+  /** The requester of the hold, or the subject of the grant. */
+  subject: Principal | null;
+  detail: string;
+  /** For `console.viewed` (an auditor viewed the log): the record numbers shown (-1 when none) and what was asked. */
+  view?: { first: number; last: number; target: string };
+}
