@@ -44,11 +44,14 @@ const SOURCES: Record<BuiltinDetector, { source: string; maxLength: number }> = 
 
 /** Prefix-closed shapes of what a match may look like so far (over-approximations, see Pass). */
 const labelWords = (labels: string[]) => [...new Set(labels.map((l) => l.replace(/ /g, '')))];
+// Built once: a stream asks CONTINUES about every position of its held-back tail on every push.
+const CVV_WORDS = labelWords(CVV_LABELS);
+const EXPIRY_WORDS = labelWords(EXPIRY_LABELS);
 const CONTINUES: Record<BuiltinDetector, (tail: string) => boolean> = {
   track: (t) => /^(?:;\d*(?:=\d*\??)?|%?(?:B\d*(?:\^[^^\r\n]*(?:\^\d*\??)?)?)?)$/.test(t) || /^\d+(?:=\d*\??)?$/.test(t),
   pan: (t) => /^\d[\d -]*$/.test(t),
-  cvv: (t) => labelContinues(t, labelWords(CVV_LABELS), /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?\d{0,4}$/i),
-  expiry: (t) => labelContinues(t, labelWords(EXPIRY_LABELS), /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,2}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
+  cvv: (t) => labelContinues(t, CVV_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?\d{0,4}$/i),
+  expiry: (t) => labelContinues(t, EXPIRY_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,2}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
 };
 
 function labelContinues(tail: string, words: string[], rest: RegExp): boolean {
@@ -202,15 +205,15 @@ export function keyContext(key: string, formats: Formats): { detector: 'cvv' | '
   const words = key.split(/[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])/).filter(Boolean).map((w) => w.toLowerCase());
   for (let k = 0; k < words.length; k++) {
     const tail = words.slice(k).join('');
-    if (formats.cvv && CVV_WORDS.has(tail)) return { detector: 'cvv', format: 'full' };
-    if (formats.expiry && EXPIRY_WORDS.has(tail)) return { detector: 'expiry', format: formats.expiry };
+    if (formats.cvv && CVV_WORDS.includes(tail)) return { detector: 'cvv', format: 'full' };
+    if (formats.expiry && EXPIRY_WORDS.includes(tail)) return { detector: 'expiry', format: formats.expiry };
   }
   return undefined;
 }
-const CVV_WORDS = new Set(labelWords(CVV_LABELS));
-const EXPIRY_WORDS = new Set(labelWords(EXPIRY_LABELS));
+
+const EXPIRY_WHOLE = new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`);
 
 /** Whether a value under a cvv/expiry key has that detector's shape. */
 export function contextValue(detector: 'cvv' | 'expiry', value: string): boolean {
-  return detector === 'cvv' ? /^\s*\d{3,4}\s*$/.test(value) : new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`).test(value);
+  return (detector === 'cvv' ? /^\s*\d{3,4}\s*$/ : EXPIRY_WHOLE).test(value);
 }

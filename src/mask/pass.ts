@@ -83,16 +83,22 @@ export class StreamPass {
   push(chunk: string): string {
     if (chunk === '') return '';
     this.buf += chunk;
-    const { out, decided } = maskSpan(this.pass, this.buf, this.from, this.horizon(), this.counts);
+    const { out, decided } = this.span(this.horizon());
     this.release(decided);
     return out;
   }
 
   end(): string {
-    const { out } = maskSpan(this.pass, this.buf, this.from, this.buf.length, this.counts);
+    const { out } = this.span(this.buf.length);
     this.buf = '';
     this.from = 0;
     return out;
+  }
+
+  /** maskSpan over the buffer, without asking RE2 when the prefilter rules out any match in it. */
+  private span(horizon: number): { out: string; decided: number } {
+    if (this.pass.mayMatch && !this.pass.mayMatch(this.buf)) return { out: this.buf.slice(this.from, horizon), decided: horizon };
+    return maskSpan(this.pass, this.buf, this.from, horizon, this.counts);
   }
 
   /** The first position whose candidate could still change with more text. */

@@ -67,12 +67,14 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
 
 class BodyMasker extends Transform {
   private readonly utf8 = new StringDecoder('utf8');
+  /** Nothing has been emitted yet. */
+  private awaitingFirst = true;
 
   constructor(private readonly masker: TextMasker, private readonly decoder: Transform | undefined) {
     super();
     decoder?.on('data', (b: Buffer) => {
       try {
-        this.feed(b);
+        this.emit_(this.masker.push(this.utf8.write(b)));
       } catch (err) {
         this.destroy(err as Error);
       }
@@ -80,16 +82,43 @@ class BodyMasker extends Transform {
     decoder?.on('error', (err) => this.destroy(new MaskBodyError(`compressed body cannot be decoded: ${err.message}`, { cause: err })));
   }
 
+  /**
+   * Time to first byte: node corks the response socket until the event loop turns, and an upstream
+   * that sends a burst (many SSE events in one read, or many reads at once) would have all of it
+   * masked before any of it leaves. So the first output is the first event alone (any split gives
+   * the same output), and once it is out the rest waits for one turn of the event loop.
+   */
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.decoder) this.decoder.write(chunk, () => cb());
-    else {
+    if (this.decoder) {
+      this.decoder.write(chunk, () => cb());
+      return;
+    }
+    let rest = '';
+    try {
+      let text = this.utf8.write(chunk);
+      if (!this.awaitingFirst) {
+        this.emit_(this.masker.push(text));
+        return cb();
+      }
+      const cut = text.indexOf('\n\n') + 2;
+      if (cut > 1) [text, rest] = [text.slice(0, cut), text.slice(cut)];
+      this.emit_(this.masker.push(text));
+      if (this.awaitingFirst) {
+        this.emit_(this.masker.push(rest));
+        return cb();
+      }
+    } catch (err) {
+      return cb(err as Error);
+    }
+    setImmediate(() => {
+      if (this.destroyed) return cb();
       try {
-        this.feed(chunk);
+        this.emit_(this.masker.push(rest));
         cb();
       } catch (err) {
         cb(err as Error);
       }
-    }
+    });
   }
 
   override _flush(cb: TransformCallback): void {
@@ -106,11 +135,9 @@ class BodyMasker extends Transform {
     this.decoder.end();
   }
 
-  private feed(chunk: Buffer): void {
-    this.emit_(this.masker.push(this.utf8.write(chunk)));
-  }
-
   private emit_(text: string): void {
-    if (text !== '') this.push(Buffer.from(text, 'utf8'));
+    if (text === '') return;
+    this.awaitingFirst = false;
+    this.push(Buffer.from(text, 'utf8'));
   }
 }

@@ -159,6 +159,28 @@ test('response masker: JSON bodies parsed (paths apply), gzip and br decoded, id
   assert.throws(() => createResponseMasker(plan, 'text/plain', 'zstd'), (e: Error & { code?: string }) => e.code === 'ERR_MASK_BODY');
 });
 
+test('response masker: a burst of SSE events lets the first one out before masking the rest', async () => {
+  const plan = PLANS[0]!;
+  const tokens = Array.from({ length: 40 }, (_, i) => (i === 20 ? 'card 4111 1111 1111 1111 ' : `tok${i} `));
+  const burst = sse(tokens);
+  const masker = createResponseMasker(plan, 'text/event-stream');
+  const seen: string[] = [];
+  masker.on('data', (b: Buffer) => seen.push(b.toString('utf8')));
+  // One read holding every event, then many reads written back to back in the same turn.
+  masker.write(Buffer.from(burst));
+  for (const t of tokens) masker.write(Buffer.from(sse([t])));
+  // Only the first event (its text held back where a card number could still be forming) is out
+  // before the event loop turns.
+  assert.is(seen.length, 1);
+  assert.equal(seen[0]!.split('\n\n'), [seen[0]!.slice(0, -2), '']);
+  assert.is(JSON.parse(seen[0]!.slice(6)).choices[0].delta.role, 'assistant');
+  masker.end();
+  for await (const _ of masker);
+  const out = seen.join('');
+  assert.not.ok(containsPan(out));
+  assert.is(sseText(out), maskText(plan, tokens.join('').repeat(2)).text);
+});
+
 test('response masker: text and SSE bodies byte-split inside multibyte characters', async () => {
   const plan = PLANS[0]!;
   const doc = '😀é 4111 1111 1111 1111 é😀 cvv 999';
