@@ -154,38 +154,3 @@ export function captureBody(masked: Uint8Array | string, cap = DEFAULT_BODY_CAP)
   c.update(typeof masked === 'string' ? Buffer.from(masked, 'utf8') : masked);
   return c.finish();
 }
-
-/**
- * Applies `scrub` to every string (values and keys) in `value`, at any depth. Copy on write: a
- * record the scrub leaves alone (nearly all: callers hand in masked data) is returned as it is,
- * not rebuilt object by object.
- */
-export function scrubDeep<T>(value: T, scrub: Scrub): T {
-  if (typeof value === 'string') return scrub(value) as T;
-  if (Array.isArray(value)) {
-    let out: unknown[] | null = null;
-    for (let i = 0; i < value.length; i++) {
-      const v = scrubDeep(value[i], scrub);
-      if (v !== value[i]) (out ??= value.slice())[i] = v;
-    }
-    return (out ?? value) as T;
-  }
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj);
-    let out: Record<string, unknown> | null = null;
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]!;
-      const sk = scrub(k);
-      const sv = scrubDeep(obj[k], scrub);
-      if (out === null && (sk !== k || sv !== obj[k])) {
-        out = {};
-        // The keys before this one came through unchanged.
-        for (let j = 0; j < i; j++) out[keys[j]!] = obj[keys[j]!];
-      }
-      if (out !== null) out[sk] = sv;
-    }
-    return (out ?? value) as T;
-  }
-  return value;
-}

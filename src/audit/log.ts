@@ -7,7 +7,7 @@ import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { checkpointHash, signCheckpoint, type Checkpoint } from './checkpoint.js';
 import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
-import { scrubDeep, type AuditEvent, type Scrub } from './events.js';
+import type { AuditEvent, Scrub } from './events.js';
 import { leafHash, merkleRoot } from './merkle.js';
 import { lockWriter } from './lock.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
@@ -140,7 +140,7 @@ export class AuditLog {
     if (refused) return Promise.reject(refused);
     let encoded: { bytes: Buffer; leaf: Buffer };
     try {
-      encoded = encodeRecord(this.nextSeq, this.prevHash, new Date(), this.scrub ? scrubDeep(event, this.scrub) : event);
+      encoded = encodeRecord(this.nextSeq, this.prevHash, new Date(), event, this.scrub);
     } catch (err) {
       return Promise.reject(err);
     }

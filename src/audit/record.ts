@@ -4,6 +4,7 @@
  */
 import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
+import { AuditFormatError } from './errors.js';
 import type { AuditEvent } from './events.js';
 
 export const FORMAT_VERSION = 1;
@@ -18,9 +19,15 @@ export interface AuditRecord {
   v: number;
 }
 
-/** The record's canonical bytes and its leaf hash, hashed from one buffer `0x00 || record` (no copy). */
-export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent): { bytes: Buffer; leaf: Buffer } {
-  const prefixed = Buffer.from('\u0000' + canonicalJson({ event, prev, seq, ts: ts.toISOString(), v: FORMAT_VERSION }), 'utf8');
+/**
+ * The record's canonical bytes and its leaf hash, hashed from one buffer `0x00 || record` (no copy).
+ * The envelope's keys sort as `event, prev, seq, ts, v`, so it is written around the event's own
+ * canonical form; `scrub` applies to the event's strings (see canonicalJson).
+ */
+export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent, scrub?: (s: string) => string): { bytes: Buffer; leaf: Buffer } {
+  if (!Number.isSafeInteger(seq)) throw new AuditFormatError(`a record number must be a safe integer, got ${seq}`);
+  const record = `{"event":${canonicalJson(event, scrub)},"prev":${JSON.stringify(prev)},"seq":${seq},"ts":"${ts.toISOString()}","v":${FORMAT_VERSION}}`;
+  const prefixed = Buffer.from('\u0000' + record, 'utf8');
   return { bytes: prefixed.subarray(1), leaf: hash('sha256', prefixed, 'buffer') };
 }
 

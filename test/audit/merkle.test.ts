@@ -48,6 +48,30 @@ test('canonical JSON sorts keys by UTF-16 code units, has no whitespace, and rou
   fc.assert(fc.property(json, (v) => canonicalJson(JSON.parse(canonicalJson(v))) === canonicalJson(v)));
 });
 
+test('canonical JSON with a scrub equals the canonical JSON of the scrubbed copy, keys that collide included', () => {
+  const scrub = (s: string) => s.replace(/[0-9]/g, '#');
+  /** Reference: copy with every string and key scrubbed; keys that collide keep the last value. */
+  const scrubbed = (v: unknown): unknown => {
+    if (typeof v === 'string') return scrub(v);
+    if (Array.isArray(v)) return v.map(scrubbed);
+    if (v === null || typeof v !== 'object') return v;
+    const out: Record<string, unknown> = Object.create(null);
+    for (const k of Object.keys(v)) out[scrub(k)] = scrubbed((v as Record<string, unknown>)[k]);
+    return out;
+  };
+  assert.is(canonicalJson({ b1: 'x9', a: { '2': 1, '1': 2, z: ['a1'] } }, scrub), '{"a":{"#":1,"z":["a#"]},"b#":"x#"}');
+  const json = fc.letrec((tie) => ({
+    v: fc.oneof({ depthSize: 'small' }, fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v')), fc.dictionary(fc.string({ maxLength: 3 }), tie('v'))),
+  })).v;
+  fc.assert(
+    fc.property(json, (v) => {
+      const out = canonicalJson(v, scrub);
+      assert.is(out, canonicalJson(scrubbed(v)));
+      assert.is(canonicalJson(JSON.parse(out)), out);
+    }),
+  );
+});
+
 test('canonical JSON refuses what it cannot represent exactly', () => {
   assert.throws(() => canonicalJson({ x: 1.5 }), /safe integers/);
   assert.throws(() => canonicalJson({ x: 2 ** 60 }), /safe integers/);
