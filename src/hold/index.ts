@@ -102,7 +102,9 @@ export class HoldService {
   }
 
   static async open(opts: HoldServiceOptions): Promise<HoldService> {
-    const service = new HoldService(HoldStore.open(opts.dir), opts);
+    const store = HoldStore.open(opts.dir);
+    store.indexSubjects();
+    const service = new HoldService(store, opts);
     await service.expireDue();
     return service;
   }

@@ -24,6 +24,7 @@ export class HoldReader {
 
   /** The replay owed for exactly this request after a late approval, if any (not yet consumed). */
   approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null {
+    if (!this.store.knows(identity.iss, identity.sub)) return null;
     const now = this.now();
     const hold = this.store
       .holdsForRequest(identity.iss, identity.sub, route, method, path, bodySha256)
@@ -40,6 +41,7 @@ export class HoldReader {
 
   /** Active just-in-time grants for this identity on this route. */
   grantsFor(identity: Identity, route: string): Approval[] {
+    if (!this.store.knows(identity.iss, identity.sub)) return [];
     const now = this.now();
     return this.store
       .grantsForSubject(identity.iss, identity.sub, route)

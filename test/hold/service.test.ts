@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open } from 'lmdb';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HoldService, ReplayUnavailable } from '../../src/hold/index.js';
@@ -165,6 +166,26 @@ test('a pending hold survives a restart and can be approved and replayed after i
     assert.is(listed.body.holds[0].requester.sub, 'alice');
     await adminCall(after, bob, 'POST', `/api/holds/${first.body.hold_id}/approve`, {});
     const replay = await clientCall(after, alice, '/v1/score', { restart: true });
+    assert.is(replay.status, 200);
+  } finally {
+    await after.close();
+  }
+});
+
+test('a store written before the subject index still finds its replays after a restart', async () => {
+  const before = await startStack({ idp, waitSeconds: 0.1 });
+  const dir = before.dir;
+  const first = await clientCall(before, alice, '/v1/score', { legacy: true });
+  assert.is(first.status, 403);
+  await adminCall(before, bob, 'POST', `/api/holds/${first.body.hold_id}/approve`, {});
+  await before.close(false);
+  // What an older regate left behind: holds and their request index, no subject index.
+  const env = open({ path: dir });
+  env.openDB({ name: 'subjects' }).clearSync();
+  await env.close();
+  const after = await startStack({ idp, dir });
+  try {
+    const replay = await clientCall(after, alice, '/v1/score', { legacy: true });
     assert.is(replay.status, 200);
   } finally {
     await after.close();
