@@ -4,7 +4,7 @@
  * never stored), live until the token's `exp` and no longer, and the cache holds at most `max`
  * entries, evicting the least recently used.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export class TokenCache<V> {
   private readonly entries = new Map<string, { value: V; expiresAtMs: number }>();
@@ -12,7 +12,7 @@ export class TokenCache<V> {
   constructor(private readonly max: number) {}
 
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   get(key: string, nowMs: number): V | undefined {

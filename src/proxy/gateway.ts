@@ -4,7 +4,7 @@
  * service passed to the constructor through a narrow interface, so the pipeline knows their
  * contracts and nothing else. Every failure fails closed and answers with the JSON error body.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
@@ -172,7 +172,7 @@ interface Exchange {
 /** What a refusal record names: whatever the gateway knew when it refused. */
 type RefusalFacts = Pick<Exchange, 'id' | 'client' | 'route' | 'method' | 'path' | 'identity'>;
 
-const EMPTY_SHA256 = createHash('sha256').digest('hex');
+const EMPTY_SHA256 = hash('sha256', '', 'hex');
 /** Responses up to this size with a content-length are read whole and masked in one call, not streamed. */
 const ONE_SHOT_BYTES = 64 * 1024;
 
@@ -409,7 +409,7 @@ export class Gateway {
     }
     x.bodyBytes = bodyBytes;
     // Streamed bodies are not hashed (that would mean buffering them): replays match on the rest.
-    const bodySha256 = raw ? createHash('sha256').update(raw).digest('hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
+    const bodySha256 = raw ? hash('sha256', raw, 'hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
     const holds = this.services.holds;
     // Holds and replays name the request with its query: approving `limit=5000` must not let a
     // replay with `limit=500000` through.
