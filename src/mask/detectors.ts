@@ -117,8 +117,10 @@ function mayHoldBuiltin(text: string): boolean {
       run = 0;
       if (!label) label = c > 127 || ((c | 32) >= 103 && (c | 32) <= 122);
     }
+    // As soon as a candidate could be complete: callers scan the rest of a text after each match.
+    if (label && digits >= 3) return true;
   }
-  return label && digits >= 3;
+  return false;
 }
 
 function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; resume: number } {
@@ -202,13 +204,30 @@ function validates(d: CustomDetector, value: string): boolean {
  * `card_cvv`) and a trailing run of words must spell a label.
  */
 export function keyContext(key: string, formats: Formats): { detector: 'cvv' | 'expiry'; format: MaskFormat } | undefined {
+  if (!formats.cvv && !formats.expiry) return undefined;
+  // Bodies repeat their keys (one per row): each distinct key is split into words once.
+  let label = KEY_LABELS.get(key);
+  if (label === undefined) {
+    if (KEY_LABELS.size >= KEY_LABELS_MAX) KEY_LABELS.clear();
+    KEY_LABELS.set(key, (label = keyLabel(key)));
+  }
+  if (label === 'cvv') return formats.cvv ? { detector: 'cvv', format: 'full' } : undefined;
+  if (label === 'expiry') return formats.expiry ? { detector: 'expiry', format: formats.expiry } : undefined;
+  return undefined;
+}
+
+const KEY_LABELS = new Map<string, 'cvv' | 'expiry' | null>();
+const KEY_LABELS_MAX = 4096;
+
+/** The label a trailing run of the key's words spells, the first (longest) run that does. */
+function keyLabel(key: string): 'cvv' | 'expiry' | null {
   const words = key.split(/[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])/).filter(Boolean).map((w) => w.toLowerCase());
   for (let k = 0; k < words.length; k++) {
     const tail = words.slice(k).join('');
-    if (formats.cvv && CVV_WORDS.includes(tail)) return { detector: 'cvv', format: 'full' };
-    if (formats.expiry && EXPIRY_WORDS.includes(tail)) return { detector: 'expiry', format: formats.expiry };
+    if (CVV_WORDS.includes(tail)) return 'cvv';
+    if (EXPIRY_WORDS.includes(tail)) return 'expiry';
   }
-  return undefined;
+  return null;
 }
 
 const EXPIRY_WHOLE = new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`);

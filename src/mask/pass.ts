@@ -47,6 +47,8 @@ export function maskSpan(pass: Pass, text: string, from: number, horizon: number
   let copied = from;
   let out = '';
   while (pos < horizon) {
+    // After a candidate, the rest of the text usually holds none: the prefilter says so without RE2.
+    if (pos > from && pass.mayMatch && !pass.mayMatch(text.slice(pos))) break;
     const m = pass.pattern.next(text, pos);
     if (!m || m.start >= horizon) break;
     const d = m.end > m.start ? pass.decide(text, m) : { resume: m.start + (isHigh(text, m.start) ? 2 : 1) };
