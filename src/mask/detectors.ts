@@ -100,9 +100,9 @@ export function builtinPass(engine: RegexEngine, formats: Formats): Pass | null 
 /**
  * Whether any built-in detector could match in `text`, in one scan without RE2: track data and
  * PANs need a run of 12+ digits (only spaces and dashes between them); a cvv or expiry value needs
- * 3+ digits and a label, and every label holds a letter outside a–f (so hex ids and hashes are not
- * labels). Any non-ASCII character counts as a possible label letter, since case folding maps some
- * (ſ, K) onto ASCII ones.
+ * 3+ digits and a label, and every label starts with one of ten letter triples (`labelStart`), none
+ * of them hex (so ids, hashes and revisions are not labels). Any non-ASCII character counts as a
+ * possible label, since case folding maps some (ſ, K) onto ASCII letters.
  */
 function mayHoldBuiltin(text: string): boolean {
   let digits = 0;
@@ -115,12 +115,35 @@ function mayHoldBuiltin(text: string): boolean {
       if (++run >= 12) return true;
     } else if (c !== 32 && c !== 45) {
       run = 0;
-      if (!label) label = c > 127 || ((c | 32) >= 103 && (c | 32) <= 122);
+      if (!label) label = c > 127 || labelStart(text, i);
     }
     // As soon as a candidate could be complete: callers scan the rest of a text after each match.
     if (label && digits >= 3) return true;
   }
   return false;
+}
+
+/**
+ * Whether a cvv or expiry label may start at `i`: cvv, cvc, cvn, cid, csc, car(d verification),
+ * sec(urity code), exp, val(id thru), goo(d thru), in any case.
+ */
+function labelStart(text: string, i: number): boolean {
+  const b = text.charCodeAt(i + 1) | 32;
+  const c = text.charCodeAt(i + 2) | 32;
+  switch (text.charCodeAt(i) | 32) {
+    case 0x63: // c
+      return b === 0x76 ? c === 0x76 || c === 0x63 || c === 0x6e : (b === 0x69 && c === 0x64) || (b === 0x73 && c === 0x63) || (b === 0x61 && c === 0x72);
+    case 0x73: // s
+      return b === 0x65 && c === 0x63;
+    case 0x65: // e
+      return b === 0x78 && c === 0x70;
+    case 0x76: // v
+      return b === 0x61 && c === 0x6c;
+    case 0x67: // g
+      return b === 0x6f && c === 0x6f;
+    default:
+      return false;
+  }
 }
 
 function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; resume: number } {

@@ -104,8 +104,6 @@ test('plans are cached per distinct rule set', () => {
   assert.is.not(compileMaskPlan([{ detector: 'pan' }]), compileMaskPlan([{ detector: 'pan', format: 'last4' }]));
 });
 
-test.run();
-
 test('the built-in pass skips RE2 only for texts where RE2 finds no candidate', () => {
   const pass = ALL.passes[0]!;
   const piece = fc.oneof(
@@ -126,3 +124,5 @@ test('the built-in pass skips RE2 only for texts where RE2 finds no candidate', 
   assert.ok(skipped > 200, 'the prefilter does skip texts');
   assert.is(pass.mayMatch!('3f1b2c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d'), false);
 });
+
+test.run();
