@@ -5,6 +5,7 @@
  */
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { canonicalJson } from './canonical.js';
 import { checkpointHash, signCheckpoint, type Checkpoint } from './checkpoint.js';
 import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
 import type { AuditEvent, Scrub } from './events.js';
@@ -136,11 +137,26 @@ export class AuditLog {
 
   /** Appends one event; resolves with its record number once it is durable. */
   append(event: AuditEvent): Promise<{ seq: number }> {
+    let json: string;
+    try {
+      json = canonicalJson(event, this.scrub);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.appendCanonical(event.type, json);
+  }
+
+  /**
+   * Appends an event already in canonical JSON with its strings scrubbed, as `append` would have
+   * written it: a `--workers` worker encodes its own records, so the primary, which every record
+   * passes through, only numbers, chains and stores them.
+   */
+  appendCanonical(type: AuditEvent['type'], eventJson: string): Promise<{ seq: number }> {
     const refused = this.closed ? new AuditClosedError(`the audit log at ${this.dir} is closed`) : (this.unwritable ?? this.failure);
     if (refused) return Promise.reject(refused);
     let encoded: { bytes: Buffer; leaf: Buffer };
     try {
-      encoded = encodeRecord(this.nextSeq, this.prevHash, new Date(), event, this.scrub);
+      encoded = encodeRecord(this.nextSeq, this.prevHash, new Date(), eventJson);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -154,7 +170,7 @@ export class AuditLog {
       this.segment.openedAt = Date.now();
       this.segment.onlySealEvents = true;
     }
-    if (event.type !== 'segment.sealed') this.segment.onlySealEvents = false;
+    if (type !== 'segment.sealed') this.segment.onlySealEvents = false;
     this.segment.leaves.push(leaf);
     this.bytesSinceMeasure += bytes.length + RECORD_OVERHEAD;
     const written = this.write(this.store.records.put(seq, bytes), `record ${seq}`);

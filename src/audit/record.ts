@@ -22,11 +22,11 @@ export interface AuditRecord {
 /**
  * The record's canonical bytes and its leaf hash, hashed from one buffer `0x00 || record` (no copy).
  * The envelope's keys sort as `event, prev, seq, ts, v`, so it is written around the event's own
- * canonical form; `scrub` applies to the event's strings (see canonicalJson).
+ * canonical JSON (see canonicalJson).
  */
-export function encodeRecord(seq: number, prev: string, ts: Date, event: AuditEvent, scrub?: (s: string) => string): { bytes: Buffer; leaf: Buffer } {
+export function encodeRecord(seq: number, prev: string, ts: Date, eventJson: string): { bytes: Buffer; leaf: Buffer } {
   if (!Number.isSafeInteger(seq)) throw new AuditFormatError(`a record number must be a safe integer, got ${seq}`);
-  const record = `{"event":${canonicalJson(event, scrub)},"prev":${JSON.stringify(prev)},"seq":${seq},"ts":"${ts.toISOString()}","v":${FORMAT_VERSION}}`;
+  const record = `{"event":${eventJson},"prev":${JSON.stringify(prev)},"seq":${seq},"ts":"${ts.toISOString()}","v":${FORMAT_VERSION}}`;
   const prefixed = Buffer.from('\u0000' + record, 'utf8');
   return { bytes: prefixed.subarray(1), leaf: hash('sha256', prefixed, 'buffer') };
 }

@@ -16,7 +16,7 @@ import { Logger } from './log.js';
 import { GatewayMetrics } from './metrics.js';
 import { closeServer, createAdminServer, type AdminStatus } from './server.js';
 import { adminOptions, listenOrFail, openSingletons, recordStart, StartupError, type Singletons, type StartOptions } from './start.js';
-import type { HoldCall, WorkerStatus } from './worker.js';
+import type { AuditCall, HoldCall, WorkerStatus } from './worker.js';
 
 export interface RunningCluster {
   url: string;
@@ -40,7 +40,7 @@ interface Member {
 
 function workerHandlers(shared: Singletons, m: () => Member, events: { ready(url: string): void; failed(message: string): void }) {
   return {
-    audit: (event: unknown) => shared.audit.append(event as Parameters<Singletons['audit']['append']>[0]),
+    audit: ({ type, json }: AuditCall) => shared.audit.appendCanonical(type, json),
     hold: ({ token, req }: HoldCall) => {
       const abort = new AbortController();
       m().holds.set(token, abort);

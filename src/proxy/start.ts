@@ -32,7 +32,7 @@ export const VERSION = '0.1.0';
  * record: ids, hashes, routes, reasons), which was the audit path's largest cost (bench/README.md).
  */
 const auditScrubPlan = compileMaskPlan(CARD_RULES);
-const auditScrub = (s: string): string => maskText(auditScrubPlan, s).text;
+export const auditScrub = (s: string): string => maskText(auditScrubPlan, s).text;
 
 export interface StartOptions {
   /** Where logs go (default stdout). */

@@ -11,6 +11,7 @@
  * and exits.
  */
 import cluster from 'node:cluster';
+import { canonicalJson, type AuditEvent } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { HoldAuditFailed, HoldLimitExceeded, HoldReader, ReplayUnavailable } from '../hold/index.js';
 import { createAuthenticator } from '../identity/index.js';
@@ -19,7 +20,7 @@ import type { AuditSink, HoldsService } from './gateway.js';
 import { RpcChannel } from './ipc.js';
 import { Logger } from './log.js';
 import type { MetricsSnapshot } from './metrics.js';
-import { holdsDir, identityOptions, listenOrFail, openPipeline, type Pipeline, type StartOptions } from './start.js';
+import { auditScrub, holdsDir, identityOptions, listenOrFail, openPipeline, type Pipeline, type StartOptions } from './start.js';
 
 /** What a worker reports to the primary for `/metrics` and `/healthz`. */
 export interface WorkerStatus {
@@ -29,6 +30,12 @@ export interface WorkerStatus {
 
 /** The holds errors the proxy maps to distinct answers (429, 403, 503), rebuilt from their code. */
 export const HOLD_ERRORS = [HoldLimitExceeded, ReplayUnavailable, HoldAuditFailed];
+
+/** The arguments of the primary's `audit` call: an event in the log's canonical, scrubbed form. */
+export interface AuditCall {
+  type: AuditEvent['type'];
+  json: string;
+}
 
 /** The arguments of the primary's `hold` call. */
 export interface HoldCall {
@@ -78,7 +85,19 @@ export async function runWorker(config: GatewayConfig, opts: StartOptions = {}):
     void stop().finally(() => process.exit(0));
   });
 
-  const audit: AuditSink = { append: (event) => channel.call<{ seq: number }>('audit', event) };
+  // Records are encoded here (canonical JSON, scrubbed), in parallel across workers: the primary
+  // only numbers, chains and stores them.
+  const audit: AuditSink = {
+    append: (event) => {
+      let json: string;
+      try {
+        json = canonicalJson(event, auditScrub);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return channel.call<{ seq: number }>('audit', { type: event.type, json } satisfies AuditCall);
+    },
+  };
   const reader = HoldReader.open(holdsDir(config));
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   try {

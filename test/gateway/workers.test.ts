@@ -109,6 +109,9 @@ test('--workers 2: both workers serve, one audit log holds every decision and ou
   const answers = [];
   for (let round = 0; round < 6; round++) answers.push(...(await Promise.all(Array.from({ length: 8 }, () => post(gw.url, token)))));
   for (const a of answers) assert.is(a.status, 200, a.body);
+  // The policy's reason quotes the path: the worker scrubs the card number out of the record it encodes.
+  const carded = await post(gw.url, token, '/v1/models/4111111111111111');
+  assert.is(carded.status, 403, carded.body);
 
   // A slow request in flight when SIGTERM arrives is still answered.
   upstream.handlers.set('/v1/models/load', (_req, res) => {
@@ -135,6 +138,9 @@ test('--workers 2: both workers serve, one audit log holds every decision and ou
     const mine = all.filter((r) => (r.event as { request_id?: string }).request_id === a.requestId).map((r) => r.event.type);
     assert.equal(mine, ['request.decision', 'request.outcome'], `records of ${a.requestId}`);
   }
+  const reason = all.find((r) => (r.event as { request_id?: string }).request_id === carded.requestId && r.event.type === 'request.decision');
+  assert.match(JSON.stringify(reason), /POST \/v1\/models\/\*{12}1111 matches no rule/);
+  assert.not.match(JSON.stringify(all), /4111111111111111/);
   assert.is(all.filter((r) => r.event.type === 'gateway.start').length, 1);
   assert.is(all.at(-1)?.event.type, 'gateway.stop', 'the stop record follows every request record');
   const verified = await runCli(['audit', 'verify', '--state', state]);
