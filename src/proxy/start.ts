@@ -14,10 +14,10 @@ import { createAuthenticator, jwksRequestHandler, type Authenticator, type Ident
 import { loadBundle, watchBundle, type PolicyEngine } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
 import { auditViews } from './audit-views.js';
-import { Gateway, type ActivePolicy, type AuditSink, type AuthenticatorService, type HoldsService, type PolicyService } from './gateway.js';
+import { Gateway, type ActivePolicy, type AuditSink, type AuthenticatorService, type GatewayOptions, type HoldsService, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
 import { bundleMasker, CARD_RULES } from './masking.js';
-import { closeServer, createAdminServer, createGatewayServer, drainServer, gatewayStatus, listen, type AdminMount, type AdminOptions } from './server.js';
+import { closeServer, createAdminServer, createGatewayServer, drainServer, gatewayStatus, listen, type AdminMount, type AdminOptions, type GatewayServerLimits } from './server.js';
 
 /** The gateway could not start (listener, bundle, key): the message names what failed. */
 export class StartupError extends RegateError {
@@ -67,7 +67,7 @@ export function identityOptions(c: IdentityConfig, jwks?: JSONWebKeySet): Identi
 }
 
 /** A loaded bundle as the pipeline uses it; its masker compiles the bundle's custom detectors now. */
-function activate(engine: PolicyEngine): ActivePolicy {
+export function activate(engine: PolicyEngine): ActivePolicy {
   return { revision: engine.revision, evaluate: (input) => engine.evaluate(input), masker: bundleMasker(engine.customDetectors) };
 }
 
@@ -224,6 +224,32 @@ export function holdsDir(config: GatewayConfig): string {
   return join(config.state_dir, 'holds');
 }
 
+/** The pipeline's settings from the config. */
+export function gatewayOptions(config: GatewayConfig): GatewayOptions {
+  return {
+    routes: config.routes,
+    upstreams: config.upstreams,
+    maxBodyBytes: config.max_body_bytes,
+    bodyCapBytes: config.audit.body_cap_bytes,
+    logRequests: config.logging.requests,
+    limits: {
+      requestsPerSecond: config.limits.requests_per_second,
+      burst: config.limits.burst,
+      maxConcurrent: config.limits.max_concurrent,
+      jsonMaxDepth: config.limits.json_max_depth,
+    },
+  };
+}
+
+/** The client listener's limits from the config. */
+export function serverLimits(config: GatewayConfig): GatewayServerLimits {
+  return {
+    headersTimeoutMs: config.limits.headers_timeout_ms,
+    requestTimeoutMs: config.limits.request_timeout_ms,
+    maxHeaderBytes: config.limits.max_header_bytes,
+  };
+}
+
 /** The request pipeline and its client listener (not yet listening), over the given audit log and holds. */
 export interface Pipeline {
   gateway: Gateway;
@@ -239,27 +265,8 @@ export async function openPipeline(
   services: { audit: AuditSink; holds: HoldsService; authenticator: AuthenticatorService },
 ): Promise<Pipeline> {
   const { policy, close: closePolicy } = await watchPolicy(config, services.audit, logger);
-  const gateway = new Gateway(
-    { authenticator: services.authenticator, audit: services.audit, policy, holds: services.holds, logger },
-    {
-      routes: config.routes,
-      upstreams: config.upstreams,
-      maxBodyBytes: config.max_body_bytes,
-      bodyCapBytes: config.audit.body_cap_bytes,
-      logRequests: config.logging.requests,
-      limits: {
-        requestsPerSecond: config.limits.requests_per_second,
-        burst: config.limits.burst,
-        maxConcurrent: config.limits.max_concurrent,
-        jsonMaxDepth: config.limits.json_max_depth,
-      },
-    },
-  );
-  const server = createGatewayServer(gateway, {
-    headersTimeoutMs: config.limits.headers_timeout_ms,
-    requestTimeoutMs: config.limits.request_timeout_ms,
-    maxHeaderBytes: config.limits.max_header_bytes,
-  });
+  const gateway = new Gateway({ authenticator: services.authenticator, audit: services.audit, policy, holds: services.holds, logger }, gatewayOptions(config));
+  const server = createGatewayServer(gateway, serverLimits(config));
   return {
     gateway,
     server,

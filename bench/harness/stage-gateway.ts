@@ -1,0 +1,66 @@
+/**
+ * One rung of bench/stages.ts's ladder: regate's own request pipeline (node:http server, Gateway,
+ * undici pool, the token verified from the cache) with the stages above the rung replaced by
+ * stand-ins that cost nothing, so the ladder shows what each stage adds per request. The last rung
+ * has every stage real (the bench runs `regate serve` beside it as a cross-check).
+ *
+ * Usage: node stage-gateway.js CONFIG RUNG (0 pipeline only … 4 every stage; bench/stages.ts names
+ * them); prints `listening <port>`.
+ */
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../../src/config/index.js';
+import { HoldReader } from '../../src/hold/index.js';
+import { createAuthenticator } from '../../src/identity/index.js';
+import { loadBundle } from '../../src/policy/index.js';
+import type { Decision } from '../../src/policy/types.js';
+import { Gateway, type ActivePolicy, type AuditSink, type HoldsService } from '../../src/proxy/gateway.js';
+import { Logger } from '../../src/proxy/log.js';
+import { createGatewayServer, listen } from '../../src/proxy/server.js';
+import { activate, gatewayOptions, holdsDir, identityOptions, openSingletons, serverLimits } from '../../src/proxy/start.js';
+
+const [, , file, rungArg] = process.argv;
+const rung = Number(rungArg);
+const config = await loadConfig(file!);
+const logger = new Logger({ write: () => true }, 'info');
+const keyFile = config.policy.public_key_file;
+const engine = await loadBundle(config.policy.bundle, { publicKeyPem: keyFile ? readFileSync(keyFile, 'utf8') : undefined, requireSignature: !config.policy.allow_unsigned });
+const real = activate(engine);
+
+/** The policy as the rung has it: a fixed allow decision, the real one without masks, or the real one. */
+function policyAt(): ActivePolicy {
+  if (rung >= 2) return real;
+  let fixed: Decision | null = null;
+  const unmasked = (d: Decision): Decision => ({ ...d, mask: { request: [], response: [] } });
+  return {
+    ...real,
+    evaluate: (input) => (rung === 1 ? unmasked(real.evaluate(input)) : (fixed ??= unmasked(real.evaluate(input)))),
+  };
+}
+
+const noHolds: HoldsService = {
+  approvalFor: () => null,
+  grantsFor: () => [],
+  hold: () => Promise.reject(new Error('no holds in this rung')),
+  consumeReplay: () => Promise.reject(new Error('no holds in this rung')),
+};
+const noAudit: AuditSink = { append: () => Promise.resolve({ seq: 0 }) };
+
+let audit: AuditSink = noAudit;
+let holds: HoldsService = noHolds;
+if (rung >= 4) {
+  const shared = await openSingletons(config, logger, {});
+  ({ audit, holds } = shared);
+} else if (rung >= 3) {
+  const reader = HoldReader.open(holdsDir(config));
+  holds = { ...noHolds, approvalFor: (...a) => reader.approvalFor(...a), grantsFor: (...a) => reader.grantsFor(...a) };
+}
+
+const options = gatewayOptions(config);
+const gateway = new Gateway(
+  { authenticator: createAuthenticator(identityOptions(config.identity)), audit, policy: { current: policyAt }, holds, logger },
+  { ...options, logRequests: rung >= 3 },
+);
+const server = createGatewayServer(gateway, serverLimits(config));
+const url = await listen(server, '127.0.0.1', 0);
+process.stdout.write(`listening ${new URL(url).port}\n`);
+process.once('SIGTERM', () => process.exit(0));
