@@ -6,7 +6,9 @@
  * bare undici proxy of the same run as the baseline and `regate serve` itself as a cross-check of
  * the last rung. Writes bench/results/stages-<date>.json and prints one table.
  *
- * Environment: BENCH_SECONDS (per rung, default 8), BENCH_CONNECTIONS (default 64).
+ * Environment: BENCH_SECONDS (per rung, default 8), BENCH_CONNECTIONS (default 64), BENCH_PROFILE=<dir>
+ * (each rung runs under `--cpu-prof` and writes its profile there; the figures then include the
+ * profiler's cost).
  */
 import { fileURLToPath } from 'node:url';
 import { report, type Row } from './lib/report.js';
@@ -17,6 +19,7 @@ import { prepareRegate, startRegate } from './harness/regate.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const profileDir = process.env.BENCH_PROFILE;
 const rungScript = fileURLToPath(new URL('./harness/stage-gateway.js', import.meta.url));
 /** What each rung of bench/harness/stage-gateway.ts adds, in order. */
 const RUNGS = ['pipeline only (token cache, body, forward)', '+ policy (Wasm)', '+ masking', '+ holds lookups, request log', '+ audit log (durable): every stage'];
@@ -47,7 +50,7 @@ try {
   const rungs: Measured[] = [];
   for (const [i, label] of RUNGS.entries()) {
     process.stdout.write(`rung ${i}: ${label}\n`);
-    const p = await startPinned(CONTENDER_CPU, process.execPath, [rungScript, setup.config, String(i)], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
+    const p = await startPinned(CONTENDER_CPU, process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `rung-${i}.cpuprofile`] : []), rungScript, setup.config, String(i)], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
     rungs.push(await measure(label, p, auth));
   }
   const serve = await measure('regate serve (cross-check of the last rung)', await startRegate(setup, CONTENDER_CPU), auth);

@@ -29,13 +29,14 @@ const real = activate(engine);
 /** The policy as the rung has it: a fixed allow decision, the real one without masks, or the real one. */
 function policyAt(): ActivePolicy {
   if (rung >= 2) return real;
-  let fixed: Decision | null = null;
   const unmasked = (d: Decision): Decision => ({ ...d, mask: { request: [], response: [] } });
+  let fixed: Decision | null = null;
   return {
     ...real,
     evaluate: (input) => (rung === 1 ? unmasked(real.evaluate(input)) : (fixed ??= unmasked(real.evaluate(input)))),
   };
 }
+const policy = policyAt();
 
 const noHolds: HoldsService = {
   approvalFor: () => null,
@@ -57,7 +58,7 @@ if (rung >= 4) {
 
 const options = gatewayOptions(config);
 const gateway = new Gateway(
-  { authenticator: createAuthenticator(identityOptions(config.identity)), audit, policy: { current: policyAt }, holds, logger },
+  { authenticator: createAuthenticator(identityOptions(config.identity)), audit, policy: { current: () => policy }, holds, logger },
   { ...options, logRequests: rung >= 3 },
 );
 const server = createGatewayServer(gateway, serverLimits(config));
