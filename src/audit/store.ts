@@ -43,6 +43,8 @@ export function openStore(dir: string, opts: { readOnly?: boolean; durability?: 
   const mode = DURABILITY[opts.durability ?? 'fsync'];
   const env = open({
     path: dir,
+    // lmdb-js takes a path with an extension (`audit.d`, `logs-2026.11`) for a file, not a folder.
+    noSubdir: false,
     readOnly: opts.readOnly ?? false,
     ...(opts.readOnly ? {} : mode.lmdb),
     ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}),

@@ -55,7 +55,8 @@ export class HoldStore {
   static open(dir: string): HoldStore {
     try {
       mkdirSync(dir, { recursive: true });
-      const env = open({ path: dir });
+      // noSubdir: lmdb-js takes a path with an extension (`holds.d`) for a file, not a folder.
+      const env = open({ path: dir, noSubdir: false });
       return new HoldStore(
         env,
         env.openDB<Hold, string>({ name: 'holds' }),

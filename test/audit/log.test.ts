@@ -104,6 +104,24 @@ test('after a key rotation older segments still verify given both keys (PEMs or 
   }
 });
 
+test('a log directory whose name has a dot (audit.d-2026.11) is a directory that readers find', async () => {
+  const f = await fixture();
+  try {
+    const dotted = { ...f, dir: join(f.state, 'audit.d-2026.11') };
+    const log = await openLog(dotted);
+    await log.append(sampleEvent(0));
+    await log.close();
+    assert.ok(statSync(dotted.dir).isDirectory());
+    const r = await verifyWith(dotted, [f.pub]);
+    assert.ok(r.ok, r.ok ? '' : r.fault.message);
+    const stored = records(dotted);
+    assert.is(stored[0]?.type, 'request.decision');
+    assert.is(r.summary.records, stored.length);
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('a log has one writer: a second open is refused until the first closes', async () => {
   const f = await fixture();
   try {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -292,6 +292,20 @@ test('HoldService.open fails with a typed error naming the directory', async () 
   } catch (err) {
     assert.is((err as { code: string }).code, 'ERR_HOLD_STORE');
     assert.ok((err as Error).message.includes(join(file, 'holds')));
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('a hold store directory whose name has a dot (holds.d) is a directory, not a file', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'regate-hold-dot-'));
+  const dir = join(parent, 'holds.d');
+  try {
+    const service = await HoldService.open({ dir, waitSeconds: 1 });
+    await service.close();
+    assert.ok(statSync(dir).isDirectory());
+    assert.ok(existsSync(join(dir, 'data.mdb')), 'the environment lives inside the folder');
+    await (await HoldService.open({ dir, waitSeconds: 1 })).close();
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
