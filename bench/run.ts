@@ -158,15 +158,26 @@ try {
   }
 
   if (!only || only.includes('sse')) {
-    process.stdout.write(`SSE: ${sseStreams} sequential 200-token streams, direct vs regate (masking on)...\n`);
+    process.stdout.write(`SSE: ${sseStreams} sequential 200-token streams, direct, bare undici proxy, regate (masking on)...\n`);
     const d = await sse(upstream);
+    const bareProxy = await startBareProxy(upstream);
+    let b: Record<string, number>;
+    try { b = await sse(`http://127.0.0.1:${bareProxy.port}`); } finally { await bareProxy.stop(); }
     const running = await regate(upstream, 'agent');
     let g: Record<string, number>;
     try { g = await sse(running.base, running.auth); } finally { for (const p of running.procs) await p.stop(); }
+    const row = (path: string, m: Record<string, number>, minus?: Record<string, number>): Row => ({
+      path,
+      'first event p50 ms': m.first_event_p50_ms! - (minus?.first_event_p50_ms ?? 0),
+      'first event p99 ms': m.first_event_p99_ms! - (minus?.first_event_p99_ms ?? 0),
+      'per event p50 ms': m.per_event_p50_ms! - (minus?.per_event_p50_ms ?? 0),
+    });
     const sseRows: Row[] = [
-      { path: 'direct', 'first event p50 ms': d.first_event_p50_ms!, 'first event p99 ms': d.first_event_p99_ms!, 'per event p50 ms': d.per_event_p50_ms! },
-      { path: 'regate (SSE masked)', 'first event p50 ms': g.first_event_p50_ms!, 'first event p99 ms': g.first_event_p99_ms!, 'per event p50 ms': g.per_event_p50_ms! },
-      { path: 'added by regate', 'first event p50 ms': g.first_event_p50_ms! - d.first_event_p50_ms!, 'first event p99 ms': g.first_event_p99_ms! - d.first_event_p99_ms!, 'per event p50 ms': g.per_event_p50_ms! - d.per_event_p50_ms! },
+      row('direct', d),
+      row('2 bare undici proxy', b),
+      row('regate (SSE masked)', g),
+      row('added by the bare proxy', b, d),
+      row('added by regate', g, d),
     ];
     extra.sse = sseRows;
     report('gateway-sse', sseRows);
