@@ -110,18 +110,41 @@ function mayHoldBuiltin(text: string): boolean {
   let label = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      digits++;
-      if (++run >= 12) return true;
-    } else if (c !== 32 && c !== 45) {
-      run = 0;
-      if (!label) label = c > 127 || labelStart(text, i);
+    // One table load per character: this scan runs over every string the gateway masks or audits.
+    // It stops as soon as a candidate could be complete: callers scan the rest after each match.
+    switch (c < 128 ? CHAR_CLASS[c] : LABEL_FIRST) {
+      case DIGIT:
+        if (++run >= 12 || (++digits >= 3 && label)) return true;
+        break;
+      case SEPARATOR:
+        break;
+      case LABEL_FIRST:
+        run = 0;
+        if (!label && (c > 127 || labelStart(text, i))) {
+          if (digits >= 3) return true;
+          label = true;
+        }
+        break;
+      default:
+        run = 0;
     }
-    // As soon as a candidate could be complete: callers scan the rest of a text after each match.
-    if (label && digits >= 3) return true;
   }
   return false;
 }
+
+const OTHER = 0;
+const DIGIT = 1;
+/** Space and dash: allowed between the digits of a PAN or track. */
+const SEPARATOR = 2;
+/** The first letter of a label (c, s, e, v, g in either case); non-ASCII characters count too. */
+const LABEL_FIRST = 3;
+const CHAR_CLASS = (() => {
+  const t = new Uint8Array(128).fill(OTHER);
+  for (let c = 48; c <= 57; c++) t[c] = DIGIT;
+  t[32] = t[45] = SEPARATOR;
+  for (const l of 'csevgCSEVG') t[l.charCodeAt(0)] = LABEL_FIRST;
+  return t;
+})();
 
 /**
  * Whether a cvv or expiry label may start at `i`: cvv, cvc, cvn, cid, csc, car(d verification),
