@@ -93,43 +93,60 @@ export function builtinPass(engine: RegexEngine, formats: Formats): Pass | null 
       const tail = text.slice(p, p + maxLength + 1);
       return continues.some((c) => c(tail));
     },
-    mayMatch: mayHoldBuiltin,
+    firstCandidate: firstBuiltinCandidate,
   };
 }
 
 /**
- * Whether any built-in detector could match in `text`, in one scan without RE2: track data and
- * PANs need a run of 12+ digits (only spaces and dashes between them); a cvv or expiry value needs
- * 3+ digits and a label, and every label starts with one of ten letter triples (`labelStart`), none
- * of them hex (so ids, hashes and revisions are not labels). Any non-ASCII character counts as a
- * possible label, since case folding maps some (ſ, K) onto ASCII letters.
+ * Where the first match of a built-in detector could start in `text` at or after `from`, found in
+ * one scan without RE2, or -1 when none can: track data and PANs need a run of 12+ digits (only
+ * spaces and dashes between them); a cvv or expiry value needs 3+ digits and a label before it, and
+ * every label starts with one of ten letter triples (`labelStart`), none of them hex (so ids,
+ * hashes and revisions are not labels). Any non-ASCII character counts as a possible label, since
+ * case folding maps some (ſ, K) onto ASCII letters. The position is a lower bound, never past a
+ * match: track data may begin two characters before its digits (`%B`, `;`), and a label whose
+ * triple holds a folded letter (`cſc`) up to two before the character that flagged it.
  */
-function mayHoldBuiltin(text: string): boolean {
+function firstBuiltinCandidate(text: string, from: number): number {
   let digits = 0;
   let run = 0;
-  let label = false;
-  for (let i = 0; i < text.length; i++) {
+  let label = -1;
+  for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i);
     // One table load per character: this scan runs over every string the gateway masks or audits.
-    // It stops as soon as a candidate could be complete: callers scan the rest after each match.
+    // It stops as soon as a candidate could be complete: callers scan on from there after each match.
     switch (c < 128 ? CHAR_CLASS[c] : LABEL_FIRST) {
       case DIGIT:
-        if (++run >= 12 || (++digits >= 3 && label)) return true;
+        if (++run >= 12) return Math.max(from, runStart(text, from, i) - 2);
+        if (++digits >= 3 && label >= 0) return Math.max(from, label - 2);
         break;
       case SEPARATOR:
         break;
       case LABEL_FIRST:
         run = 0;
-        if (!label && (c > 127 || labelStart(text, i))) {
-          if (digits >= 3) return true;
-          label = true;
+        if (label < 0 && (c > 127 || labelStart(text, i))) {
+          label = i;
+          if (digits >= 3) return Math.max(from, label - 2);
         }
         break;
       default:
         run = 0;
     }
   }
-  return false;
+  return -1;
+}
+
+/**
+ * Where the run of digits, spaces and dashes that ends at `i` begins, not before `from` (looked up
+ * only once a run is long enough, so the scan itself need not track it).
+ */
+function runStart(text: string, from: number, i: number): number {
+  while (i > from) {
+    const c = text.charCodeAt(i - 1);
+    if (c >= 128 || CHAR_CLASS[c] === OTHER || CHAR_CLASS[c] === LABEL_FIRST) break;
+    i--;
+  }
+  return i;
 }
 
 const OTHER = 0;

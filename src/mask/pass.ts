@@ -27,10 +27,12 @@ export interface Pass {
    */
   mayContinue?(text: string, p: number): boolean;
   /**
-   * False only when the pattern cannot match anywhere in `text`, decided far cheaper than asking
-   * RE2 (most strings of a JSON body or an audit record hold no candidate at all). Undefined: ask RE2.
+   * Where the first match at or after `from` could start (never past it), or -1 when the pattern
+   * cannot match there at all, found far cheaper than by asking RE2: most strings of a JSON body or
+   * an audit record hold no candidate, and in those that do RE2 starts at the candidate instead of
+   * scanning the same text again. Undefined: ask RE2 from `from`.
    */
-  mayMatch?(text: string): boolean;
+  firstCandidate?(text: string, from: number): number;
 }
 
 export function addCount(counts: MaskCounts, key: string, n = 1): void {
@@ -47,8 +49,11 @@ export function maskSpan(pass: Pass, text: string, from: number, horizon: number
   let copied = from;
   let out = '';
   while (pos < horizon) {
-    // After a candidate, the rest of the text usually holds none: the prefilter says so without RE2.
-    if (pos > from && pass.mayMatch && !pass.mayMatch(text.slice(pos))) break;
+    if (pass.firstCandidate) {
+      const at = pass.firstCandidate(text, pos);
+      if (at < 0 || at >= horizon) break;
+      pos = at;
+    }
     const m = pass.pattern.next(text, pos);
     if (!m || m.start >= horizon) break;
     const d = m.end > m.start ? pass.decide(text, m) : { resume: m.start + (isHigh(text, m.start) ? 2 : 1) };
@@ -65,7 +70,6 @@ export function maskSpan(pass: Pass, text: string, from: number, horizon: number
 
 /** One-shot masking of a whole text by a pass. */
 export function maskWhole(pass: Pass, text: string, counts: MaskCounts): string {
-  if (pass.mayMatch && !pass.mayMatch(text)) return text;
   return maskSpan(pass, text, 0, text.length, counts).out;
 }
 
@@ -85,22 +89,16 @@ export class StreamPass {
   push(chunk: string): string {
     if (chunk === '') return '';
     this.buf += chunk;
-    const { out, decided } = this.span(this.horizon());
+    const { out, decided } = maskSpan(this.pass, this.buf, this.from, this.horizon(), this.counts);
     this.release(decided);
     return out;
   }
 
   end(): string {
-    const { out } = this.span(this.buf.length);
+    const { out } = maskSpan(this.pass, this.buf, this.from, this.buf.length, this.counts);
     this.buf = '';
     this.from = 0;
     return out;
-  }
-
-  /** maskSpan over the buffer, without asking RE2 when the prefilter rules out any match in it. */
-  private span(horizon: number): { out: string; decided: number } {
-    if (this.pass.mayMatch && !this.pass.mayMatch(this.buf)) return { out: this.buf.slice(this.from, horizon), decided: horizon };
-    return maskSpan(this.pass, this.buf, this.from, horizon, this.counts);
   }
 
   /** The first position whose candidate could still change with more text. */
