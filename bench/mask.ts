@@ -1,8 +1,9 @@
 /**
  * Masking throughput: MB/s on 1 MB of text with no matches and with dense matches (one PAN per
  * ~2 KB, and one per ~60 bytes), whole pipeline (find, validate, replace) per RE2 engine, against
- * JavaScript's RegExp doing the same work in the same run; and the added latency per SSE event (its
- * rows give µs per event in the MB/s column, and its ratio is time, so lower is better there).
+ * JavaScript's RegExp doing the same work in the same run; the added latency per SSE event; and, by
+ * string length, one native RE2 call against the JavaScript prefilter on strings it has not seen
+ * (the µs rows give time in the MB/s column and a ratio of times: lower is better there).
  */
 import { performance } from 'node:perf_hooks';
 import { report, type Row } from './lib/report.js';
@@ -79,5 +80,18 @@ for (const [name, plan] of Object.entries(plans)) {
     m.end();
   });
   rows.push({ engine: name, input: 'SSE event (µs/event)', 'MB/s': us, 'x baseline': us / sseBase });
+}
+// Where the prefilter stops paying for native RE2 (engine-native.ts, PREFILTER_BELOW): µs per call
+// on strings the engine has not seen (its UTF-8 copy is made per new string), by length.
+const pass = plans.native!.passes[0]!;
+for (const len of [64, 256, 512, 1024, 4096]) {
+  const base = prose.repeat(Math.ceil(len / prose.length)).slice(0, len - 6);
+  // Distinct, flat strings without a candidate (the suffix is letters).
+  const strs = Array.from({ length: 2000 }, (_, i) => Buffer.from(base + String(100000 + i).replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!)).toString());
+  const usPerCall = (fn: (s: string) => unknown) => 1e6 / (mbps(() => strs.forEach(fn)) * strs.length);
+  const pre = usPerCall((t) => pass.firstCandidate!(t, 0));
+  rows.push({ engine: 'JS prefilter (baseline)', input: `new ${len}-char string (µs/call)`, 'MB/s': pre, 'x baseline': 1 });
+  const re2 = usPerCall((t) => pass.pattern.next(t, 0));
+  rows.push({ engine: 'native RE2 call', input: `new ${len}-char string (µs/call)`, 'MB/s': re2, 'x baseline': re2 / pre });
 }
 report('mask', rows);

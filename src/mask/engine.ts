@@ -26,6 +26,12 @@ export interface CompileOptions {
 export interface CompiledPattern {
   /** The leftmost match starting at or after `from`; the text before `from` is context only. */
   next(text: string, from: number): Match | null;
+  /**
+   * Texts of at least this many characters (from the search position) are searched faster by the
+   * engine than a JavaScript prefilter (`Pass.firstCandidate`) can rule a match out, so callers ask
+   * the engine directly. Undefined: the prefilter always pays.
+   */
+  readonly prefilterBelow?: number;
 }
 
 export interface RegexEngine {

@@ -48,8 +48,9 @@ export function maskSpan(pass: Pass, text: string, from: number, horizon: number
   let pos = from;
   let copied = from;
   let out = '';
+  const prefilterBelow = pass.pattern.prefilterBelow ?? Infinity;
   while (pos < horizon) {
-    if (pass.firstCandidate) {
+    if (pass.firstCandidate && text.length - pos < prefilterBelow) {
       const at = pass.firstCandidate(text, pos);
       if (at < 0 || at >= horizon) break;
       pos = at;

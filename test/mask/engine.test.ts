@@ -1,4 +1,5 @@
 /** The same correctness corpus against both RE2 engines: offsets in UTF-16, astral text before matches. */
+import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { selectEngine, type EngineName } from '../../src/mask/engine.js';
@@ -39,6 +40,27 @@ for (const name of ENGINES) {
     assert.is(p.next('😀😀yy x', 8), null);
   });
 }
+
+test('property: native RE2 (asked directly on long texts) and re2-wasm (always behind the prefilter) mask any text alike', () => {
+  const rules = [{ detector: 'pan', format: 'last4' as const }, { detector: 'cvv' }, { detector: 'expiry' }, { detector: 'track' }];
+  const native = compileMaskPlan(rules, [], { engine: 'native' });
+  const wasm = compileMaskPlan(rules, [], { engine: 'wasm' });
+  const piece = fc.oneof(
+    fc.constantFrom('4111 1111 1111 1111', '5500-0000-0000-0004', 'cvv: 123', 'CVC2=9876', 'exp 12/29', 'valid thru 01/2030', ';4111111111111111=29121010?', 'ſec code 123', ' order 12345 ', '😀', '\n'),
+    fc.string({ maxLength: 8 }),
+    fc.stringMatching(/^[0-9 -]{1,24}$/),
+    fc.nat({ max: 900 }).map((n) => 'lorem ipsum '.repeat(Math.ceil(n / 12)).slice(0, n)),
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 12 }).map((xs) => xs.join('')), (text) => {
+      const a = maskText(native, text);
+      const b = maskText(wasm, text);
+      assert.is(a.text, b.text, JSON.stringify(text));
+      assert.equal(a.counts, b.counts);
+    }),
+    { numRuns: 300 },
+  );
+});
 
 test('REGATE_RE2 selects the engine; a bad value is a typed error', () => {
   const before = process.env.REGATE_RE2;
