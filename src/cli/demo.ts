@@ -30,8 +30,7 @@ export const demoCommand: CommandModule<object, Args> = {
       stateDir: resolve(args.state),
       log: process.stderr,
     });
-    process.stdout.write(`${session.banner}\n`);
-    await stopOnSignals(session);
+    await stopOnSignals(session, () => process.stdout.write(`${session.banner}\n`));
     process.exit(0);
   },
 };

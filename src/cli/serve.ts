@@ -11,8 +11,12 @@ interface Args {
   workers?: number;
 }
 
-/** Stops the gateway on SIGTERM/SIGINT (draining in-flight requests) and exits; a second signal exits at once. */
-export function stopOnSignals(running: { stop(): Promise<void> }): Promise<void> {
+/**
+ * Stops the gateway on SIGTERM/SIGINT (draining in-flight requests); a second signal exits at once.
+ * `announce` (the ready line) runs once the handlers are in place: a supervisor that signals as soon
+ * as it reads the line must find the drain there, not the default action (killed mid-request).
+ */
+export function stopOnSignals(running: { stop(): Promise<void> }, announce: () => void): Promise<void> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.stderr.write(`regate: ${signal}: draining in-flight requests\n`);
@@ -22,6 +26,7 @@ export function stopOnSignals(running: { stop(): Promise<void> }): Promise<void>
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
+    announce();
   });
 }
 
@@ -48,8 +53,7 @@ export const serveCommand: CommandModule<object, Args> = {
     const workers = args.workers ?? config.workers;
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers: expected an integer from 1 to 256, got ${args.workers}`);
     const running = workers > 1 ? await startCluster(config, workers) : await startGateway(config);
-    process.stderr.write(`regate ready ${running.url} (admin ${running.adminUrl})\n`);
-    await stopOnSignals(running);
+    await stopOnSignals(running, () => process.stderr.write(`regate ready ${running.url} (admin ${running.adminUrl})\n`));
     process.exit(0);
   },
 };
