@@ -8,9 +8,10 @@ import { AuditFormatError } from './errors.js';
 /**
  * Serialises `value` canonically: sorted keys (UTF-16 order), no whitespace, integers only. With
  * `scrub`, every string, keys included, passes through it on the way out: the audit writer's
- * defence in depth costs no second walk and no copy of the record.
+ * defence in depth costs no second walk and no copy of the record. String values under a key in
+ * `keep` are written as they are.
  */
-export function canonicalJson(value: unknown, scrub?: (s: string) => string): string {
+export function canonicalJson(value: unknown, scrub?: (s: string) => string, keep?: ReadonlySet<string>): string {
   switch (typeof value) {
     case 'string':
       // JSON.stringify escapes exactly as JCS does (a lone surrogate too, as a \u escape).
@@ -24,17 +25,17 @@ export function canonicalJson(value: unknown, scrub?: (s: string) => string): st
       if (value === null) return 'null';
       if (Array.isArray(value)) {
         let out = '[';
-        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i] ?? null, scrub);
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i] ?? null, scrub, keep);
         return out + ']';
       }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj).sort();
-      if (scrub && keys.some((k) => scrub(k) !== k)) return canonicalJson(renamed(obj, scrub), scrub);
+      if (scrub && keys.some((k) => scrub(k) !== k)) return canonicalJson(renamed(obj, scrub), scrub, keep);
       let out = '{';
       for (const k of keys) {
         const v = obj[k];
         if (v === undefined) continue;
-        out += (out.length === 1 ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v, scrub);
+        out += (out.length === 1 ? '' : ',') + JSON.stringify(k) + ':' + canonicalJson(v, typeof v === 'string' && keep?.has(k) ? undefined : scrub, keep);
       }
       return out + '}';
     }

@@ -4,6 +4,7 @@
  * hash. Callers hand in already-masked data; the writer's optional scrubber is defence in depth.
  */
 import { createHash, hash } from 'node:crypto';
+import { canonicalJson } from './canonical.js';
 import type { HoldAuditEvent } from '../policy/types.js';
 
 /** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
@@ -94,6 +95,19 @@ export type AuditEvent =
   | LogAccessEvent;
 
 export type Scrub = (s: string) => string;
+
+/**
+ * Fields whose strings the gateway makes itself: ids and digests. The scrubber passes them by:
+ * digits in a UUID or a hex digest can form a Luhn-valid card number by chance (one request id
+ * in a few hundred did), and a masked id or hash no longer matches the response header, the log
+ * line or the body an auditor checks it against.
+ */
+const GATEWAY_MADE: ReadonlySet<string> = new Set(['request_id', 'hold_id', 'grant_id', 'approval', 'sha256', 'policy_revision', 'revision', 'root']);
+
+/** An event's canonical JSON with its strings scrubbed, as the log stores it. */
+export function eventJson(event: AuditEvent, scrub?: Scrub): string {
+  return canonicalJson(event, scrub, GATEWAY_MADE);
+}
 
 /** Default cap on recorded body text, in bytes. */
 export const DEFAULT_BODY_CAP = 8192;

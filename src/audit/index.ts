@@ -10,7 +10,6 @@ export * from './errors.js';
 export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, statePublicKeyFiles, type TrustedKey } from './keys.js';
 export { type Checkpoint, type CheckpointPayload, decodeCheckpoint } from './checkpoint.js';
 export { parseRecord, type AuditRecord } from './record.js';
-export { canonicalJson } from './canonical.js';
 export { verifyLog, type VerifyResult, type VerifySummary, type Fault, type FaultKind } from './verify.js';
 export { storeInput, fileInput, checkpointFileJws } from './sources.js';
 export { exportSegments, type ExportResult } from './export.js';

@@ -5,10 +5,9 @@
  */
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { canonicalJson } from './canonical.js';
 import { checkpointHash, signCheckpoint, type Checkpoint } from './checkpoint.js';
 import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
-import type { AuditEvent, Scrub } from './events.js';
+import { eventJson, type AuditEvent, type Scrub } from './events.js';
 import { leafHash, merkleRoot } from './merkle.js';
 import { lockWriter } from './lock.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
@@ -139,7 +138,7 @@ export class AuditLog {
   append(event: AuditEvent): Promise<{ seq: number }> {
     let json: string;
     try {
-      json = canonicalJson(event, this.scrub);
+      json = eventJson(event, this.scrub);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -11,7 +11,7 @@
  * and exits.
  */
 import cluster from 'node:cluster';
-import { canonicalJson, type AuditEvent } from '../audit/index.js';
+import { eventJson, type AuditEvent } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { HoldAuditFailed, HoldLimitExceeded, HoldReader, ReplayUnavailable } from '../hold/index.js';
 import { createAuthenticator } from '../identity/index.js';
@@ -91,7 +91,7 @@ export async function runWorker(config: GatewayConfig, opts: StartOptions = {}):
     append: (event) => {
       let json: string;
       try {
-        json = canonicalJson(event, auditScrub);
+        json = eventJson(event, auditScrub);
       } catch (err) {
         return Promise.reject(err);
       }

@@ -265,6 +265,33 @@ const event: fc.Arbitrary<AuditEvent> = fc.oneof(
   fc.record({ reason: text, client: text }).map(({ reason, client }): AuditEvent => ({ type: 'auth.failure', request_id: 'r', client, route: null, reason })),
 );
 
+test('the scrubber passes the gateway\'s own ids and digests by, and still masks what the event carries', async () => {
+  const f = await fixture();
+  try {
+    const log = await openLog(f, { scrub });
+    // Digits in ids and hex digests can form a Luhn-valid card number by chance (this request id did).
+    const id = '894f33d6-f9a3-4753-9054-48239f348a3a';
+    const digest = '4111111111111111' + 'ab'.repeat(24);
+    await log.append({
+      ...(sampleEvent(0) as Extract<AuditEvent, { type: 'request.decision' }>),
+      request_id: id,
+      approval: 'hold-5500000000000004',
+      decision: { effect: 'deny', reason: 'card 4111 1111 1111 1111 refused', policy_revision: `sha256:${digest}` },
+      request_body: { bytes: 2, sha256: digest, text: '{"pan":"4111111111111111"}', truncated: false },
+    });
+    await log.close();
+    const stored = records(f).find((r) => r.type === 'request.decision')!.event as Extract<AuditEvent, { type: 'request.decision' }>;
+    assert.is(stored.request_id, id);
+    assert.is(stored.approval, 'hold-5500000000000004');
+    assert.is(stored.decision.policy_revision, `sha256:${digest}`);
+    assert.is(stored.request_body!.sha256, digest);
+    assert.is(stored.decision.reason, 'card [PAN] refused');
+    assert.is(stored.request_body!.text, '{"pan":"[PAN]"}');
+  } finally {
+    f.cleanup();
+  }
+});
+
 test('property: with a scrubber, no stored record holds a valid PAN or a JWT, whatever the event carries', async () => {
   const f = await fixture();
   try {
