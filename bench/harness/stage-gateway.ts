@@ -7,7 +7,6 @@
  * Usage: node stage-gateway.js CONFIG RUNG (0 pipeline only … 4 every stage; bench/stages.ts names
  * them); prints `listening <port>`.
  */
-import { readFileSync } from 'node:fs';
 import { loadConfig } from '../../src/config/index.js';
 import { HoldReader } from '../../src/hold/index.js';
 import { createAuthenticator } from '../../src/identity/index.js';
@@ -16,15 +15,13 @@ import type { Decision } from '../../src/policy/types.js';
 import { Gateway, type ActivePolicy, type AuditSink, type HoldsService } from '../../src/proxy/gateway.js';
 import { Logger } from '../../src/proxy/log.js';
 import { createGatewayServer, listen } from '../../src/proxy/server.js';
-import { activate, gatewayOptions, holdsDir, identityOptions, openSingletons, serverLimits } from '../../src/proxy/start.js';
+import { activate, bundleOptions, gatewayOptions, holdsDir, identityOptions, openSingletons, serverLimits } from '../../src/proxy/start.js';
 
 const [, , file, rungArg] = process.argv;
 const rung = Number(rungArg);
 const config = await loadConfig(file!);
 const logger = new Logger({ write: () => true }, 'info');
-const keyFile = config.policy.public_key_file;
-const engine = await loadBundle(config.policy.bundle, { publicKeyPem: keyFile ? readFileSync(keyFile, 'utf8') : undefined, requireSignature: !config.policy.allow_unsigned });
-const real = activate(engine);
+const real = activate(await loadBundle(config.policy.bundle, await bundleOptions(config)));
 
 /** The policy as the rung has it: a fixed allow decision, the real one without masks, or the real one. */
 function policyAt(): ActivePolicy {

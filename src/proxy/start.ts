@@ -80,15 +80,20 @@ async function readPublicKey(file: string | undefined): Promise<string | undefin
   }
 }
 
+/** How the config says bundles are verified: its public key, and whether a signature is required. */
+export async function bundleOptions(config: GatewayConfig): Promise<{ publicKeyPem: string | undefined; requireSignature: boolean }> {
+  return { publicKeyPem: await readPublicKey(config.policy.public_key_file), requireSignature: !config.policy.allow_unsigned };
+}
+
 /**
  * Loads the bundle (signed unless `policy.allow_unsigned`) and, with `poll_seconds` > 0, keeps
  * watching it: a new bundle that fails verification or compilation is refused and the last good
  * one keeps serving. Every load and refusal, the first one included, is audited and logged.
  */
 async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logger): Promise<{ policy: PolicyService; close(): Promise<void> }> {
-  const { bundle: source, poll_seconds: pollSeconds, allow_unsigned: allowUnsigned, public_key_file: keyFile } = config.policy;
-  const publicKeyPem = await readPublicKey(keyFile);
-  const how = publicKeyPem ? `signature verified with ${keyFile}` : 'unsigned: policy.allow_unsigned is true';
+  const { bundle: source, poll_seconds: pollSeconds, public_key_file: keyFile } = config.policy;
+  const options = await bundleOptions(config);
+  const how = options.publicKeyPem ? `signature verified with ${keyFile}` : 'unsigned: policy.allow_unsigned is true';
   const record = (revision: string | null, reason: string) =>
     audit.append({ type: revision ? 'bundle.loaded' : 'bundle.rejected', source, revision, reason }).then(
       () => undefined,
@@ -100,7 +105,6 @@ async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logg
   };
   const active = new WeakMap<PolicyEngine, ActivePolicy>();
   const accept = (engine: PolicyEngine) => void active.set(engine, activate(engine));
-  const options = { publicKeyPem, requireSignature: !allowUnsigned };
   let current: () => PolicyEngine;
   let close: () => Promise<void>;
   try {
