@@ -64,6 +64,15 @@ export class TokenMalformedError extends AuthError {
 export class TokenClaimError extends AuthError {
   static override readonly code: string = 'ERR_TOKEN_CLAIM';
 }
+/**
+ * Two Authorization (or x-api-key) headers: which one a proxy, the upstream or a log reads first
+ * differs, so the request is refused (400) rather than authenticated on one of them.
+ */
+export class AmbiguousCredentialsError extends AuthError {
+  static override readonly code: string = 'ERR_AMBIGUOUS_CREDENTIALS';
+  protected static override readonly bearerError: string | undefined = 'invalid_request';
+  static override readonly status: number = 400;
+}
 export class ApiKeyInvalidError extends AuthError {
   static override readonly code: string = 'ERR_API_KEY_INVALID';
 }

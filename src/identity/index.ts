@@ -10,3 +10,4 @@ export { DEV_AUDIENCE, DEV_ISSUER, ensureDevIdentity, jwksRequestHandler } from 
 export type { DevIdentity, DevTokenRequest } from './dev-idp.js';
 export * from './errors.js';
 export type { JSONWebKeySet } from 'jose';
+export { refuseRepeatedCredentials } from './credential-headers.js';

@@ -41,6 +41,11 @@ export async function verifyJwt(token: string, getKey: JWTVerifyGetKey, rules: J
     throw toAuthError(err, rules);
   }
   if (typeof payload.sub !== 'string' || payload.sub === '') throw new TokenClaimError('the token\'s "sub" claim must be a non-empty string');
+  // jose checks "iat" only against a maximum age; a token issued in the future means a wrong clock
+  // at the issuer or a forged timestamp, and is refused as one not valid yet would be.
+  if (typeof payload.iat === 'number' && payload.iat > nowMs / 1000 + rules.clockToleranceSeconds) {
+    throw new TokenNotYetValidError(`the token was issued in the future (its "iat" claim is ${Math.round(payload.iat - nowMs / 1000)} s ahead, beyond ${rules.clockToleranceSeconds} s of clock tolerance)`);
+  }
   return {
     identity: { sub: payload.sub, iss: rules.issuer, groups: groupsFrom(payload, rules.groupsClaim), claims: payload as Record<string, unknown> },
     expiresAtMs: (payload.exp as number) * 1000,

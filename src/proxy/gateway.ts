@@ -11,6 +11,7 @@ import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { BodyCapturer, captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
 import type { HoldOutcome, HoldRequest } from '../hold/index.js';
+import { refuseRepeatedCredentials } from '../identity/index.js';
 import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../policy/types.js';
 import { hasBody, isJsonType, parseJson, readBody } from './body.js';
 import {
@@ -205,6 +206,7 @@ function authFailure(err: unknown): HttpError {
   if (typeof e?.status === 'number' && typeof e.wwwAuthenticate === 'string') {
     const message = typeof e.message === 'string' ? e.message : 'The credentials were not accepted.';
     if (e.status === 401) return new Unauthenticated(`The credentials were not accepted: ${message}.`, e.wwwAuthenticate, 401, { cause: err });
+    if (e.status === 400) return new HttpError(400, 'ambiguous_credentials', `The credentials are ambiguous: ${message}.`, {}, { cause: err });
     return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
   }
   return toHttpError(err);
@@ -380,6 +382,7 @@ export class Gateway {
 
     let identity: Identity;
     try {
+      refuseRepeatedCredentials(req.rawHeaders);
       identity = await this.services.authenticator.authenticate(req.headers);
     } catch (err) {
       x.outcome = 'unauthenticated';

@@ -66,6 +66,16 @@ t('a token not yet valid: ERR_TOKEN_NOT_YET_VALID', async () => {
   await rejects(await sign(ctx.key, { nbf: now() + 600 }), 'ERR_TOKEN_NOT_YET_VALID');
 });
 
+t('a token issued in the future beyond the clock tolerance: ERR_TOKEN_NOT_YET_VALID naming "iat"', async () => {
+  const err = await rejects(await sign(ctx.key, { iat: now() + 600, exp: now() + 900 }), 'ERR_TOKEN_NOT_YET_VALID');
+  assert.match(err.message, /"iat" claim is \d+ s ahead, beyond 30 s of clock tolerance/);
+});
+
+t('an "iat" in the future within the clock tolerance is accepted', async () => {
+  const id = await ctx.auth.authenticate({ authorization: `Bearer ${await sign(ctx.key, { iat: now() + 20 })}` });
+  assert.is(id.sub, 'alice');
+});
+
 t('a wrong issuer: ERR_TOKEN_ISSUER naming both issuers', async () => {
   const err = await rejects(await sign(ctx.key, { iss: 'https://evil.example' }), 'ERR_TOKEN_ISSUER');
   assert.match(err.message, /evil\.example/);

@@ -120,6 +120,21 @@ test('JWT garbage of every kind via the gateway: 401 with WWW-Authenticate, audi
   }
 });
 
+test('two Authorization headers, or two x-api-key headers: 400 ambiguous_credentials, audited as auth.failure, never forwarded', async () => {
+  const alice = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
+  const forwarded = rig.upstream.seen.length;
+  for (const [second, named] of [[`authorization: Bearer ${alice}`, 'Authorization'], ['x-api-key: k1\r\nX-Api-Key: k2', 'x-api-key']] as const) {
+    const r = await rawExchange(rig.gw.url, [`${head(`${second}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}`)}`]);
+    const body = rawError(r, 400, 'ambiguous_credentials');
+    assert.match(body.message, new RegExp(`more than one ${named} header`));
+    assert.not.ok(r.text.includes(mo) || r.text.includes(alice), 'no token is echoed');
+    const [failure] = await exchangeRecords(rig.stateDir, body.request_id, ['auth.failure']);
+    assert.is(failure!.reason, 'ERR_AMBIGUOUS_CREDENTIALS');
+  }
+  assert.is(rig.upstream.seen.length, forwarded, 'nothing reached the upstream');
+  await assertServes(rig, mo);
+});
+
 test('malformed SSE from the upstream: the masker does not crash, the client gets a clean end, the gateway keeps serving', async () => {
   const sam = await rig.idp.token({ sub: 'sam', groups: ['support-agents'] });
   rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => {
