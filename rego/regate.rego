@@ -2,9 +2,11 @@
 #
 # Rules live here; group names, thresholds and approver groups live in data.json (data.pci), so a
 # security engineer changes who may do what by editing data, not logic. The decision contract is in
-# docs/policy.md: {allow, reason, mask: {request, response}, hold}. A set `hold` means "hold for
-# approval" whatever `allow` says; held decisions still carry `allow: false` so that a consumer
-# that ignored `hold` would fail closed.
+# docs/policy.md: {allow, reason, mask: {request, response}, hold, rules}. A set `hold` means "hold
+# for approval" whatever `allow` says; held decisions still carry `allow: false` so that a consumer
+# that ignored `hold` would fail closed. `rules` names the rules that decided (ids such as
+# `deny.group_required`, `hold.bulk_limit`, `mask.card_data.response`): the audit log, the console
+# and `regate policy diff` show them, so a changed decision says which rule changed it.
 package regate
 
 cfg := data.pci
@@ -41,12 +43,13 @@ permitting_groups contains g if {
 
 permitted if count(permitting_groups) > 0
 
-deny_reason := concat("", [method, " ", path, " matches no rule and is denied by default"]) if {
+# Why a request is denied: the rule's id and the sentence the client reads.
+denial := {"rule": "deny.no_rule", "reason": concat("", [method, " ", path, " matches no rule and is denied by default"])} if {
 	operation == "unknown"
-} else := concat("", ["model management (", method, " ", path, ") requires ", concat(", ", cfg.operations.model_management.groups)]) if {
+} else := {"rule": "deny.model_management_group", "reason": concat("", ["model management (", method, " ", path, ") requires ", concat(", ", cfg.operations.model_management.groups)])} if {
 	operation == "model_management"
 	not permitted
-} else := concat("", [method, " ", path, " requires one of: ", concat(", ", cfg.operations[operation].groups)]) if {
+} else := {"rule": "deny.group_required", "reason": concat("", [method, " ", path, " requires one of: ", concat(", ", cfg.operations[operation].groups)])} if {
 	not permitted
 }
 
@@ -75,29 +78,35 @@ card_masks := array.concat(
 no_masks := {"request": [], "response": []}
 
 # Chat prompts are free text a support agent may paste card data into: mask both directions.
-masks := {"request": card_masks, "response": card_masks} if {
+masking := {"rules": ["mask.card_data.request_and_response"], "masks": {"request": card_masks, "response": card_masks}} if {
 	operation == "chat"
-} else := {"request": [], "response": card_masks} if {
+} else := {"rules": ["mask.card_data.response"], "masks": {"request": [], "response": card_masks}} if {
 	operation in {"score", "transactions"}
-} else := no_masks
+} else := {"rules": [], "masks": no_masks}
+
+masks := masking.masks
 
 # Bulk extraction: a page size over the threshold (or one that is not a number), or too many
 # requests in the last minute, on the operations that return cardholder data.
-bulk_reasons contains concat("", ["limit ", l, " exceeds the bulk threshold of ", format_int(cfg.bulk.max_limit, 10)]) if {
+bulk contains {"rule": "hold.bulk_limit", "reason": concat("", ["limit ", l, " exceeds the bulk threshold of ", format_int(cfg.bulk.max_limit, 10)])} if {
 	operation == "transactions"
 	some l in object.get(input.request.query, "limit", [])
 	not within_limit(l)
 }
 
-bulk_reasons contains concat("", [format_int(input.usage.requests_last_minute, 10), " requests in the last minute exceed the threshold of ", format_int(cfg.bulk.max_requests_per_minute, 10)]) if {
+bulk contains {"rule": "hold.bulk_rate", "reason": concat("", [format_int(input.usage.requests_last_minute, 10), " requests in the last minute exceed the threshold of ", format_int(cfg.bulk.max_requests_per_minute, 10)])} if {
 	operation in cfg.bulk.operations
 	input.usage.requests_last_minute > cfg.bulk.max_requests_per_minute
 }
 
-bulk_reasons contains "usage.requests_last_minute is missing, so the request rate is unknown" if {
+bulk contains {"rule": "hold.rate_unknown", "reason": "usage.requests_last_minute is missing, so the request rate is unknown"} if {
 	operation in cfg.bulk.operations
 	not rate_known
 }
+
+bulk_reasons := {b.reason | some b in bulk}
+
+bulk_rules := [r | some r in {b.rule | some b in bulk}]
 
 rate_known if is_number(input.usage.requests_last_minute)
 
@@ -119,20 +128,21 @@ hold_spec := {
 	"max_grant_seconds": cfg.bulk.max_grant_seconds,
 }
 
-allow_reason := concat("", [method, " ", path, " allowed for ", concat(", ", permitting_groups), "; bulk request approved"]) if {
+allowance := {"rule": "allow.bulk_approved", "reason": concat("", [method, " ", path, " allowed for ", concat(", ", permitting_groups), "; bulk request approved"])} if {
 	count(bulk_reasons) > 0
-} else := concat("", [method, " ", path, " allowed for ", concat(", ", permitting_groups)])
+} else := {"rule": "allow.permitted", "reason": concat("", [method, " ", path, " allowed for ", concat(", ", permitting_groups)])}
 
 default decision := {
 	"allow": false,
 	"reason": "the policy could not decide on this input, so it is denied",
 	"mask": {"request": [], "response": []},
 	"hold": null,
+	"rules": ["default.undecided"],
 }
 
-decision := {"allow": false, "reason": deny_reason, "mask": no_masks, "hold": null} if {
-	deny_reason
-} else := {"allow": false, "reason": hold_spec.reason, "mask": masks, "hold": hold_spec} if {
+decision := {"allow": false, "reason": denial.reason, "mask": no_masks, "hold": null, "rules": [denial.rule]} if {
+	denial
+} else := {"allow": false, "reason": hold_spec.reason, "mask": masks, "hold": hold_spec, "rules": array.concat(bulk_rules, masking.rules)} if {
 	count(bulk_reasons) > 0
 	not approved
-} else := {"allow": true, "reason": allow_reason, "mask": masks, "hold": null}
+} else := {"allow": true, "reason": allowance.reason, "mask": masks, "hold": null, "rules": array.concat([allowance.rule], masking.rules)}

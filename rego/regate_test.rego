@@ -27,6 +27,7 @@ test_fraud_analyst_may_score_with_pan_last4_and_cvv_full if {
 	pan_last4 in d.mask.response
 	cvv_full in d.mask.response
 	d.reason == "POST /v1/score allowed for fraud-analysts"
+	d.rules == ["allow.permitted", "mask.card_data.response"]
 }
 
 test_pci_admin_sees_first6last4 if {
@@ -62,6 +63,7 @@ test_other_groups_are_denied_score_with_reason if {
 	d.hold == null
 	d.reason == "POST /v1/score requires one of: fraud-analysts, pci-admins"
 	d.mask == {"request": [], "response": []}
+	d.rules == ["deny.group_required"]
 }
 
 test_no_groups_denied if {
@@ -73,12 +75,14 @@ test_unknown_route_denied_by_default if {
 	d := regate.decision with input as req(["pci-admins"], "GET", "/v1/secrets")
 	d.allow == false
 	d.reason == "GET /v1/secrets matches no rule and is denied by default"
+	d.rules == ["deny.no_rule"]
 }
 
 test_model_load_denied_unless_ml_admin if {
 	d := regate.decision with input as req(["pci-admins"], "POST", "/v1/models/load")
 	d.allow == false
 	d.reason == "model management (POST /v1/models/load) requires ml-admins"
+	d.rules == ["deny.model_management_group"]
 }
 
 test_model_delete_denied_unless_ml_admin if {
@@ -93,6 +97,7 @@ test_ml_admin_may_manage_models if {
 	d1.mask == {"request": [], "response": []}
 	d2 := regate.decision with input as req(["ml-admins"], "DELETE", "/v1/models/fraud-v2")
 	d2.allow == true
+	d1.rules == ["allow.permitted"]
 }
 
 test_model_listing_is_not_model_management if {
@@ -108,6 +113,7 @@ test_support_agent_chat_masks_prompt_and_answer if {
 	cvv_full in d.mask.request
 	pan_last4 in d.mask.response
 	cvv_full in d.mask.response
+	d.rules == ["allow.permitted", "mask.card_data.request_and_response"]
 }
 
 test_fraud_analyst_may_not_chat if {
@@ -129,6 +135,7 @@ test_bulk_limit_is_held_for_pci_approvers if {
 	d.hold.max_grant_seconds == 3600
 	d.hold.reason == "bulk extraction held for approval: limit 5000 exceeds the bulk threshold of 1000"
 	pan_last4 in d.mask.response
+	d.rules == ["hold.bulk_limit", "mask.card_data.response"]
 }
 
 test_non_numeric_limit_is_held if {
@@ -147,12 +154,14 @@ test_request_rate_over_threshold_is_held if {
 	inp := object.union(req(["fraud-analysts"], "POST", "/v1/score"), {"usage": {"requests_last_minute": 61}})
 	d := regate.decision with input as inp
 	d.hold.reason == "bulk extraction held for approval: 61 requests in the last minute exceed the threshold of 60"
+	d.rules == ["hold.bulk_rate", "mask.card_data.response"]
 }
 
 test_missing_usage_is_held if {
 	inp := object.remove(req(["fraud-analysts"], "POST", "/v1/score"), ["usage"])
 	d := regate.decision with input as inp
 	contains(d.hold.reason, "requests_last_minute is missing")
+	d.rules == ["hold.rate_unknown", "mask.card_data.response"]
 }
 
 test_rate_does_not_hold_chat if {
@@ -177,6 +186,7 @@ test_approved_replay_lets_bulk_through if {
 	d.hold == null
 	d.reason == "GET /v1/transactions allowed for fraud-analysts; bulk request approved"
 	pan_last4 in d.mask.response
+	d.rules == ["allow.bulk_approved", "mask.card_data.response"]
 }
 
 test_expired_approval_holds_again if {
@@ -212,4 +222,12 @@ test_garbage_input_is_denied if {
 	d := regate.decision with input as {"nonsense": true}
 	d.allow == false
 	d.hold == null
+	d.rules == ["default.undecided"]
+}
+
+test_two_bulk_limits_name_the_rule_once if {
+	inp := object.union(req(["fraud-analysts"], "GET", "/v1/transactions"), {"request": {"query": {"limit": ["5000", "6000"]}}})
+	d := regate.decision with input as inp
+	d.rules == ["hold.bulk_limit", "mask.card_data.response"]
+	d.hold.reason == "bulk extraction held for approval: limit 5000 exceeds the bulk threshold of 1000; limit 6000 exceeds the bulk threshold of 1000"
 }

@@ -56,7 +56,7 @@ function hold(v: unknown): HoldSpec | null {
 /** Returns `v` typed as a Decision, or throws PolicyDecisionError naming the offending field. */
 export function validateDecision(v: unknown): Decision {
   if (!isObject(v)) bad('', 'is not an object');
-  onlyKeys(v, '', ['allow', 'reason', 'mask', 'hold']);
+  onlyKeys(v, '', ['allow', 'reason', 'mask', 'hold', 'rules']);
   if (typeof v.allow !== 'boolean') bad('"allow"', 'is not a boolean');
   if (typeof v.reason !== 'string') bad('"reason"', 'is not a string');
   if (!isObject(v.mask)) bad('"mask"', 'is not an object with "request" and "response" lists');
@@ -64,5 +64,6 @@ export function validateDecision(v: unknown): Decision {
   maskList(v.mask.request, '"mask.request"');
   maskList(v.mask.response, '"mask.response"');
   hold(v.hold);
+  if (v.rules !== undefined && !(Array.isArray(v.rules) && v.rules.every((r) => typeof r === 'string' && r !== ''))) bad('"rules"', 'is not a list of rule ids (non-empty strings)');
   return v as unknown as Decision;
 }

@@ -69,6 +69,11 @@ export interface Decision {
   reason: string;
   mask: { request: MaskRule[]; response: MaskRule[] };
   hold: HoldSpec | null;
+  /**
+   * Why: the ids of the rules that decided, as the policy names them (e.g. `deny.group_required`,
+   * `hold.bulk_limit`). Optional; shown in the audit log, the console and `regate policy diff`.
+   */
+  rules?: string[];
 }
 
 /** Who acted or was acted on, as the identity stage verified them (never claims or tokens). */

@@ -43,6 +43,21 @@ test('committed bundle: others are denied with a reason', () => {
   assert.match(d.reason, /requires ml-admins/);
 });
 
+test('committed bundle: the decision names the rules that decided it', () => {
+  assert.equal(engine.evaluate(input(['fraud-analysts'], 'POST', '/v1/score')).rules, ['allow.permitted', 'mask.card_data.response']);
+  assert.equal(engine.evaluate(input(['support-agents'], 'POST', '/v1/score')).rules, ['deny.group_required']);
+  const bulk = input(['fraud-analysts'], 'GET', '/v1/transactions');
+  bulk.request.query = { limit: ['5000'] };
+  assert.equal(engine.evaluate(bulk).rules, ['hold.bulk_limit', 'mask.card_data.response']);
+});
+
+test('rules that are not a list of non-empty strings fail closed with ERR_POLICY_DECISION', async () => {
+  for (const rules of ['"deny.x"', '[""]', '[1]']) {
+    const bad = await loadBundle(await compileBundle(tmp.dir, `package regate\n\ndecision := {"allow": false, "reason": "", "mask": {"request": [], "response": []}, "hold": null, "rules": ${rules}}\n`));
+    assert.throws(() => bad.evaluate(input([], 'GET', '/')), (err: unknown) => hasCode(err, 'ERR_POLICY_DECISION') && /"rules" is not a list of rule ids/.test((err as Error).message), rules);
+  }
+});
+
 const groupsArb = fc.subarray(['fraud-analysts', 'pci-admins', 'ml-admins', 'support-agents', 'pci-approvers', 'x']);
 const reqArb = fc.record({
   groups: groupsArb,
