@@ -27,10 +27,21 @@ export interface RequestDecisionEvent {
   upstream: string | null;
   method: string;
   path: string;
-  decision: { effect: DecisionEffect; reason: string; policy_revision: string | null };
+  /**
+   * `rules`: the ids of the policy rules that decided (docs/policy.md), empty when it names none or
+   * the gateway refused. Records written before regate recorded it have none.
+   */
+  decision: { effect: DecisionEffect; reason: string; policy_revision: string | null; rules?: string[] };
   /** The hold id (a held request, or one let through on an approval) or grant id, else null. */
   approval: string | null;
   request_body: BodyCapture | null;
+  /**
+   * The policy input the decision was made on, as JSON text with `request.body` null (the body is
+   * `request_body`), so `regate policy diff` can decide it again; null when the gateway refused
+   * before the policy decided; absent from records written before regate recorded inputs. Text,
+   * because an input holds numbers a record cannot (nanosecond times, fractions in claims).
+   */
+  policy_input?: string | null;
 }
 
 export interface RequestOutcomeEvent {

@@ -15,3 +15,4 @@ export { storeInput, fileInput, checkpointFileJws } from './sources.js';
 export { exportSegments, type ExportResult } from './export.js';
 export { proveInclusion, verifyInclusion, type InclusionProof } from './proof.js';
 export { findExchange, tailRecords } from './query.js';
+export { rebuildInput, recordInput, UNREBUILT_REASONS, type RebuiltInput, type UnrebuiltReason } from './recorded-input.js';

@@ -13,6 +13,7 @@ import {
   type Store, type VerifySummary,
 } from '../audit/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
+import { progress } from './progress.js';
 
 interface Where { dir?: string; state?: string }
 
@@ -51,24 +52,6 @@ function readText(file: string, what: string): string {
   }
 }
 
-/** A one-line progress bar on stderr, only on a terminal and only once the work has taken a second. */
-function progress(total: number): { update: (n: number) => void; done: () => void } {
-  const started = Date.now();
-  let shown = false;
-  return {
-    update: (n) => {
-      if (!process.stderr.isTTY || total === 0 || Date.now() - started < 1000) return;
-      shown = true;
-      const width = 30;
-      const filled = Math.round((Math.min(n, total) / total) * width);
-      process.stderr.write(`\rverifying [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${n}/${total} records`);
-    },
-    done: () => {
-      if (shown) process.stderr.write('\n');
-    },
-  };
-}
-
 function describe(s: VerifySummary): string {
   const lines = [
     s.segments
@@ -102,7 +85,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
     const keys = await readTrustedKeys(keyFiles(a));
     const last = a.checkpoint ? checkpointFileJws(readText(a.checkpoint, 'checkpoint'), a.checkpoint) : undefined;
     const run = async (source: { input: Parameters<typeof verifyLog>[0]; total: number }, fromGenesis: boolean) => {
-      const bar = progress(source.total);
+      const bar = progress(source.total, 'verifying');
       try {
         return await verifyLog(source.input, { keys, fromGenesis, ...(last ? { lastCheckpoint: last } : {}), onProgress: bar.update });
       } finally {

@@ -5,6 +5,7 @@ import { DEFAULT_BUNDLE } from '../policy/paths.js';
 import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
 import { readBytes, readText } from './bundle.js';
 import { UsageError } from './exit.js';
+import { diffCommand } from './policy-diff.js';
 
 interface EvalArgs { bundle: string; input: string; key?: string; entrypoint: string }
 
@@ -34,10 +35,10 @@ const evalCommand: CommandModule<object, EvalArgs> = {
   },
 };
 
-/** `regate policy eval`. */
+/** `regate policy eval` and `regate policy diff`. */
 export const policyCommand: CommandModule = {
   command: 'policy <command>',
-  describe: 'Evaluate a policy bundle by hand (debugging, scripts)',
-  builder: (y: Argv) => y.command(evalCommand).demandCommand(1, 'Name a policy command: eval.'),
+  describe: 'Evaluate a policy bundle by hand, or diff a candidate policy against recorded traffic',
+  builder: (y: Argv) => y.command(evalCommand).command(diffCommand).demandCommand(1, 'Name a policy command: eval, diff.'),
   handler: () => undefined,
 };

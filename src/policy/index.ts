@@ -11,5 +11,6 @@ export { loadBundle, openBundle, signBundle, type LoadOptions } from './load.js'
 export { DEFAULT_KEY_ID, verifyFiles, type SignOptions, type VerifyOptions } from './signature.js';
 export { DEFAULT_ENTRYPOINT } from './bundle.js';
 export { DEFAULT_BUNDLE } from './paths.js';
+export { BundleNotFound, BundleStore, bundleFileName, saveBundle } from './bundle-store.js';
 export { HOST_BUILTINS } from './host.js';
 export { watchBundle, type BundleWatcher, type WatchOptions } from './watch.js';

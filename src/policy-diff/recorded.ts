@@ -1,0 +1,52 @@
+/**
+ * The decisions of an audit log as `regate policy diff` re-evaluates them: each `request.decision`
+ * record the filter keeps, with the policy input it was decided on rebuilt from the record (the
+ * audit stage owns that format). A decision whose input cannot be rebuilt faithfully is kept with
+ * the reason it is skipped, never re-evaluated on a guess.
+ */
+import { rebuildInput, type AuditRecord, type DecisionEffect, type RebuiltInput } from '../audit/index.js';
+
+export { UNREBUILT_REASONS as SKIP_REASONS, type UnrebuiltReason as SkipReason } from '../audit/index.js';
+
+/** Which request a recorded decision was about, as a change names it. */
+export interface DecisionFacts {
+  seq: number;
+  ts: string;
+  request_id: string;
+  subject: string | null;
+  route: string;
+  method: string;
+  path: string;
+}
+
+/** A recorded decision with its rebuilt input, or with the reason it cannot be decided again. */
+export type RecordedDecision = RebuiltInput & {
+  facts: DecisionFacts;
+  /** What the gateway decided and recorded. */
+  effect: DecisionEffect;
+  reason: string;
+  rules: string[];
+};
+
+/** Which decisions to compare: recorded at or after `sinceMs`, on `route`, by `subject`. */
+export interface DecisionFilter {
+  sinceMs?: number;
+  route?: string;
+  subject?: string;
+}
+
+/** The recorded decision a record holds, when it is a `request.decision` that `filter` keeps; else null. */
+export function recordedDecision(r: AuditRecord, filter: DecisionFilter = {}): RecordedDecision | null {
+  const e = r.event;
+  if (e.type !== 'request.decision') return null;
+  if (filter.sinceMs !== undefined && Date.parse(r.ts) < filter.sinceMs) return null;
+  if (filter.route !== undefined && e.route !== filter.route) return null;
+  if (filter.subject !== undefined && e.subject !== filter.subject) return null;
+  return {
+    facts: { seq: r.seq, ts: r.ts, request_id: e.request_id, subject: e.subject, route: e.route, method: e.method, path: e.path },
+    effect: e.decision.effect,
+    reason: e.decision.reason,
+    rules: e.decision.rules ?? [],
+    ...rebuildInput(e),
+  };
+}
