@@ -5,7 +5,7 @@
  */
 import { createHash, hash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
-import type { HoldAuditEvent } from '../policy/types.js';
+import type { Decision, HoldAuditEvent } from '../policy/types.js';
 
 /** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
 export interface BodyCapture {
@@ -95,8 +95,31 @@ export interface LogAccessEvent {
   target: string | null;
 }
 
+/** One policy's answer in a shadow disagreement: what the gateway would do, and why. */
+export interface ShadowSide {
+  policy_revision: string;
+  effect: DecisionEffect;
+  reason: string;
+  rules: string[];
+  mask: Decision['mask'] | null;
+  hold: Decision['hold'];
+}
+
+/** The shadow policy (config `policy.shadow`) would have answered a request otherwise than the enforced one did. */
+export interface ShadowDisagreementEvent {
+  type: 'policy.shadow_disagreement';
+  request_id: string;
+  subject: string | null;
+  route: string;
+  /** How they differ: `allow_to_deny` (enforced allowed, shadow would deny), `mask_change`, … (src/policy/compare.ts). */
+  kind: string;
+  enforced: ShadowSide;
+  shadow: ShadowSide;
+}
+
 export type AuditEvent =
   | RequestDecisionEvent
+  | ShadowDisagreementEvent
   | RequestOutcomeEvent
   | AuthFailureEvent
   | HoldAuditEvent

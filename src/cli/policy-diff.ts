@@ -9,11 +9,11 @@ import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { fileInput, openStore, parseRecord, storeInput, type AuditRecord } from '../audit/index.js';
-import { BundleStore, loadBundle, type PolicyEngine } from '../policy/index.js';
+import { BundleStore, CHANGE_KINDS, loadBundle, type ChangeKind, type PolicyEngine } from '../policy/index.js';
 import { bundleEntries, compilePolicy } from '../policy/build.js';
 import { DEFAULT_CAPABILITIES } from '../policy/paths.js';
 import { writeTarGz } from '../policy/tar.js';
-import { CHANGE_KINDS, diffRecorded, formatReport, type ChangeKind, type DecisionFilter } from '../policy-diff/index.js';
+import { diffRecorded, formatReport, type DecisionFilter } from '../policy-diff/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { progress } from './progress.js';
 

@@ -7,8 +7,7 @@
  * log keeps masked, or another baseline was named) the decision is counted as a baseline mismatch.
  */
 import type { AuditRecord } from '../audit/index.js';
-import type { Decision } from '../policy/index.js';
-import { changeKind, CHANGE_KINDS, effectOf, type ChangeKind, type Effect, type Verdict } from './compare.js';
+import { changeKind, CHANGE_KINDS, effectOf, type ChangeKind, type Decision, type Effect, type Verdict } from '../policy/index.js';
 import { recordedDecision, SKIP_REASONS, type DecisionFacts, type DecisionFilter, type RecordedDecision, type SkipReason } from './recorded.js';
 
 /** A policy that decides on input JSON (a loaded bundle's PolicyEngine). */

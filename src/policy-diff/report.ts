@@ -3,7 +3,7 @@
  * other kinds when they occur), then each changed decision with both sides and the rules behind
  * them. `--json` prints the report object itself (diff.ts) instead.
  */
-import { CHANGE_KINDS, type ChangeKind } from './compare.js';
+import { CHANGE_KINDS, type ChangeKind } from '../policy/index.js';
 import type { Change, DiffReport, Side } from './diff.js';
 import type { SkipReason } from './recorded.js';
 

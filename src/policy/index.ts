@@ -7,6 +7,7 @@ export { BundleError, BundleSignatureError, BundleTooLarge, PolicyDecisionError,
 export type { PolicyEngine } from './evaluator.js';
 export { CUSTOM_DETECTORS_KEY, type CustomDetectorSpec } from './detectors.js';
 export { validateDecision } from './decision.js';
+export { CHANGE_KINDS, changeKind, effectOf, type ChangeKind, type Effect, type Verdict } from './compare.js';
 export { loadBundle, openBundle, signBundle, type LoadOptions } from './load.js';
 export { DEFAULT_KEY_ID, verifyFiles, type SignOptions, type VerifyOptions } from './signature.js';
 export { DEFAULT_ENTRYPOINT } from './bundle.js';

@@ -138,6 +138,8 @@ export class GatewayMetrics {
   readonly upstreamErrors = new Counter('regate_upstream_errors_total', 'Upstream failures, by upstream and kind.', ['upstream', 'kind']);
   readonly policyEval = new Histogram('regate_policy_eval_seconds', 'Time the policy took to decide one request.', [], EVAL_BUCKETS);
   readonly inflight = new Gauge('regate_inflight_requests', 'Requests being handled now.', []);
+  readonly shadowDecisions = new Counter('regate_shadow_decisions_total', 'Shadow policy decisions (policy.shadow), by result: agree, disagree, or dropped (queue full).', ['result']);
+  readonly shadowDisagreements = new Counter('regate_shadow_disagreements_total', 'Shadow policy disagreements with the enforced policy, by kind (allow_to_deny, mask_change, ...).', ['kind']);
 
   /** Every metric's series as plain data (structured-clone safe), for the `--workers` primary. */
   snapshot(): MetricsSnapshot {
@@ -150,7 +152,7 @@ export class GatewayMetrics {
   }
 
   #all(): Metric<unknown>[] {
-    return [this.requests, this.latency, this.upstreamErrors, this.policyEval, this.inflight] as unknown as Metric<unknown>[];
+    return [this.requests, this.latency, this.upstreamErrors, this.policyEval, this.inflight, this.shadowDecisions, this.shadowDisagreements] as unknown as Metric<unknown>[];
   }
 
   render(): string {

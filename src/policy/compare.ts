@@ -1,11 +1,12 @@
 /**
- * How two decisions on the same input differ, as one kind: the effect changed (`allow_to_deny`,
+ * How two decisions on the same input differ (a candidate or shadow policy against the enforced
+ * one, in `regate policy diff` and shadow mode), as one kind: the effect changed (`allow_to_deny`,
  * `deny_to_allow`, `allow_to_hold`, … and `*_to_error` when a policy fails, which the gateway
  * answers with a fail-closed 503), or the effect stayed and what it does changed (`mask_change`:
  * other mask rules; `hold_change`: other approvers, time-to-live or grant limits). A change of
  * wording alone (`reason`, `rules`) is not a change of what the gateway does.
  */
-import type { Decision, MaskRule } from '../policy/index.js';
+import type { Decision, MaskRule } from './types.js';
 
 /** What the gateway does with a decision; `mask` is an allow with mask rules. */
 export type Effect = 'allow' | 'mask' | 'deny' | 'hold' | 'error';
