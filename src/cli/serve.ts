@@ -7,7 +7,7 @@ import { runWorker } from '../proxy/worker.js';
 import { UsageError } from './exit.js';
 
 interface Args {
-  config: string;
+  config?: string;
   workers?: number;
 }
 
@@ -36,15 +36,18 @@ export const serveCommand: CommandModule<object, Args> = {
   describe: 'Run the gateway from a YAML config file',
   builder: (y) =>
     y
-      .option('config', { type: 'string', demandOption: true, describe: 'The config file (keys documented in docs/config.md)' })
+      .option('config', { type: 'string', describe: 'The config file (keys documented in docs/config.md); default $REGATE_CONFIG' })
       .option('workers', { type: 'number', describe: 'Worker processes sharing the client port (overrides the config\'s `workers`, default 1)' })
       .example('$0 serve --config regate.yaml', 'validate the config, load the signed bundle, listen')
+      .example('REGATE_CONFIG=/etc/regate/regate.yaml $0 serve', 'the config file named by the environment (containers, systemd)')
       .example('$0 serve --config regate.yaml --workers 4', 'four workers on one port, one audit log written by the primary')
       .epilogue('A bad config exits 2 naming the key at fault. SIGTERM drains in-flight requests (every worker), then seals the audit log and exits.'),
   handler: async (args) => {
+    const file = args.config ?? process.env.REGATE_CONFIG;
+    if (!file) throw new UsageError('name the config file with --config FILE or the REGATE_CONFIG environment variable');
     let config: GatewayConfig;
     try {
-      config = await loadConfig(args.config);
+      config = await loadConfig(file);
     } catch (err) {
       if (err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
       throw err;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { RegateError } from '../util/errors.js';
-import { configSchema, type ConfigFile, type UpstreamConfig } from './schema.js';
+import { configSchema, type ConfigFile, type PolicyConfig, type UpstreamConfig } from './schema.js';
 export { DEFAULT_LIMITS } from './schema.js';
 import { ConfigValueError } from './validate.js';
 
@@ -61,6 +61,18 @@ async function readSecret(file: string, up: string, source: { value_file?: strin
   }
 }
 
+/** The policy section with every file it names made absolute (the bundle too, unless it is a URL). */
+function absolutePolicyPaths(p: PolicyConfig, abs: (path: string) => string): PolicyConfig {
+  const opt = (f: string | undefined) => f && abs(f);
+  const service = p.service && {
+    ...p.service,
+    credentials: p.service.credentials && { bearer: { ...p.service.credentials.bearer, token_file: abs(p.service.credentials.bearer.token_file) } },
+    tls: p.service.tls && { ca_file: opt(p.service.tls.ca_file), cert_file: opt(p.service.tls.cert_file), key_file: opt(p.service.tls.key_file) },
+  };
+  const keys = p.keys && Object.fromEntries(Object.entries(p.keys).map(([id, k]) => [id, { ...k, public_key_file: abs(k.public_key_file) }]));
+  return { ...p, bundle: isUrl(p.bundle) ? p.bundle : abs(p.bundle), public_key_file: opt(p.public_key_file), keys, service };
+}
+
 /** Validates an already-parsed config tree; `file` names it in errors and anchors relative paths. */
 export async function resolveConfig(file: string, tree: unknown, lineFor: (path: string) => number | undefined = () => undefined): Promise<GatewayConfig> {
   let parsed: ConfigFile;
@@ -86,11 +98,7 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
     upstreams,
     state_dir: stateDir,
     identity: { ...parsed.identity, jwks_file: parsed.identity.jwks_file && abs(parsed.identity.jwks_file) },
-    policy: {
-      ...parsed.policy,
-      bundle: isUrl(parsed.policy.bundle) ? parsed.policy.bundle : abs(parsed.policy.bundle),
-      public_key_file: parsed.policy.public_key_file && abs(parsed.policy.public_key_file),
-    },
+    policy: absolutePolicyPaths(parsed.policy, abs),
     audit: { ...parsed.audit, dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
   };
 }

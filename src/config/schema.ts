@@ -98,18 +98,60 @@ const identity = obj(
   },
 );
 
+const signingKey = obj({
+  public_key_file: str({ nonEmpty: true }),
+  scope: optional(str({ nonEmpty: true })),
+});
+
+const bundleService = obj({
+  credentials: optional(obj({
+    bearer: obj({
+      token_file: str({ nonEmpty: true }),
+      scheme: optional(str({ pattern: /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, expected: 'an HTTP authentication scheme' }), 'Bearer'),
+    }),
+  })),
+  tls: optional(obj(
+    {
+      ca_file: optional(str({ nonEmpty: true })),
+      cert_file: optional(str({ nonEmpty: true })),
+      key_file: optional(str({ nonEmpty: true })),
+    },
+    {
+      check: (t, path) => {
+        if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
+          throw new ConfigValueError(`${path}.${t.cert_file === undefined ? 'cert_file' : 'key_file'}`, 'both cert_file and key_file (a client certificate and its key), or neither', undefined);
+        }
+      },
+    },
+  )),
+  timeout_ms: optional(int({ min: 1, unit: 'milliseconds for one bundle request' }), 10_000),
+  max_backoff_seconds: optional(int({ min: 1, max: 86_400, unit: 'longest wait between attempts after failures' }), 300),
+  persist: optional(bool(), true),
+});
+
 const policy = obj(
   {
     bundle: str({ nonEmpty: true, expected: 'a bundle file path or an http(s) URL' }),
+    entrypoint: optional(str({ pattern: /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, expected: 'a Rego rule path such as regate/decision' })),
     public_key_file: optional(str({ nonEmpty: true })),
+    keys: optional(dict(signingKey, { keyPattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, nonEmpty: true })),
+    key_id: optional(str({ nonEmpty: true })),
+    scope: optional(str({ nonEmpty: true })),
     allow_unsigned: optional(bool(), false),
     poll_seconds: optional(int({ min: 0, unit: 'seconds between checks for a new bundle; 0 disables' }), 10),
+    service: optional(bundleService),
   },
   {
     // Fail closed: a gateway that would run whatever bundle it finds must be asked for in writing.
     check: (p, path) => {
-      if (p.public_key_file === undefined && !p.allow_unsigned) {
-        throw new ConfigValueError(`${path}.public_key_file`, 'the PEM public key that signs the policy bundle (or policy.allow_unsigned: true to run unsigned bundles)', undefined);
+      if (p.public_key_file !== undefined && p.keys !== undefined) {
+        throw new ConfigValueError(`${path}.keys`, 'either public_key_file (one key) or keys (several), not both', p.keys);
+      }
+      if (p.public_key_file === undefined && p.keys === undefined && !p.allow_unsigned) {
+        throw new ConfigValueError(`${path}.public_key_file`, 'the PEM public key that signs the policy bundle (or policy.keys for several, or policy.allow_unsigned: true to run unsigned bundles)', undefined);
+      }
+      if (p.keys && p.key_id !== undefined && !(p.key_id in p.keys)) {
+        throw new ConfigValueError(`${path}.key_id`, `one of the ids under policy.keys (${Object.keys(p.keys).join(', ')})`, p.key_id);
       }
     },
   },
@@ -175,6 +217,9 @@ export const configSchema = obj(
   },
   {
     check: (c) => {
+      if (c.admin.port !== 0 && c.admin.port === c.listen.port) {
+        throw new ConfigValueError('admin.port', `a port other than listen.port (${c.listen.port}): the admin listener and the clients' listener cannot share one`, c.admin.port);
+      }
       const seen = new Set<string>();
       c.routes.forEach((r, i) => {
         if (!(r.upstream in c.upstreams)) {

@@ -18,6 +18,50 @@ export class ConfigValueError extends RegateError {
   }
 }
 
+/** A key the schema does not know, with the nearest known key when it looks like a typo of one. */
+export class UnknownKeyError extends ConfigValueError {
+  static override readonly code: string = 'ERR_CONFIG_UNKNOWN_KEY';
+  constructor(path: string, known: readonly string[]) {
+    super(path, '', undefined);
+    const key = path.slice(path.lastIndexOf('.') + 1);
+    const near = nearest(key, known);
+    this.message = `${path}: unknown key${near ? `; did you mean "${near}"?` : ''} (known keys here: ${known.join(', ')})`;
+  }
+}
+
+/** Levenshtein distance, stopping early once it exceeds `max`. */
+function distance(a: string, b: string, max: number): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    if (Math.min(...row) > max) return max + 1;
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The known key `key` most likely misspells: within a third of its length in edits (at least one),
+ * or differing only in letter case, `-`/`_` or word order around them (`publicKeyFile`, `key-file`).
+ */
+export function nearest(key: string, known: readonly string[]): string | undefined {
+  const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const same = known.find((k) => squash(k) === squash(key));
+  if (same) return same;
+  const max = Math.max(1, Math.floor(key.length / 3));
+  let best: string | undefined;
+  let bestD = max + 1;
+  for (const k of known) {
+    const d = distance(key.toLowerCase(), k, max);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
 export type Checker<T> = (value: unknown, path: string) => T;
 export type Infer<C> = C extends Checker<infer T> ? T : never;
 
@@ -126,7 +170,7 @@ export function obj<S extends Shape>(shape: S, opts: { check?: (o: ObjOf<S>, pat
     const input = v === undefined || v === null ? {} : v;
     if (!isMapping(input)) throw new ConfigValueError(path, 'a mapping', v);
     for (const k of Object.keys(input)) {
-      if (!known.includes(k)) throw new ConfigValueError(child(path, k), `no such key; known keys: ${known.join(', ')}`, input[k]);
+      if (!known.includes(k)) throw new UnknownKeyError(child(path, k), known);
     }
     const out = {} as Record<string, unknown>;
     for (const k of known) out[k] = shape[k]!(input[k], child(path, k));

@@ -38,3 +38,8 @@ export class BundleTooLarge extends BundleError {
 export class BundleSignatureError extends BundleError {
   static override readonly code: string = 'ERR_BUNDLE_SIGNATURE';
 }
+
+/** The bundle service could not be asked, or did not answer with a bundle (network, TLS, HTTP status). */
+export class BundleFetchError extends BundleError {
+  static override readonly code: string = 'ERR_BUNDLE_FETCH';
+}

@@ -10,30 +10,39 @@ import { customDetectorsOf } from './detectors.js';
 import { BundleError, BundleSignatureError, BundleTooLarge } from './errors.js';
 import { createEngine, type PolicyEngine } from './evaluator.js';
 import { canonicalJson } from './filehash.js';
-import { signaturesFile, signFiles, verifyFiles, type SignOptions } from './signature.js';
+import { signaturesFile, signFiles, verifyFiles, type SignOptions, type VerifyOptions } from './signature.js';
 import { DEFAULT_TAR_LIMITS, readTarGz, type TarLimits, writeTarGz } from './tar.js';
 
-export interface LoadOptions {
-  /** Verify the bundle's signature with this PEM public key (SPKI). */
-  publicKeyPem?: string;
+export interface LoadOptions extends Omit<VerifyOptions, 'publicKeyPem'> {
+  /** Verify the bundle's signature with this PEM public key (SPKI); or give `keys`. */
+  publicKeyPem?: string | undefined;
   /** Refuse unsigned bundles (default: true when a key is given). */
   requireSignature?: boolean;
-  keyId?: string;
-  scope?: string;
   entrypoint?: string;
   limits?: TarLimits;
 }
 
-async function bytesOf(source: string | Uint8Array, limits: TarLimits): Promise<Uint8Array> {
-  if (typeof source !== 'string') return source;
-  let size: number;
-  try {
-    size = (await stat(source)).size;
-  } catch (err) {
-    throw new BundleError(`cannot read bundle ${source}: ${(err as Error).message}`, { cause: err });
+/** What an fs error code means for a bundle path, in words an operator acts on. */
+function readFailure(code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT': return 'the file does not exist';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'it is a folder, not a bundle file';
+    default: return code ?? 'unreadable';
   }
-  if (size > limits.maxCompressedBytes) throw new BundleTooLarge(`bundle ${source} is ${size} bytes, over the ${limits.maxCompressedBytes}-byte limit`);
-  return readFile(source);
+}
+
+/** Reads a bundle file within the compressed-size limit; failures are BundleErrors saying why. */
+export async function readBundleFile(path: string, limits: TarLimits = DEFAULT_TAR_LIMITS): Promise<Buffer> {
+  try {
+    const size = (await stat(path)).size;
+    if (size > limits.maxCompressedBytes) throw new BundleTooLarge(`bundle ${path} is ${size} bytes, over the ${limits.maxCompressedBytes}-byte limit`);
+    return await readFile(path);
+  } catch (err) {
+    if (err instanceof BundleError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new BundleError(`cannot read bundle ${path}: ${readFailure(code)}${code ? ` (${code})` : ''}`, { cause: err });
+  }
 }
 
 /** A content digest naming a module+data pair, for bundles whose manifest has no revision. */
@@ -45,10 +54,10 @@ export function contentRevision(wasm: Uint8Array, dataJson: Uint8Array): string 
 /** Reads and (when configured) verifies a bundle without compiling it. */
 export async function openBundle(source: string | Uint8Array, opts: LoadOptions = {}): Promise<Bundle> {
   const limits = opts.limits ?? DEFAULT_TAR_LIMITS;
-  const entries = readTarGz(await bytesOf(source, limits), limits);
+  const entries = readTarGz(typeof source === 'string' ? await readBundleFile(source, limits) : source, limits);
   // The signature is checked before anything else in the bundle is interpreted.
-  if (opts.publicKeyPem) {
-    await verifyFiles(new Map(entries.map((e) => [e.name, e.bytes])), { publicKeyPem: opts.publicKeyPem, keyId: opts.keyId, scope: opts.scope });
+  if (opts.publicKeyPem !== undefined || opts.keys?.length) {
+    await verifyFiles(new Map(entries.map((e) => [e.name, e.bytes])), { publicKeyPem: opts.publicKeyPem, keys: opts.keys, keyId: opts.keyId, scope: opts.scope });
   } else if (opts.requireSignature) {
     throw new BundleSignatureError('a bundle signature is required but no public key was configured to verify it');
   }

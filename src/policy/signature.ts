@@ -24,12 +24,37 @@ export interface SignOptions {
   scope?: string;
 }
 
-export interface VerifyOptions {
+/** One trusted bundle-signing key, as an entry of OPA's `keys` config. */
+export interface VerificationKey {
+  /** The key id a signature must name to be verified with this key. */
+  keyId: string;
   publicKeyPem: string;
-  /** The key id the signature must name (header `kid`, or the deprecated `keyid` claim). */
+  /** The scope a signature by this key must carry (overrides VerifyOptions.scope). */
+  scope?: string;
+}
+
+/**
+ * Either one key (`publicKeyPem`, with `keyId` default "default") or a key set (`keys`), from
+ * which the signature's `kid` header picks the key, as OPA's `keys` + `bundles[].signing` do.
+ */
+export interface VerifyOptions {
+  publicKeyPem?: string;
+  keys?: readonly VerificationKey[];
+  /**
+   * With one key: the key id the signature must name (header `kid`, or the deprecated `keyid`
+   * claim). With a key set: the key used when the signature names none (OPA's `signing.keyid`).
+   */
   keyId?: string;
   /** The scope the signature must carry (OPA compares it exactly; none means none). */
   scope?: string;
+}
+
+/** The trusted keys of `opts`, keyed by id. */
+function keySet(opts: VerifyOptions): Map<string, VerificationKey> {
+  if (opts.keys) return new Map(opts.keys.map((k) => [k.keyId, k]));
+  if (opts.publicKeyPem === undefined) fail('no public key was given to verify the bundle signature with');
+  const keyId = opts.keyId ?? DEFAULT_KEY_ID;
+  return new Map([[keyId, { keyId, publicKeyPem: opts.publicKeyPem }]]);
 }
 
 interface FileInfo {
@@ -136,23 +161,32 @@ export async function verifyFiles(files: Map<string, Uint8Array>, opts: VerifyOp
   } catch {
     fail('.signatures.json does not hold a compact JWS', SIGNATURES);
   }
-  const key = keyFrom(opts.publicKeyPem, 'public');
+  const trusted = keySet(opts);
+  // The header's kid picks the key; without one, the configured default key id (OPA's behaviour).
+  const headerKid = typeof header.kid === 'string' && header.kid ? header.kid : undefined;
+  const wanted = headerKid ?? opts.keyId ?? DEFAULT_KEY_ID;
+  const chosen = trusted.get(wanted);
+  if (!chosen) {
+    const have = [...trusted.keys()].map((k) => JSON.stringify(k)).join(', ');
+    fail(`the signature's key id ("kid") is ${JSON.stringify(wanted)}, expected ${trusted.size === 1 ? have : `one of ${have}`}`, SIGNATURES);
+  }
+  const key = keyFrom(chosen.publicKeyPem, 'public');
   const allowed = algorithmsFor(key);
   if (typeof header.alg !== 'string' || !allowed.includes(header.alg)) {
-    fail(`the signature's "alg" header ${JSON.stringify(header.alg)} does not fit the ${key.asymmetricKeyType} verification key`, SIGNATURES);
+    fail(`the signature's "alg" header ${JSON.stringify(header.alg)} does not fit the ${key.asymmetricKeyType} verification key ${JSON.stringify(chosen.keyId)}`, SIGNATURES);
   }
   let payload: Record<string, unknown>;
   try {
     const verified = await compactVerify(jws, key, { algorithms: allowed });
     payload = JSON.parse(new TextDecoder().decode(verified.payload)) as Record<string, unknown>;
   } catch (err) {
-    throw new BundleSignatureError('the bundle signature does not verify with the given public key (signed by another key, or altered)', { cause: err, file: SIGNATURES });
+    throw new BundleSignatureError(`the bundle signature does not verify with the public key ${JSON.stringify(chosen.keyId)} (signed by another key, or altered)`, { cause: err, file: SIGNATURES });
   }
-  const expectedKid = opts.keyId ?? DEFAULT_KEY_ID;
-  const kid = typeof header.kid === 'string' && header.kid ? header.kid : payload.keyid;
-  if (kid !== expectedKid) fail(`the signature's key id ("kid") is ${JSON.stringify(kid ?? null)}, expected ${JSON.stringify(expectedKid)}`, SIGNATURES);
+  const claimedKid = headerKid ?? payload.keyid;
+  if (claimedKid !== undefined && claimedKid !== chosen.keyId) fail(`the signature's key id ("kid") is ${JSON.stringify(claimedKid)}, expected ${JSON.stringify(chosen.keyId)}`, SIGNATURES);
+  const expectedScope = chosen.scope ?? opts.scope ?? '';
   const scope = payload.scope ?? '';
-  if (scope !== (opts.scope ?? '')) fail(`the signature's "scope" claim ${JSON.stringify(scope)} does not match the expected scope ${JSON.stringify(opts.scope ?? '')}`, SIGNATURES);
+  if (scope !== expectedScope) fail(`the signature's "scope" claim ${JSON.stringify(scope)} does not match the expected scope ${JSON.stringify(expectedScope)} of key ${JSON.stringify(chosen.keyId)}`, SIGNATURES);
 
   const listed = parseFiles(payload.files);
   for (const [name, bytes] of files) {
@@ -166,5 +200,5 @@ export async function verifyFiles(files: Map<string, Uint8Array>, opts: VerifyOp
   }
   const missing = [...listed.keys()];
   if (missing.length) fail(`file ${missing.join(', ')} is listed in the signature but missing from the bundle`, missing[0]);
-  return expectedKid;
+  return chosen.keyId;
 }

@@ -1,24 +1,36 @@
 /**
  * Hot reload of the policy bundle. The source is a file path (watched through its folder, so an
  * atomic rename-over is seen) or an http(s) URL polled with If-None-Match, as OPA's bundle service
- * protocol does. A new bundle is verified and compiled in full before it is swapped in, in one
- * assignment, so a request always sees one revision; a bad bundle is reported through `onReject`
- * and the last good engine keeps serving.
+ * protocol does (service.ts). A new bundle is verified and compiled in full before it is swapped
+ * in, in one assignment, so a request always sees one revision; a bad bundle is reported through
+ * `onReject` and the last good engine keeps serving.
+ *
+ * As OPA's bundle plugin does, the last verified bundle from a server is persisted on disk, and the
+ * gateway starts from it (verified again) when the server cannot give one at start. After a
+ * failure the next attempt waits exponentially longer, with jitter, so a server that is down is not
+ * hammered (nor the log flooded) by every replica at once.
  */
 import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { BundleError, BundleTooLarge } from './errors.js';
+import { BundleError } from './errors.js';
 import type { PolicyEngine } from './evaluator.js';
-import { loadBundle, type LoadOptions } from './load.js';
+import { loadBundle, readBundleFile, type LoadOptions } from './load.js';
+import { bundleService, type BundleServiceOptions, type Fetched } from './service.js';
 import { DEFAULT_TAR_LIMITS } from './tar.js';
 
 export interface WatchOptions extends LoadOptions {
-  /** HTTP: seconds between polls (default 30). Files: seconds between fallback stat checks (default 5). */
+  /** HTTP: seconds between polls (default 30). Files: seconds between fallback stat checks (default 5). 0: load once, never reload. */
   pollSeconds?: number;
-  /** HTTP request timeout (default 10 s). */
-  fetchTimeoutMs?: number;
+  /** HTTP: credentials, client TLS and timeout for the bundle server. */
+  service?: BundleServiceOptions;
+  /** HTTP: where the last verified bundle is kept, and started from when the server is down. */
+  persistPath?: string | undefined;
+  /** The longest wait between attempts after failures, seconds (default 300). */
+  maxBackoffSeconds?: number;
+  /** Source of jitter in [0, 1) (default Math.random). */
+  random?: () => number;
   /**
    * Called with each loaded engine (the first one too) before it is swapped in; throwing refuses it,
    * as a bad signature would. For checks the policy stage cannot make itself (custom detectors' RE2).
@@ -26,80 +38,110 @@ export interface WatchOptions extends LoadOptions {
   accept?: (engine: PolicyEngine) => void;
   /** Called after each new bundle is swapped in (not for the initial load). */
   onLoad?: (engine: PolicyEngine) => void;
-  /** Called when a new bundle is refused; the previous engine stays current. */
+  /** Called when a new bundle is refused or cannot be fetched; the previous engine stays current. */
   onReject?: (err: Error) => void;
+  /** Called when the persisted bundle could not be written (the engine is still swapped in). */
+  onPersistFailed?: (err: Error) => void;
+}
+
+/** Where the current bundle came from and how the source has behaved (for /healthz and status reports). */
+export interface WatchStatus {
+  revision: string;
+  /** When the current engine was swapped in. */
+  activatedAt: Date;
+  /** `persisted`: the server could not be reached at start; the last good copy on disk serves. */
+  origin: 'source' | 'persisted';
+  /** The latest failure since the last good fetch, if any. */
+  lastError: { message: string; code: string; at: Date } | undefined;
+  /** Consecutive failed attempts (0 when the last one succeeded). */
+  failures: number;
 }
 
 export interface BundleWatcher {
   current(): PolicyEngine;
+  status(): WatchStatus;
   close(): Promise<void>;
 }
-
-type Fetched = { kind: 'unchanged' } | { kind: 'bytes'; bytes: Uint8Array };
 
 function isUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
 }
 
-async function readLimited(res: Response, limit: number, url: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > limit) throw new BundleTooLarge(`bundle from ${url} exceeds the ${limit}-byte limit`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/** The wait before attempt number `failures + 1`: the poll interval, doubled per failure up to `max`, with equal jitter. */
+export function backoffSeconds(pollSeconds: number, failures: number, maxSeconds: number, random: () => number): number {
+  if (failures === 0) return pollSeconds;
+  const ceiling = Math.min(maxSeconds, pollSeconds * 2 ** Math.min(failures, 30));
+  return ceiling / 2 + (ceiling / 2) * random();
 }
 
-/** One fetch of an HTTP bundle source, conditional on the last ETag. */
-function httpSource(url: string, opts: WatchOptions): () => Promise<Fetched> {
-  let etag: string | undefined;
-  const limit = (opts.limits ?? DEFAULT_TAR_LIMITS).maxCompressedBytes;
-  return async () => {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        headers: etag ? { 'if-none-match': etag } : {},
-        signal: AbortSignal.timeout(opts.fetchTimeoutMs ?? 10_000),
-      });
-    } catch (err) {
-      throw new BundleError(`cannot fetch bundle from ${url}: ${(err as Error).message}`, { cause: err });
-    }
-    if (res.status === 304) return { kind: 'unchanged' };
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new BundleError(`bundle server ${url} answered HTTP ${res.status}`);
-    }
-    const bytes = await readLimited(res, limit, url);
-    // Like OPA, a refused bundle's ETag is kept too: the server must publish a new one.
-    etag = res.headers.get('etag') ?? undefined;
-    return { kind: 'bytes', bytes };
-  };
+async function persist(path: string, bytes: Uint8Array): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes, { mode: 0o600 });
+  await rename(tmp, path);
 }
 
 /**
- * Loads the bundle at `source` (it must be good), then keeps the returned watcher's `current()`
- * on the newest good bundle. The same bytes are never loaded or reported twice.
+ * Loads the bundle at `source` (it must be good, or a persisted copy must be), then keeps the
+ * returned watcher's `current()` on the newest good bundle. The same bytes are never loaded or
+ * reported twice.
  */
 export async function watchBundle(source: string, opts: WatchOptions = {}): Promise<BundleWatcher> {
-  const fetchHttp = isUrl(source) ? httpSource(source, opts) : undefined;
-  const readFileSource = async (): Promise<Fetched> => {
-    const limit = (opts.limits ?? DEFAULT_TAR_LIMITS).maxCompressedBytes;
-    const size = (await stat(source).catch((err: Error) => {
-      throw new BundleError(`cannot read bundle ${source}: ${err.message}`, { cause: err });
-    })).size;
-    if (size > limit) throw new BundleTooLarge(`bundle ${source} is ${size} bytes, over the ${limit}-byte limit`);
-    return { kind: 'bytes', bytes: await readFile(source) };
+  const limits = opts.limits ?? DEFAULT_TAR_LIMITS;
+  const http = isUrl(source) ? await bundleService(source, opts.service ?? {}, limits.maxCompressedBytes) : undefined;
+  let etag: string | undefined;
+  const fetchOnce = async (): Promise<Fetched> => {
+    if (!http) return { kind: 'bytes', bytes: await readBundleFile(source, limits), etag: undefined };
+    const got = await http.fetch(etag);
+    // Like OPA, a refused bundle's ETag is kept too: the server must publish a new one.
+    if (got.kind === 'bytes') etag = got.etag;
+    return got;
   };
-  const fetchOnce = fetchHttp ?? readFileSource;
-
+  const persistPath = http ? opts.persistPath : undefined;
+  const keep = (bytes: Uint8Array) => {
+    if (persistPath) return persist(persistPath, bytes).catch((err: Error) => opts.onPersistFailed?.(err));
+  };
   const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-  const first = await fetchOnce();
-  if (first.kind !== 'bytes') throw new BundleError(`bundle server ${source} answered 304 to an unconditional request`);
-  let engine = await loadBundle(first.bytes, opts);
-  opts.accept?.(engine);
-  let seen = digest(first.bytes);
+  const load = async (bytes: Uint8Array) => {
+    const engine = await loadBundle(bytes, opts);
+    opts.accept?.(engine);
+    return engine;
+  };
+
+  let engine: PolicyEngine;
+  let seen: string;
+  let origin: WatchStatus['origin'] = 'source';
+  let lastError: WatchStatus['lastError'];
+  let failures = 0;
+  const failed = (err: Error) => {
+    failures++;
+    lastError = { message: err.message, code: (err as { code?: string }).code ?? 'ERR_BUNDLE', at: new Date() };
+  };
+  try {
+    const first = await fetchOnce();
+    if (first.kind !== 'bytes') throw new BundleError(`bundle server ${source} answered 304 to an unconditional request`);
+    engine = await load(first.bytes);
+    seen = digest(first.bytes);
+    await keep(first.bytes);
+  } catch (err) {
+    const persisted = persistPath ? await readBundleFile(persistPath, limits).catch(() => undefined) : undefined;
+    if (!persisted) {
+      await http?.close();
+      throw err;
+    }
+    try {
+      engine = await load(persisted);
+    } catch (stale) {
+      await http?.close();
+      throw new BundleError(`${(err as Error).message}; the persisted bundle ${persistPath} was refused too: ${(stale as Error).message}`, { cause: err });
+    }
+    // The server's bytes are not these: the next good fetch must replace them even if identical.
+    seen = '';
+    origin = 'persisted';
+    failed(err as Error);
+    opts.onReject?.(err as Error);
+  }
+  let activatedAt = new Date();
   let closed = false;
   let chain: Promise<void> = Promise.resolve();
 
@@ -109,26 +151,41 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
     const d = digest(got.bytes);
     if (d === seen) return;
     seen = d;
-    const next = await loadBundle(got.bytes, opts);
-    opts.accept?.(next);
+    const next = await load(got.bytes);
     if (closed) return;
     engine = next;
+    activatedAt = new Date();
+    origin = 'source';
+    await keep(got.bytes);
     opts.onLoad?.(next);
   };
   const reload = () => {
     chain = chain.then(() =>
-      attempt().catch((err: unknown) => {
-        if (!closed) opts.onReject?.(err instanceof Error ? err : new Error(String(err)));
-      }),
+      attempt().then(
+        () => void (failures = 0),
+        (err: unknown) => {
+          if (closed) return;
+          const e = err instanceof Error ? err : new Error(String(err));
+          failed(e);
+          opts.onReject?.(e);
+        },
+      ),
     );
     return chain;
   };
 
-  const timer = setInterval(() => void reload(), (opts.pollSeconds ?? (fetchHttp ? 30 : 5)) * 1000);
-  timer.unref();
+  const pollSeconds = opts.pollSeconds ?? (http ? 30 : 5);
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (closed || pollSeconds === 0) return;
+    const wait = backoffSeconds(pollSeconds, failures, opts.maxBackoffSeconds ?? 300, opts.random ?? Math.random);
+    timer = setTimeout(() => void reload().then(schedule), wait * 1000);
+    timer.unref();
+  };
+  schedule();
   let watcher: FSWatcher | undefined;
   let debounce: NodeJS.Timeout | undefined;
-  if (!fetchHttp) {
+  if (!http && pollSeconds > 0) {
     const name = basename(source);
     watcher = watch(dirname(source), (_event, file) => {
       if (file !== null && file !== name) return;
@@ -140,12 +197,14 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
 
   return {
     current: () => engine,
+    status: () => ({ revision: engine.revision, activatedAt, origin, lastError: failures ? lastError : undefined, failures }),
     async close() {
       closed = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       clearTimeout(debounce);
       watcher?.close();
       await chain;
+      await http?.close();
     },
   };
 }

@@ -130,7 +130,7 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
   try {
     const urls = await Promise.all(Array.from({ length: workers }, fork));
     url = urls[0]!;
-    adminUrl = await listenOrFail(admin, 'the admin listener', config.admin.host, config.admin.port);
+    adminUrl = await listenOrFail(admin, 'admin', config.admin);
   } catch (err) {
     stopping = true;
     await stopWorkers();

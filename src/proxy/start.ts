@@ -3,6 +3,7 @@
  * policy, and the others as they are configured), the pipeline, and the two listeners. `regate
  * serve` and `regate demo` both start here, so the demo runs exactly the code operators run.
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
@@ -11,8 +12,9 @@ import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/in
 import { HoldService } from '../hold/index.js';
 import { compileMaskPlan, maskText } from '../mask/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator, type IdentityOptions, type JSONWebKeySet } from '../identity/index.js';
-import { loadBundle, watchBundle, type PolicyEngine } from '../policy/index.js';
+import { BundleFetchError, BundleSignatureError, DEFAULT_ENTRYPOINT, watchBundle, type BundleWatcher, type LoadOptions, type PolicyEngine, type WatchStatus } from '../policy/index.js';
 import { RegateError } from '../util/errors.js';
+import { VERSION } from '../util/version.js';
 import { auditViews } from './audit-views.js';
 import { Gateway, type ActivePolicy, type AuditSink, type AuthenticatorService, type GatewayOptions, type HoldsService, type PolicyService } from './gateway.js';
 import { Logger } from './log.js';
@@ -23,8 +25,6 @@ import { closeServer, createAdminServer, createGatewayServer, drainServer, gatew
 export class StartupError extends RegateError {
   static override readonly code: string = 'ERR_STARTUP';
 }
-
-export const VERSION = '0.1.0';
 
 /**
  * Defence in depth: every string the audit log stores passes the card detectors once more. The
@@ -71,18 +71,44 @@ export function activate(engine: PolicyEngine): ActivePolicy {
   return { revision: engine.revision, evaluate: (input) => engine.evaluate(input), masker: bundleMasker(engine.customDetectors) };
 }
 
-async function readPublicKey(file: string | undefined): Promise<string | undefined> {
-  if (file === undefined) return undefined;
+async function readPublicKey(file: string, key: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new StartupError(`cannot read policy.public_key_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new StartupError(`cannot read ${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 
-/** How the config says bundles are verified: its public key, and whether a signature is required. */
-export async function bundleOptions(config: GatewayConfig): Promise<{ publicKeyPem: string | undefined; requireSignature: boolean }> {
-  return { publicKeyPem: await readPublicKey(config.policy.public_key_file), requireSignature: !config.policy.allow_unsigned };
+/** How the config says bundles are read and verified: its key or keys, key id and scope, entrypoint, and whether a signature is required. */
+export async function bundleOptions(config: GatewayConfig): Promise<LoadOptions> {
+  const p = config.policy;
+  const keys = p.keys
+    ? await Promise.all(Object.entries(p.keys).map(async ([keyId, k]) => ({ keyId, publicKeyPem: await readPublicKey(k.public_key_file, `policy.keys.${keyId}.public_key_file`), ...(k.scope ? { scope: k.scope } : {}) })))
+    : undefined;
+  return {
+    ...(p.public_key_file ? { publicKeyPem: await readPublicKey(p.public_key_file, 'policy.public_key_file') } : {}),
+    ...(keys ? { keys } : {}),
+    ...(p.key_id ? { keyId: p.key_id } : {}),
+    ...(p.scope ? { scope: p.scope } : {}),
+    entrypoint: p.entrypoint ?? DEFAULT_ENTRYPOINT,
+    requireSignature: !p.allow_unsigned,
+  };
+}
+
+/** What the operator changes when the bundle is refused at start, by the kind of refusal. */
+function policyFix(err: unknown): string {
+  if (err instanceof BundleSignatureError) return 'check policy.public_key_file (or policy.keys, key_id, scope) against the key that signed the bundle';
+  if (err instanceof BundleFetchError) return 'check policy.bundle and policy.service, or that the bundle server is up';
+  if (/does not exist/.test((err as Error).message)) return 'fix policy.bundle, or build the bundle with `regate build`';
+  if (/entrypoint/.test((err as Error).message)) return 'set policy.entrypoint to a rule the bundle was built for';
+  return 'fix the bundle named by policy.bundle';
+}
+
+/** The persisted copy of a bundle server's last good bundle: one file per source URL, in the state folder. */
+export function persistedBundlePath(config: GatewayConfig): string | undefined {
+  const { bundle, service } = config.policy;
+  if (!/^https?:\/\//i.test(bundle) || service?.persist === false) return undefined;
+  return join(config.state_dir, 'bundles', `${createHash('sha256').update(bundle).digest('hex').slice(0, 16)}.tar.gz`);
 }
 
 /**
@@ -90,57 +116,70 @@ export async function bundleOptions(config: GatewayConfig): Promise<{ publicKeyP
  * watching it: a new bundle that fails verification or compilation is refused and the last good
  * one keeps serving. Every load and refusal, the first one included, is audited and logged.
  */
-async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logger): Promise<{ policy: PolicyService; close(): Promise<void> }> {
-  const { bundle: source, poll_seconds: pollSeconds, public_key_file: keyFile } = config.policy;
+async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logger): Promise<{ policy: PolicyService; watcher: BundleWatcher }> {
+  const { bundle: source, poll_seconds: pollSeconds, public_key_file: keyFile, service } = config.policy;
   const options = await bundleOptions(config);
-  const how = options.publicKeyPem ? `signature verified with ${keyFile}` : 'unsigned: policy.allow_unsigned is true';
+  const how = options.publicKeyPem ? `signature verified with ${keyFile}`
+    : options.keys ? `signature verified with one of policy.keys (${options.keys.map((k) => k.keyId).join(', ')})`
+    : 'unsigned: policy.allow_unsigned is true';
   const record = (revision: string | null, reason: string) =>
     audit.append({ type: revision ? 'bundle.loaded' : 'bundle.rejected', source, revision, reason }).then(
       () => undefined,
       (err: unknown) => logger.log('error', 'audit bundle record failed', { error: (err as Error).message }),
     );
-  const loaded = (engine: PolicyEngine) => {
-    logger.log('info', 'policy bundle loaded', { source, policy_revision: engine.revision, verification: how });
-    return record(engine.revision, how);
+  const loaded = (engine: PolicyEngine, origin = 'source') => {
+    logger.log('info', 'policy bundle loaded', { source, policy_revision: engine.revision, verification: how, ...(origin === 'source' ? {} : { origin }) });
+    return record(engine.revision, origin === 'source' ? how : `${how}; from the persisted copy, the source being unavailable`);
   };
   const active = new WeakMap<PolicyEngine, ActivePolicy>();
   const accept = (engine: PolicyEngine) => void active.set(engine, activate(engine));
-  let current: () => PolicyEngine;
-  let close: () => Promise<void>;
+  let watcher: BundleWatcher;
   try {
-    if (pollSeconds === 0) {
-      const engine = await loadBundle(source, options);
-      accept(engine);
-      current = () => engine;
-      close = async () => undefined;
-    } else {
-      const watcher = await watchBundle(source, {
-        ...options,
-        pollSeconds,
-        accept,
-        onLoad: (engine) => void loaded(engine),
-        onReject: (err) => {
-          logger.log('warn', 'policy bundle refused; keeping the last good one', { source, error: err.message });
-          void record(null, err.message);
+    watcher = await watchBundle(source, {
+      ...options,
+      pollSeconds,
+      persistPath: persistedBundlePath(config),
+      ...(service ? {
+        service: {
+          tokenFile: service.credentials?.bearer.token_file,
+          scheme: service.credentials?.bearer.scheme,
+          tls: service.tls && { caFile: service.tls.ca_file, certFile: service.tls.cert_file, keyFile: service.tls.key_file },
+          timeoutMs: service.timeout_ms,
         },
-      });
-      current = watcher.current;
-      close = () => watcher.close();
-    }
+        maxBackoffSeconds: service.max_backoff_seconds,
+      } : {}),
+      accept,
+      onLoad: (engine) => void loaded(engine),
+      onReject: (err) => {
+        logger.log('warn', 'policy bundle refused; keeping the last good one', { source, error: err.message, code: (err as { code?: string }).code });
+        void record(null, err.message);
+      },
+      onPersistFailed: (err) => logger.log('warn', 'the policy bundle could not be persisted; a restart while the bundle server is down would fail', { error: err.message }),
+    });
   } catch (err) {
     logger.log('error', 'policy bundle refused; the gateway does not start', { source, error: (err as Error).message });
     await record(null, (err as Error).message);
-    throw new StartupError(`policy bundle ${source} refused: ${(err as Error).message}`, { cause: err });
+    throw new StartupError(`policy bundle ${source} refused: ${(err as Error).message}; ${policyFix(err)}`, { cause: err });
   }
-  await loaded(current());
-  return { policy: { current: () => active.get(current())! }, close };
+  await loaded(watcher.current(), watcher.status().origin);
+  return { policy: { current: () => active.get(watcher.current())! }, watcher };
 }
 
-export async function listenOrFail(server: Server, what: string, host: string, port: number): Promise<string> {
+const LISTENERS = { listen: 'clients', admin: 'the admin listener' } as const;
+
+/** Listens on the `listen` or `admin` address of the config; a failure names the key to change. */
+export async function listenOrFail(server: Server, key: keyof typeof LISTENERS, address: { host: string; port: number }): Promise<string> {
+  const { host, port } = address;
   try {
     return await listen(server, host, port);
   } catch (err) {
-    throw new StartupError(`cannot listen for ${what} on ${host}:${port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE' ? `${host}:${port} is already in use by another process (EADDRINUSE); stop that process or set ${key}.port to a free port`
+      : code === 'EACCES' ? `port ${port} needs privileges this process lacks (EACCES); set ${key}.port to 1024 or above`
+      : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? `${host} is not an address of this machine (${code}); set ${key}.host to one (127.0.0.1, 0.0.0.0)`
+      : `${host}:${port}: ${code ?? (err as Error).message}`;
+    throw new StartupError(`cannot listen for ${LISTENERS[key]}: ${why}`, { cause: err });
   }
 }
 
@@ -259,6 +298,8 @@ export interface Pipeline {
   gateway: Gateway;
   server: Server;
   revision(): string;
+  /** The bundle's revision, activation time, origin and latest source failure. */
+  bundleStatus(): WatchStatus;
   /** Drains the listener (up to `drain_seconds`), then closes the gateway and the policy watcher. */
   stop(): Promise<void>;
 }
@@ -268,17 +309,18 @@ export async function openPipeline(
   logger: Logger,
   services: { audit: AuditSink; holds: HoldsService; authenticator: AuthenticatorService },
 ): Promise<Pipeline> {
-  const { policy, close: closePolicy } = await watchPolicy(config, services.audit, logger);
+  const { policy, watcher } = await watchPolicy(config, services.audit, logger);
   const gateway = new Gateway({ authenticator: services.authenticator, audit: services.audit, policy, holds: services.holds, logger }, gatewayOptions(config));
   const server = createGatewayServer(gateway, serverLimits(config));
   return {
     gateway,
     server,
     revision: () => policy.current().revision,
+    bundleStatus: () => watcher.status(),
     stop: async () => {
       await drainServer(server, gateway, config.drain_seconds * 1000);
       await gateway.close();
-      await closePolicy();
+      await watcher.close();
     },
   };
 }
@@ -298,8 +340,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   let url: string;
   let adminUrl: string;
   try {
-    url = await listenOrFail(server, 'clients', config.listen.host, config.listen.port);
-    adminUrl = await listenOrFail(admin, 'the admin listener', config.admin.host, config.admin.port);
+    url = await listenOrFail(server, 'listen', config.listen);
+    adminUrl = await listenOrFail(admin, 'admin', config.admin);
   } catch (err) {
     await Promise.all([closeServer(server), closeServer(admin)]);
     await pipeline.stop();

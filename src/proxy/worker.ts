@@ -102,7 +102,7 @@ export async function runWorker(config: GatewayConfig, opts: StartOptions = {}):
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   try {
     pipeline = await openPipeline(config, logger, { audit, holds: remoteHolds(channel, reader), authenticator });
-    const url = await listenOrFail(pipeline.server, 'clients', config.listen.host, config.listen.port);
+    const url = await listenOrFail(pipeline.server, 'listen', config.listen);
     await channel.call('ready', { url, revision: pipeline.revision() });
   } catch (err) {
     await channel.call('failed', (err as Error).message).catch(() => undefined);

@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig, resolveConfig } from '../../src/config/index.js';
+import { nearest } from '../../src/config/validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regate-config-'));
 writeFileSync(join(dir, 'fraud.key'), 'sk-fraud-123\n');
@@ -82,10 +83,44 @@ test('a wrong type names the key, the line and what was expected', async () => {
   }
 });
 
-test('an unknown key (a typo) is refused with the known keys listed', async () => {
+test('an unknown key (a typo) is refused with the nearest key suggested and the known keys listed', async () => {
   const t = base();
   t.routes[1].path_prefx = '/x';
-  assert.match(await failure(t), /routes\[1\]\.path_prefx: expected no such key; known keys: name, path_prefix, host, upstream/);
+  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream\)/);
+  const camel = base();
+  camel.policy.publicKeyFile = 'k.pub';
+  assert.match(await failure(camel), /policy\.publicKeyFile: unknown key; did you mean "public_key_file"\?/);
+  const far = base();
+  far.listen.tls = true;
+  const m = await failure(far);
+  assert.match(m, /listen\.tls: unknown key \(known keys here: host, port\)/);
+  assert.not.match(m, /did you mean/);
+});
+
+/** The obvious Levenshtein distance, the full table. */
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length]![b.length]!;
+}
+
+test('property: a suggestion is a known key at the least edit distance, within a third of the typo\'s length', () => {
+  const word = fc.string({ unit: fc.constantFrom('a', 'b', 'c', '_', '-', 'A'), minLength: 1, maxLength: 9 });
+  fc.assert(
+    fc.property(fc.uniqueArray(word.map((w) => w.toLowerCase()), { minLength: 1, maxLength: 6 }), word, (known, key) => {
+      const got = nearest(key, known);
+      const squash = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+      const sameish = known.find((k) => squash(k) === squash(key));
+      if (sameish) return assert.is(got, sameish);
+      const best = Math.min(...known.map((k) => levenshtein(key.toLowerCase(), k)));
+      if (best > Math.max(1, Math.floor(key.length / 3))) return assert.is(got, undefined);
+      assert.ok(got !== undefined && known.includes(got));
+      assert.is(levenshtein(key.toLowerCase(), got!), best);
+    }),
+    { numRuns: 3000 },
+  );
 });
 
 test('a route naming a missing upstream is refused', async () => {

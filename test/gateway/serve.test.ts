@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -59,10 +61,63 @@ test('a bad config exits 2 naming the key and what was expected', async () => {
 test('no bundle public key: serve refuses to start (exit 2) naming the key, unless allow_unsigned is set', async () => {
   const r = await runCli(['serve', '--config', configFile({ policy: { bundle: DEFAULT_BUNDLE } })]);
   assert.is(r.code, 2);
-  assert.match(r.stderr, /policy\.public_key_file: expected the PEM public key that signs the policy bundle \(or policy\.allow_unsigned: true to run unsigned bundles\)/);
+  assert.match(r.stderr, /policy\.public_key_file: expected the PEM public key that signs the policy bundle \(or policy\.keys for several, or policy\.allow_unsigned: true to run unsigned bundles\)/);
   const tampered = await runCli(['serve', '--config', configFile({ policy: { bundle: DEFAULT_BUNDLE, public_key_file: 'bundle.pub.pem' } })]);
   assert.is(tampered.code, 1, 'an unsigned bundle with a key configured is refused');
   assert.match(tampered.stderr, /policy bundle .* refused/);
+});
+
+test('REGATE_CONFIG stands in for --config; with neither, exit 2 naming both', async () => {
+  const none = await runCli(['serve'], { env: { REGATE_CONFIG: '' } });
+  assert.is(none.code, 2);
+  assert.match(none.stderr, /name the config file with --config FILE or the REGATE_CONFIG environment variable/);
+  const r = await runCli(['serve'], { env: { REGATE_CONFIG: configFile({ max_body_bytes: 'lots' }) } });
+  assert.is(r.code, 2, 'the file named by REGATE_CONFIG was read');
+  assert.match(r.stderr, /max_body_bytes: expected an integer/);
+});
+
+test('startup errors name the key and the fix: missing bundle file, admin port equal to the client port, port in use', async () => {
+  const missing = await runCli(['serve', '--config', configFile({ policy: { bundle: 'nowhere.tar.gz', public_key_file: 'bundle.pub.pem' } })]);
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /policy bundle \S+nowhere\.tar\.gz refused: cannot read bundle \S+: the file does not exist \(ENOENT\); fix policy\.bundle, or build the bundle with `regate build`/);
+  assert.not.match(missing.stderr, /stat '/);
+
+  const same = await runCli(['serve', '--config', configFile({ listen: { port: 18080 }, admin: { port: 18080 } })]);
+  assert.is(same.code, 2);
+  assert.match(same.stderr, /admin\.port: expected a port other than listen\.port \(18080\)/);
+
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const busy = await runCli(['serve', '--config', configFile({ listen: { port } })]);
+    assert.is(busy.code, 1);
+    assert.match(busy.stderr, new RegExp(`cannot listen for clients: 127\\.0\\.0\\.1:${port} is already in use by another process \\(EADDRINUSE\\); stop that process or set listen\\.port to a free port`));
+  } finally {
+    await new Promise((r) => taken.close(r));
+  }
+});
+
+test('policy.keys with key_id and scope (a bundle signed --key-id prod --scope write) and policy.entrypoint', async () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'prod.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(join(dir, 'prod.tar.gz'), await signBundle(readFileSync(DEFAULT_BUNDLE), { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), keyId: 'prod', scope: 'write' }));
+  const policy = { bundle: 'prod.tar.gz', entrypoint: 'regate/decision', keys: { prod: { public_key_file: 'prod.pub.pem', scope: 'write' }, old: { public_key_file: 'bundle.pub.pem' } } };
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile({ policy })], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    const { url } = await whenReady(child);
+    const res = await fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${await idp.token({ sub: 'mo', groups: ['ml-admins'] })}`, 'content-type': 'application/json' }, body: '{}' });
+    assert.is(res.status, 200);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+  const wrongScope = await runCli(['serve', '--config', configFile({ policy: { ...policy, keys: { prod: { public_key_file: 'prod.pub.pem' } } } })]);
+  assert.is(wrongScope.code, 1);
+  assert.match(wrongScope.stderr, /"scope" claim "write" does not match the expected scope "" of key "prod"; check policy\.public_key_file \(or policy\.keys, key_id, scope\)/);
+  const wrongEntry = await runCli(['serve', '--config', configFile({ policy: { ...policy, entrypoint: 'payments/allow' } })]);
+  assert.is(wrongEntry.code, 1);
+  assert.match(wrongEntry.stderr, /no Wasm module for entrypoint payments\/allow .*; set policy\.entrypoint to a rule the bundle was built for/);
 });
 
 test('SIGTERM drains the request in flight, then exits 0 and stops listening', async () => {
