@@ -1,6 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli } from './helpers/cli.js';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cliPath, runCli } from './helpers/cli.js';
+
+/** The package root (dist/test → ..). */
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
 test('unknown command exits 2 with a clear message', async () => {
   const r = await runCli(['frobnicate']);
@@ -18,6 +27,107 @@ test('--help lists usage and exits 0', async () => {
   const r = await runCli(['--help']);
   assert.is(r.code, 0);
   assert.match(r.stdout, /regate <command>/);
+});
+
+test('--version prints regate\'s version, also when run inside another project (installed as a dependency)', async () => {
+  const host = mkdtempSync(join(tmpdir(), 'regate-host-'));
+  try {
+    writeFileSync(join(host, 'package.json'), JSON.stringify({ name: 'payments-gateway', version: '9.9.9' }));
+    const r = await runCli(['--version'], { cwd: host });
+    assert.is(r.code, 0);
+    assert.is(r.stdout.trim(), pkg.version);
+  } finally {
+    rmSync(host, { recursive: true, force: true });
+  }
+});
+
+test('the npm package ships the runtime, policy, docs and licence, never tests or benchmarks', () => {
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as [{ files: { path: string }[] }];
+  const paths = packed.files.map((f) => f.path);
+  for (const needed of ['dist/src/cli/main.js', 'rego/regate.rego', 'rego/cases/pci.json', 'rego/examples/score.json', 'wasm/pci.wasm', 'wasm/capabilities.json', 'bundles/pci.tar.gz', 'docs/config.md', 'README.md', 'LICENSE', 'package.json']) {
+    assert.ok(paths.includes(needed), `${needed} is shipped`);
+  }
+  const stray = paths.filter((p) => /^(test|bench|dist\/test|dist\/bench|src)\//.test(p));
+  assert.equal(stray, [], 'no tests, benchmarks or TypeScript sources');
+});
+
+test('--json: a failing command prints {ok: false, code, message, exit_code} on stdout as well as the sentence on stderr', async () => {
+  const r = await runCli(['bundle', 'verify', join(root, 'bundles', 'pci.tar.gz'), '--key', '/nonexistent/key.pem', '--json']);
+  assert.is(r.code, 2);
+  const doc = JSON.parse(r.stdout) as { ok: boolean; code: string; message: string; exit_code: number };
+  assert.is(doc.ok, false);
+  assert.is(doc.code, 'ERR_USAGE');
+  assert.match(doc.message, /cannot read --key \/nonexistent\/key\.pem/);
+  assert.is(doc.exit_code, 2);
+  assert.match(r.stderr, /^regate: cannot read --key/);
+  const usage = await runCli(['bundle', 'verify', '--json']);
+  assert.is(usage.code, 2);
+  assert.is((JSON.parse(usage.stdout) as { code: string }).code, 'ERR_USAGE');
+});
+
+test('--json: bundle verify and bundle sign report as JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-json-'));
+  try {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'k.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+    const signed = join(dir, 'b.tar.gz');
+    const sign = await runCli(['bundle', 'sign', join(root, 'bundles', 'pci.tar.gz'), '--key', join(dir, 'k.pem'), '--out', signed, '--key-id', 'prod', '--json']);
+    assert.equal(JSON.parse(sign.stdout), { ok: true, bundle: signed, key_id: 'prod', scope: null });
+    const verify = await runCli(['bundle', 'verify', signed, '--key', join(dir, 'k.pub'), '--key-id', 'prod', '--json']);
+    const doc = JSON.parse(verify.stdout) as Record<string, unknown>;
+    assert.is(doc.ok, true);
+    assert.is(doc.key_id, 'prod');
+    assert.type(doc.files_verified, 'number');
+    const bad = await runCli(['bundle', 'verify', signed, '--key', join(dir, 'k.pub'), '--json']);
+    assert.is(bad.code, 1);
+    assert.match((JSON.parse(bad.stdout) as { message: string }).message, /key id \("kid"\) is "prod", expected "default"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const COMMANDS = [
+  'demo', 'serve', 'init', 'toolchain', 'build', 'test', 'policy eval', 'policy diff', 'bundle verify', 'bundle sign', 'token',
+  'holds list', 'holds show', 'holds approve', 'holds deny', 'audit verify', 'audit export', 'audit prove', 'audit verify-proof', 'audit replay', 'audit tail',
+];
+
+test('every file a help text names (examples, defaults) exists in the package', async () => {
+  const helps = await Promise.all(COMMANDS.map((c) => runCli([...c.split(' '), '--help'])));
+  const named = new Set<string>();
+  helps.forEach((h, i) => {
+    assert.is(h.code, 0, `${COMMANDS[i]} --help: ${h.stderr}`);
+    for (const m of h.stdout.matchAll(/\b((?:rego|bundles|wasm|docs)\/[\w./-]*\w)/g)) named.add(m[1]!);
+  });
+  assert.ok(named.has('rego/examples/score.json'), 'policy eval names its example input');
+  for (const p of named) assert.ok(existsSync(join(root, p)), `help names ${p}, which does not exist`);
+});
+
+test('holds --help and its subcommands name REGATE_ADMIN; without --admin or it, the error says both', async () => {
+  const help = await runCli(['holds', 'list', '--help']);
+  assert.match(help.stdout, /REGATE_ADMIN/);
+  const r = await runCli(['holds', 'list'], { env: { REGATE_ADMIN: '' } });
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--admin or the REGATE_ADMIN environment variable/);
+});
+
+test('regate completion: bash completes commands and options through the real completion function', () => {
+  const bin = mkdtempSync(join(tmpdir(), 'regate-bin-'));
+  try {
+    writeFileSync(join(bin, 'regate'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
+    chmodSync(join(bin, 'regate'), 0o755);
+    const complete = (words: string) =>
+      execFileSync('bash', ['-c', `source <(regate completion); COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _regate_yargs_completions; printf '%s\\n' "\${COMPREPLY[@]}"`], {
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        encoding: 'utf8',
+      }).trim().split('\n');
+    assert.equal(complete('regate se'), ['serve']);
+    assert.equal(complete('regate au'), ['audit']);
+    assert.ok(complete("regate serve --c").includes('--config'));
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -1,10 +1,12 @@
+import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { buildPolicy, checkBuild, updateCapabilities, type BuildPaths } from '../policy/build.js';
-import { DEFAULT_CAPABILITIES, DEFAULT_BUNDLE, DEFAULT_REGO_DIR, DEFAULT_WASM } from '../policy/paths.js';
+import { DEFAULT_CAPABILITIES } from '../policy/paths.js';
 import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
 import { DEFAULT_KEY_ID } from '../policy/signature.js';
 import { readText } from './bundle.js';
 import { UsageError, VerificationFailed } from './exit.js';
+import { report } from './output.js';
 
 interface Args {
   rego: string;
@@ -18,6 +20,7 @@ interface Args {
   scope?: string;
   check: boolean;
   'update-capabilities': boolean;
+  json?: boolean;
 }
 
 /** `regate build`: Rego → Wasm → bundle (signed with --signing-key), or --check the committed build. */
@@ -26,10 +29,10 @@ export const buildCommand: CommandModule<object, Args> = {
   describe: 'Compile rego/ to wasm/pci.wasm and bundles/pci.tar.gz (or check the committed build)',
   builder: (y) =>
     y
-      .option('rego', { type: 'string', default: DEFAULT_REGO_DIR, describe: 'Policy source folder (*.rego and data.json)' })
-      .option('out', { type: 'string', default: DEFAULT_BUNDLE, describe: 'Bundle to write' })
-      .option('wasm', { type: 'string', default: DEFAULT_WASM, describe: 'Compiled module to write' })
-      .option('capabilities', { type: 'string', default: DEFAULT_CAPABILITIES, describe: 'Capabilities file the compiler is held to' })
+      .option('rego', { type: 'string', default: 'rego', describe: 'Policy source folder (*.rego and data.json), relative to the working directory' })
+      .option('out', { type: 'string', default: 'bundles/pci.tar.gz', describe: 'Bundle to write' })
+      .option('wasm', { type: 'string', default: 'wasm/pci.wasm', describe: 'Compiled module to write' })
+      .option('capabilities', { type: 'string', default: DEFAULT_CAPABILITIES, defaultDescription: "regate's wasm/capabilities.json: the builtins this gateway runs", describe: 'Capabilities file the compiler is held to' })
       .option('entrypoint', { type: 'string', default: DEFAULT_ENTRYPOINT, describe: 'Rule the module exports' })
       .option('signing-key', { type: 'string', describe: 'PEM private key: sign the bundle (.signatures.json)' })
       .option('signing-alg', { type: 'string', describe: 'JWS algorithm (default from the key: RS256, ES256..., EdDSA)' })
@@ -42,17 +45,17 @@ export const buildCommand: CommandModule<object, Args> = {
       .example('$0 build --check', 'CI: fail if the committed module, data or manifest no longer match rego/')
       .example('$0 build --update-capabilities', 'regenerate wasm/capabilities.json, then build'),
   handler: async (args) => {
-    const paths: BuildPaths = { regoDir: args.rego, wasmOut: args.wasm, bundleOut: args.out, capabilities: args.capabilities, entrypoint: args.entrypoint };
+    // Relative paths name files of the policy repository the command runs in, never regate's own.
+    const paths: BuildPaths = { regoDir: resolve(args.rego), wasmOut: resolve(args.wasm), bundleOut: resolve(args.out), capabilities: resolve(args.capabilities), entrypoint: args.entrypoint };
     if (args.check) {
       if (args['signing-key'] || args['update-capabilities']) throw new UsageError('--check writes nothing, so it takes neither --signing-key nor --update-capabilities');
       const faults = await checkBuild(paths);
       if (faults.length) throw new VerificationFailed(`the committed build does not match its source: ${faults.join('; ')}; run \`regate build\` and commit the result`);
-      process.stdout.write('build check: committed capabilities, module, data and manifest match a rebuild\n');
-      return;
+      return report(args.json, 'build check: committed capabilities, module, data and manifest match a rebuild', { check: 'match', rego: paths.regoDir, wasm: paths.wasmOut, bundle: paths.bundleOut });
     }
     if (args['update-capabilities']) {
       await updateCapabilities(args.capabilities);
-      process.stdout.write(`wrote ${args.capabilities}\n`);
+      if (!args.json) process.stdout.write(`wrote ${args.capabilities}\n`);
     }
     let signing;
     if (args['signing-key']) {
@@ -60,6 +63,8 @@ export const buildCommand: CommandModule<object, Args> = {
       signing = { privateKeyPem, alg: args['signing-alg'], keyId: args['key-id'], scope: args.scope };
     }
     const built = await buildPolicy(paths, signing);
-    process.stdout.write(`wrote ${args.wasm} and ${args.out} (revision ${built.revision}${signing ? ', signed' : ''})\n`);
+    report(args.json, `wrote ${paths.wasmOut} and ${paths.bundleOut} (revision ${built.revision}${signing ? ', signed' : ''})`, {
+      wasm: paths.wasmOut, bundle: paths.bundleOut, revision: built.revision, signed: Boolean(signing),
+    });
   },
 };

@@ -4,9 +4,10 @@ import { BundleError } from '../policy/errors.js';
 import { openBundle, signBundle } from '../policy/load.js';
 import { DEFAULT_KEY_ID } from '../policy/signature.js';
 import { UsageError, VerificationFailed } from './exit.js';
+import { report } from './output.js';
 
-interface VerifyArgs { path: string; key: string; 'key-id': string; scope?: string }
-interface SignArgs { path: string; key: string; out?: string; 'key-id': string; scope?: string; alg?: string }
+interface VerifyArgs { path: string; key: string; 'key-id': string; scope?: string; json?: boolean }
+interface SignArgs { path: string; key: string; out?: string; 'key-id': string; scope?: string; alg?: string; json?: boolean }
 
 /** Reads a file the user named on the command line; a missing or unreadable one is a usage error. */
 export async function readBytes(path: string, what: string): Promise<Buffer> {
@@ -33,7 +34,9 @@ const verify: CommandModule<object, VerifyArgs> = {
     const publicKeyPem = await readText(args.key, '--key');
     try {
       const b = await openBundle(args.path, { publicKeyPem, keyId: args['key-id'], scope: args.scope });
-      process.stdout.write(`${args.path}: signature valid (key id ${args['key-id']}); ${b.files.size - 1} files verified, revision ${b.manifest.revision || '(none)'}\n`);
+      report(args.json, `${args.path}: signature valid (key id ${args['key-id']}); ${b.files.size - 1} files verified, revision ${b.manifest.revision || '(none)'}`, {
+        bundle: args.path, key_id: args['key-id'], scope: args.scope ?? null, files_verified: b.files.size - 1, revision: b.manifest.revision || null,
+      });
     } catch (err) {
       if (err instanceof BundleError) throw new VerificationFailed(`${args.path}: ${err.message}`, { cause: err });
       throw err;
@@ -58,7 +61,7 @@ const sign: CommandModule<object, SignArgs> = {
     const bytes = await readBytes(args.path, 'bundle');
     const signed = await signBundle(bytes, { privateKeyPem, keyId: args['key-id'], scope: args.scope, alg: args.alg });
     await writeFile(args.out ?? args.path, signed);
-    process.stdout.write(`wrote ${args.out ?? args.path} (signed, key id ${args['key-id']})\n`);
+    report(args.json, `wrote ${args.out ?? args.path} (signed, key id ${args['key-id']})`, { bundle: args.out ?? args.path, key_id: args['key-id'], scope: args.scope ?? null });
   },
 };
 

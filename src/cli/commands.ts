@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { holdsCommand } from './holds.js';
+import { initCommand } from './init.js';
 import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
 import { auditCommand } from './audit.js';
@@ -15,4 +16,4 @@ import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, initCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand];

@@ -98,7 +98,7 @@ function printHold(hold: HoldView, json: boolean): void {
 
 function withCommon<T>(y: Argv<T>): Argv<T & CommonArgs> {
   return y
-    .option('admin', { type: 'string', demandOption: true, describe: 'Admin listener URL', default: process.env.REGATE_ADMIN })
+    .option('admin', { type: 'string', demandOption: 'give the admin listener URL with --admin or the REGATE_ADMIN environment variable', describe: 'Admin listener URL (default $REGATE_ADMIN)', default: process.env.REGATE_ADMIN || undefined })
     .option('token', { type: 'string', describe: 'Your own bearer token (or REGATE_TOKEN)' }) as Argv<T & CommonArgs>;
 }
 

@@ -9,8 +9,12 @@ import { hideBin } from 'yargs/helpers';
 import { RegateError } from '../util/errors.js';
 import { commands } from './commands.js';
 import { exitCodeFor } from './exit.js';
+import { failureJson } from './output.js';
+import { VERSION } from '../util/version.js';
 
 export async function main(argv: string[]): Promise<void> {
+  // Known before parsing, so that even a usage error is reported as JSON when asked for.
+  const json = argv.includes('--json');
   const cli = yargs(argv)
     .scriptName('regate')
     .usage('$0 <command> [options]\n\nPolicy-as-code gateway for inference APIs that handle cardholder data.')
@@ -18,12 +22,16 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1, 'Name a command; `regate --help` lists them.')
     .recommendCommands()
     .strict()
+    .option('json', { type: 'boolean', global: true, describe: 'Print the result, or the failure, as one JSON document on stdout' })
+    .completion('completion', 'Print a bash/zsh completion script: regate completion >> ~/.bashrc')
     .help()
     .alias('help', 'h')
-    .version()
+    // regate's own version, not the version of the project that installed it.
+    .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
+      if (json) process.stdout.write(failureJson('ERR_USAGE', msg, 2));
       process.stderr.write(`regate: ${msg}\nRun \`regate --help\` for usage.\n`);
       process.exit(2);
     });
@@ -33,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     const message = err instanceof RegateError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`regate: ${message}\n`);
     process.exitCode = exitCodeFor(err);
+    if (json) process.stdout.write(failureJson(err instanceof RegateError ? err.code : 'ERR_INTERNAL', err instanceof Error ? err.message : String(err), process.exitCode));
   }
 }
 

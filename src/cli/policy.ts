@@ -1,7 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { text } from 'node:stream/consumers';
 import { loadBundle } from '../policy/load.js';
-import { DEFAULT_BUNDLE } from '../policy/paths.js';
 import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
 import { readBytes, readText } from './bundle.js';
 import { UsageError } from './exit.js';
@@ -14,11 +13,11 @@ const evalCommand: CommandModule<object, EvalArgs> = {
   describe: 'Evaluate a bundle on one input and print the decision JSON',
   builder: (y) =>
     y
-      .option('bundle', { type: 'string', default: DEFAULT_BUNDLE, describe: 'Bundle to load' })
+      .option('bundle', { type: 'string', default: 'bundles/pci.tar.gz', describe: 'Bundle to load, relative to the working directory' })
       .option('input', { type: 'string', demandOption: true, requiresArg: true, describe: 'Policy input JSON file, or - for stdin' })
       .option('key', { type: 'string', describe: 'PEM public key: verify the bundle signature first' })
       .option('entrypoint', { type: 'string', default: DEFAULT_ENTRYPOINT })
-      .example('$0 policy eval --input rego/examples/score.json', 'decide with the committed PCI bundle')
+      .example('$0 policy eval --input rego/examples/score.json', 'decide with bundles/pci.tar.gz (`regate init` writes this example input)')
       .example("echo '{...}' | $0 policy eval --bundle signed.tar.gz --key pub.pem --input -", 'verified bundle, input on stdin'),
   handler: async (args) => {
     const raw = args.input === '-' ? await text(process.stdin) : await readText(args.input, '--input');

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { findOpa, OPA_VERSION, opaCacheDir } from '../policy/toolchain.js';
+import { report } from './output.js';
 
-interface Args { check: boolean }
+interface Args { check: boolean; json?: boolean }
 
 /** `regate toolchain`: install (or just check) the pinned OPA compiler and print its path. */
 export const toolchainCommand: CommandModule<object, Args> = {
@@ -15,6 +16,6 @@ export const toolchainCommand: CommandModule<object, Args> = {
       .epilogue('OPA_BIN overrides the cache; XDG_CACHE_HOME moves it.'),
   handler: async (args) => {
     const bin = await findOpa({ install: !args.check });
-    process.stdout.write(`${bin}\n`);
+    report(args.json, bin, { opa: bin, version: OPA_VERSION });
   },
 };

@@ -183,6 +183,16 @@ test('files: changed, deleted, inserted and reordered records', async () => {
   assert.is(reordered, 'regate: audit log is NOT intact: records were reordered: record 6 (segment-000000.jsonl line 6) comes before record 5 (segment-000000.jsonl line 7)');
 });
 
+test('verify --json on a tampered log prints the verdict as JSON (ok false, code, message), not nothing', async () => {
+  const dir = join(scratch, `files-${n++}`);
+  cpSync(exported, dir, { recursive: true });
+  editLines(seg0(dir), (l) => l.splice(5, 1));
+  const r = await runCli(['audit', 'verify', dir, '--key', f.pub, '--json']);
+  assert.is(r.code, 1);
+  const doc = JSON.parse(r.stdout) as { ok: boolean; code: string; message: string; exit_code: number };
+  assert.equal(doc, { ok: false, code: 'ERR_VERIFICATION_FAILED', message: 'audit log is NOT intact: record 5 was deleted: record 6 (segment-000000.jsonl line 6) follows record 4', exit_code: 1 });
+});
+
 test('files: a missing segment, a checkpoint by another key, a truncated tail', async () => {
   const missing = await tamperFiles((d) => ['jsonl', 'checkpoint.json'].forEach((k) => unlinkSync(join(d, `segment-000001.${k}`))));
   assert.is(missing, 'regate: audit log is NOT intact: segment 1 is missing: the checkpoint of segment 2 follows segment 0');
