@@ -153,10 +153,13 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
     seen = d;
     const next = await load(got.bytes);
     if (closed) return;
+    // Persisted first (it is verified): whoever sees the new revision finds it on disk too.
+    await keep(got.bytes);
+    if (closed) return;
+    failures = 0;
     engine = next;
     activatedAt = new Date();
     origin = 'source';
-    await keep(got.bytes);
     opts.onLoad?.(next);
   };
   const reload = () => {
