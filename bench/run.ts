@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { findOpa } from '../src/policy/toolchain.js';
+import { findOpa } from '../src/policy-build/index.js';
 import { report, type Row } from './lib/report.js';
 import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startNginx, startOpaServer, startStub } from './harness/contenders.js';
 import { startLiteLlm } from './harness/litellm.js';

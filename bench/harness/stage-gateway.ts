@@ -11,11 +11,12 @@ import { loadConfig } from '../../src/config/index.js';
 import { HoldReader } from '../../src/hold/index.js';
 import { createAuthenticator } from '../../src/identity/index.js';
 import { loadBundle } from '../../src/policy/index.js';
-import type { Decision } from '../../src/policy/types.js';
-import { Gateway, type ActivePolicy, type AuditSink, type HoldsService } from '../../src/proxy/gateway.js';
+import type { Decision } from '../../src/contract/index.js';
+import { Gateway, type ActivePolicy, type AuditSink, type HoldsService } from '../../src/proxy/index.js';
 import { Logger } from '../../src/proxy/log.js';
-import { createGatewayServer, listen } from '../../src/proxy/server.js';
-import { activate, bundleOptions, gatewayOptions, holdsDir, identityOptions, openSingletons, serverLimits } from '../../src/proxy/start.js';
+import { createGatewayServer } from '../../src/proxy/server.js';
+import { listen } from '../../src/util/index.js';
+import { activate, bundleOptions, gatewayOptions, holdsDir, identityOptions, openSingletons, serverLimits } from '../../src/app/index.js';
 
 const [, , file, rungArg] = process.argv;
 const rung = Number(rungArg);

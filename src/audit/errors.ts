@@ -2,7 +2,7 @@
  * The audit stage's typed failures. The proxy turns an AuditWriteError into 503 (fail closed: a
  * request whose decision cannot be recorded is not served); the CLI turns a failed check into exit 1.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** An append or seal could not be made durable; nothing already acknowledged is affected. */
 export class AuditWriteError extends RegateError {

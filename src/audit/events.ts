@@ -5,7 +5,7 @@
  */
 import { createHash, hash } from 'node:crypto';
 import { canonicalJson } from './canonical.js';
-import type { Decision, HoldAuditEvent } from '../policy/types.js';
+import type { Decision, HoldAuditEvent } from '../contract/index.js';
 
 /** A masked body as recorded: the first `cap` bytes as text, plus the full length and hash. */
 export interface BodyCapture {

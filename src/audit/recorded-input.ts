@@ -5,7 +5,7 @@
  * times, fractions in claims), with `request.body` null: the body is the record's `request_body`,
  * masked and capped as every recorded body is. The writer's scrubber masks the text like any other.
  */
-import type { PolicyInput } from '../policy/types.js';
+import type { PolicyInput } from '../contract/index.js';
 import type { RequestDecisionEvent } from './events.js';
 
 /** The `policy_input` text of a decision made on `input`. */

@@ -1,9 +1,7 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { buildPolicy, checkBuild, updateCapabilities, type BuildPaths } from '../policy/build.js';
-import { DEFAULT_CAPABILITIES } from '../policy/paths.js';
-import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
-import { DEFAULT_KEY_ID } from '../policy/signature.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_ENTRYPOINT, DEFAULT_KEY_ID } from '../policy/index.js';
+import { buildPolicy, checkBuild, updateCapabilities, type BuildPaths } from '../policy-build/index.js';
 import { readText } from './bundle.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { report } from './output.js';

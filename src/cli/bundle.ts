@@ -1,8 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { BundleError } from '../policy/errors.js';
-import { openBundle, signBundle } from '../policy/load.js';
-import { DEFAULT_KEY_ID } from '../policy/signature.js';
+import { BundleError, DEFAULT_KEY_ID, openBundle, signBundle } from '../policy/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { report } from './output.js';
 

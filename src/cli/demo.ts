@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { startDemo } from '../demo/session.js';
+import { startDemo } from '../demo/index.js';
 import { stopOnSignals } from './serve.js';
 
 interface Args {

@@ -1,4 +1,4 @@
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /**
  * A failure the user must fix in how they called us (bad flag value, unreadable file): exit 2, as

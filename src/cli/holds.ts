@@ -5,7 +5,7 @@
  */
 import { request } from 'undici';
 import type { Argv, CommandModule } from 'yargs';
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 import { UsageError } from './exit.js';
 
 /** The admin API refused a call or could not be reached; the message says which and why. */

@@ -9,9 +9,9 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { OPA_VERSION } from '../policy/toolchain.js';
-import { DEFAULT_BUNDLE, DEFAULT_CAPABILITIES, DEFAULT_REGO_DIR } from '../policy/paths.js';
-import { VERSION } from '../util/version.js';
+import { DEFAULT_BUNDLE, DEFAULT_CAPABILITIES, DEFAULT_REGO_DIR } from '../policy/index.js';
+import { OPA_VERSION } from '../policy-build/index.js';
+import { VERSION } from '../util/index.js';
 import { UsageError } from './exit.js';
 import { report } from './output.js';
 

@@ -6,11 +6,10 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { RegateError } from '../util/errors.js';
+import { RegateError, VERSION } from '../util/index.js';
 import { commands } from './commands.js';
 import { exitCodeFor } from './exit.js';
 import { failureJson } from './output.js';
-import { VERSION } from '../util/version.js';
 
 export async function main(argv: string[]): Promise<void> {
   // Known before parsing, so that even a usage error is reported as JSON when asked for.

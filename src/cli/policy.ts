@@ -1,7 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { text } from 'node:stream/consumers';
-import { loadBundle } from '../policy/load.js';
-import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
+import { DEFAULT_ENTRYPOINT, loadBundle } from '../policy/index.js';
 import { readBytes, readText } from './bundle.js';
 import { UsageError } from './exit.js';
 import { diffCommand } from './policy-diff.js';

@@ -1,9 +1,7 @@
 import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
 import { ConfigError, loadConfig, type GatewayConfig } from '../config/index.js';
-import { startCluster } from '../proxy/cluster.js';
-import { startGateway } from '../proxy/start.js';
-import { runWorker } from '../proxy/worker.js';
+import { runWorker, startCluster, startGateway } from '../app/index.js';
 import { UsageError } from './exit.js';
 
 interface Args {

@@ -1,10 +1,7 @@
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { regoSources } from '../policy/build.js';
-import { loadCases, runCases } from '../policy/cases.js';
-import { DEFAULT_ENTRYPOINT } from '../policy/bundle.js';
-import { runOpa } from '../policy/opa.js';
-import { DEFAULT_CAPABILITIES } from '../policy/paths.js';
+import { DEFAULT_CAPABILITIES, DEFAULT_ENTRYPOINT } from '../policy/index.js';
+import { loadCases, regoSources, runCases, runOpa } from '../policy-build/index.js';
 import { VerificationFailed } from './exit.js';
 import { report } from './output.js';
 

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { findOpa, OPA_VERSION, opaCacheDir } from '../policy/toolchain.js';
+import { findOpa, OPA_VERSION, opaCacheDir } from '../policy-build/index.js';
 import { report } from './output.js';
 
 interface Args { check: boolean; json?: boolean }

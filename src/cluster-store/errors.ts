@@ -3,7 +3,7 @@
  * that would be held is refused rather than held where nobody can approve it); the CLI prints the
  * message as one sentence and exits non-zero.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** The `cluster.postgres` settings cannot be used (unreadable password file, bad TLS files). */
 export class ClusterConfigError extends RegateError {

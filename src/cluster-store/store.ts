@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Grant, Hold } from '../hold/index.js';
 import { openPool, type ClusterPostgresOptions, describeTarget } from './connect.js';
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 import { ClusterUnavailable } from './errors.js';
 import { checkSchema } from './migrations.js';
 

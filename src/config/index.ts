@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 import { configSchema, type ConfigFile, type PolicyConfig, type UpstreamConfig } from './schema.js';
 export { DEFAULT_LIMITS } from './schema.js';
 import { ConfigValueError } from './validate.js';

@@ -4,7 +4,7 @@
  * and what was expected, so a bad config file is reported as `routes[2].upstream: expected ...`.
  * The result type of a checker is inferred, so the config's TypeScript type is its schema.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** A value in the config tree that does not have the expected shape. */
 export class ConfigValueError extends RegateError {

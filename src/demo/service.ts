@@ -7,7 +7,7 @@
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listen } from '../proxy/server.js';
+import { closeServer, listen } from '../util/index.js';
 
 export interface DemoServiceOptions {
   host?: string;

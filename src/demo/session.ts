@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS, type GatewayConfig } from '../config/index.js';
 import { ensureDevIdentity, type DevIdentity } from '../identity/index.js';
 import { DEFAULT_BUNDLE, signBundle } from '../policy/index.js';
-import { startGateway, type RunningGateway } from '../proxy/start.js';
+import { startGateway, type RunningGateway } from '../app/index.js';
 import { startDemoService, type DemoService } from './service.js';
 
 export interface DemoOptions {

@@ -1,8 +1,8 @@
 /**
  * Typed failures of the holds stage. The proxy and the admin API map them to HTTP statuses by
- * `code` (see `httpStatusFor` in admin.ts); the CLI prints their message as one sentence.
+ * `code` (see `httpStatusFor` in src/admin/http.ts); the CLI prints their message as one sentence.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** Too many pending holds for one identity or in total: the proxy answers 429. */
 export class HoldLimitExceeded extends RegateError {

@@ -5,7 +5,7 @@
  * worker opens its own reader on the same LMDB environment (LMDB serves readers in many processes)
  * while the primary alone runs the HoldService that writes.
  */
-import type { Approval, Identity } from '../policy/types.js';
+import type { Approval, Identity } from '../contract/index.js';
 import * as rules from './rules.js';
 import { HoldStore } from './store.js';
 

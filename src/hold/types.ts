@@ -3,7 +3,7 @@
  * awaiting approvers; a grant is a time-boxed widening of an approval (just-in-time access,
  * PCI DSS 7). Both are stored as plain JSON in LMDB, times in epoch milliseconds.
  */
-import type { HoldAuditEvent, HoldAuditType, HoldSpec, Identity, Principal } from '../policy/types.js';
+import type { HoldAuditEvent, HoldAuditType, HoldSpec, Identity, Principal } from '../contract/index.js';
 
 export type { HoldAuditEvent, HoldAuditType, Principal };
 

@@ -5,7 +5,7 @@
  * so timing reveals neither which hash matched nor how much of it.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Identity } from '../policy/types.js';
+import type { Identity } from '../contract/index.js';
 import { IdentityConfigError } from './errors.js';
 
 export interface ApiKeyEntry { sha256: string; sub: string; groups: string[] }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet } from 'jose';
 import type { JSONWebKeySet } from 'jose';
-import type { Identity } from '../policy/types.js';
+import type { Identity } from '../contract/index.js';
 import { ApiKeys } from './api-keys.js';
 import type { ApiKeyEntry } from './api-keys.js';
 import { ApiKeyInvalidError, AuthError, IdentityConfigError, TokenMalformedError, TokenMissingError } from './errors.js';

@@ -4,7 +4,7 @@
  * set cannot be fetched) and the RFC 6750 `WWW-Authenticate` value. Messages name the claim or
  * header at fault and never contain the credential itself.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 const REALM = 'regate';
 

@@ -5,7 +5,7 @@
  */
 import { jwtVerify, errors as jose } from 'jose';
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
-import type { Identity } from '../policy/types.js';
+import type { Identity } from '../contract/index.js';
 import {
   AuthError, TokenAlgError, TokenAudienceError, TokenClaimError, TokenExpiredError, TokenIssuerError,
   TokenMalformedError, TokenNotYetValidError, TokenSignatureError,

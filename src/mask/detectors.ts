@@ -4,7 +4,7 @@
  * fastest RE2 path); code classifies and validates them. Which detectors take part, and in which
  * format, comes from the mask rules.
  */
-import type { MaskFormat } from '../policy/types.js';
+import type { MaskFormat } from '../contract/index.js';
 import type { Match, RegexEngine } from './engine.js';
 import { MaskRuleError } from './errors.js';
 import { applyFormat, FULL_MASK } from './format.js';

@@ -2,7 +2,7 @@
  * The native `re2` addon behind the engine interface. It already reports UTF-16 offsets and caches
  * the UTF-8 copy of the last string it saw, so a lastIndex-driven exec loop stays linear.
  */
-import type { CompiledPattern, CompileOptions, Match, RegexEngine } from './engine.js';
+import type { CompiledPattern, CompileOptions, Match, RegexEngine } from './regex-engine.js';
 
 interface NativeRE2 {
   lastIndex: number;

@@ -8,7 +8,7 @@
  * - compiled patterns are never freed in its fixed heap: callers compile once and keep the pattern
  *   (the mask plan cache does that).
  */
-import type { CompiledPattern, CompileOptions, Match, RegexEngine } from './engine.js';
+import type { CompiledPattern, CompileOptions, Match, RegexEngine } from './regex-engine.js';
 
 interface WasmMatch {
   index: number;

@@ -2,7 +2,7 @@
  * Typed failures of the masking stage. The gateway maps each code to a fail-closed response; none
  * of the messages ever quotes the text being masked, only the rule, detector or header at fault.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** A mask rule or custom detector from policy data that cannot be applied as written. */
 export class MaskRuleError extends RegateError {

@@ -3,7 +3,7 @@
  * `full` replaces the whole value with a fixed `****`, so not even its length shows; the partial
  * formats keep separators where they show digits, so `4111 1111 1111 1111` reads `**** **** **** 1111`.
  */
-import type { MaskFormat } from '../policy/types.js';
+import type { MaskFormat } from '../contract/index.js';
 
 export const FULL_MASK = '****';
 

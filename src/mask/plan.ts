@@ -3,7 +3,7 @@
  * distinct rule set (the plan is asked for on every request; compiling is the expensive part, and
  * re2-wasm never frees a compiled pattern, so the cache is what keeps its heap bounded).
  */
-import type { MaskFormat, MaskRule } from '../policy/types.js';
+import type { MaskFormat, MaskRule } from '../contract/index.js';
 import { selectEngine, type EngineName } from './engine.js';
 import { MaskRuleError } from './errors.js';
 import { BUILTIN_DETECTORS, builtinPass, customPass, type BuiltinDetector, type CustomDetector, type Formats } from './detectors.js';

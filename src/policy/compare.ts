@@ -6,7 +6,7 @@
  * other mask rules; `hold_change`: other approvers, time-to-live or grant limits). A change of
  * wording alone (`reason`, `rules`) is not a change of what the gateway does.
  */
-import type { Decision, MaskRule } from './types.js';
+import type { Decision, MaskRule } from '../contract/index.js';
 
 /** What the gateway does with a decision; `mask` is an allow with mask rules. */
 export type Effect = 'allow' | 'mask' | 'deny' | 'hold' | 'error';

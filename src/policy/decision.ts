@@ -4,7 +4,7 @@
  * so the gateway fails closed rather than guess.
  */
 import { PolicyDecisionError } from './errors.js';
-import type { Decision, HoldSpec, MaskRule } from './types.js';
+import type { Decision, HoldSpec, MaskRule } from '../contract/index.js';
 
 const FORMATS = new Set(['full', 'last4', 'first6last4']);
 

@@ -2,7 +2,7 @@
  * The policy stage's typed failures. The proxy maps every one of them to a fail-closed 503; the
  * CLI maps bundle and signature faults to exit 1. Messages name the file, claim or field at fault.
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** Evaluation itself failed (Wasm trap, builtin error, input that cannot be serialised). */
 export class PolicyEvalError extends RegateError {

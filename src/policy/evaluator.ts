@@ -12,7 +12,7 @@ import { BundleError, PolicyDecisionError, PolicyEvalError } from './errors.js';
 import { validateDecision } from './decision.js';
 import type { CustomDetectorSpec } from './detectors.js';
 import { HOST_BUILTINS } from './host.js';
-import type { Decision, PolicyInput } from './types.js';
+import type { Decision, PolicyInput } from '../contract/index.js';
 
 // The SDK's ESM entry only re-exports `loadPolicy`; its CommonJS entry has the synchronous loader.
 const opa = createRequire(import.meta.url)('@open-policy-agent/opa-wasm') as typeof import('@open-policy-agent/opa-wasm');

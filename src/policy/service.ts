@@ -5,7 +5,7 @@
  * BundleFetchError saying what went wrong.
  */
 import type { Response } from 'undici';
-import { httpService, ServiceSetupError, statusMeaning, type ServiceOptions } from '../util/http-service.js';
+import { httpService, ServiceSetupError, statusMeaning, type ServiceOptions } from '../util/index.js';
 import { BundleFetchError, BundleTooLarge } from './errors.js';
 
 export type BundleServiceOptions = ServiceOptions;

@@ -1,12 +1,12 @@
 /**
  * The errors the gateway answers with, each a RegateError carrying its HTTP status and the short
- * `error` code of the JSON body `{error, message, request_id}` (DESIGN.md, failure behaviour).
+ * `error` code of the JSON body `{error, message, request_id}` (docs/architecture.md, "The pipeline": every failure fails closed).
  * Errors raised by other stages are mapped here, in one place, so every failure path answers the
  * same way and fails closed.
  */
 import type { ServerResponse } from 'node:http';
 import { HoldAuditFailed, HoldLimitExceeded, ReplayUnavailable } from '../hold/index.js';
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 export class HttpError extends RegateError {
   static override readonly code: string = 'ERR_HTTP';

@@ -1,11 +1,11 @@
 /**
- * Builds the policy input (DESIGN.md, "Policy input") once per request, from facts the pipeline has
+ * Builds the policy input (docs/policy.md) once per request, from facts the pipeline has
  * already gathered: nothing here reads a socket or a clock twice. Query values are lists of strings
  * as the URL carries them; objects keyed by client-chosen names have no prototype, so a query key
  * like `__proto__` is data, not a prototype change.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Approval, Identity, PolicyInput } from '../policy/types.js';
+import type { Approval, Identity, PolicyInput } from '../contract/index.js';
 import { policyHeaders } from './headers.js';
 
 /** Query parameters as lists of strings, in the order the URL carries them. */

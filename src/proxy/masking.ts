@@ -6,9 +6,9 @@
  */
 import { compileMaskPlan, createResponseMasker, maskBody, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
-import type { MaskRule } from '../policy/types.js';
+import type { MaskRule } from '../contract/index.js';
 import { HttpError, PolicyFailed } from './errors.js';
-import type { MaskService } from './gateway.js';
+import type { MaskService } from './services.js';
 
 /** The masker could not process a body (unknown encoding, corrupt data): it is not passed on. */
 export class MaskingFailed extends HttpError {

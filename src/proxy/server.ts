@@ -1,40 +1,10 @@
 /**
- * The two listeners. The gateway listener serves clients through the pipeline; the admin listener
- * (loopback by default) serves operators and approvers: `/metrics`, `/healthz`, and whatever the
- * stages mount (the dev IdP's JWKS, the holds console and API). Shutting down drains: stop
- * accepting, let in-flight exchanges finish (keep-alive sockets are closed as they go idle), then
- * cut what is left after the grace period.
- *
- * The admin listener authenticates every route but `/healthz` and the console's static page,
- * script and style (they carry no data and ask for a token); `/metrics` too, unless the operator
- * makes it public. Every answer carries strict security headers, and a state change announced by a
- * browser as coming from another origin is refused before any mount sees it (CSRF, defence in depth
- * on top of the bearer token and the JSON content type the API requires).
+ * The client listener: serves clients through the pipeline, with the header and body timeouts
+ * that stop slow clients. Shutting down drains: stop accepting, let in-flight exchanges finish
+ * (keep-alive sockets are closed as they go idle), then cut what is left after the grace period.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SECURITY_HEADERS } from '../hold/index.js';
+import { createServer, type Server } from 'node:http';
 import type { Gateway } from './gateway.js';
-
-/** What the admin listener reports: one gateway's, or (with `--workers`) the sum over the workers. */
-export interface AdminStatus {
-  metricsText(): string | Promise<string>;
-  inflight(): number | Promise<number>;
-}
-
-/** The status of one in-process gateway. */
-export function gatewayStatus(gateway: Gateway): AdminStatus {
-  return { metricsText: () => gateway.metrics.render(), inflight: () => gateway.inflight };
-}
-
-/** Answers a request and returns true, or returns false to let the next mount try. */
-export type AdminMount = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
 
 export interface GatewayServerLimits {
   /** Time to receive the request line and headers (slowloris headers). */
@@ -60,65 +30,6 @@ export function createGatewayServer(gateway: Gateway, limits: GatewayServerLimit
   return server;
 }
 
-export interface AdminOptions {
-  /** Verifies the caller of `/metrics` (the gateway's authenticator: tokens or service API keys). */
-  authenticate(req: IncomingMessage): Promise<unknown>;
-  /** Serve `/metrics` without a token (config `admin.metrics_public`). */
-  metricsPublic: boolean;
-}
-
-/** True when a browser says the request comes from a page of another origin. */
-function crossOrigin(req: IncomingMessage): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
-  const origin = req.headers.origin;
-  if (origin === undefined) return false;
-  return origin !== `http://${req.headers.host ?? ''}` && origin !== `https://${req.headers.host ?? ''}`;
-}
-
-export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opts: AdminOptions): Server {
-  return createServer(async (req, res) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    try {
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD' && crossOrigin(req)) {
-        return json(res, 403, { error: 'cross_origin', message: 'The admin listener refuses state changes from pages of another origin.', request_id: null });
-      }
-      if (path === '/metrics' && req.method === 'GET') {
-        if (!opts.metricsPublic) {
-          try {
-            await opts.authenticate(req);
-          } catch {
-            res.setHeader('www-authenticate', 'Bearer realm="regate-admin"');
-            return json(res, 401, { error: 'unauthorized', message: '/metrics needs a valid bearer token (or admin.metrics_public: true).', request_id: null });
-          }
-        }
-        const text = await status.metricsText();
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
-        return;
-      }
-      if (path === '/healthz') return json(res, 200, { status: 'ok', inflight: await status.inflight() });
-      for (const mount of mounts) if (await mount(req, res)) return;
-      json(res, 404, { error: 'not_found', message: `The admin listener has nothing at ${path}.`, request_id: null });
-    } catch (err) {
-      if (res.headersSent) res.destroy();
-      else json(res, 500, { error: 'internal_error', message: 'The admin listener failed on this request.', request_id: null });
-    }
-  });
-}
-
-/** Listens and returns the base URL (`http://host:port`). */
-export function listen(server: Server, host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      const a = server.address() as AddressInfo;
-      resolve(`http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
-    });
-  });
-}
-
 /** Stops accepting, waits for in-flight exchanges up to `graceMs`, then closes what is left. */
 export async function drainServer(server: Server, gateway: Gateway, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -129,11 +40,4 @@ export async function drainServer(server: Server, gateway: Gateway, graceMs: num
   clearTimeout(timer);
   server.closeAllConnections();
   await closed;
-}
-
-export function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

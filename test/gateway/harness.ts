@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { DEFAULT_LIMITS, type GatewayConfig, type LimitsConfig } from '../../src/config/index.js';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
-import { startGateway, type RunningGateway } from '../../src/proxy/start.js';
+import { startGateway, type RunningGateway } from '../../src/app/index.js';
 
 export function listenOn(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));

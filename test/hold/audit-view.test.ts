@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AuditLog, loadOrCreateAuditKey, openStore, statePublicKeyFiles, type AuditEvent } from '../../src/audit/index.js';
 import type { HoldAuditEvent } from '../../src/hold/index.js';
-import { auditViews } from '../../src/proxy/audit-views.js';
+import { auditViews } from '../../src/app/index.js';
 import { adminCall, startIdp, startStack, type Idp, type Stack } from './helpers.js';
 
 let idp: Idp;

@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { HoldLimitExceeded, HoldService, type HoldAuditEvent, type HoldServiceOptions } from '../../src/hold/index.js';
-import type { HoldSpec, Identity } from '../../src/policy/types.js';
-import { RegateError } from '../../src/util/errors.js';
+import { createHoldsApi, type AuditViews } from '../../src/admin/index.js';
+import type { HoldSpec, Identity } from '../../src/contract/index.js';
+import { RegateError } from '../../src/util/index.js';
 
 export async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
@@ -81,7 +82,7 @@ export interface Stack {
  * gateway holds every request with `spec` (JSON body `{"spec": ...}` overrides), replays an
  * approved-after-timeout request once, and forwards approved requests unchanged.
  */
-export async function startStack(opts: Partial<HoldServiceOptions> & { idp?: Idp; spec?: HoldSpec } = {}): Promise<Stack> {
+export async function startStack(opts: Partial<HoldServiceOptions> & { idp?: Idp; spec?: HoldSpec; auditViews?: AuditViews } = {}): Promise<Stack> {
   const idp = opts.idp ?? (await startIdp());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'regate-hold-'));
   const events: HoldAuditEvent[] = [];
@@ -129,7 +130,7 @@ export async function startStack(opts: Partial<HoldServiceOptions> & { idp?: Idp
     }
   });
   const admin = await listen(async (req, res) => {
-    const handled = await service.adminHandler((r) => idp.authenticate(r))(req, res);
+    const handled = await createHoldsApi(service, (r) => idp.authenticate(r), opts.auditViews)(req, res);
     if (!handled) {
       res.writeHead(404);
       res.end();

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { AuditLog, captureBody, loadOrCreateAuditKey, parseRecord, recordInput, type AuditRecord, type RequestDecisionEvent } from '../../src/audit/index.js';
 import { DEFAULT_BUNDLE, type Decision, type PolicyEngine, type PolicyInput } from '../../src/policy/index.js';
 import { readTarGz, writeTarGz } from '../../src/policy/tar.js';
-import { auditScrub } from '../../src/proxy/start.js';
+import { auditScrub } from '../../src/app/index.js';
 
 /** The committed bundle with `patch(data)` applied to its data and `revision` in its manifest. */
 export async function bundleVariant(revision: string, patch: (data: { pci: Record<string, any> }) => void): Promise<Buffer> {

@@ -5,9 +5,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildPolicy } from '../../src/policy/build.js';
+import { buildPolicy } from '../../src/policy-build/index.js';
 import { DEFAULT_CAPABILITIES } from '../../src/policy/paths.js';
-import type { PolicyInput } from '../../src/policy/types.js';
+import type { PolicyInput } from '../../src/contract/index.js';
 
 export function input(groups: string[], method: string, path: string, extra: Partial<PolicyInput> = {}): PolicyInput {
   return {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DEFAULT_BUNDLE, loadBundle, openBundle, signBundle, BundleSignatureError } from '../../src/policy/index.js';
 import { hashBundleFile } from '../../src/policy/filehash.js';
 import { readTarGz, writeTarGz, type TarEntry } from '../../src/policy/tar.js';
-import { runOpa } from '../../src/policy/opa.js';
+import { runOpa } from '../../src/policy-build/index.js';
 import { hasCode } from '../../src/util/errors.js';
 import { runCli } from '../helpers/cli.js';
 import { input, tempDir } from './fixtures.js';

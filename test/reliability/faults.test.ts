@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startGateway, type RunningGateway } from '../../src/proxy/start.js';
+import { startGateway, type RunningGateway } from '../../src/app/index.js';
 import { close, closedPort, listenOn, LogSink, startIdp, startRig, testConfig, UpstreamDouble, type IdpDouble, type Rig } from '../gateway/harness.js';
 import { assertServes, exchangeRecords } from './helpers.js';
 

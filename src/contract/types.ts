@@ -1,5 +1,5 @@
 /**
- * The policy contract (see DESIGN.md, "Contracts"): what the gateway hands the policy and what the
+ * The policy contract (docs/policy.md, "The input" and "The decision"): what the gateway hands the policy and what the
  * policy must answer. Every stage shares these types; only src/policy validates a decision.
  */
 

@@ -5,7 +5,7 @@
  * call a fraction of a `process.send`. Errors cross as `{name, code, message}`; the receiving side
  * rebuilds the typed error it knows by code (see `RemoteError`).
  */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** The two ends: `process` in a worker, a cluster `Worker` in the primary. */
 export interface IpcPort {

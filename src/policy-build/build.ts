@@ -7,13 +7,12 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { DEFAULT_ENTRYPOINT, MANIFEST, parseBundle, type Manifest } from './bundle.js';
+import {
+  canonicalJson, contentRevision, DEFAULT_ENTRYPOINT, MANIFEST, parseBundle, readTarGz, signaturesFile, signFiles, writeTarGz,
+  type Manifest, type SignOptions, type TarEntry,
+} from '../policy/index.js';
 import { generateCapabilities } from './capabilities.js';
-import { canonicalJson } from './filehash.js';
-import { contentRevision } from './load.js';
 import { runOpa } from './opa.js';
-import { signaturesFile, signFiles, type SignOptions } from './signature.js';
-import { readTarGz, type TarEntry, writeTarGz } from './tar.js';
 
 export interface BuildPaths {
   /** Policy source: `*.rego` (tests excluded) and `data.json` at its root. */

@@ -16,11 +16,12 @@ import type { GatewayConfig } from '../config/index.js';
 import { HoldAuditFailed, HoldLimitExceeded, HoldReader, ReplayUnavailable } from '../hold/index.js';
 import { createAuthenticator } from '../identity/index.js';
 import type { HoldOutcome, HoldRequest } from '../hold/index.js';
-import type { AuditSink, HoldsService } from './gateway.js';
+import { Logger, type AuditSink, type HoldsService, type MetricsSnapshot } from '../proxy/index.js';
+import { auditScrub } from './audit-scrub.js';
 import { RpcChannel } from './ipc.js';
-import { Logger } from './log.js';
-import type { MetricsSnapshot } from './metrics.js';
-import { auditScrub, holdsDir, identityOptions, listenOrFail, openPipeline, type Pipeline, type StartOptions } from './start.js';
+import { listenOrFail } from './listeners.js';
+import { holdsDir, identityOptions, type StartOptions } from './options.js';
+import { openPipeline, type Pipeline } from './pipeline.js';
 
 /** What a worker reports to the primary for `/metrics` and `/healthz`. */
 export interface WorkerStatus {

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RegateError } from '../util/errors.js';
-import { BadAdminRequest } from './errors.js';
+import { RegateError } from '../util/index.js';
+import { BadAdminRequest } from '../hold/index.js';
 
 /** Sent on every admin listener answer (the proxy's own routes too). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {

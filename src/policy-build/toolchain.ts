@@ -9,7 +9,7 @@ import { access, constants, mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 const run = promisify(execFile);
 

@@ -1,10 +1,10 @@
 /**
- * The auditors' view of the holds console (src/hold/audit-views.ts) backed by the audit log
+ * The auditors' view of the admin console (src/admin/audit-api.ts) backed by the audit log
  * (src/audit): each view opens the log read-only (beside a running writer), searches, replays one
  * exchange or verifies the segments with the trusted public keys, and closes it again. It lives in
- * the proxy because only this layer may join two stages.
+ * the composition root because only this layer may join the admin listener and a stage.
  */
-import type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from '../hold/index.js';
+import type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from '../admin/index.js';
 import {
   findExchange, openStore, parseRecord, readTrustedKeys, storedCheckpoints, storeInput, verifyLog, type AuditRecord, type Store,
 } from '../audit/index.js';

@@ -1,7 +1,7 @@
 /**
- * The approvers' admin API and console, mounted by the proxy's admin listener. Every `/api/*`
+ * The approvers' admin API and console, mounted on the admin listener (server.ts). Every `/api/*`
  * call is authenticated with the caller's own bearer token (the `authenticate` function the
- * gateway passes in); state changes need a JSON body. Routes:
+ * composition root passes in); state changes need a JSON body. Routes:
  *
  *   GET  /api/holds[?state=pending]        holds the caller may see
  *   GET  /api/holds/events                 text/event-stream of changes (the console listens)
@@ -11,21 +11,18 @@
  *   GET  /api/grants                       active grants the caller holds or may revoke
  *   POST /api/grants/:id/revoke            {}
  *   GET  /api/whoami                       the caller's subject and groups, and whether an auditor
- *   GET  /api/audit/...                    the auditors' view (audit-views.ts)
+ *   GET  /api/audit/...                    the auditors' view (audit-api.ts)
  *   GET  /console, /console/app.js, /console/app.css   the web console (no data; asks for a token)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Identity } from '../policy/types.js';
+import type { Identity } from '../contract/index.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console/page.js';
 import { CONSOLE_JS } from './console/script.js';
-import { routeAuditView } from './audit-views.js';
-import { BadAdminRequest } from './errors.js';
+import { routeAuditView, type AuditViews } from './audit-api.js';
+import { approvalsRequired, BadAdminRequest, type Hold, type HoldService } from '../hold/index.js';
 import {
   httpStatusFor, optionalInteger, optionalString, readJsonObject, send, sendError, sendJson, startEventStream,
 } from './http.js';
-import type { HoldService } from './index.js';
-import { approvalsRequired } from './rules.js';
-import type { Hold } from './types.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
@@ -42,7 +39,11 @@ function view(hold: Hold): Record<string, unknown> {
   return { ...hold, approvals_required: approvalsRequired(hold) };
 }
 
-export function createAdminHandler(service: HoldService, authenticate: (req: IncomingMessage) => Promise<Identity>): Handler {
+/**
+ * The holds API, its event stream, the console and (given `views`) the auditors' view, as one
+ * admin-listener mount; every `/api/*` caller is authenticated with `authenticate`.
+ */
+export function createHoldsApi(service: HoldService, authenticate: (req: IncomingMessage) => Promise<Identity>, views?: AuditViews): Handler {
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const path = url.pathname;
@@ -64,7 +65,7 @@ export function createAdminHandler(service: HoldService, authenticate: (req: Inc
       return true;
     }
     try {
-      await route(service, caller, req, res, url);
+      await route(service, views, caller, req, res, url);
     } catch (err) {
       const status = httpStatusFor(err);
       const code = status === 500 ? 'internal_error' : (err as { code: string }).code.replace(/^ERR_/, '').toLowerCase();
@@ -74,12 +75,12 @@ export function createAdminHandler(service: HoldService, authenticate: (req: Inc
   };
 }
 
-async function route(service: HoldService, caller: Identity, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function route(service: HoldService, views: AuditViews | undefined, caller: Identity, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent); // ['api', 'holds', id?, action?]
   const [, collection, id, action] = parts;
   const method = req.method ?? 'GET';
   const wrong = (): void => sendError(res, req, 405, 'method_not_allowed', `${method} ${url.pathname} is not an admin API call`);
-  if (collection === 'audit') return routeAuditView(service, caller, req, res, url);
+  if (collection === 'audit') return routeAuditView(service, views, caller, req, res, url);
   if (collection === 'whoami') {
     if (method !== 'GET' || id !== undefined) return wrong();
     return sendJson(res, 200, { sub: caller.sub, groups: caller.groups, auditor: service.isAuditor(caller) });

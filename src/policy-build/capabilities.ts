@@ -9,9 +9,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readTarGz } from './tar.js';
-import { importedBuiltins } from './evaluator.js';
-import { HOST_BUILTINS } from './host.js';
+import { HOST_BUILTINS, importedBuiltins, readTarGz } from '../policy/index.js';
 import { runOpa } from './opa.js';
 
 interface BuiltinDecl {

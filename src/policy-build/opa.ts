@@ -3,7 +3,7 @@
  * with the compiler's own message, which names the file, line and builtin at fault.
  */
 import { execFile } from 'node:child_process';
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 import { findOpa } from './toolchain.js';
 
 export class OpaCommandFailed extends RegateError {

@@ -6,12 +6,11 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RegateError } from '../util/errors.js';
+import type { PolicyInput } from '../contract/index.js';
+import { createEngine, DEFAULT_ENTRYPOINT } from '../policy/index.js';
+import { RegateError } from '../util/index.js';
 import { compilePolicy, regoSources, type BuildPaths } from './build.js';
-import { createEngine } from './evaluator.js';
 import { runOpa } from './opa.js';
-import type { PolicyInput } from './types.js';
-import { DEFAULT_ENTRYPOINT } from './bundle.js';
 
 export class DecisionTableError extends RegateError {
   static override readonly code: string = 'ERR_DECISION_TABLE';

@@ -2,7 +2,7 @@
  * The primary of `regate serve --workers N` (node:cluster). Workers share the client port and run
  * the pipeline; the primary holds what must be single — the audit log (one writer holding the
  * writer lock, so one numbered, chained, verifiable sequence), the holds service and the admin
- * listener — and answers the workers' calls over IPC (src/proxy/ipc.ts). A worker that dies is
+ * listener — and answers the workers' calls over IPC (ipc.ts). A worker that dies is
  * replaced. Stopping drains every worker (each finishes its in-flight requests and their outcome
  * records), then records `gateway.stop` and seals and closes the log.
  *
@@ -11,11 +11,14 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config/index.js';
+import { createAdminServer, type AdminStatus } from '../admin/index.js';
+import { GatewayMetrics, Logger } from '../proxy/index.js';
+import { closeServer } from '../util/index.js';
+import { StartupError } from './errors.js';
 import { RpcChannel } from './ipc.js';
-import { Logger } from './log.js';
-import { GatewayMetrics } from './metrics.js';
-import { closeServer, createAdminServer, type AdminStatus } from './server.js';
-import { adminOptions, listenOrFail, openSingletons, recordStart, StartupError, type Singletons, type StartOptions } from './start.js';
+import { listenOrFail } from './listeners.js';
+import { adminOptions, type StartOptions } from './options.js';
+import { openSingletons, recordStart, type Singletons } from './singletons.js';
 import type { AuditCall, HoldCall, WorkerStatus } from './worker.js';
 
 export interface RunningCluster {

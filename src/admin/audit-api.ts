@@ -9,10 +9,9 @@
  *   GET /api/audit/segments                                              each segment's verification status
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Identity } from '../policy/types.js';
-import { BadAdminRequest } from './errors.js';
+import type { Identity } from '../contract/index.js';
+import { BadAdminRequest, type HoldService } from '../hold/index.js';
 import { sendError, sendJson } from './http.js';
-import type { HoldService } from './index.js';
 
 export interface AuditQuery {
   subject?: string;
@@ -41,7 +40,7 @@ export interface SegmentView {
   message: string;
 }
 
-/** Read access to the audit log, supplied by the gateway. */
+/** Read access to the audit log, supplied by the composition root (src/app/audit-views.ts). */
 export interface AuditViews {
   search(query: AuditQuery): AuditRecordView[] | Promise<AuditRecordView[]>;
   exchange(requestId: string): AuditRecordView[] | Promise<AuditRecordView[]>;
@@ -72,21 +71,23 @@ function seqRange(records: AuditRecordView[]): { first: number; last: number } |
 }
 
 /** Serves `/api/audit/*` for an authenticated caller; the service checks the group and audits the view. */
-export async function routeAuditView(service: HoldService, caller: Identity, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function routeAuditView(
+  service: HoldService, views: AuditViews | undefined, caller: Identity, req: IncomingMessage, res: ServerResponse, url: URL,
+): Promise<void> {
   if (req.method !== 'GET') return sendError(res, req, 405, 'method_not_allowed', 'the audit view is read-only (GET)');
   const [, , what, id, extra] = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (what === 'records' && id === undefined) {
     const query = queryOf(url);
     const target = `search ${url.searchParams.toString() || '(all)'}`;
-    const records = await service.viewAuditLog(caller, target, (v) => v.search(query), seqRange);
+    const records = await service.viewAuditLog(caller, target, views, (v) => v.search(query), seqRange);
     return sendJson(res, 200, { records });
   }
   if (what === 'exchanges' && id !== undefined && extra === undefined) {
-    const records = await service.viewAuditLog(caller, `exchange ${id}`, (v) => v.exchange(id), seqRange);
+    const records = await service.viewAuditLog(caller, `exchange ${id}`, views, (v) => v.exchange(id), seqRange);
     return sendJson(res, 200, { request_id: id, records });
   }
   if (what === 'segments' && id === undefined) {
-    const segments = await service.viewAuditLog(caller, 'segment verification', (v) => v.segments(), (s) =>
+    const segments = await service.viewAuditLog(caller, 'segment verification', views, (v) => v.segments(), (s) =>
       s.length ? { first: s[0]!.first, last: s.at(-1)!.last } : null,
     );
     return sendJson(res, 200, { segments });

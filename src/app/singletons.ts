@@ -1,0 +1,89 @@
+/**
+ * What only one process may hold (the audit log, the holds service, the admin mounts), opened and
+ * closed in order; and the `gateway.start` record.
+ */
+import { createHoldsApi, type AdminMount } from '../admin/index.js';
+import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/index.js';
+import type { GatewayConfig } from '../config/index.js';
+import { HoldService } from '../hold/index.js';
+import { createAuthenticator, jwksRequestHandler, type Authenticator } from '../identity/index.js';
+import type { AuditSink, Logger } from '../proxy/index.js';
+import { VERSION } from '../util/index.js';
+import { auditScrub } from './audit-scrub.js';
+import { auditViews } from './audit-views.js';
+import { holdsDir, identityOptions, type StartOptions } from './options.js';
+
+/**
+ * What only one process may hold: the audit log (one writer, one sequence), the holds service
+ * (one set of waiting clients, one writer of the hold store) and what the admin listener mounts.
+ * With `--workers` the primary holds these and the workers reach them over IPC.
+ */
+export interface Singletons {
+  audit: AuditLog;
+  holds: HoldService;
+  authenticator: Authenticator;
+  mounts: AdminMount[];
+  /** Closes holds and authenticator, records `gateway.stop` if the gateway had started, then seals and closes the audit log. */
+  close(started: boolean): Promise<void>;
+}
+
+export async function openSingletons(config: GatewayConfig, logger: Logger, opts: StartOptions): Promise<Singletons> {
+  const key = await loadOrCreateAuditKey(config.state_dir);
+  const audit = await AuditLog.open({
+    dir: config.audit.dir,
+    signingKey: key.privateKey,
+    keyId: key.keyId,
+    mapSizeBytes: config.audit.max_size_bytes,
+    durability: config.audit.durability,
+    scrub: auditScrub,
+  });
+  const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
+  let holds: HoldService;
+  try {
+    holds = await HoldService.open({
+      // The audit log records the holds stage's events as they are (same shape).
+      audit: async (event) => {
+        await audit.append(event);
+      },
+      dir: holdsDir(config),
+      waitSeconds: config.holds.wait_seconds,
+      maxPendingPerIdentity: config.holds.max_pending_per_identity,
+      maxPendingTotal: config.holds.max_pending,
+      webhookUrl: config.holds.webhook_url,
+    });
+  } catch (err) {
+    authenticator.close();
+    await audit.close();
+    throw err;
+  }
+  // The console's auditors' view reads this same log; the holds service audits each view through `audit` above.
+  const views = auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir));
+  const mounts: AdminMount[] = [createHoldsApi(holds, (req) => authenticator.authenticate(req.headers), views)];
+  if (opts.jwks) {
+    const serveJwks = jwksRequestHandler(opts.jwks);
+    mounts.push((req, res) => {
+      if (!req.url?.startsWith('/.well-known/jwks.json')) return false;
+      serveJwks(req, res);
+      return true;
+    });
+  }
+  return {
+    audit,
+    holds,
+    authenticator,
+    mounts,
+    close: async (started) => {
+      await holds.close();
+      authenticator.close();
+      if (started) await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
+      await audit.close();
+    },
+  };
+}
+
+/** Records `gateway.start`; a log that cannot be written must not keep the gateway from starting (requests then get 503). */
+export async function recordStart(audit: AuditSink, logger: Logger): Promise<void> {
+  await audit.append({ type: 'gateway.start', version: VERSION, reason: null }).catch((err: unknown) => {
+    logger.log('error', 'the audit log cannot be written; requests will be refused', { error: (err as Error).message });
+  });
+}

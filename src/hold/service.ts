@@ -1,0 +1,415 @@
+/**
+ * The holds stage: keeps one HTTP request waiting while human approvers decide, and remembers
+ * what they decided. The proxy calls `hold()` for a `hold` decision, `approvalFor()` and
+ * `grantsFor()` to fill the policy input, and `consumeReplay()` before forwarding a replay; the
+ * admin API (src/admin) calls the approvers' methods and `viewAuditLog()`.
+ *
+ * Every mutation runs one at a time (a promise chain), and within it: read the hold, apply the
+ * rules, report the change to the audit callback, then write it. If auditing fails the change does
+ * not happen (fail closed). Waiting clients and event-stream subscribers are told after the write.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Approval, HoldSpec, Identity } from '../contract/index.js';
+import { ApprovalRefused, AuditViewUnavailable, HoldAuditFailed, HoldLimitExceeded, HoldNotFound, ReplayUnavailable } from './errors.js';
+import * as rules from './rules.js';
+import { HoldReader } from './reader.js';
+import { HoldStore } from './store.js';
+import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent, type Principal } from './types.js';
+import { notifyWebhook } from './webhook.js';
+
+export interface HoldRequest {
+  identity: Identity;
+  route: string;
+  method: string;
+  path: string;
+  bodySha256: string;
+  /** A masked summary of the request for approvers; the proxy masks it before handing it over. */
+  summary: string;
+  spec: HoldSpec;
+}
+
+export type HoldOutcome =
+  | { status: 'approved'; holdId: string }
+  | { status: 'denied'; holdId: string; reason: string }
+  | { status: 'timeout'; holdId: string };
+
+export interface HoldServiceOptions {
+  /** Directory of the hold store's own LMDB environment. */
+  dir: string;
+  /** How long `hold()` keeps the client waiting before answering `timeout`. */
+  waitSeconds: number;
+  maxPendingPerIdentity?: number;
+  maxPendingTotal?: number;
+  /** Slack-compatible incoming webhook notified of each new hold. */
+  webhookUrl?: string;
+  webhookAttempts?: number;
+  webhookBackoffMs?: number;
+  webhookTimeoutMs?: number;
+  /** The console's public address, put in webhook messages. */
+  consoleUrl?: string;
+  /** Receives every state change before it takes effect; a rejection aborts the change. */
+  audit?: (event: HoldAuditEvent) => Promise<void>;
+  now?: () => number;
+  /** How often pending holds past their TTL are expired. */
+  sweepIntervalMs?: number;
+  /** Groups whose members may view the audit log (default `auditors`). */
+  auditorGroups?: string[];
+}
+
+/** What changed, for event-stream subscribers (the console updates in place from these). */
+export interface HoldChange {
+  kind: 'hold' | 'grant';
+  id: string;
+  state: string;
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(12).toString('base64url')}`;
+}
+
+export class HoldService {
+  private readonly waiters = new Map<string, (hold: Hold | null) => void>();
+  private readonly subscribers = new Set<(change: HoldChange) => void>();
+  /** Pending holds by id, for the limits; loaded from the store on open. */
+  private readonly pending = new Map<string, Hold>();
+  private readonly background = new Set<Promise<unknown>>();
+  private readonly closing = new AbortController();
+  private mutations: Promise<unknown> = Promise.resolve();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly now: () => number;
+  private readonly reader: HoldReader;
+
+  private constructor(
+    private readonly store: HoldStore,
+    private readonly opts: HoldServiceOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.reader = new HoldReader(store, this.now);
+    for (const h of store.allHolds()) if (h.state === 'pending') this.pending.set(h.id, h);
+    this.sweepTimer = setInterval(() => this.track(this.expireDue()), opts.sweepIntervalMs ?? 1000);
+    this.sweepTimer.unref();
+  }
+
+  static async open(opts: HoldServiceOptions): Promise<HoldService> {
+    const store = HoldStore.open(opts.dir);
+    store.indexSubjects();
+    const service = new HoldService(store, opts);
+    await service.expireDue();
+    return service;
+  }
+
+  // ---- called by the proxy ------------------------------------------------------------------
+
+  /** Creates a hold and waits up to `waitSeconds` for its decision (or until `signal` aborts). */
+  async hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome> {
+    // The waiter is registered in the same step that stores the hold, so no decision can slip
+    // between the two.
+    const { hold, decision } = await this.serialized(async () => {
+      const created = await this.create(req);
+      return { hold: created, decision: this.waitFor(created.id, signal) };
+    });
+    if (this.opts.webhookUrl) this.track(this.notify(hold, this.opts.webhookUrl));
+    const decided = await decision;
+    if (decided?.state === 'approved') return { status: 'approved', holdId: hold.id };
+    if (decided?.state === 'denied') return { status: 'denied', holdId: hold.id, reason: decided.denial?.reason ?? '' };
+    if (!decided) {
+      await this.emit({ ...this.eventFor('hold.timeout', hold, principalOf(req.identity)),
+        detail: `the client stopped waiting; an approval now grants one replay until the hold expires` }).catch(() => undefined);
+    }
+    return { status: 'timeout', holdId: hold.id };
+  }
+
+  /** The replay owed for exactly this request after a late approval, if any (not yet consumed). */
+  approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null {
+    return this.reader.approvalFor(identity, route, method, path, bodySha256);
+  }
+
+  /** Uses up the one replay of `holdId`; throws ReplayUnavailable if already used or expired. */
+  async consumeReplay(holdId: string): Promise<void> {
+    await this.serialized(async () => {
+      const hold = this.mustGetHold(holdId);
+      const now = this.now();
+      if (!rules.replayUsable(hold, now)) {
+        throw new ReplayUnavailable(`hold ${holdId} owes no replay: it was already used, delivered, or it expired`);
+      }
+      await this.emit({ ...this.eventFor('hold.replayed', hold, hold.requester), detail: 'the approved request was replayed' });
+      this.save({ ...hold, replayed_at_ms: now });
+    });
+  }
+
+  /** Active just-in-time grants for this identity on this route. */
+  grantsFor(identity: Identity, route: string): Approval[] {
+    return this.reader.grantsFor(identity, route);
+  }
+
+  // ---- called by approvers (admin API, CLI) --------------------------------------------------
+
+  /** Holds `viewer` may see (as approver or requester), newest first; `state` filters. */
+  listHolds(viewer: Identity, state?: string): Hold[] {
+    const who = principalOf(viewer);
+    return this.store
+      .allHolds()
+      .map((h) => this.withExpiry(h))
+      .filter((h) => (state ? h.state === state : true) && this.mayView(h, who))
+      .sort((a, b) => b.created_at_ms - a.created_at_ms);
+  }
+
+  getHold(viewer: Identity, id: string): Hold {
+    const hold = this.withExpiry(this.mustGetHold(id));
+    if (!this.mayView(hold, principalOf(viewer))) throw new HoldNotFound(`no hold ${id} that ${viewer.sub} may see`);
+    return hold;
+  }
+
+  async approve(approver: Identity, id: string, comment: string, grantSeconds: number | null): Promise<Hold> {
+    return this.serialized(async () => {
+      const who = principalOf(approver);
+      const { hold, approved } = rules.approve(this.mustGetHold(id), who, comment, grantSeconds, this.now());
+      const needed = rules.approvalsRequired(hold);
+      await this.emit({
+        ...this.eventFor(approved ? 'hold.approved' : 'hold.approval', hold, who),
+        detail: `approval ${hold.approvals.length} of ${needed}${comment ? `: ${comment}` : ''}`,
+      });
+      if (!approved) return this.save(hold);
+      const grant = await this.grantFor(hold, who);
+      // Whether a client is still waiting decides between forwarding now and owing one replay.
+      const decided: Hold = { ...hold, delivered: this.waiters.has(id), grant_id: grant?.id ?? null };
+      if (grant) {
+        this.store.putGrant(grant, decided);
+        this.announce({ kind: 'grant', id: grant.id, state: 'active' });
+        return this.afterSave(decided);
+      }
+      return this.save(decided);
+    });
+  }
+
+  async deny(approver: Identity, id: string, reason: string): Promise<Hold> {
+    return this.serialized(async () => {
+      const who = principalOf(approver);
+      const hold = rules.deny(this.mustGetHold(id), who, reason, this.now());
+      await this.emit({ ...this.eventFor('hold.denied', hold, who), detail: reason });
+      return this.save(hold);
+    });
+  }
+
+  /** Grants `viewer` may see: active ones they hold or may revoke. */
+  listGrants(viewer: Identity): Grant[] {
+    const who = principalOf(viewer);
+    const now = this.now();
+    return this.store
+      .allGrants()
+      .filter((g) => rules.isGrantActive(g, now))
+      .filter((g) => samePrincipal(g.subject, who) || who.groups.some((x) => g.approver_groups.includes(x)))
+      .sort((a, b) => a.expires_at_ms - b.expires_at_ms);
+  }
+
+  async revokeGrant(revoker: Identity, id: string): Promise<Grant> {
+    return this.serialized(async () => {
+      const grant = this.store.getGrant(id);
+      if (!grant) throw new HoldNotFound(`no grant ${id}`);
+      const who = principalOf(revoker);
+      rules.checkRevoker(grant, who);
+      if (!rules.isGrantActive(grant, this.now())) throw new ReplayUnavailable(`grant ${id} is already revoked or expired`);
+      const revoked: Grant = { ...grant, revoked: { by: who, at_ms: this.now() } };
+      await this.emit({
+        type: 'grant.revoked', at_ms: this.now(), hold_id: grant.hold_id, grant_id: id, route: grant.route,
+        actor: who, subject: grant.subject, detail: `revoked before ${new Date(grant.expires_at_ms).toISOString()}`,
+      });
+      this.store.putGrant(revoked);
+      this.announce({ kind: 'grant', id, state: 'revoked' });
+      return revoked;
+    });
+  }
+
+  /** Whether `viewer` may open the auditors' view. */
+  isAuditor(viewer: Identity): boolean {
+    const groups = this.opts.auditorGroups ?? ['auditors'];
+    return viewer.groups.some((g) => groups.includes(g));
+  }
+
+  /**
+   * Reads the audit log for an auditor and audits that view before showing it: if the view cannot
+   * be recorded, it is not shown (fail closed). `views` is the read access the admin API was given
+   * (absent: the view answers 503); `range` names the records shown, for the record.
+   */
+  async viewAuditLog<V, T>(
+    viewer: Identity,
+    target: string,
+    views: V | undefined,
+    read: (views: V) => T | Promise<T>,
+    range: (result: T) => { first: number; last: number } | null,
+  ): Promise<T> {
+    if (!this.isAuditor(viewer)) {
+      throw new ApprovalRefused(`${viewer.sub} is in none of the auditor groups (${(this.opts.auditorGroups ?? ['auditors']).join(', ')})`);
+    }
+    if (!views || !this.opts.audit) {
+      throw new AuditViewUnavailable('this gateway has no audit log to show, or cannot audit views of it, so the view is refused');
+    }
+    const result = await read(views);
+    const shown = range(result);
+    await this.emit({
+      type: 'console.viewed', at_ms: this.now(), hold_id: null, grant_id: null, route: null, actor: principalOf(viewer), subject: null,
+      detail: target, view: { first: shown?.first ?? -1, last: shown?.last ?? -1, target },
+    });
+    return result;
+  }
+
+  /** The service's clock (epoch ms), so the console computes ages against the same time. */
+  nowMs(): number {
+    return this.now();
+  }
+
+  /** Calls `listener` after every change; returns the unsubscribe function. */
+  subscribe(listener: (change: HoldChange) => void): () => void {
+    this.subscribers.add(listener);
+    return () => this.subscribers.delete(listener);
+  }
+
+  /** Stops timers and webhook retries, answers waiting clients `timeout`, closes the store. */
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.closing.abort();
+    for (const wake of [...this.waiters.values()]) wake(null);
+    await Promise.allSettled([...this.background]);
+    await this.mutations.catch(() => undefined);
+    this.announce({ kind: 'hold', id: '', state: 'closed' });
+    this.subscribers.clear();
+    await this.store.close();
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private async create(req: HoldRequest): Promise<Hold> {
+    const now = this.now();
+    const requester = principalOf(req.identity);
+    const live = [...this.pending.values()].filter((h) => !rules.isExpired(h, now));
+    const perIdentity = this.opts.maxPendingPerIdentity ?? 10;
+    const total = this.opts.maxPendingTotal ?? 1000;
+    if (live.filter((h) => samePrincipal(h.requester, requester)).length >= perIdentity) {
+      throw new HoldLimitExceeded(`${requester.sub} already has ${perIdentity} pending holds; wait for a decision`);
+    }
+    if (live.length >= total) throw new HoldLimitExceeded(`the gateway already has ${total} pending holds`);
+    const hold: Hold = {
+      id: newId('hold'), state: 'pending', requester, route: req.route, method: req.method.toUpperCase(),
+      path: req.path, body_sha256: req.bodySha256, summary: req.summary, spec: req.spec,
+      created_at_ms: now, expires_at_ms: now + req.spec.ttl_seconds * 1000, approvals: [], denial: null,
+      decided_at_ms: null, delivered: false, replayed_at_ms: null, grant_id: null,
+    };
+    await this.emit({ ...this.eventFor('hold.created', hold, requester), detail: req.spec.reason });
+    return this.save(hold);
+  }
+
+  private async grantFor(hold: Hold, who: Principal): Promise<Grant | null> {
+    const seconds = rules.grantSecondsFor(hold);
+    if (seconds === null) return null;
+    const now = this.now();
+    const grant: Grant = {
+      id: newId('grant'), hold_id: hold.id, subject: hold.requester, route: hold.route,
+      approvers: hold.approvals.map((a) => a.by.sub), approver_groups: hold.spec.approvers,
+      created_at_ms: now, expires_at_ms: now + seconds * 1000, revoked: null,
+    };
+    await this.emit({
+      type: 'grant.created', at_ms: now, hold_id: hold.id, grant_id: grant.id, route: hold.route, actor: who,
+      subject: hold.requester, detail: `just-in-time access for ${seconds} s`,
+    });
+    return grant;
+  }
+
+  /** Expires pending holds past their TTL (audited), waking any client still waiting. */
+  private expireDue(): Promise<void> {
+    return this.serialized(async () => {
+      const now = this.now();
+      for (const hold of [...this.pending.values()].filter((h) => rules.isExpired(h, now))) {
+        await this.emit({ ...this.eventFor('hold.expired', hold, null), detail: 'no decision before the hold expired' });
+        this.save({ ...hold, state: 'expired', decided_at_ms: now });
+      }
+    });
+  }
+
+  private save(hold: Hold): Hold {
+    this.store.putHold(hold);
+    return this.afterSave(hold);
+  }
+
+  private afterSave(hold: Hold): Hold {
+    if (hold.state === 'pending') this.pending.set(hold.id, hold);
+    else {
+      this.pending.delete(hold.id);
+      const wake = this.waiters.get(hold.id);
+      this.waiters.delete(hold.id);
+      wake?.(hold);
+    }
+    this.announce({ kind: 'hold', id: hold.id, state: hold.state });
+    return hold;
+  }
+
+  /** Resolves with the decided hold, or null when the wait ends first (timeout, abort, close). */
+  private waitFor(id: string, signal: AbortSignal): Promise<Hold | null> {
+    return new Promise((resolve) => {
+      const finish = (hold: Hold | null): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', stop);
+        this.waiters.delete(id);
+        resolve(hold && hold.state !== 'pending' ? hold : null);
+      };
+      const stop = (): void => finish(null);
+      const timer = setTimeout(stop, this.opts.waitSeconds * 1000);
+      if (signal.aborted) return finish(null);
+      signal.addEventListener('abort', stop, { once: true });
+      this.waiters.set(id, finish);
+    });
+  }
+
+  private withExpiry(hold: Hold): Hold {
+    return hold.state === 'pending' && rules.isExpired(hold, this.now()) ? { ...hold, state: 'expired' } : hold;
+  }
+
+  private mayView(hold: Hold, who: Principal): boolean {
+    return samePrincipal(hold.requester, who) || who.groups.some((g) => hold.spec.approvers.includes(g));
+  }
+
+  private mustGetHold(id: string): Hold {
+    const hold = this.store.getHold(id);
+    if (!hold) throw new HoldNotFound(`no hold ${id}`);
+    return hold;
+  }
+
+  private eventFor(type: HoldAuditEvent['type'], hold: Hold, actor: Principal | null): HoldAuditEvent {
+    return { type, at_ms: this.now(), hold_id: hold.id, grant_id: null, route: hold.route, actor, subject: hold.requester, detail: '' };
+  }
+
+  private async emit(event: HoldAuditEvent): Promise<void> {
+    if (!this.opts.audit) return;
+    try {
+      await this.opts.audit(event);
+    } catch (err) {
+      const of = event.hold_id ?? event.grant_id;
+      throw new HoldAuditFailed(`cannot audit ${event.type}${of ? ` of ${of}` : ''}; nothing changed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async notify(hold: Hold, url: string): Promise<void> {
+    const result = await notifyWebhook(hold, {
+      url, attempts: this.opts.webhookAttempts ?? 4, backoffMs: this.opts.webhookBackoffMs ?? 500,
+      timeoutMs: this.opts.webhookTimeoutMs ?? 5000, consoleUrl: this.opts.consoleUrl,
+    }, this.closing.signal);
+    if (!result.ok) {
+      await this.emit({ ...this.eventFor('webhook.failed', hold, null), detail: `after ${result.attempts} attempts: ${result.error}` })
+        .catch(() => undefined);
+    }
+  }
+
+  private announce(change: HoldChange): void {
+    for (const listener of this.subscribers) listener(change);
+  }
+
+  private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.mutations.then(fn, fn);
+    this.mutations = run.catch(() => undefined);
+    return run;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const tracked = p.catch(() => undefined).finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+}

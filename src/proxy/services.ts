@@ -1,0 +1,78 @@
+/**
+ * The narrow interfaces the pipeline plugs each stage in through, and its settings: the gateway
+ * knows these contracts and nothing else of the stages (the composition root in src/app supplies
+ * the implementations).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Transform } from 'node:stream';
+import type { AuditEvent } from '../audit/index.js';
+import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
+import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../contract/index.js';
+import type { HoldOutcome, HoldRequest } from '../hold/index.js';
+import type { LimitSettings } from './limits.js';
+import type { Logger } from './log.js';
+
+/** Verifies the caller; rejects with an error carrying `status` and `wwwAuthenticate` (identity's AuthError). */
+export interface AuthenticatorService {
+  authenticate(headers: IncomingHttpHeaders): Promise<Identity>;
+}
+
+/** One loaded bundle: its decisions, and the masker that knows its custom detectors. */
+export interface ActivePolicy {
+  readonly revision: string;
+  /** Throws on any policy fault. */
+  evaluate(input: PolicyInput): Decision;
+  readonly masker: MaskService;
+}
+
+/** The policy in force; the bundle watcher swaps it, so a request takes it once and keeps it. */
+export interface PolicyService {
+  current(): ActivePolicy;
+}
+
+/** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
+export interface MaskService {
+  maskJson(rules: MaskRule[], value: unknown): { value: unknown; counts: Record<string, number> };
+  /** A whole identity-encoded response body masked at once (the same bytes `maskStream` would give). */
+  maskBody(rules: MaskRule[], contentType: string | undefined, body: Buffer): { body: Buffer; counts: Record<string, number> };
+  /** Output is identity-encoded: callers drop content-encoding and content-length. */
+  maskStream(
+    rules: MaskRule[],
+    contentType: string | undefined,
+    contentEncoding: string | undefined,
+    side: 'request' | 'response',
+  ): Transform & { counts(): Record<string, number> };
+}
+
+/** The holds stage as the pipeline uses it. */
+export interface HoldsService {
+  hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome>;
+  approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null;
+  grantsFor(identity: Identity, route: string): Approval[];
+  consumeReplay(holdId: string): Promise<void>;
+}
+
+/** The audit log: a record is durable when `append` resolves. */
+export interface AuditSink {
+  append(event: AuditEvent): Promise<unknown>;
+}
+
+export interface GatewayServices {
+  authenticator: AuthenticatorService;
+  audit: AuditSink;
+  policy: PolicyService;
+  holds: HoldsService;
+  logger: Logger;
+}
+
+export interface GatewayOptions {
+  routes: RouteConfig[];
+  upstreams: Record<string, ResolvedUpstream>;
+  maxBodyBytes: number;
+  /** Bytes of each masked body kept in the audit log (its full length and hash are always kept). */
+  bodyCapBytes: number;
+  /** Log one line per request (the default). */
+  logRequests?: boolean;
+  /** Per-identity rate and concurrency limits, and the deepest JSON body read (config `limits:`). */
+  limits: LimitSettings & { jsonMaxDepth: number };
+}
