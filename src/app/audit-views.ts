@@ -6,7 +6,7 @@
  */
 import type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from '../admin/index.js';
 import {
-  findExchange, openStore, parseRecord, readTrustedKeys, storedCheckpoints, storeInput, verifyLog, type AuditRecord, type Store,
+  checkpointEnd, findExchange, openStore, parseRecord, readTrustedKeys, storedCheckpoints, storeInput, verifyLog, type AuditRecord, type Store,
 } from '../audit/index.js';
 
 function view(r: AuditRecord): AuditRecordView {
@@ -57,16 +57,21 @@ export function auditViews(dir: string, keyFiles: () => string[]): AuditViews {
       withStore(dir, async (store) => {
         const keys = await readTrustedKeys(keyFiles());
         const result = await verifyLog(storeInput(store).input, { keys, fromGenesis: true });
-        const checkpoints = [...storedCheckpoints(store)];
+        // Each checkpoint's record range: from where the previous one ended to where it ends.
+        let start = 0;
+        const checkpoints = [...storedCheckpoints(store)].map(({ key, checkpoint }) => {
+          const first = start;
+          const end = typeof checkpoint === 'string' ? start : checkpointEnd(checkpoint);
+          start = end;
+          return { key, first, last: end - 1, sealedAt: typeof checkpoint !== 'string' && checkpoint.v === 1 ? checkpoint.payload.sealed_at : null, readable: typeof checkpoint !== 'string' };
+        });
         // The verifier names a segment, or only the record at fault: find the segment holding it.
-        const holding = (seq: number | undefined) =>
-          seq === undefined ? undefined : checkpoints.find(({ checkpoint: c }) => c && c.payload.first <= seq && seq <= c.payload.last)?.key;
+        const holding = (seq: number | undefined) => (seq === undefined ? undefined : checkpoints.find((c) => c.readable && c.first <= seq && seq <= c.last)?.key);
         const faulty = result.ok ? undefined : (result.fault.segment ?? holding(result.fault.seq) ?? Infinity);
-        const segments = checkpoints.map(({ key, checkpoint }): SegmentView => {
-          const p = checkpoint?.payload;
-          const status = faulty === undefined || key < faulty ? 'verified' : key === faulty ? 'failed' : 'unchecked';
+        const segments = checkpoints.map((c): SegmentView => {
+          const status = faulty === undefined || c.key < faulty ? 'verified' : c.key === faulty ? 'failed' : 'unchecked';
           return {
-            segment: key, first: p?.first ?? -1, last: p?.last ?? -1, sealed_at: p?.sealed_at ?? null, status,
+            segment: c.key, first: c.readable ? c.first : -1, last: c.readable ? c.last : -1, sealed_at: c.sealedAt, status,
             message: status === 'verified' ? 'signature, Merkle root and hash chain verified' : status === 'failed' && !result.ok ? result.fault.message : 'not checked: an earlier segment failed',
           };
         });

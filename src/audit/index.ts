@@ -1,18 +1,21 @@
 /**
  * The audit stage's public surface: the writer (AuditLog), the event types the gateway records,
- * the signing key helper, and the readers the CLI uses (verify, export, prove, replay, tail).
+ * the signing key helper, checkpoints and signed notes (the witness reads and cosigns them), and the
+ * readers the CLI uses (verify, export, prove, replay, tail).
  */
-export { AuditLog, type AuditLogOptions } from './log.js';
+export { AuditLog, type AuditLogOptions, type Sealed } from './log.js';
 export type { Durability } from './store.js';
-export { openStore, storedCheckpoints, type Store } from './store.js';
+export { openStore, storedCheckpoints, lastStoredCheckpoint, checkpointEnd, type Store, type StoredCheckpoint } from './store.js';
 export * from './events.js';
 export * from './errors.js';
 export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, statePublicKeyFiles, type TrustedKey } from './keys.js';
-export { type Checkpoint, type CheckpointPayload, decodeCheckpoint } from './checkpoint.js';
+export { type AnyCheckpoint, type Checkpoint, type CheckpointPayload, type NoteCheckpoint, decodeAnyCheckpoint, parseNoteCheckpoint, verifyAnyCheckpoint, checkpointText } from './checkpoint.js';
+export { cosignature, cosignatureLine, parseNote, parseVerifierKey, verifierKey, rawPublicKey, strictBase64, type Note } from './note.js';
+export { checkConsistency, Frontier, RangeHasher } from './merkle.js';
 export { parseRecord, type AuditRecord } from './record.js';
-export { verifyLog, type VerifyResult, type VerifySummary, type Fault, type FaultKind } from './verify.js';
-export { storeInput, fileInput, checkpointFileJws } from './sources.js';
+export { verifyLog, type VerifyResult, type VerifySummary, type Fault, type FaultKind, type Witness } from './verify.js';
+export { storeInput, fileInput, checkpointFile, segmentFileName, type ExportManifest } from './sources.js';
 export { exportSegments, type ExportResult } from './export.js';
-export { proveInclusion, verifyInclusion, type InclusionProof } from './proof.js';
+export { proveInclusion, proveConsistency, verifyInclusion, verifyConsistency, type InclusionProof, type LegacyInclusionProof, type ConsistencyProof } from './proof.js';
 export { findExchange, tailRecords } from './query.js';
 export { rebuildInput, recordInput, UNREBUILT_REASONS, type RebuiltInput, type UnrebuiltReason } from './recorded-input.js';

@@ -1,17 +1,20 @@
 /**
  * The writer: numbers records, chains their hashes, batches concurrent appends into LMDB
  * transactions (lmdb-js commits one event turn's puts together) and acknowledges an append only once
- * it is durable; cuts segments by count, age and on close, and signs each segment's checkpoint.
+ * it is durable; cuts segments by count, age and on close, and at each cut signs a checkpoint over
+ * the whole log (a C2SP signed note: origin, tree size, root), kept with the tree's compact range so
+ * proofs and partial exports need not read the log from its start.
  */
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { checkpointHash, signCheckpoint, type Checkpoint } from './checkpoint.js';
+import { signNoteCheckpoint } from './checkpoint.js';
 import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
 import { eventJson, type AuditEvent, type Scrub } from './events.js';
-import { leafHash, merkleRoot } from './merkle.js';
+import { Frontier, leafHash } from './merkle.js';
 import { lockWriter } from './lock.js';
+import { validName } from './note.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
-import { lastRecordKey, lastStoredCheckpoint, openStore, type Durability, type Store } from './store.js';
+import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, type Durability, type Store } from './store.js';
 
 export interface AuditLogOptions {
   dir: string;
@@ -20,6 +23,11 @@ export interface AuditLogOptions {
   keyId: string;
   /** Fixed when the log is created; a different id for an existing log is refused. */
   logId?: string;
+  /**
+   * The checkpoints' origin line (and signature name), fixed when the log is created; default
+   * `regate.audit/<log id>`. A schema-less URL without spaces or '+'.
+   */
+  origin?: string;
   /** Seal a segment when it holds this many records (default 10,000). */
   segmentRecords?: number;
   /** Seal a segment when its first record is this old (default 60). */
@@ -31,10 +39,19 @@ export interface AuditLogOptions {
   scrub?: Scrub;
 }
 
+/** A checkpoint as sealed: its segment, the records it adds, and the signed note over the whole log. */
+export interface Sealed {
+  segment: number;
+  /** The segment's first record; it ends at record size - 1. */
+  first: number;
+  size: number;
+  note: string;
+}
+
 interface OpenSegment {
   number: number;
   first: number;
-  leaves: Buffer[];
+  count: number;
   openedAt: number;
   /** Only segment.sealed records so far: not worth sealing on age alone. */
   onlySealEvents: boolean;
@@ -48,17 +65,19 @@ const RECORD_OVERHEAD = 64;
 
 export class AuditLog {
   readonly logId: string;
+  readonly origin: string;
   readonly dir: string;
   private readonly store: Store;
   private readonly key: KeyObject;
-  private readonly keyId: string;
   private readonly segmentRecords: number;
   private readonly scrub: Scrub | undefined;
   private readonly capBytes: number;
   private nextSeq: number;
   private prevHash: string;
   private segment: OpenSegment;
-  private lastCheckpointHash: string | null;
+  /** The compact range of every record numbered so far (written or not yet). */
+  private readonly frontier: Frontier;
+  private readonly sealListeners: Array<(s: Sealed) => void> = [];
   private lastWrite: Promise<unknown> = Promise.resolve();
   private sealQueue: Promise<unknown> = Promise.resolve();
   private usedBytes = 0;
@@ -70,26 +89,28 @@ export class AuditLog {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unlock: () => void;
 
-  private constructor(store: Store, opts: AuditLogOptions, logId: string, unwritable: AuditReadOnlyError | null, unlock: () => void) {
+  private constructor(store: Store, opts: AuditLogOptions, ids: { logId: string; origin: string }, unwritable: AuditReadOnlyError | null, unlock: () => void) {
     this.store = store;
     this.unlock = unlock;
     this.dir = opts.dir;
-    this.logId = logId;
+    this.logId = ids.logId;
+    this.origin = ids.origin;
     this.unwritable = unwritable;
     this.key = opts.signingKey as KeyObject;
-    this.keyId = opts.keyId;
     this.segmentRecords = opts.segmentRecords ?? 10_000;
     this.scrub = opts.scrub;
     this.capBytes = (opts.mapSizeBytes ?? DEFAULT_MAP_SIZE) - SEAL_RESERVE;
     const last = lastStoredCheckpoint(store);
-    this.lastCheckpointHash = last ? checkpointHash(last.jws) : null;
     const lastKey = lastRecordKey(store);
     this.nextSeq = lastKey + 1;
-    const first = last ? last.payload.last + 1 : 0;
-    // Records written after the last checkpoint (a crash before sealing) form the open segment again.
-    const leaves = [...store.records.getRange({ start: first })].map(({ value }) => leafHash(value));
+    const first = last && typeof last.checkpoint !== 'string' ? checkpointEnd(last.checkpoint) : 0;
+    const kept = last ? store.frontiers.getBinary(last.key) : undefined;
+    // A format 1 log (or a lost frontier) is read once from its start to build the whole-log tree.
+    this.frontier = kept ? Frontier.decode(first, kept) : new Frontier();
+    for (const { value } of store.records.getRange({ start: this.frontier.size })) this.frontier.push(leafHash(value));
     this.prevHash = lastKey >= 0 ? leafHash(store.records.getBinary(lastKey)!).toString('hex') : GENESIS_PREV;
-    this.segment = { number: last ? last.payload.segment + 1 : 0, first, leaves, openedAt: Date.now(), onlySealEvents: false };
+    // Records written after the last checkpoint (a crash before sealing) form the open segment again.
+    this.segment = { number: last ? last.key + 1 : 0, first, count: this.nextSeq - first, openedAt: Date.now(), onlySealEvents: false };
     this.measure();
     const seconds = opts.segmentSeconds ?? 60;
     if (!unwritable) {
@@ -122,15 +143,24 @@ export class AuditLog {
       }
     }
     const stored = store.meta.get('log_id');
-    if (stored !== undefined && opts.logId !== undefined && stored !== opts.logId) {
+    const storedOrigin = store.meta.get('origin');
+    const refuse = async (why: string): Promise<never> => {
       await store.env.close();
       unlock();
-      throw new AuditWriteError(`the audit log at ${opts.dir} has log id ${stored}, not ${opts.logId}`);
-    }
+      throw new AuditWriteError(`the audit log at ${opts.dir} ${why}`);
+    };
+    if (stored !== undefined && opts.logId !== undefined && stored !== opts.logId) await refuse(`has log id ${stored}, not ${opts.logId}`);
+    if (storedOrigin !== undefined && opts.origin !== undefined && storedOrigin !== opts.origin) await refuse(`has origin ${storedOrigin}, not ${opts.origin}`);
+    if (opts.origin !== undefined && !validName(opts.origin)) await refuse(`cannot take the origin "${opts.origin}": it must be non-empty, without spaces or '+'`);
+    const broken = lastStoredCheckpoint(store);
+    if (broken && typeof broken.checkpoint === 'string') await refuse(`holds a checkpoint for segment ${broken.key} that cannot be read: ${broken.checkpoint}`);
     const logId = stored ?? opts.logId ?? randomUUID();
-    const log = new AuditLog(store, { ...opts, signingKey: key }, logId, unwritable, unlock);
-    if (stored === undefined && !unwritable) await log.write(store.meta.put('log_id', logId), 'the log id');
-    if (log.segment.leaves.length > 0 && !unwritable) await log.cut(false);
+    const origin = storedOrigin ?? opts.origin ?? `regate.audit/${logId}`;
+    const log = new AuditLog(store, { ...opts, signingKey: key }, { logId, origin }, unwritable, unlock);
+    if (!unwritable && (stored === undefined || storedOrigin === undefined)) {
+      await log.write(Promise.all([store.meta.put('log_id', logId), store.meta.put('origin', origin)]), 'the log id');
+    }
+    if (log.segment.count > 0 && !unwritable) await log.cut(false);
     return log;
   }
 
@@ -165,22 +195,49 @@ export class AuditLog {
     }
     const seq = this.nextSeq++;
     this.prevHash = leaf.toString('hex');
-    if (this.segment.leaves.length === 0) {
+    if (this.segment.count === 0) {
       this.segment.openedAt = Date.now();
       this.segment.onlySealEvents = true;
     }
     if (type !== 'segment.sealed') this.segment.onlySealEvents = false;
-    this.segment.leaves.push(leaf);
+    this.segment.count++;
+    this.frontier.push(leaf);
     this.bytesSinceMeasure += bytes.length + RECORD_OVERHEAD;
     const written = this.write(this.store.records.put(seq, bytes), `record ${seq}`);
     this.lastWrite = written.catch(() => undefined);
-    if (this.segment.leaves.length >= this.segmentRecords) this.cut(true).catch(() => undefined);
+    if (this.segment.count >= this.segmentRecords) this.cut(true).catch(() => undefined);
     return written.then(() => ({ seq }));
   }
 
   /** Seals the open segment now; null when it holds no records. */
-  seal(): Promise<Checkpoint | null> {
+  seal(): Promise<Sealed | null> {
     return this.cut(false);
+  }
+
+  /** Calls `fn` with every checkpoint once it is durable (the witness client submits them). */
+  onSeal(fn: (s: Sealed) => void): void {
+    this.sealListeners.push(fn);
+  }
+
+  /** The store, for reading (proofs the witness client sends); the writer alone writes to it. */
+  get reader(): Store {
+    return this.store;
+  }
+
+  /**
+   * Adds witnesses' cosignature lines to segment `segment`'s stored checkpoint (lines already there
+   * are not added twice). The lines are not checked here: a reader checks them against the keys it trusts.
+   */
+  async addCosignatures(segment: number, lines: readonly string[]): Promise<void> {
+    const done = this.sealQueue.then(async () => {
+      const note = this.store.checkpoints.get(segment);
+      if (note === undefined) throw new AuditWriteError(`segment ${segment} of the audit log at ${this.dir} has no checkpoint to cosign`);
+      const have = new Set(note.split('\n'));
+      const added = lines.map((l) => l.replace(/\n$/, '')).filter((l) => !have.has(l));
+      if (added.length > 0) await this.write(this.store.checkpoints.put(segment, note + added.map((l) => l + '\n').join('')), `the cosignatures of segment ${segment}`);
+    });
+    this.sealQueue = done.catch(() => undefined);
+    return done;
   }
 
   /** Seals the open segment, waits for every write, and closes the store. Appends after this reject. */
@@ -203,49 +260,44 @@ export class AuditLog {
 
   private sealIfOld(ageMs: number): void {
     const s = this.segment;
-    if (s.leaves.length > 0 && !s.onlySealEvents && Date.now() - s.openedAt >= ageMs && !this.failure) this.cut(true).catch(() => undefined);
+    if (s.count > 0 && !s.onlySealEvents && Date.now() - s.openedAt >= ageMs && !this.failure) this.cut(true).catch(() => undefined);
   }
 
   /**
    * Closes the open segment in memory at once (so later appends start the next one), then, in
    * order behind earlier seals, waits for its records to be durable and writes its checkpoint.
    */
-  private cut(announce: boolean): Promise<Checkpoint | null> {
+  private cut(announce: boolean): Promise<Sealed | null> {
     const s = this.segment;
-    if (s.leaves.length === 0) return this.sealQueue.then(() => null);
-    this.segment = { number: s.number + 1, first: s.first + s.leaves.length, leaves: [], openedAt: Date.now(), onlySealEvents: false };
+    if (s.count === 0) return this.sealQueue.then(() => null);
+    const size = s.first + s.count;
+    this.segment = { number: s.number + 1, first: size, count: 0, openedAt: Date.now(), onlySealEvents: false };
+    // The tree as of this cut: later appends go on growing the live frontier.
+    const frontier = this.frontier.clone();
+    const root = frontier.root()!;
     const recordsWritten = this.lastWrite;
     const sealed = this.sealQueue.then(async () => {
       await recordsWritten;
       if (this.failure) throw this.failure;
-      const last = s.first + s.leaves.length - 1;
-      const checkpoint = await signCheckpoint(
-        {
-          first: s.first,
-          last,
-          log_id: this.logId,
-          prev_checkpoint: this.lastCheckpointHash,
-          root: merkleRoot(s.leaves).toString('hex'),
-          sealed_at: new Date().toISOString(),
-          segment: s.number,
-          tree_size: s.leaves.length,
-          v: 1,
-        },
-        this.key,
-        this.keyId,
-      );
-      await this.write(this.store.checkpoints.put(s.number, checkpoint.jws), `the checkpoint of segment ${s.number}`);
-      this.lastCheckpointHash = checkpointHash(checkpoint.jws);
-      const p = checkpoint.payload;
-      if (announce) this.append({ type: 'segment.sealed', segment: p.segment, first: p.first, last: p.last, root: p.root }).catch(() => undefined);
-      return checkpoint;
+      const note = signNoteCheckpoint(this.origin, size, root, this.key);
+      await this.write(Promise.all([this.store.frontiers.put(s.number, frontier.encode()), this.store.checkpoints.put(s.number, note)]), `the checkpoint of segment ${s.number}`);
+      const done: Sealed = { segment: s.number, first: s.first, size, note };
+      if (announce) this.append({ type: 'segment.sealed', segment: s.number, first: s.first, last: size - 1, root: root.toString('hex') }).catch(() => undefined);
+      for (const fn of this.sealListeners) {
+        try {
+          fn(done);
+        } catch {
+          // a listener's failure is its own (the witness client reports its own); the seal stands
+        }
+      }
+      return done;
     });
     this.sealQueue = sealed.catch(() => undefined);
     return sealed;
   }
 
   /** Awaits a put (and the flush, when the durability mode asks); a failure stops all later appends. */
-  private async write(put: Promise<boolean>, what: string): Promise<void> {
+  private async write(put: Promise<unknown>, what: string): Promise<void> {
     try {
       await put;
       if (this.store.awaitFlush) await this.store.env.flushed;

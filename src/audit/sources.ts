@@ -1,20 +1,37 @@
 /**
  * Presents a log to the verifier segment by segment, from either place it lives: the LMDB store
  * (records taken in key order, as many as each checkpoint claims) or export files (one JSONL file and
- * one checkpoint file per segment, docs/audit-format.md §4).
+ * one checkpoint file per segment, plus `export.json` naming what a partial export starts from,
+ * docs/audit-format.md §5). Segments are read one at a time, so memory stays flat.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { checkpointFileText } from './checkpoint.js';
 import { AuditReadError } from './errors.js';
-import { storedCheckpoints, type Store } from './store.js';
-import type { Entry, LogInput, LogItem } from './verify.js';
+import { checkpointEnd, storedCheckpoints, type Store } from './store.js';
+import type { Entry, LogInput, LogItem, StartInput } from './verify.js';
 
+/** `segment-NNNNNN.<kind>`: at least six digits, more past 999,999 (readers sort by number, not name). */
 export const segmentFileName = (n: number, kind: 'jsonl' | 'checkpoint.json'): string => `segment-${String(n).padStart(6, '0')}.${kind}`;
 const SEGMENT_FILE = /^segment-(\d+)\.(jsonl|checkpoint\.json)$/;
+export const MANIFEST_FILE = 'export.json';
+
+/** What `export.json` holds (docs/audit-format.md §5). */
+export interface ExportManifest {
+  v: 2;
+  origin: string;
+  first_segment: number;
+  last_segment: number;
+  first_record: number;
+  last_record: number;
+  /** The checkpoint before the first segment and the tree's compact range there (hex); null from segment 0. */
+  base: { segment: number; checkpoint: string; frontier: string[] } | null;
+}
 
 /** Up to `limit` records with keys after `after`, in key order. */
 export function recordsAfter(store: Store, after: number, limit = Infinity): Entry[] {
   const out: Entry[] = [];
+  if (limit <= 0) return out;
   for (const { key, value } of store.records.getRange({ start: after, limit: limit === Infinity ? undefined : limit + 1 })) {
     if (key <= after) continue;
     if (out.length >= limit) break;
@@ -26,53 +43,92 @@ export function recordsAfter(store: Store, after: number, limit = Infinity): Ent
 export function storeInput(store: Store): { input: LogInput; total: number } {
   const total = (store.records.getStats() as { entryCount: number }).entryCount;
   function* input(): Generator<LogItem> {
-    let after = -Infinity;
-    for (const { key, jws, checkpoint } of [...storedCheckpoints(store)]) {
-      const entries = recordsAfter(store, after, checkpoint?.payload.tree_size ?? 0);
+    let after = -1;
+    let end = 0;
+    for (const { key, text, checkpoint } of storedCheckpoints(store)) {
+      const next = typeof checkpoint === 'string' ? end : checkpointEnd(checkpoint);
+      const entries = recordsAfter(store, after, next - end);
       if (entries.length > 0) after = entries[entries.length - 1]!.key!;
-      yield { kind: 'segment', segment: { label: `segment ${key}`, checkpoint: { jws, where: `checkpoint key ${key}` }, entries } };
+      end = next;
+      yield { kind: 'segment', segment: { label: `segment ${key}`, number: key, checkpoint: { text, where: `checkpoint key ${key}` }, entries } };
     }
     yield { kind: 'unsealed', entries: recordsAfter(store, after) };
   }
   return { input: input(), total };
 }
 
-/** Reads export files (or directories of them); segments in number order. */
-export function fileInput(paths: readonly string[]): { input: LogInput; total: number } {
+function read(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new AuditReadError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads export files (or directories of them, with their export.json); segments in number order, one at a time. */
+export function fileInput(paths: readonly string[]): { input: LogInput; total: number; manifest: ExportManifest | null } {
   const segments = new Map<number, { jsonl?: string; checkpoint?: string }>();
+  let manifest: ExportManifest | null = null;
   const files = paths.flatMap((p) => {
     try {
-      return statSync(p).isDirectory() ? readdirSync(p).filter((f) => SEGMENT_FILE.test(f)).map((f) => join(p, f)) : [p];
+      if (!statSync(p).isDirectory()) return [p];
+      const m = join(p, MANIFEST_FILE);
+      if (existsSync(m)) manifest = readManifest(m);
+      return readdirSync(p).filter((f) => SEGMENT_FILE.test(f)).map((f) => join(p, f));
     } catch (err) {
+      if (err instanceof AuditReadError) throw err;
       throw new AuditReadError(`cannot read ${p}: ${(err as Error).message}`, { cause: err });
     }
   });
   for (const file of files) {
+    if (basename(file) === MANIFEST_FILE) {
+      manifest = readManifest(file);
+      continue;
+    }
     const m = SEGMENT_FILE.exec(basename(file));
-    if (!m) throw new AuditReadError(`${file} is not an audit export file (segment-NNNNNN.jsonl or segment-NNNNNN.checkpoint.json)`);
+    if (!m) throw new AuditReadError(`${file} is not an audit export file (segment-NNNNNN.jsonl, segment-NNNNNN.checkpoint.json or export.json)`);
     const slot = segments.get(Number(m[1])) ?? {};
     if (m[2] === 'jsonl') slot.jsonl = file;
     else slot.checkpoint = file;
     segments.set(Number(m[1]), slot);
   }
   if (segments.size === 0) throw new AuditReadError(`no audit export files in ${paths.join(', ')}`);
-  const read = (file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new AuditReadError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  let total = 0;
-  const loaded = [...segments.entries()].sort(([a], [b]) => a - b).map(([n, slot]) => {
-    const entries = slot.jsonl ? jsonlEntries(read(slot.jsonl), basename(slot.jsonl)) : [];
-    total += entries.length;
-    return { label: `segment ${n} (${slot.checkpoint ?? slot.jsonl})`, checkpoint: slot.checkpoint ? { jws: checkpointFileJws(read(slot.checkpoint).toString('utf8'), slot.checkpoint), where: slot.checkpoint } : null, entries };
-  });
+  const ordered = [...segments.entries()].sort(([a], [b]) => a - b);
+  const total = ordered.reduce((n, [, slot]) => n + (slot.jsonl ? statSync(slot.jsonl).size : 0), 0);
+  const m = manifest as ExportManifest | null;
   function* input(): Generator<LogItem> {
-    for (const segment of loaded) yield { kind: 'segment', segment };
+    if (m) yield { kind: 'start', start: startOf(m) };
+    for (const [n, slot] of ordered) {
+      const entries = slot.jsonl ? jsonlEntries(read(slot.jsonl), basename(slot.jsonl)) : [];
+      const checkpoint = slot.checkpoint ? { text: checkpointFile(read(slot.checkpoint).toString('utf8'), slot.checkpoint), where: slot.checkpoint } : null;
+      yield { kind: 'segment', segment: { label: `segment ${n} (${slot.checkpoint ?? slot.jsonl})`, number: n, checkpoint, entries } };
+    }
+    const lastFile = ordered[ordered.length - 1]![0];
+    if (m && lastFile < m.last_segment) {
+      const which = lastFile + 1 === m.last_segment ? `segment ${m.last_segment} is missing` : `segments ${lastFile + 1}..${m.last_segment} are missing`;
+      yield { kind: 'segment', segment: { label: `segment ${lastFile + 1}`, number: lastFile + 1, checkpoint: null, entries: [], missing: `${which}: ${MANIFEST_FILE} names segments ${m.first_segment}..${m.last_segment}, but the files end at segment ${lastFile}` } };
+    }
   }
-  return { input: input(), total };
+  // `total` is in bytes here: the progress bar only needs a proportion.
+  return { input: input(), total, manifest: m };
+}
+
+function startOf(m: ExportManifest): StartInput {
+  const base = m.base && { segment: m.base.segment, checkpoint: { text: m.base.checkpoint, where: `${MANIFEST_FILE} base` }, frontier: m.base.frontier.map((h) => Buffer.from(h, 'hex')) };
+  return { firstSegment: m.first_segment, where: MANIFEST_FILE, base };
+}
+
+function readManifest(file: string): ExportManifest {
+  let m: ExportManifest;
+  try {
+    m = JSON.parse(read(file).toString('utf8')) as ExportManifest;
+  } catch (err) {
+    throw new AuditReadError(`${file} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const ints = [m?.first_segment, m?.last_segment, m?.first_record, m?.last_record].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+  const base = m?.base === null || (typeof m?.base === 'object' && Number.isSafeInteger(m.base.segment) && typeof m.base.checkpoint === 'string' && Array.isArray(m.base.frontier) && m.base.frontier.every((h) => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)));
+  if (m?.v !== 2 || typeof m.origin !== 'string' || !ints || !base) throw new AuditReadError(`${file} is not an export manifest (docs/audit-format.md §5)`);
+  return m;
 }
 
 function jsonlEntries(bytes: Buffer, name: string): Entry[] {
@@ -87,15 +143,9 @@ function jsonlEntries(bytes: Buffer, name: string): Entry[] {
   return entries;
 }
 
-/** The compact JWS in a checkpoint file (`{"jws": …}`), or the file's text when it is a bare JWS. */
-export function checkpointFileJws(text: string, file: string): string {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith('{')) return trimmed;
-  try {
-    const jws = (JSON.parse(trimmed) as { jws?: unknown }).jws;
-    if (typeof jws === 'string') return jws;
-  } catch {
-    // reported below
-  }
-  throw new AuditReadError(`${file} is not a checkpoint file: expected {"jws": "<compact JWS>"}`);
+/** The checkpoint in a checkpoint file: `{"note": …}` or `{"jws": …}`, or the bare note or JWS. */
+export function checkpointFile(text: string, file: string): string {
+  const found = checkpointFileText(text);
+  if (found === null) throw new AuditReadError(`${file} is not a checkpoint file: expected {"note": "<signed note>"}, {"jws": "<compact JWS>"} or the bare checkpoint`);
+  return found;
 }

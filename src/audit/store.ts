@@ -1,12 +1,15 @@
 /**
  * The LMDB layout of a log directory: `records` (key: record number, value: the canonical bytes),
- * `checkpoints` (key: segment number, value: compact JWS) and `meta` (`log_id`). The writer and the
- * readers (verify, export, prove, replay, tail) share it through this module only.
+ * `checkpoints` (key: segment number, value: the checkpoint as text: a signed note, cosignatures
+ * included, or a format 1 JWS), `frontiers` (key: segment number, value: the compact range of the
+ * tree at that checkpoint, 32-byte hashes concatenated: what proofs and partial exports start from)
+ * and `meta` (`log_id`, `origin`). The writer and the readers (verify, export, prove, replay, tail)
+ * share it through this module only.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { decodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { decodeAnyCheckpoint, type AnyCheckpoint } from './checkpoint.js';
 import { AuditReadError } from './errors.js';
 
 /**
@@ -33,6 +36,7 @@ export interface Store {
   env: RootDatabase;
   records: Database<Buffer, number>;
   checkpoints: Database<string, number>;
+  frontiers: Database<Buffer, number>;
   meta: Database<string, string>;
   /** Whether an append must also wait for `env.flushed`. */
   awaitFlush: boolean;
@@ -54,19 +58,33 @@ export function openStore(dir: string, opts: { readOnly?: boolean; durability?: 
     env,
     records: env.openDB<Buffer, number>({ name: 'records', encoding: 'binary' }),
     checkpoints: env.openDB<string, number>({ name: 'checkpoints', encoding: 'string' }),
+    frontiers: env.openDB<Buffer, number>({ name: 'frontiers', encoding: 'binary' }),
     meta: env.openDB<string, string>({ name: 'meta', encoding: 'string' }),
     awaitFlush: !opts.readOnly && mode.awaitFlush,
   };
 }
 
-/** Every stored checkpoint in key order, decoded without verifying (null where undecodable). */
-export function* storedCheckpoints(store: Store): Generator<{ key: number; jws: string; checkpoint: Checkpoint | null }> {
-  for (const { key, value } of store.checkpoints.getRange()) yield { key, jws: value, checkpoint: decodeCheckpoint(value) };
+export interface StoredCheckpoint {
+  /** The segment number (its key). */
+  key: number;
+  text: string;
+  /** Decoded without verifying; the reason where it is not a checkpoint. */
+  checkpoint: AnyCheckpoint | string;
 }
 
-export function lastStoredCheckpoint(store: Store): Checkpoint | null {
-  for (const { value } of store.checkpoints.getRange({ reverse: true, limit: 1 })) return decodeCheckpoint(value);
+/** Every stored checkpoint in key order (from segment `from` on). */
+export function* storedCheckpoints(store: Store, from = 0): Generator<StoredCheckpoint> {
+  for (const { key, value } of store.checkpoints.getRange({ start: from })) yield { key, text: value, checkpoint: decodeAnyCheckpoint(value) };
+}
+
+export function lastStoredCheckpoint(store: Store): StoredCheckpoint | null {
+  for (const { key, value } of store.checkpoints.getRange({ reverse: true, limit: 1 })) return { key, text: value, checkpoint: decodeAnyCheckpoint(value) };
   return null;
+}
+
+/** The number of records a checkpoint covers from the start of the log (its `last + 1` in format 1). */
+export function checkpointEnd(cp: AnyCheckpoint): number {
+  return cp.v === 2 ? cp.size : cp.payload.last + 1;
 }
 
 /** The highest record key, or -1 for an empty log. */

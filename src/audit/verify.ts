@@ -1,11 +1,17 @@
 /**
- * Offline verification (docs/audit-format.md §5), over any source of segments: the LMDB store or
- * exported files. It stops at the first fault and names the record or segment and the kind of
- * tampering (changed, deleted, inserted, reordered, missing segment, untrusted key, truncated tail).
+ * Offline verification (docs/audit-format.md §6), over any source of segments: the LMDB store or
+ * exported files, streamed segment by segment (memory stays flat: one segment and the tree's compact
+ * range). It stops at the first fault and names the record or segment and the kind of tampering
+ * (changed, deleted, inserted, reordered, missing segment, untrusted key, truncated tail, rewrite,
+ * unwitnessed). Format 2 checkpoints are checked against the root of the whole log recomputed from
+ * its records; kept checkpoints (the auditor's, of any age) and witnesses' cosignatures are checked
+ * against the same recomputed tree, so a rewrite re-signed with the real key is still caught.
  */
-import { checkpointHash, verifyCheckpoint, type CheckpointPayload } from './checkpoint.js';
+import type { KeyObject } from 'node:crypto';
+import { checkpointHash, verifyAnyCheckpoint, type AnyCheckpoint, type CheckpointPayload, type NoteCheckpoint } from './checkpoint.js';
 import type { TrustedKey } from './keys.js';
-import { leafHash, merkleRoot } from './merkle.js';
+import { Frontier, leafHash, merkleRoot } from './merkle.js';
+import { cosignature } from './note.js';
 import { GENESIS_PREV, parseRecord, type AuditRecord } from './record.js';
 
 /** One stored record as read, with where it was found (for messages) and its storage key, if any. */
@@ -15,19 +21,33 @@ export interface Entry {
   key?: number;
 }
 
-/** A segment as a source presents it: its checkpoint (null when missing) and its records in stored order. */
+/** A segment as a source presents it: its number, checkpoint (null when missing) and records in stored order. */
 export interface SegmentInput {
   label: string;
-  checkpoint: { jws: string; where: string } | null;
+  /** The segment number the store key or file name gives (format 1 checkpoints carry their own). */
+  number: number;
+  checkpoint: { text: string; where: string } | null;
   entries: Entry[];
+  /** Set by a source that knows the segment should be there but is not (e.g. named in export.json). */
+  missing?: string;
 }
 
-export type LogItem = { kind: 'segment'; segment: SegmentInput } | { kind: 'unsealed'; entries: Entry[] };
+/**
+ * Where an export says it starts (its export.json): its first segment and, for a partial export,
+ * the checkpoint before it with the tree's compact range there.
+ */
+export interface StartInput {
+  firstSegment: number;
+  where: string;
+  base: { segment: number; checkpoint: { text: string; where: string }; frontier: Buffer[] } | null;
+}
+
+export type LogItem = { kind: 'start'; start: StartInput } | { kind: 'segment'; segment: SegmentInput } | { kind: 'unsealed'; entries: Entry[] };
 export type LogInput = Iterable<LogItem>;
 
 export type FaultKind =
   | 'changed' | 'deleted' | 'inserted' | 'reordered' | 'not-a-record'
-  | 'missing-segment' | 'bad-checkpoint' | 'untrusted-key' | 'truncated' | 'rewritten';
+  | 'missing-segment' | 'bad-checkpoint' | 'untrusted-key' | 'truncated' | 'rewritten' | 'unwitnessed';
 
 export interface Fault {
   kind: FaultKind;
@@ -37,27 +57,46 @@ export interface Fault {
 }
 
 export interface VerifySummary {
+  /** The log's origin (format 2) or log id (format 1 only). */
   logId: string | null;
   /** First and last sealed segment verified, null when none. */
   segments: { first: number; last: number } | null;
   records: number;
   /** Records after the last checkpoint, checked for the hash chain only. */
   unsealed: number;
+  /** The tree size and root (base64) of the last checkpoint verified, null when none or format 1 only. */
+  treeHead: { size: number; root: string } | null;
   kids: string[];
   /** request.decision records with no request.outcome (the gateway stopped between the two). */
   decisionsWithoutOutcome: Array<{ request_id: string; seq: number }>;
-  /** Whether the auditor's checkpoint was given and found, byte for byte. */
+  /** Whether every checkpoint the auditor kept was found consistent with the log (null when none was given). */
   lastCheckpointMatched: boolean | null;
+  /** With witness keys: the last segment whose checkpoint a quorum cosigned, and its tree size. */
+  witnessed: { segment: number; size: number } | null;
 }
 
 export type VerifyResult = { ok: true; summary: VerifySummary } | { ok: false; fault: Fault; summary: VerifySummary };
 
+export interface Witness {
+  name: string;
+  key: KeyObject;
+}
+
 export interface VerifyOptions {
   keys: readonly TrustedKey[];
-  /** The auditor's last checkpoint (compact JWS): the log must contain it, byte for byte. */
+  /** Checkpoints the auditor kept (note or JWS text), any age: the log must be consistent with each. */
+  checkpoints?: readonly string[];
+  /** Kept for callers of the one-checkpoint form: the same as `checkpoints: [lastCheckpoint]`. */
   lastCheckpoint?: string;
   /** Require the log to start at segment 0 (a whole store); an export of a range may start later. */
   fromGenesis: boolean;
+  /** The export must hold record `fromRecord` (its first segments may not be missing). */
+  fromRecord?: number;
+  /** Witnesses whose cosignatures are required on the last checkpoint (`quorum` of them, default all). */
+  witnesses?: readonly Witness[];
+  quorum?: number;
+  /** How many newest checkpoints may still wait for their cosignatures (default 0). */
+  witnessLag?: number;
   onProgress?: (records: number) => void;
 }
 
@@ -70,8 +109,10 @@ class Failed extends Error {
 export async function verifyLog(input: LogInput, opts: VerifyOptions): Promise<VerifyResult> {
   const v = new Verifier(opts);
   try {
+    await v.prepare();
     for (const item of input) {
-      if (item.kind === 'segment') await v.segment(item.segment);
+      if (item.kind === 'start') await v.start(item.start);
+      else if (item.kind === 'segment') await v.segment(item.segment);
       else v.unsealed(item.entries);
     }
     await v.finish();
@@ -82,84 +123,219 @@ export async function verifyLog(input: LogInput, opts: VerifyOptions): Promise<V
   }
 }
 
+const fail = (fault: Fault): never => {
+  throw new Failed(fault);
+};
+
+interface Kept {
+  checkpoint: NoteCheckpoint;
+  matched: boolean;
+}
+
 class Verifier {
   private logId: string | null = null;
+  private origin: string | null = null;
   private nextSegment: number | null = null;
   private firstSegment: number | null = null;
+  /** Format 1: the hash of the previous JWS checkpoint (each chains to the one before). */
   private prevCheckpoint: string | null = null;
   private nextSeq: number | null = null;
+  /** The record before the next one's leaf hash; null when a partial export leaves it to the first record's word. */
   private prevHash: string | null = null;
+  private frontier: Frontier | null = null;
   private records = 0;
   private unsealedCount = 0;
   private readonly kids = new Set<string>();
-  private readonly checkpointHashes = new Map<number, string>();
+  private readonly legacyHashes = new Map<number, string>();
   private readonly pending = new Map<string, number>();
-  private lastMatched: boolean | null = null;
+  private kept: Kept[] = [];
+  private keptLegacy: Array<{ segment: number; hash: string; matched: boolean }> = [];
+  private treeHead: { size: number; root: string } | null = null;
+  private checkpointsSeen = 0;
+  private lastWitnessed: { segment: number; size: number; index: number } | null = null;
+  private lastSegmentName = '';
+  /** The first segment an export's manifest names, when it starts mid-log without a base. */
+  private declaredFirst: number | null = null;
 
   constructor(private readonly opts: VerifyOptions) {
-    if (opts.fromGenesis) {
-      this.nextSegment = 0;
-      this.nextSeq = 0;
-      this.prevHash = GENESIS_PREV;
+    if (opts.fromGenesis) this.startEmpty();
+  }
+
+  private startEmpty(): void {
+    this.nextSegment = 0;
+    this.nextSeq = 0;
+    this.prevHash = GENESIS_PREV;
+    this.frontier = new Frontier();
+  }
+
+  /** Checks the auditor's kept checkpoints' signatures before reading the log. */
+  async prepare(): Promise<void> {
+    const given = [...(this.opts.checkpoints ?? []), ...(this.opts.lastCheckpoint !== undefined ? [this.opts.lastCheckpoint] : [])];
+    for (const text of given) {
+      const checked = await verifyAnyCheckpoint(text, this.opts.keys);
+      if (typeof checked === 'string') fail({ kind: 'bad-checkpoint', message: `a checkpoint you kept is rejected: ${checked}` });
+      else if (checked.checkpoint.v === 2) this.kept.push({ checkpoint: checked.checkpoint, matched: false });
+      else this.keptLegacy.push({ segment: checked.checkpoint.payload.segment, hash: checkpointHash(text), matched: false });
     }
+    this.kept.sort((a, b) => a.checkpoint.size - b.checkpoint.size);
+    const origins = new Set(this.kept.map((k) => k.checkpoint.origin));
+    if (origins.size > 1) fail({ kind: 'bad-checkpoint', message: `the checkpoints you kept belong to different logs: ${[...origins].join(', ')}` });
+  }
+
+  /** Where an export starts: segment 0 from the empty tree, else from its base checkpoint, whose root its compact range must fold to. */
+  async start(st: StartInput): Promise<void> {
+    if (st.base === null) {
+      // A format 1 export may start mid-log with no base: its first segment's checkpoint is taken as given.
+      if (st.firstSegment !== 0) this.declaredFirst = st.firstSegment;
+      else this.startEmpty();
+      return;
+    }
+    const b = st.base;
+    if (b.segment !== st.firstSegment - 1) fail({ kind: 'bad-checkpoint', message: `${st.where}: its base checkpoint is segment ${b.segment}'s, not that of segment ${st.firstSegment - 1} before the first segment` });
+    const cp = await this.checked(b.checkpoint, `the checkpoint before segment ${st.firstSegment}`);
+    if (cp.v !== 2) return fail({ kind: 'bad-checkpoint', message: `the base checkpoint (${b.checkpoint.where}) is a format 1 checkpoint; a partial export starts from a format 2 one` });
+    let frontier: Frontier;
+    try {
+      frontier = new Frontier(cp.size, b.frontier);
+    } catch (err) {
+      return fail({ kind: 'bad-checkpoint', message: `the base of the export (${b.checkpoint.where}) is malformed: ${(err as Error).message}` });
+    }
+    if (cp.size > 0 && !frontier.root()!.equals(cp.root)) fail({ kind: 'bad-checkpoint', segment: b.segment, message: `the base of the export (${b.checkpoint.where}): its compact range does not fold to the root of its checkpoint (tree size ${cp.size})` });
+    this.origin = cp.origin;
+    this.frontier = frontier;
+    this.nextSeq = cp.size;
+    this.nextSegment = st.firstSegment;
+    this.prevHash = null;
+    this.checkKeptBefore(cp.size, `the export starts at record ${cp.size} (segment ${st.firstSegment})`);
+    this.checkKept();
+    this.noteTreeHead(cp);
   }
 
   async segment(s: SegmentInput): Promise<void> {
-    if (s.checkpoint === null) throw new Failed({ kind: 'missing-segment', message: `${s.label}: its checkpoint is missing` });
-    const checked = await verifyCheckpoint(s.checkpoint.jws, this.opts.keys);
+    if (s.missing !== undefined) fail({ kind: 'missing-segment', segment: s.number, message: s.missing });
+    if (s.checkpoint === null) fail({ kind: 'missing-segment', segment: s.number, message: `${s.label}: its checkpoint is missing` });
+    const cp = await this.checked(s.checkpoint!, s.label);
+    const number = cp.v === 1 ? cp.payload.segment : s.number;
+    const name = `segment ${number}`;
+    this.lastSegmentName = name;
+    if (this.nextSegment === null) this.startAt(cp, number, s.entries[0]);
+    if (number > this.nextSegment!) {
+      const missing = this.nextSegment === number - 1 ? `segment ${this.nextSegment} is missing` : `segments ${this.nextSegment}..${number - 1} are missing`;
+      fail({ kind: 'missing-segment', segment: this.nextSegment!, message: `${missing}: ${name} follows ${this.nextSegment === 0 ? 'the start of the log' : `segment ${this.nextSegment! - 1}`}` });
+    }
+    if (number < this.nextSegment!) fail({ kind: 'inserted', segment: number, message: `${name} appears again after segment ${this.nextSegment! - 1}` });
+    if (cp.v === 1) this.legacySegment(cp.payload, s, name);
+    else this.noteSegment(cp, s, name, number);
+    this.firstSegment ??= number;
+    this.nextSegment = number + 1;
+    this.checkpointsSeen++;
+  }
+
+  private async checked(c: { text: string; where: string }, label: string): Promise<AnyCheckpoint> {
+    const checked = await verifyAnyCheckpoint(c.text, this.opts.keys);
     if (typeof checked === 'string') {
       const kind = checked.includes('not a trusted key') ? 'untrusted-key' : 'bad-checkpoint';
-      throw new Failed({ kind, message: `${s.label}: the checkpoint (${s.checkpoint.where}) is rejected: ${checked}` });
+      return fail({ kind, message: `${label}: the checkpoint (${c.where}) is rejected: ${checked}` });
     }
-    const p = checked.payload;
     this.kids.add(checked.kid);
-    const name = `segment ${p.segment}`;
-    if (this.logId !== null && p.log_id !== this.logId) throw new Failed({ kind: 'bad-checkpoint', segment: p.segment, message: `${name} belongs to log ${p.log_id}, not ${this.logId}` });
+    return checked.checkpoint;
+  }
+
+  private legacySegment(p: CheckpointPayload, s: SegmentInput, name: string): void {
+    if (this.logId !== null && p.log_id !== this.logId) fail({ kind: 'bad-checkpoint', segment: p.segment, message: `${name} belongs to log ${p.log_id}, not ${this.logId}` });
     this.logId = p.log_id;
-    if (this.nextSegment === null) this.startAt(p, s.entries[0]);
-    if (p.segment > this.nextSegment!) {
-      const missing = this.nextSegment === p.segment - 1 ? `segment ${this.nextSegment} is missing` : `segments ${this.nextSegment}..${p.segment - 1} are missing`;
-      throw new Failed({ kind: 'missing-segment', segment: this.nextSegment!, message: `${missing}: the checkpoint of segment ${p.segment} follows ${this.nextSegment === 0 ? 'the start of the log' : `segment ${this.nextSegment! - 1}`}` });
-    }
-    if (p.segment < this.nextSegment!) throw new Failed({ kind: 'inserted', segment: p.segment, message: `${name} appears again after segment ${this.nextSegment! - 1}` });
-    if (p.prev_checkpoint !== this.prevCheckpoint) throw new Failed({ kind: 'rewritten', segment: p.segment, message: `${name}'s checkpoint does not chain to the previous checkpoint (prev_checkpoint ${p.prev_checkpoint} ≠ ${this.prevCheckpoint})` });
+    if (this.origin !== null) fail({ kind: 'bad-checkpoint', segment: p.segment, message: `${name} has a format 1 checkpoint after format 2 ones` });
+    if (p.prev_checkpoint !== this.prevCheckpoint) fail({ kind: 'rewritten', segment: p.segment, message: `${name}'s checkpoint does not chain to the previous checkpoint (prev_checkpoint ${p.prev_checkpoint} ≠ ${this.prevCheckpoint})` });
     if (p.first !== this.nextSeq || p.tree_size !== p.last - p.first + 1) {
-      throw new Failed({ kind: 'bad-checkpoint', segment: p.segment, message: `${name}'s checkpoint covers records ${p.first}..${p.last} (tree size ${p.tree_size}), but the previous segment ended at record ${this.nextSeq! - 1}` });
+      fail({ kind: 'bad-checkpoint', segment: p.segment, message: `${name}'s checkpoint covers records ${p.first}..${p.last} (tree size ${p.tree_size}), but the previous segment ended at record ${this.nextSeq! - 1}` });
     }
     const leaves = this.walk(s.entries, p.last);
     if (leaves.length !== p.tree_size) {
-      throw new Failed({ kind: 'deleted', segment: p.segment, seq: this.nextSeq!, message: `record ${this.nextSeq} was deleted: ${name} ends at record ${this.nextSeq! - 1}, but its checkpoint says ${p.last}` });
+      fail({ kind: 'deleted', segment: p.segment, seq: this.nextSeq!, message: `record ${this.nextSeq} was deleted: ${name} ends at record ${this.nextSeq! - 1}, but its checkpoint says ${p.last}` });
     }
     if (!merkleRoot(leaves).equals(Buffer.from(p.root, 'hex'))) {
-      throw new Failed({ kind: 'changed', segment: p.segment, seq: p.last, message: `record ${p.last} was changed: ${name}'s Merkle root over records ${p.first}..${p.last} does not match its signed checkpoint` });
+      fail({ kind: 'changed', segment: p.segment, seq: p.last, message: `record ${p.last} was changed: ${name}'s Merkle root over records ${p.first}..${p.last} does not match its signed checkpoint` });
     }
-    this.prevCheckpoint = checkpointHash(checked.jws);
-    this.checkpointHashes.set(p.segment, this.prevCheckpoint);
-    this.firstSegment ??= p.segment;
-    this.nextSegment = p.segment + 1;
+    this.prevCheckpoint = checkpointHash(s.checkpoint!.text);
+    this.legacyHashes.set(p.segment, this.prevCheckpoint);
+  }
+
+  private noteSegment(cp: NoteCheckpoint, s: SegmentInput, name: string, number: number): void {
+    if (this.origin !== null && cp.origin !== this.origin) fail({ kind: 'bad-checkpoint', segment: number, message: `${name} belongs to log ${cp.origin}, not ${this.origin}` });
+    this.origin = cp.origin;
+    if (this.frontier === null) fail({ kind: 'bad-checkpoint', segment: number, message: `${name} has a format 2 checkpoint over the whole log, but this export starts mid-log at a format 1 segment: export from the start of the log` });
+    const first = this.nextSeq!;
+    if (cp.size < first) fail({ kind: 'bad-checkpoint', segment: number, message: `${name}'s checkpoint is for tree size ${cp.size}, but the log already holds ${first} records before it` });
+    this.walk(s.entries, cp.size - 1);
+    if (this.nextSeq! < cp.size) {
+      fail({ kind: 'deleted', segment: number, seq: this.nextSeq!, message: `record ${this.nextSeq} was deleted: ${name} ends at record ${this.nextSeq! - 1}, but its checkpoint covers records up to ${cp.size - 1}` });
+    }
+    if (!this.frontier!.root()?.equals(cp.root)) {
+      fail({ kind: 'changed', segment: number, seq: cp.size - 1, message: `${name} (records ${first}..${cp.size - 1}) was changed: the log's Merkle root at tree size ${cp.size} does not match its signed checkpoint` });
+    }
+    this.noteTreeHead(cp);
+    this.checkCosignatures(cp, number);
+  }
+
+  private noteTreeHead(cp: NoteCheckpoint): void {
+    this.treeHead = { size: cp.size, root: cp.root.toString('base64') };
+  }
+
+  /** Witnesses' cosignatures on a checkpoint whose root the records just reproduced. */
+  private checkCosignatures(cp: NoteCheckpoint, segment: number): void {
+    const witnesses = this.opts.witnesses ?? [];
+    if (witnesses.length === 0) return;
+    let valid = 0;
+    for (const w of witnesses) {
+      const r = cosignature(cp, w.name, w.key);
+      if (r === false) {
+        fail({ kind: 'rewritten', segment, seq: cp.size - 1, message: `segment ${segment}'s checkpoint (tree size ${cp.size}) is not the one witness ${w.name} cosigned: the log was rewritten at or before record ${cp.size - 1}` });
+      }
+      if (typeof r === 'number') valid++;
+    }
+    if (valid >= this.quorum()) this.lastWitnessed = { segment, size: cp.size, index: this.checkpointsSeen };
+  }
+
+  private quorum(): number {
+    return this.opts.quorum ?? this.opts.witnesses?.length ?? 0;
   }
 
   unsealed(entries: Entry[]): void {
-    if (this.nextSeq === null && entries[0]) {
-      // An export holds sealed segments only; a bare store with no checkpoint starts at genesis.
-      this.nextSeq = 0;
-      this.prevHash = GENESIS_PREV;
-    }
+    if (this.nextSeq === null && entries[0]) this.startEmpty();
     this.unsealedCount += this.walk(entries, Infinity).length;
   }
 
-  /** An export of a later range starts mid-log: take its first checkpoint and record as given. */
-  private startAt(p: CheckpointPayload, first: Entry | undefined): void {
+  /** An export of a later range with no base (format 1) starts mid-log: take its first checkpoint and record as given. */
+  private startAt(cp: AnyCheckpoint, number: number, first: Entry | undefined): void {
+    if (cp.v === 2) {
+      if (number === 0 && (this.opts.fromRecord ?? 0) === 0) return this.startEmpty();
+      fail({ kind: 'missing-segment', segment: number, message: `the log starts at segment ${number}, without the base checkpoint and compact range a partial export carries (export.json): segments before it are missing` });
+    }
+    const p = (cp as { payload: CheckpointPayload }).payload;
+    if (this.declaredFirst !== null && this.declaredFirst < p.segment) {
+      fail({ kind: 'missing-segment', segment: this.declaredFirst, message: `segment ${this.declaredFirst} is missing: the export's manifest says it starts there, but its first file is segment ${p.segment}'s` });
+    }
     this.nextSegment = p.segment;
     this.prevCheckpoint = p.prev_checkpoint;
     this.nextSeq = p.first;
     const r = first ? parseRecord(first.bytes) : null;
     this.prevHash = r !== null && typeof r !== 'string' ? r.prev : GENESIS_PREV;
+    // Format 1 segments carry their own roots; the whole-log tree is not known mid-log.
+    this.frontier = null;
+    this.checkKeptBefore(p.first, `the export starts at record ${p.first} (segment ${p.segment})`);
+  }
+
+  /** Kept checkpoints (and --from) the export starts after: what lies between is missing. */
+  private checkKeptBefore(start: number, what: string): void {
+    const from = this.opts.fromRecord;
+    if (from !== undefined && from < start) fail({ kind: 'missing-segment', seq: from, message: `${what}, but record ${from} was asked for: the segments holding records ${from}..${start - 1} are missing` });
+    const k = this.kept.find((k) => k.checkpoint.size < start && k.checkpoint.size > 0);
+    if (k) fail({ kind: 'truncated', seq: k.checkpoint.size - 1, message: `${what}, after your checkpoint of tree size ${k.checkpoint.size}: records ${k.checkpoint.size - 1}..${start - 1} cannot be checked against it (the first segments are missing)` });
   }
 
   /**
-   * Walks records in stored order, checking number and hash chain; returns their leaf hashes.
-   * Too few records are left to the caller's count check.
+   * Walks records in stored order, checking number and hash chain, growing the tree; returns their
+   * leaf hashes. Too few records are left to the caller's count check.
    */
   private walk(entries: Entry[], last: number): Buffer[] {
     const leaves: Buffer[] = [];
@@ -169,34 +345,54 @@ class Verifier {
       const e = entries[i]!;
       const r = parsed[i]!;
       const expected = this.nextSeq!;
-      if (typeof r === 'string') throw new Failed({ kind: r === 'it is not canonical JSON' ? 'changed' : 'not-a-record', seq: e.key ?? expected, message: `the record at ${e.where} was changed: ${r}` });
-      const later = r.seq > expected ? parsed.findIndex((x, j) => j > i && typeof x !== 'string' && x.seq === expected) : -1;
-      if (r.seq !== expected && later < 0 && e.key === expected) {
+      if (typeof r === 'string') fail({ kind: r === 'it is not canonical JSON' ? 'changed' : 'not-a-record', seq: e.key ?? expected, message: `the record at ${e.where} was changed: ${r}` });
+      const rec = r as AuditRecord;
+      const later = rec.seq > expected ? parsed.findIndex((x, j) => j > i && typeof x !== 'string' && x.seq === expected) : -1;
+      if (rec.seq !== expected && later < 0 && e.key === expected) {
         // The store's key says where it belongs: the record there now claims another number.
-        throw new Failed({ kind: 'changed', seq: expected, message: `the record at ${e.where} was changed: it claims to be record ${r.seq}` });
+        fail({ kind: 'changed', seq: expected, message: `the record at ${e.where} was changed: it claims to be record ${rec.seq}` });
       }
-      if (r.seq < expected) {
-        const other = seen.get(r.seq);
-        throw new Failed({ kind: 'inserted', seq: r.seq, message: `a record was inserted at ${e.where}: it claims to be record ${r.seq}, which ${other ?? 'an earlier record'} already is` });
+      if (rec.seq < expected) {
+        const other = seen.get(rec.seq);
+        fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: it claims to be record ${rec.seq}, which ${other ?? 'an earlier record'} already is` });
       }
-      if (r.seq > expected) {
-        if (later >= 0) throw new Failed({ kind: 'reordered', seq: expected, message: `records were reordered: record ${r.seq} (${e.where}) comes before record ${expected} (${entries[later]!.where})` });
-        const which = r.seq === expected + 1 ? `record ${expected} was deleted` : `records ${expected}..${r.seq - 1} were deleted`;
-        throw new Failed({ kind: 'deleted', seq: expected, message: `${which}: record ${r.seq} (${e.where}) follows ${expected === 0 ? 'the start of the log' : `record ${expected - 1}`}` });
+      if (rec.seq > expected) {
+        if (later >= 0) fail({ kind: 'reordered', seq: expected, message: `records were reordered: record ${rec.seq} (${e.where}) comes before record ${expected} (${entries[later]!.where})` });
+        const which = rec.seq === expected + 1 ? `record ${expected} was deleted` : `records ${expected}..${rec.seq - 1} were deleted`;
+        fail({ kind: 'deleted', seq: expected, message: `${which}: record ${rec.seq} (${e.where}) follows ${expected === 0 ? 'the start of the log' : `record ${expected - 1}`}` });
       }
-      if (e.key !== undefined && e.key !== r.seq) throw new Failed({ kind: 'inserted', seq: r.seq, message: `a record was inserted at ${e.where}: it claims to be record ${r.seq}` });
-      if (r.prev !== this.prevHash) {
-        throw new Failed({ kind: 'changed', seq: expected - 1, message: `record ${expected - 1} was changed: its hash no longer matches the prev hash in record ${expected} (${e.where})` });
+      if (e.key !== undefined && e.key !== rec.seq) fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: it claims to be record ${rec.seq}` });
+      if (this.prevHash !== null && rec.prev !== this.prevHash) {
+        fail({ kind: 'changed', seq: expected - 1, message: `record ${expected - 1} was changed: its hash no longer matches the prev hash in record ${expected} (${e.where})` });
       }
-      if (r.seq > last) throw new Failed({ kind: 'inserted', seq: r.seq, message: `a record was inserted at ${e.where}: the segment's checkpoint ends at record ${last}` });
+      if (rec.seq > last) fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: the segment's checkpoint ends at record ${last}` });
       const leaf = leafHash(e.bytes);
       leaves.push(leaf);
-      seen.set(r.seq, e.where);
+      seen.set(rec.seq, e.where);
       this.prevHash = leaf.toString('hex');
       this.nextSeq = expected + 1;
-      this.note(r);
+      if (this.frontier) {
+        this.frontier.push(leaf);
+        this.checkKept();
+      }
+      this.note(rec);
     }
     return leaves;
+  }
+
+  /** A kept checkpoint whose size the tree just reached must have the same root. */
+  private checkKept(): void {
+    const size = this.frontier!.size;
+    for (const k of this.kept) {
+      if (k.checkpoint.size !== size) continue;
+      if (k.checkpoint.origin !== this.origin && this.origin !== null) fail({ kind: 'bad-checkpoint', message: `the checkpoint you kept belongs to log ${k.checkpoint.origin}, not ${this.origin}` });
+      if (!this.frontier!.root()!.equals(k.checkpoint.root)) {
+        const before = this.kept.filter((o) => o.matched && o.checkpoint.size < size).at(-1);
+        const after = before ? ` and after record ${before.checkpoint.size - 1}, where your checkpoint of tree size ${before.checkpoint.size} still matches` : '';
+        fail({ kind: 'rewritten', seq: size - 1, message: `the log was rewritten: records 0..${size - 1} (up to ${this.lastSegmentName || 'the start'}) no longer hash to the root of your checkpoint of tree size ${size}; the change is at or before record ${size - 1}${after}` });
+      }
+      k.matched = true;
+    }
   }
 
   private note(r: AuditRecord): void {
@@ -208,30 +404,52 @@ class Verifier {
 
   async finish(): Promise<void> {
     this.opts.onProgress?.(this.records);
-    if (this.opts.lastCheckpoint === undefined) return;
-    const given = await verifyCheckpoint(this.opts.lastCheckpoint.trim(), this.opts.keys);
-    if (typeof given === 'string') throw new Failed({ kind: 'bad-checkpoint', message: `the given last checkpoint is rejected: ${given}` });
-    const g = given.payload;
-    if (this.logId !== null && g.log_id !== this.logId) throw new Failed({ kind: 'bad-checkpoint', message: `the given last checkpoint belongs to log ${g.log_id}, not ${this.logId}` });
-    const found = this.checkpointHashes.get(g.segment);
-    if (found === undefined) {
-      const end = this.nextSegment === null || this.nextSegment === this.firstSegment ? 'the log has no sealed segment' : `the log ends at segment ${this.nextSegment - 1} (record ${this.nextSeq! - 1 - this.unsealedCount})`;
-      if (this.firstSegment !== null && g.segment < this.firstSegment) throw new Failed({ kind: 'truncated', segment: g.segment, message: `the given last checkpoint is for segment ${g.segment}, before the first segment here (${this.firstSegment})` });
-      throw new Failed({ kind: 'truncated', segment: g.segment, seq: g.last, message: `the log is truncated: the given last checkpoint is for segment ${g.segment} (records ${g.first}..${g.last}), but ${end}` });
+    const sealedEnd = this.nextSeq === null ? 0 : this.nextSeq - this.unsealedCount;
+    const end = this.nextSegment === null || this.firstSegment === null ? 'the log has no sealed segment' : `the log's sealed segments end at segment ${this.nextSegment - 1} (record ${sealedEnd - 1})`;
+    for (const k of this.kept) {
+      if (k.matched) continue;
+      if (this.origin !== null && k.checkpoint.origin !== this.origin) fail({ kind: 'bad-checkpoint', message: `the checkpoint you kept belongs to log ${k.checkpoint.origin}, not ${this.origin}` });
+      if (k.checkpoint.size === 0) continue;
+      fail({ kind: 'truncated', seq: sealedEnd, message: `the log is truncated: your checkpoint covers records 0..${k.checkpoint.size - 1} (tree size ${k.checkpoint.size}), but ${end}` });
     }
-    if (found !== checkpointHash(given.jws)) throw new Failed({ kind: 'rewritten', segment: g.segment, message: `segment ${g.segment}'s checkpoint differs from the given last checkpoint: the log was rewritten from segment ${g.segment} on` });
-    this.lastMatched = true;
+    for (const k of this.keptLegacy) {
+      const found = this.legacyHashes.get(k.segment);
+      if (found === undefined) {
+        if (this.firstSegment !== null && k.segment < this.firstSegment) fail({ kind: 'truncated', segment: k.segment, message: `your checkpoint is for segment ${k.segment}, before the first segment here (${this.firstSegment})` });
+        fail({ kind: 'truncated', segment: k.segment, message: `the log is truncated: your checkpoint is for segment ${k.segment}, but ${end}` });
+      }
+      if (found !== k.hash) fail({ kind: 'rewritten', segment: k.segment, message: `segment ${k.segment}'s checkpoint differs from the one you kept: the log was rewritten at or before segment ${k.segment}` });
+      k.matched = true;
+    }
+    if ((this.opts.witnesses ?? []).length > 0) this.checkWitnessed();
+  }
+
+  private checkWitnessed(): void {
+    const lag = this.opts.witnessLag ?? 0;
+    const names = this.opts.witnesses!.map((w) => w.name).join(', ');
+    if (this.checkpointsSeen === 0) return;
+    if (this.lastWitnessed === null) {
+      fail({ kind: 'unwitnessed', segment: this.firstSegment!, message: `no checkpoint of this log is cosigned by ${this.quorum()} of the witnesses (${names}): nothing here is witnessed, from segment ${this.firstSegment} on` });
+    }
+    const w = this.lastWitnessed!;
+    const after = this.checkpointsSeen - 1 - w.index;
+    if (after > lag) {
+      fail({ kind: 'unwitnessed', segment: w.segment + 1, seq: w.size, message: `segments ${w.segment + 1}..${this.nextSegment! - 1} (from record ${w.size}) are not cosigned by ${this.quorum()} of the witnesses (${names}); the last witnessed checkpoint is segment ${w.segment}'s (tree size ${w.size}). A rewrite from record ${w.size} on would look like this.` });
+    }
   }
 
   summary(): VerifySummary {
+    const given = this.kept.length + this.keptLegacy.length;
     return {
-      logId: this.logId,
+      logId: this.origin ?? this.logId,
       segments: this.firstSegment === null ? null : { first: this.firstSegment, last: this.nextSegment! - 1 },
       records: this.records,
       unsealed: this.unsealedCount,
+      treeHead: this.treeHead,
       kids: [...this.kids],
       decisionsWithoutOutcome: [...this.pending].map(([request_id, seq]) => ({ request_id, seq })),
-      lastCheckpointMatched: this.opts.lastCheckpoint === undefined ? null : this.lastMatched,
+      lastCheckpointMatched: given === 0 ? null : [...this.kept, ...this.keptLegacy].every((k) => k.matched),
+      witnessed: this.lastWitnessed && { segment: this.lastWitnessed.segment, size: this.lastWitnessed.size },
     };
   }
 }

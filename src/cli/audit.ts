@@ -8,9 +8,9 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  AuditLog, AuditWriteError, checkpointFileJws, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, proveInclusion, readTrustedKeys, statePublicKeyFiles, storeInput,
-  tailRecords, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type InclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent,
-  type Store, type VerifySummary,
+  AuditLog, AuditWriteError, checkpointEnd, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
+  readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
+  type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { progress } from './progress.js';
@@ -58,9 +58,11 @@ function describe(s: VerifySummary): string {
       ? `audit log ${s.logId}: intact. ${s.records - s.unsealed} records in segments ${s.segments.first}..${s.segments.last}, signed by ${s.kids.join(', ')}.`
       : `audit log: intact. No sealed segment yet.`,
   ];
-  if (s.segments && s.segments.first > 0) lines.push(`These files start at segment ${s.segments.first}: segments before it were not checked.`);
+  if (s.treeHead) lines.push(`Tree head: size ${s.treeHead.size}, root ${s.treeHead.root}.`);
+  if (s.segments && s.segments.first > 0) lines.push(`These files start at segment ${s.segments.first}, checked against the signed checkpoint before it: records before it were not checked.`);
   if (s.unsealed > 0) lines.push(`${s.unsealed} newer records are not sealed yet (hash chain checked, no signature yet).`);
-  if (s.lastCheckpointMatched) lines.push('The given last checkpoint is in the log, byte for byte: nothing before it was truncated.');
+  if (s.lastCheckpointMatched) lines.push('Every checkpoint you kept is consistent with this log: nothing they cover was rewritten or truncated.');
+  if (s.witnessed) lines.push(`Witnessed: the checkpoint of segment ${s.witnessed.segment} (tree size ${s.witnessed.size}) carries the witnesses' cosignatures.`);
   if (s.decisionsWithoutOutcome.length > 0) {
     const list = s.decisionsWithoutOutcome.slice(0, 10).map((d) => `request ${d.request_id} (record ${d.seq})`).join(', ');
     lines.push(`${s.decisionsWithoutOutcome.length} request decision(s) without an outcome (the gateway stopped between decision and response; not tampering): ${list}${s.decisionsWithoutOutcome.length > 10 ? ', …' : ''}.`);
@@ -68,7 +70,23 @@ function describe(s: VerifySummary): string {
   return lines.join('\n') + '\n';
 }
 
-interface VerifyArgs extends Where { files?: string[]; key?: string[]; checkpoint?: string; json: boolean }
+interface VerifyArgs extends Where { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json: boolean }
+
+/** A checkpoint file the user named: a signed note or JWS, bare or in a checkpoint.json. */
+function readCheckpoint(file: string): string {
+  return checkpointFile(readText(file, 'checkpoint'), file);
+}
+
+/** Witness verifier keys (`name+id+base64`, type 0x04), given inline or as files holding one. */
+function readWitnessKeys(given: readonly string[]): Witness[] {
+  return given.map((g) => {
+    const text = g.includes('+') ? g : readText(g, 'witness key');
+    const parsed = parseVerifierKey(text);
+    if (typeof parsed === 'string') throw new UsageError(`--witness-key ${g}: ${parsed}`);
+    if (parsed.type !== 0x04) throw new UsageError(`--witness-key ${g}: a witness key is a cosignature key (type 0x04), this one is type 0x0${parsed.type}`);
+    return { name: parsed.name, key: parsed.key };
+  });
+}
 
 const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify [files..]',
@@ -77,17 +95,24 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
     where(y)
       .positional('files', { type: 'string', array: true, describe: 'Export files or directories (instead of --dir)' })
       .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' })
-      .option('checkpoint', { type: 'string', describe: "Your last checkpoint file: the log must still contain it" })
+      .option('checkpoint', { type: 'string', array: true, describe: 'A checkpoint you kept (any age, repeatable): the log must be consistent with it' })
+      .option('from', { type: 'number', describe: 'The export must start at or before this record (its first segments may not be missing)' })
+      .option('witness-key', { type: 'string', array: true, describe: "A witness's verifier key (name+id+base64, or a file holding it; repeatable): cosignatures are then required" })
+      .option('witness-quorum', { type: 'number', describe: 'How many of the witnesses must cosign (default: all)' })
+      .option('witness-lag', { type: 'number', default: 0, describe: 'How many newest checkpoints may still lack cosignatures' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
       .example('$0 audit verify --state .regate', 'verify the demo log with its public key')
-      .example('$0 audit verify ./export --key audit.pub.pem --checkpoint last.checkpoint.json', 'verify exported segments'),
+      .example('$0 audit verify ./export --key audit.pub.pem --checkpoint last.checkpoint.json', 'verify exported segments against a checkpoint you kept'),
   handler: async (a) => {
     const keys = await readTrustedKeys(keyFiles(a));
-    const last = a.checkpoint ? checkpointFileJws(readText(a.checkpoint, 'checkpoint'), a.checkpoint) : undefined;
+    const checkpoints = (a.checkpoint ?? []).map(readCheckpoint);
+    const witnesses = readWitnessKeys(a['witness-key'] ?? []);
+    const quorum = a['witness-quorum'];
+    if (quorum !== undefined && (quorum < 1 || quorum > witnesses.length)) throw new UsageError(`--witness-quorum must be between 1 and the number of --witness-key given (${witnesses.length})`);
     const run = async (source: { input: Parameters<typeof verifyLog>[0]; total: number }, fromGenesis: boolean) => {
       const bar = progress(source.total, 'verifying');
       try {
-        return await verifyLog(source.input, { keys, fromGenesis, ...(last ? { lastCheckpoint: last } : {}), onProgress: bar.update });
+        return await verifyLog(source.input, { keys, fromGenesis, checkpoints, witnesses, witnessLag: a['witness-lag'], onProgress: bar.update, ...(quorum !== undefined ? { quorum } : {}), ...(a.from !== undefined ? { fromRecord: a.from } : {}) });
       } finally {
         bar.done();
       }
@@ -99,7 +124,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
   },
 };
 
-interface ExportArgs extends Where { out: string; from?: number; to?: number }
+interface ExportArgs extends Where { out: string; from?: number; to?: number; key?: string[] }
 
 const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export',
@@ -108,9 +133,11 @@ const exportCommand: CommandModule<object, ExportArgs> = {
     where(y)
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory' })
       .option('from', { type: 'number', describe: 'First record number wanted' })
-      .option('to', { type: 'number', describe: 'Last record number wanted' }),
+      .option('to', { type: 'number', describe: 'Last record number wanted' })
+      .option('key', { type: 'string', array: true, describe: 'Trusted public key the export is checked with as it is made (PEM or JWKS; default: the --state keys)' }),
   handler: async (a) => {
-    const r = await withStore(a, (store) => exportSegments(store, a.out, { from: a.from, to: a.to }));
+    const keys = await readTrustedKeys(keyFiles(a));
+    const r = await withStore(a, (store) => exportSegments(store, a.out, keys, { from: a.from, to: a.to }));
     if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);
     const recorded = await recordExport(a, r);
     process.stdout.write(`exported segments ${r.segments[0]}..${r.segments[r.segments.length - 1]} (${r.records} records) to ${a.out}; ${recorded}\n`);
@@ -143,40 +170,91 @@ async function recordExport(a: ExportArgs, r: ExportResult): Promise<string> {
   }
 }
 
-const proveCommand: CommandModule<object, Where & { seq: number; out?: string }> = {
+interface ProveArgs extends Where { seq?: number; consistency?: string[]; checkpoint?: string; key?: string[]; out?: string }
+
+/** OLD or NEW of `prove --consistency`: a checkpoint file, or a tree size whose checkpoint the store holds. */
+function checkpointArg(store: Store, arg: string): string {
+  if (/^\d+$/.test(arg)) {
+    for (const s of storedCheckpoints(store)) if (typeof s.checkpoint !== 'string' && checkpointEnd(s.checkpoint) === Number(arg)) return s.text;
+    throw new UsageError(`the audit log at ${store.dir} has no checkpoint of tree size ${arg}`);
+  }
+  return readCheckpoint(arg);
+}
+
+const proveCommand: CommandModule<object, ProveArgs> = {
   command: 'prove',
-  describe: 'Print an inclusion proof for one record',
+  describe: 'Print an inclusion proof for one record (--seq), or a consistency proof between two checkpoints (--consistency OLD NEW)',
   builder: (y) =>
     where(y)
-      .option('seq', { type: 'number', demandOption: true, describe: 'Record number' })
+      .option('seq', { type: 'number', describe: 'Record number' })
+      .option('consistency', { type: 'string', array: true, describe: 'OLD NEW: two checkpoint files (or tree sizes of stored checkpoints)' })
+      .option('checkpoint', { type: 'string', describe: 'With --seq: a checkpoint you kept; the proof then carries a consistency proof to it' })
+      .option('key', { type: 'string', array: true, describe: 'Trusted public key the proof is checked with as it is made (default: the --state keys)' })
       .option('out', { type: 'string', describe: 'Write the proof here instead of stdout' }),
-  handler: (a) =>
-    withStore(a, (store) => {
-      const proof = JSON.stringify(proveInclusion(store, a.seq), null, 2) + '\n';
-      if (a.out) writeFileSync(a.out, proof);
-      else process.stdout.write(proof);
-    }),
+  handler: async (a) => {
+    if ((a.seq === undefined) === (a.consistency === undefined)) throw new UsageError('name what to prove: --seq N (inclusion) or --consistency OLD NEW');
+    if (a.consistency !== undefined && a.consistency.length !== 2) throw new UsageError('--consistency takes two checkpoints: OLD NEW');
+    const keys = await readTrustedKeys(keyFiles(a));
+    const kept = a.checkpoint ? readCheckpoint(a.checkpoint) : undefined;
+    const proof = await withStore<InclusionProof | LegacyInclusionProof | ConsistencyProof>(a, (store) =>
+      a.seq !== undefined ? proveInclusion(store, a.seq, keys, kept) : proveConsistency(store, checkpointArg(store, a.consistency![0]!), checkpointArg(store, a.consistency![1]!), keys),
+    );
+    const text = JSON.stringify(proof, null, 2) + '\n';
+    if (a.out) writeFileSync(a.out, text);
+    else process.stdout.write(text);
+  },
 };
 
-const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: string[] }> = {
+const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: string[]; checkpoint?: string }> = {
   command: 'verify-proof [proof]',
-  describe: 'Check an inclusion proof (file, or - for stdin) against public key(s)',
+  describe: 'Check an inclusion or consistency proof (file, or - for stdin) against public key(s)',
   builder: (y) =>
     where(y)
       .positional('proof', { type: 'string', default: '-' })
-      .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' }),
+      .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' })
+      .option('checkpoint', { type: 'string', describe: "A checkpoint you kept: the proof's tree must be consistent with it" }),
   handler: async (a) => {
     const keys = await readTrustedKeys(keyFiles(a));
     const text = readText(a.proof, 'proof');
-    let proof: InclusionProof;
+    let proof: InclusionProof | LegacyInclusionProof | ConsistencyProof;
     try {
-      proof = JSON.parse(text) as InclusionProof;
+      proof = JSON.parse(text) as typeof proof;
     } catch (err) {
       throw new UsageError(`the proof ${a.proof} is not JSON: ${(err as Error).message}`);
     }
-    const r = await verifyInclusion(proof, keys);
+    const kept = a.checkpoint ? readCheckpoint(a.checkpoint) : undefined;
+    if ('old_checkpoint' in proof) {
+      const r = await verifyConsistency(proof, keys);
+      if (!r.ok) throw new VerificationFailed(r.message);
+      await compareWithLog(a, keys, [r.old.note, r.new.note]);
+      process.stdout.write(`tree size ${r.new.size} of ${r.new.origin} extends tree size ${r.old.size}: consistent, both signed by a trusted key.\n`);
+      return;
+    }
+    const r = await verifyInclusion(proof, keys, kept);
     if (!r.ok) throw new VerificationFailed(r.message);
-    process.stdout.write(`record ${r.record.seq} (${r.record.event.type}, ${r.record.ts}) is included in segment ${r.segment}, signed by a trusted key.\n`);
+    if (proof.v === 2) await compareWithLog(a, keys, [proof.checkpoint]);
+    process.stdout.write(`record ${r.record.seq} (${r.record.event.type}, ${r.record.ts}) is included in the tree of size ${r.treeSize}, signed by a trusted key${kept ? ', consistent with the checkpoint you kept' : ''}.\n`);
+  },
+};
+
+/** Given a log too (--dir/--state), the proof's checkpoints must be the log's own of the same size. */
+async function compareWithLog(a: Where, keys: readonly TrustedKey[], checkpoints: readonly string[]): Promise<void> {
+  if (!a.dir && !a.state) return;
+  await withStore(a, async (store) => {
+    const result = await verifyLog(storeInput(store).input, { keys, fromGenesis: true, checkpoints });
+    if (!result.ok) throw new VerificationFailed(`the proof does not match the log at ${store.dir}: ${result.fault.message}`);
+  });
+}
+
+const keyCommand: CommandModule<object, Where & { key?: string[] }> = {
+  command: 'key',
+  describe: "Print the log's origin and its checkpoints' verifier key (name+id+base64, for witnesses and note tooling)",
+  builder: (y) => where(y).option('key', { type: 'string', array: true, describe: 'Public key(s) (default: the --state keys)' }),
+  handler: async (a) => {
+    const keys = await readTrustedKeys(keyFiles(a));
+    const origin = await withStore(a, (store) => store.meta.get('origin'));
+    if (origin === undefined) throw new UsageError(`the audit log at ${logDir(a)} has no origin yet (it has never been opened by this version)`);
+    process.stdout.write(`origin: ${origin}\n${keys.map((k) => `verifier key: ${verifierKey(origin, k.key)}\n`).join('')}`);
   },
 };
 
@@ -252,6 +330,7 @@ export const auditCommand: CommandModule = {
       .command(readErrorsAreUsage(verifyProofCommand))
       .command(readErrorsAreUsage(replayCommand))
       .command(readErrorsAreUsage(tailCommand))
-      .demandCommand(1, 'Name an audit command: verify, export, prove, verify-proof, replay or tail.'),
+      .command(readErrorsAreUsage(keyCommand))
+      .demandCommand(1, 'Name an audit command: verify, export, prove, verify-proof, replay, tail or key.'),
   handler: () => undefined,
 };

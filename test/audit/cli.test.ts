@@ -54,13 +54,13 @@ test('verify without a key, or of a directory with no log, is a usage error', as
 
 test('export --from/--to writes the whole segments that hold the range, and they verify without LMDB', async () => {
   const out = join(f.state, 'range');
-  const r = await runCli(['audit', 'export', '--dir', f.dir, '--out', out, '--from', '12', '--to', '14']);
+  const r = await runCli(['audit', 'export', '--dir', f.dir, '--key', f.pub, '--out', out, '--from', '12', '--to', '14']);
   assert.is(r.code, 0, r.stderr);
-  assert.equal(readdirSync(out).sort(), ['segment-000001.checkpoint.json', 'segment-000001.jsonl']);
+  assert.equal(readdirSync(out).sort(), ['export.json', 'segment-000001.checkpoint.json', 'segment-000001.jsonl']);
   const v = await runCli(['audit', 'verify', out, '--key', f.pub]);
   assert.is(v.code, 0, v.stderr);
   assert.match(v.stdout, '10 records in segments 1..1');
-  assert.match(v.stdout, 'start at segment 1: segments before it were not checked');
+  assert.match(v.stdout, 'start at segment 1, checked against the signed checkpoint before it: records before it were not checked');
   assert.match(r.stdout, 'not recorded in the log (give --state to record exports)');
 });
 
@@ -92,22 +92,22 @@ test('export with --state records itself in the log as log.exported', async () =
 
 test('prove prints an inclusion proof that verify-proof accepts, and rejects when altered or under another key', async () => {
   const proofFile = join(f.state, 'proof.json');
-  const p = await runCli(['audit', 'prove', '--dir', f.dir, '--seq', '13', '--out', proofFile]);
+  const p = await runCli(['audit', 'prove', '--dir', f.dir, '--key', f.pub, '--seq', '13', '--out', proofFile]);
   assert.is(p.code, 0, p.stderr);
   const ok = await runCli(['audit', 'verify-proof', proofFile, '--key', f.pub]);
   assert.is(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /^record 13 \(request\.outcome, .*\) is included in segment 1, signed by a trusted key\.$/m);
+  assert.match(ok.stdout, /^record 13 \(request\.outcome, .*\) is included in the tree of size 20, signed by a trusted key\.$/m);
   const proof = JSON.parse(readFileSync(proofFile, 'utf8'));
   const altered = { ...proof, record: proof.record.replace('"status":200', '"status":201') };
   const bad = await runCli(['audit', 'verify-proof', '-', '--key', f.pub], { input: JSON.stringify(altered) });
   assert.is(bad.code, 1);
-  assert.match(bad.stderr, "record 13 is not included: its audit path does not lead to segment 1's signed root");
+  assert.match(bad.stderr, 'record 13 is not included: its audit path does not lead to the signed root of tree size 20');
   const otherPub = join(f.state, 'other.pub.pem');
   writeFileSync(otherPub, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
   const foreign = await runCli(['audit', 'verify-proof', proofFile, '--key', otherPub]);
   assert.is(foreign.code, 1);
   assert.match(foreign.stderr, "the proof's checkpoint is rejected: it is signed by key");
-  const unsealed = await runCli(['audit', 'prove', '--dir', f.dir, '--seq', '99']);
+  const unsealed = await runCli(['audit', 'prove', '--dir', f.dir, '--key', f.pub, '--seq', '99']);
   assert.is(unsealed.code, 2);
   assert.match(unsealed.stderr, 'record 99 is not in a sealed segment');
 });

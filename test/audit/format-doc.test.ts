@@ -1,5 +1,5 @@
 /**
- * docs/audit-format.md must be enough for an auditor's own code: its §7 program (node:crypto only,
+ * docs/audit-format.md must be enough for an auditor's own code: its §9 program (node:crypto only,
  * no regate code) is extracted and run against a real export, intact and tampered.
  */
 import { test } from 'uvu';
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportSegments, openStore } from '../../src/audit/index.js';
+import { exportSegments, openStore, readTrustedKeys } from '../../src/audit/index.js';
 import { fixture, writeLog, type Fixture } from './helpers.js';
 
 const doc = readFileSync(fileURLToPath(new URL('../../../docs/audit-format.md', import.meta.url)), 'utf8');
@@ -21,10 +21,10 @@ test.before(async () => {
   await writeLog(f, 45, 10);
   exported = join(f.state, 'export');
   const store = openStore(f.dir, { readOnly: true });
-  exportSegments(store, exported);
+  await exportSegments(store, exported, await readTrustedKeys([f.pub]));
   await store.env.close();
-  const block = /## 7\.[\s\S]*?```js\n([\s\S]*?)```/.exec(doc);
-  assert.ok(block, 'docs/audit-format.md §7 holds a js block');
+  const block = /## 9\.[\s\S]*?```js\n([\s\S]*?)```/.exec(doc);
+  assert.ok(block, 'docs/audit-format.md §9 holds a js block');
   check = join(f.state, 'check.mjs');
   writeFileSync(check, block![1]!);
 });
@@ -52,6 +52,26 @@ test('the documented check rejects a changed record and a dropped segment', () =
   const d = run(dropped);
   assert.is(d.status, 1);
   assert.match(d.stderr, /^FAIL: segment 2 missing$/m);
+  const first = join(f.state, 'dropped-first');
+  cpSync(exported, first, { recursive: true });
+  for (const kind of ['jsonl', 'checkpoint.json']) rmSync(join(first, `segment-000000.${kind}`));
+  assert.match(run(first).stderr, /^FAIL: segment 0 missing$/m);
+});
+
+test('the documented check reads a last line without its newline, and a partial export from its base', async () => {
+  const bare = join(f.state, 'no-final-newline');
+  cpSync(exported, bare, { recursive: true });
+  const file = join(bare, 'segment-000004.jsonl');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/\n$/, ''));
+  const r = run(bare);
+  assert.is(r.status, 0, r.stderr);
+  const partial = join(f.state, 'partial');
+  const store = openStore(f.dir, { readOnly: true });
+  await exportSegments(store, partial, await readTrustedKeys([f.pub]), { from: 25 });
+  await store.env.close();
+  const p = run(partial);
+  assert.is(p.status, 0, p.stderr);
+  assert.match(p.stdout, /^OK: 3 segments, \d+ records$/m);
 });
 
 test.run();

@@ -2,7 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, loadOrCreateAuditKey, type AuditEvent, type AuditLogOptions } from '../../src/audit/index.js';
+import type { KeyObject } from 'node:crypto';
+import { AuditLog, Frontier, loadOrCreateAuditKey, storedCheckpoints, type AuditEvent, type AuditLogOptions, type Store } from '../../src/audit/index.js';
+import { canonicalJson } from '../../src/audit/canonical.js';
+import { signNoteCheckpoint } from '../../src/audit/checkpoint.js';
+import { leafHash } from '../../src/audit/merkle.js';
+import { GENESIS_PREV } from '../../src/audit/record.js';
 
 export interface Fixture {
   state: string;
@@ -35,4 +40,36 @@ export async function writeLog(f: Fixture, n: number, segmentRecords: number): P
   const log = await openLog(f, { segmentRecords });
   await Promise.all(Array.from({ length: n }, (_, i) => log.append(sampleEvent(i))));
   await log.close();
+}
+
+/**
+ * What a holder of the signing key can do to a closed log: change record `seq`, re-chain every later
+ * record, and re-sign every checkpoint from there on with the real key (a "consistent rewrite").
+ * The result verifies on its own; only outside memory (a kept checkpoint, a witness) catches it.
+ */
+export async function rewriteHistory(store: Store, key: KeyObject, seq: number, change: (r: Record<string, any>) => void): Promise<void> {
+  const records = [...store.records.getRange()].map(({ value }) => Buffer.from(value));
+  const ends = new Map<number, { segment: number; origin: string }>();
+  for (const s of storedCheckpoints(store)) {
+    if (typeof s.checkpoint !== 'string' && s.checkpoint.v === 2) ends.set(s.checkpoint.size, { segment: s.key, origin: s.checkpoint.origin });
+  }
+  const frontier = new Frontier();
+  let prev = GENESIS_PREV;
+  for (let i = 0; i < records.length; i++) {
+    if (i >= seq) {
+      const r = JSON.parse(records[i]!.toString('utf8'));
+      if (i === seq) change(r);
+      r.prev = prev;
+      records[i] = Buffer.from(canonicalJson(r));
+      await store.records.put(i, records[i]!);
+    }
+    const leaf = leafHash(records[i]!);
+    frontier.push(leaf);
+    prev = leaf.toString('hex');
+    const end = ends.get(i + 1);
+    if (end && i >= seq) {
+      await store.checkpoints.put(end.segment, signNoteCheckpoint(end.origin, i + 1, frontier.root()!, key));
+      await store.frontiers.put(end.segment, frontier.encode());
+    }
+  }
 }

@@ -1,0 +1,5 @@
+module regate.test/checkpoint
+
+go 1.19
+
+require golang.org/x/mod v0.12.0
