@@ -71,6 +71,7 @@ export function failKinds(value: string): ChangeKind[] {
 /** Every record of the log source, in log order; a record that does not parse stops the run. */
 function* recordsOf(items: ReturnType<typeof storeInput>['input']): Generator<AuditRecord> {
   for (const item of items) {
+    if (item.kind === 'start') continue;
     for (const entry of item.kind === 'segment' ? item.segment.entries : item.entries) {
       const r = parseRecord(entry.bytes);
       if (typeof r === 'string') throw new VerificationFailed(`${entry.where} is not an audit record (${r}); run \`regate audit verify\` on this log`);
