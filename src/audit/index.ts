@@ -16,6 +16,6 @@ export { parseRecord, type AuditRecord } from './record.js';
 export { verifyLog, type VerifyResult, type VerifySummary, type Fault, type FaultKind, type Witness } from './verify.js';
 export { storeInput, fileInput, checkpointFile, segmentFileName, type ExportManifest } from './sources.js';
 export { exportSegments, type ExportResult } from './export.js';
-export { proveInclusion, proveConsistency, verifyInclusion, verifyConsistency, type InclusionProof, type LegacyInclusionProof, type ConsistencyProof } from './proof.js';
+export { consistencyNodes, proveInclusion, proveConsistency, verifyInclusion, verifyConsistency, type InclusionProof, type LegacyInclusionProof, type ConsistencyProof } from './proof.js';
 export { findExchange, tailRecords } from './query.js';
 export { rebuildInput, recordInput, UNREBUILT_REASONS, type RebuiltInput, type UnrebuiltReason } from './recorded-input.js';

@@ -78,6 +78,7 @@ export class AuditLog {
   /** The compact range of every record numbered so far (written or not yet). */
   private readonly frontier: Frontier;
   private readonly sealListeners: Array<(s: Sealed) => void> = [];
+  private readonly closeHooks: Array<() => Promise<void>> = [];
   private lastWrite: Promise<unknown> = Promise.resolve();
   private sealQueue: Promise<unknown> = Promise.resolve();
   private usedBytes = 0;
@@ -219,6 +220,14 @@ export class AuditLog {
     this.sealListeners.push(fn);
   }
 
+  /**
+   * Runs `fn` on close after the last seal and before the store closes (the witness client waits
+   * there, briefly, to have the last checkpoint cosigned while it can still read its proof).
+   */
+  beforeClose(fn: () => Promise<void>): void {
+    this.closeHooks.push(fn);
+  }
+
   /** The store, for reading (proofs the witness client sends); the writer alone writes to it. */
   get reader(): Store {
     return this.store;
@@ -249,6 +258,7 @@ export class AuditLog {
       this.closed = true;
       try {
         if (!this.unwritable && !this.failure) await this.cut(false);
+        await Promise.allSettled(this.closeHooks.map((fn) => fn()));
       } finally {
         await this.sealQueue;
         await this.store.env.close();

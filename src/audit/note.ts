@@ -49,9 +49,10 @@ export function verifierKey(name: string, key: KeyObject, type = ED25519): strin
 
 /** Parses a verifier key string; returns why it is not one. */
 export function parseVerifierKey(vkey: string): { name: string; type: number; key: KeyObject } | string {
-  const parts = vkey.trim().split('+');
-  if (parts.length !== 3 || !validName(parts[0]!)) return `"${vkey.trim()}" is not a verifier key (name+keyid+base64key)`;
-  const [name, id, b64] = parts as [string, string, string];
+  // The base64 key may itself hold '+': the name and the key id hold none.
+  const m = /^([^+]+)\+([^+]+)\+(.+)$/s.exec(vkey.trim());
+  if (!m || !validName(m[1]!)) return `"${vkey.trim()}" is not a verifier key (name+keyid+base64key)`;
+  const [, name, id, b64] = m as unknown as [string, string, string, string];
   const bytes = strictBase64(b64);
   if (!bytes || bytes.length !== 33 || ![ED25519, COSIGNATURE_V1].includes(bytes[0]!)) return `the verifier key for ${name} is not an Ed25519 key (type 0x01 or 0x04, 32 bytes)`;
   const key = publicKeyFromRaw(bytes.subarray(1));

@@ -185,3 +185,8 @@ export async function verifyInclusion(proof: InclusionProof | LegacyInclusionPro
   }
   return { ok: true, record, treeSize: cp.size };
 }
+
+/** The consistency proof nodes from tree size `m` to `n` of the log in `store` (unchecked: the caller checks or the receiver does). */
+export function consistencyNodes(store: Store, m: number, n: number): Buffer[] {
+  return m === 0 || m === n ? [] : hasherFor(store, m, n).consistency(m, n);
+}

@@ -14,6 +14,7 @@ import { policyCommand } from './policy.js';
 import { bundleCommand } from './bundle.js';
 import { demoCommand } from './demo.js';
 import { serveCommand } from './serve.js';
+import { witnessCommand } from './witness.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, initCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, initCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand, witnessCommand];
