@@ -12,7 +12,7 @@ import { configSchema, type ConfigFile, type PolicyConfig, type UpstreamConfig }
 export { DEFAULT_LIMITS } from './schema.js';
 import { ConfigValueError } from './validate.js';
 
-export type { ConfigFile, IdentityConfig, LimitsConfig, PolicyConfig, RouteConfig, UpstreamConfig } from './schema.js';
+export type { ConfigFile, DecisionLogsConfig, IdentityConfig, LimitsConfig, PolicyConfig, RouteConfig, StatusConfig, UpstreamConfig } from './schema.js';
 
 /** A config file that cannot be read, parsed or validated. */
 export class ConfigError extends RegateError {
@@ -61,16 +61,28 @@ async function readSecret(file: string, up: string, source: { value_file?: strin
   }
 }
 
+type ServiceFiles = { credentials?: { bearer: { token_file: string; scheme: string } } | undefined; tls?: { ca_file?: string | undefined; cert_file?: string | undefined; key_file?: string | undefined } | undefined };
+
+/** A service section with its token and TLS files made absolute. */
+function absoluteServicePaths<S extends ServiceFiles>(s: S, abs: (path: string) => string): S {
+  const opt = (f: string | undefined) => f && abs(f);
+  return {
+    ...s,
+    credentials: s.credentials && { bearer: { ...s.credentials.bearer, token_file: abs(s.credentials.bearer.token_file) } },
+    tls: s.tls && { ca_file: opt(s.tls.ca_file), cert_file: opt(s.tls.cert_file), key_file: opt(s.tls.key_file) },
+  };
+}
+
 /** The policy section with every file it names made absolute (the bundle too, unless it is a URL). */
 function absolutePolicyPaths(p: PolicyConfig, abs: (path: string) => string): PolicyConfig {
-  const opt = (f: string | undefined) => f && abs(f);
-  const service = p.service && {
-    ...p.service,
-    credentials: p.service.credentials && { bearer: { ...p.service.credentials.bearer, token_file: abs(p.service.credentials.bearer.token_file) } },
-    tls: p.service.tls && { ca_file: opt(p.service.tls.ca_file), cert_file: opt(p.service.tls.cert_file), key_file: opt(p.service.tls.key_file) },
-  };
   const keys = p.keys && Object.fromEntries(Object.entries(p.keys).map(([id, k]) => [id, { ...k, public_key_file: abs(k.public_key_file) }]));
-  return { ...p, bundle: isUrl(p.bundle) ? p.bundle : abs(p.bundle), public_key_file: opt(p.public_key_file), keys, service };
+  return {
+    ...p,
+    bundle: isUrl(p.bundle) ? p.bundle : abs(p.bundle),
+    public_key_file: p.public_key_file && abs(p.public_key_file),
+    keys,
+    service: p.service && absoluteServicePaths(p.service, abs),
+  };
 }
 
 /** Validates an already-parsed config tree; `file` names it in errors and anchors relative paths. */
@@ -99,6 +111,8 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
     state_dir: stateDir,
     identity: { ...parsed.identity, jwks_file: parsed.identity.jwks_file && abs(parsed.identity.jwks_file) },
     policy: absolutePolicyPaths(parsed.policy, abs),
+    decision_logs: parsed.decision_logs && { ...parsed.decision_logs, service: absoluteServicePaths(parsed.decision_logs.service, abs) },
+    status: parsed.status && { ...parsed.status, service: absoluteServicePaths(parsed.status.service, abs) },
     audit: { ...parsed.audit, dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
   };
 }

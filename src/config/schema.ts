@@ -103,7 +103,8 @@ const signingKey = obj({
   scope: optional(str({ nonEmpty: true })),
 });
 
-const bundleService = obj({
+/** How regate reaches a remote service (OPA's `services` entry): credentials, client TLS, timeout. */
+const serviceClient = {
   credentials: optional(obj({
     bearer: obj({
       token_file: str({ nonEmpty: true }),
@@ -124,9 +125,40 @@ const bundleService = obj({
       },
     },
   )),
-  timeout_ms: optional(int({ min: 1, unit: 'milliseconds for one bundle request' }), 10_000),
+  timeout_ms: optional(int({ min: 1, unit: 'milliseconds for one request' }), 10_000),
+};
+
+const bundleService = obj({
+  ...serviceClient,
   max_backoff_seconds: optional(int({ min: 1, max: 86_400, unit: 'longest wait between attempts after failures' }), 300),
   persist: optional(bool(), true),
+});
+
+/** A service regate reports to (decision logs, status): where, and how to reach it. */
+const reportingService = (resource: string) => obj({ url: httpUrl, resource: optional(str({ pattern: /^\//, expected: 'a path starting with /' }), resource), ...serviceClient });
+
+const labels = dict(str(), { keyPattern: /^[A-Za-z_][A-Za-z0-9_.-]*$/ });
+
+/** OPA's decision-log plugin (`decision_logs`), its reporting settings under the same names. */
+const decisionLogs = obj(
+  {
+    service: reportingService('/logs'),
+    min_delay_seconds: optional(int({ min: 1, max: 86_400, unit: 'seconds, shortest wait between uploads' }), 5),
+    max_delay_seconds: optional(int({ min: 1, max: 86_400, unit: 'seconds, longest wait between uploads (and longest backoff)' }), 10),
+    upload_size_limit_bytes: optional(int({ min: 1024, max: 64 << 20, unit: 'bytes of one gzipped upload' }), 32_768),
+    buffer_size_limit_events: optional(int({ min: 1, max: 10_000_000, unit: 'events kept while the service is unreachable' }), 10_000),
+  },
+  {
+    check: (d, path) => {
+      if (d.max_delay_seconds < d.min_delay_seconds) throw new ConfigValueError(`${path}.max_delay_seconds`, `at least min_delay_seconds (${d.min_delay_seconds})`, d.max_delay_seconds);
+    },
+  },
+);
+
+/** OPA's status plugin (`status`). */
+const status = obj({
+  service: reportingService('/status'),
+  interval_seconds: optional(int({ min: 1, max: 86_400, unit: 'seconds between periodic reports' }), 60),
 });
 
 const policy = obj(
@@ -214,6 +246,9 @@ export const configSchema = obj(
     holds,
     limits,
     logging,
+    decision_logs: optional(decisionLogs),
+    status: optional(status),
+    labels: optional(labels),
   },
   {
     check: (c) => {
@@ -238,6 +273,8 @@ export type UpstreamConfig = Infer<typeof upstream>;
 export type RouteConfig = Infer<typeof route>;
 export type IdentityConfig = Infer<typeof identity>;
 export type PolicyConfig = Infer<typeof policy>;
+export type DecisionLogsConfig = Infer<typeof decisionLogs>;
+export type StatusConfig = Infer<typeof status>;
 export type LimitsConfig = Infer<typeof limits>;
 /** The limits a config without a `limits:` section gets (also used by configs built in code). */
 export const DEFAULT_LIMITS: LimitsConfig = limits(undefined, 'limits');

@@ -16,7 +16,7 @@ export { DEFAULT_ENTRYPOINT } from './bundle.js';
 export { DEFAULT_BUNDLE } from './paths.js';
 export { BundleNotFound, BundleStore, bundleFileName, saveBundle } from './bundle-store.js';
 export { HOST_BUILTINS } from './host.js';
-export { backoffSeconds, watchBundle, type BundleWatcher, type WatchOptions, type WatchStatus } from './watch.js';
+export { watchBundle, type BundleWatcher, type WatchOptions, type WatchStatus } from './watch.js';
 export type { BundleServiceOptions } from './service.js';
 export { DEFAULT_CAPABILITIES, DEFAULT_REGO_DIR, PROJECT_ROOT } from './paths.js';
 // The pieces src/policy-build assembles a bundle from (the same ones the loader checks it with).

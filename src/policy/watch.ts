@@ -19,6 +19,7 @@ import type { PolicyEngine } from './evaluator.js';
 import { loadBundle, readBundleFile, type LoadOptions } from './load.js';
 import { bundleService, type BundleServiceOptions, type Fetched } from './service.js';
 import { DEFAULT_TAR_LIMITS } from './tar.js';
+import { backoffSeconds } from '../util/backoff.js';
 
 export interface WatchOptions extends LoadOptions {
   /** HTTP: seconds between polls (default 30). Files: seconds between fallback stat checks (default 5). 0: load once, never reload. */
@@ -55,6 +56,10 @@ export interface WatchStatus {
   lastError: { message: string; code: string; at: Date } | undefined;
   /** Consecutive failed attempts (0 when the last one succeeded). */
   failures: number;
+  /** When the source was last asked, last answered (a bundle or "unchanged"), and last gave a bundle. */
+  lastRequest: Date | undefined;
+  lastSuccessfulRequest: Date | undefined;
+  lastSuccessfulDownload: Date | undefined;
 }
 
 export interface BundleWatcher {
@@ -65,13 +70,6 @@ export interface BundleWatcher {
 
 function isUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
-}
-
-/** The wait before attempt number `failures + 1`: the poll interval, doubled per failure up to `max`, with equal jitter. */
-export function backoffSeconds(pollSeconds: number, failures: number, maxSeconds: number, random: () => number): number {
-  if (failures === 0) return pollSeconds;
-  const ceiling = Math.min(maxSeconds, pollSeconds * 2 ** Math.min(failures, 30));
-  return ceiling / 2 + (ceiling / 2) * random();
 }
 
 async function persist(path: string, bytes: Uint8Array): Promise<void> {
@@ -90,11 +88,16 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
   const limits = opts.limits ?? DEFAULT_TAR_LIMITS;
   const http = isUrl(source) ? await bundleService(source, opts.service ?? {}, limits.maxCompressedBytes) : undefined;
   let etag: string | undefined;
+  const times: Pick<WatchStatus, 'lastRequest' | 'lastSuccessfulRequest' | 'lastSuccessfulDownload'> = { lastRequest: undefined, lastSuccessfulRequest: undefined, lastSuccessfulDownload: undefined };
   const fetchOnce = async (): Promise<Fetched> => {
-    if (!http) return { kind: 'bytes', bytes: await readBundleFile(source, limits), etag: undefined };
-    const got = await http.fetch(etag);
-    // Like OPA, a refused bundle's ETag is kept too: the server must publish a new one.
-    if (got.kind === 'bytes') etag = got.etag;
+    times.lastRequest = new Date();
+    const got: Fetched = http ? await http.fetch(etag) : { kind: 'bytes', bytes: await readBundleFile(source, limits), etag: undefined };
+    times.lastSuccessfulRequest = new Date();
+    if (got.kind === 'bytes') {
+      times.lastSuccessfulDownload = times.lastSuccessfulRequest;
+      // Like OPA, a refused bundle's ETag is kept too: the server must publish a new one.
+      etag = got.etag;
+    }
     return got;
   };
   const persistPath = http ? opts.persistPath : undefined;
@@ -200,7 +203,7 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
 
   return {
     current: () => engine,
-    status: () => ({ revision: engine.revision, activatedAt, origin, lastError: failures ? lastError : undefined, failures }),
+    status: () => ({ revision: engine.revision, activatedAt, origin, lastError: failures ? lastError : undefined, failures, ...times }),
     async close() {
       closed = true;
       clearTimeout(timer);

@@ -16,9 +16,10 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
-  backoffSeconds, BundleFetchError, BundleSignatureError, DEFAULT_BUNDLE, loadBundle, signBundle, watchBundle, type VerificationKey,
+  BundleFetchError, BundleSignatureError, DEFAULT_BUNDLE, loadBundle, signBundle, watchBundle, type VerificationKey,
 } from '../../src/policy/index.js';
 import { VERSION } from '../../src/util/version.js';
+import { backoffSeconds } from '../../src/util/backoff.js';
 import { tempDir } from './fixtures.js';
 
 const tmp = await tempDir();
