@@ -9,12 +9,40 @@
  * of the bearer token and the JSON content type the API requires).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { WatchStatus } from '../policy/index.js';
 import { SECURITY_HEADERS } from './http.js';
 
 /** What the admin listener reports: one gateway's, or (with `--workers`) the sum over the workers. */
 export interface AdminStatus {
   metricsText(): string | Promise<string>;
   inflight(): number | Promise<number>;
+  /** The bundle each serving process runs (one, or one per worker; none yet while workers start). */
+  bundles(): WatchStatus[] | Promise<WatchStatus[]>;
+}
+
+/** `/healthz`'s view of a bundle: what runs, since when, from where, and the source's latest failure. */
+function bundleHealth(b: WatchStatus): Record<string, unknown> {
+  return {
+    revision: b.revision,
+    activated_at: b.activatedAt.toISOString(),
+    origin: b.origin,
+    ...(b.lastError ? { source_error: { code: b.lastError.code, message: b.lastError.message, at: b.lastError.at.toISOString(), failures: b.failures } } : {}),
+  };
+}
+
+/**
+ * `/healthz`: 200 with the bundle while serving. `?bundles` (OPA's `/health?bundles`) answers 503
+ * until every serving process has activated a bundle; a failing bundle source does not make the
+ * gateway unhealthy (the last good bundle serves) but is reported.
+ */
+async function health(status: AdminStatus, query: URLSearchParams): Promise<{ code: number; body: Record<string, unknown> }> {
+  const bundles = await status.bundles();
+  const body: Record<string, unknown> = { status: 'ok', inflight: await status.inflight() };
+  if (bundles[0]) body.bundle = bundleHealth(bundles[0]);
+  const revisions = [...new Set(bundles.map((b) => b.revision))];
+  if (revisions.length > 1) body.revisions = revisions;
+  if (query.has('bundles') && bundles.length === 0) return { code: 503, body: { ...body, status: 'bundle_not_activated' } };
+  return { code: 200, body };
 }
 
 /** Answers a request and returns true, or returns false to let the next mount try. */
@@ -63,7 +91,10 @@ export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opt
         res.end(text);
         return;
       }
-      if (path === '/healthz') return json(res, 200, { status: 'ok', inflight: await status.inflight() });
+      if (path === '/healthz') {
+        const { code, body } = await health(status, new URLSearchParams((req.url ?? '').split('?')[1] ?? ''));
+        return json(res, code, body);
+      }
       for (const mount of mounts) if (await mount(req, res)) return;
       json(res, 404, { error: 'not_found', message: `The admin listener has nothing at ${path}.`, request_id: null });
     } catch (err) {

@@ -63,19 +63,19 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
   let stopping = false;
   let url = '';
 
+  const workerStatuses = () => Promise.all([...members.values()].map((m) => m.channel.call<WorkerStatus>('status', null).catch(() => null)));
+  const workerBundles = async () => (await workerStatuses()).flatMap((s) => (s?.bundle ? [s.bundle] : []));
   const status: AdminStatus = {
     metricsText: async () => {
       const sum = new GatewayMetrics();
-      for (const s of await Promise.all([...members.values()].map((m) => m.channel.call<WorkerStatus>('status', null).catch(() => null)))) {
-        if (s) sum.absorb(s.metrics);
-      }
+      for (const s of await workerStatuses()) if (s) sum.absorb(s.metrics);
       return sum.render();
     },
-    inflight: async () => {
-      const all = await Promise.all([...members.values()].map((m) => m.channel.call<WorkerStatus>('status', null).catch(() => null)));
-      return all.reduce((n, s) => n + (s?.inflight ?? 0), 0);
-    },
+    inflight: async () => (await workerStatuses()).reduce((n, s) => n + (s?.inflight ?? 0), 0),
+    bundles: workerBundles,
   };
+  // Every worker watches the same source: the status reports tell the first one's bundle.
+  shared.reportBundleFrom(async () => (await workerBundles())[0]);
   const admin = createAdminServer(status, shared.mounts, adminOptions(config, shared.authenticator));
 
   cluster.setupPrimary({ serialization: 'advanced' });

@@ -3,6 +3,7 @@
  * listener reports about an in-process gateway.
  */
 import type { Server } from 'node:http';
+import type { WatchStatus } from '../policy/index.js';
 import type { AdminStatus } from '../admin/index.js';
 import type { Gateway } from '../proxy/index.js';
 import { listen } from '../util/index.js';
@@ -26,7 +27,7 @@ export async function listenOrFail(server: Server, key: keyof typeof LISTENERS, 
   }
 }
 
-/** The status of one in-process gateway. */
-export function gatewayStatus(gateway: Gateway): AdminStatus {
-  return { metricsText: () => gateway.metrics.render(), inflight: () => gateway.inflight };
+/** The status of one in-process gateway and its bundle. */
+export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus): AdminStatus {
+  return { metricsText: () => gateway.metrics.render(), inflight: () => gateway.inflight, bundles: () => [bundle()] };
 }

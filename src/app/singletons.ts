@@ -5,12 +5,16 @@
 import { createHoldsApi, type AdminMount } from '../admin/index.js';
 import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
+import type { Reporting } from '../decision-log/index.js';
+import type { WatchStatus } from '../policy/index.js';
 import { HoldService } from '../hold/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator } from '../identity/index.js';
 import type { AuditSink, Logger } from '../proxy/index.js';
 import { VERSION } from '../util/index.js';
 import { auditScrub } from './audit-scrub.js';
 import { auditViews } from './audit-views.js';
+import { StartupError } from './errors.js';
+import { openReporting } from './reporting.js';
 import { holdsDir, identityOptions, type StartOptions } from './options.js';
 
 /**
@@ -23,6 +27,8 @@ export interface Singletons {
   holds: HoldService;
   authenticator: Authenticator;
   mounts: AdminMount[];
+  /** Where decision logs and status reports learn the bundle's status (the pipeline's watcher, or the workers'). */
+  reportBundleFrom(source: () => WatchStatus | undefined | Promise<WatchStatus | undefined>): void;
   /** Closes holds and authenticator, records `gateway.stop` if the gateway had started, then seals and closes the audit log. */
   close(started: boolean): Promise<void>;
 }
@@ -37,6 +43,14 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     durability: config.audit.durability,
     scrub: auditScrub,
   });
+  let bundleSource: () => WatchStatus | undefined | Promise<WatchStatus | undefined> = () => undefined;
+  let reporting: Reporting | undefined;
+  try {
+    reporting = await openReporting(config, audit, logger, () => bundleSource());
+  } catch (err) {
+    await audit.close();
+    throw new StartupError(`cannot start decision logs or status reports: ${(err as Error).message}`, { cause: err });
+  }
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   let holds: HoldService;
   try {
@@ -53,6 +67,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     });
   } catch (err) {
     authenticator.close();
+    await reporting?.close();
     await audit.close();
     throw err;
   }
@@ -72,10 +87,15 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     holds,
     authenticator,
     mounts,
+    reportBundleFrom: (source) => {
+      bundleSource = source;
+      void reporting?.reportStatus();
+    },
     close: async (started) => {
       await holds.close();
       authenticator.close();
       if (started) await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
+      await reporting?.close();
       await audit.close();
     },
   };

@@ -13,6 +13,7 @@
 import cluster from 'node:cluster';
 import { eventJson, type AuditEvent } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
+import type { WatchStatus } from '../policy/index.js';
 import { HoldAuditFailed, HoldLimitExceeded, HoldReader, ReplayUnavailable } from '../hold/index.js';
 import { createAuthenticator } from '../identity/index.js';
 import type { HoldOutcome, HoldRequest } from '../hold/index.js';
@@ -27,6 +28,8 @@ import { openPipeline, type Pipeline } from './pipeline.js';
 export interface WorkerStatus {
   metrics: MetricsSnapshot;
   inflight: number;
+  /** The worker's bundle (revision, activation, source errors); null before its pipeline is open. */
+  bundle: WatchStatus | null;
 }
 
 /** The holds errors the proxy maps to distinct answers (429, 403, 503), rebuilt from their code. */
@@ -76,7 +79,7 @@ export async function runWorker(config: GatewayConfig, opts: StartOptions = {}):
     process as unknown as ConstructorParameters<typeof RpcChannel>[0],
     {
       stop: () => stop(),
-      status: (): WorkerStatus => ({ metrics: pipeline?.gateway.metrics.snapshot() ?? [], inflight: pipeline?.gateway.inflight ?? 0 }),
+      status: (): WorkerStatus => ({ metrics: pipeline?.gateway.metrics.snapshot() ?? [], inflight: pipeline?.gateway.inflight ?? 0, bundle: pipeline?.bundleStatus() ?? null }),
     },
     HOLD_ERRORS,
   );

@@ -1,5 +1,5 @@
 /** The decision-log stage's typed failures; none of them stops a request (the audit log is the durable record). */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** An upload of decision-log events failed; the events are kept for the next attempt. */
 export class DecisionLogUploadError extends RegateError {

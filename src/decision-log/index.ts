@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '../audit/index.js';
 import type { WatchStatus } from '../policy/index.js';
-import { httpService, type HttpService, type ServiceOptions } from '../util/http-service.js';
-import { VERSION } from '../util/version.js';
+import { httpService, type HttpService, type ServiceOptions } from '../util/index.js';
+import { VERSION } from '../util/index.js';
 import { opaEvent } from './event.js';
 import { StatusReporter } from './status.js';
 import { DecisionLogUploader, type UploaderStats } from './uploader.js';
@@ -33,15 +33,18 @@ export interface ReportingOptions {
   /** The policy entrypoint (the events' `path`). */
   path: string;
   scrub: (s: string) => string;
-  bundle: () => WatchStatus;
+  bundle: () => WatchStatus | undefined | Promise<WatchStatus | undefined>;
   onError: (what: 'decision_logs' | 'status', err: Error) => void;
 }
 
 export interface Reporting {
-  /** Hands an audited event over; only policy decisions become decision-log events. */
+  /**
+   * Hands an event over once the audit log holds it: a policy decision becomes a decision-log
+   * event; a bundle activation or refusal sends a status report.
+   */
   record(event: AuditEvent): void;
-  /** The bundle was activated or failed: report status now. */
-  bundleChanged(): void;
+  /** Sends a status report now (the bundle's source has just become known); resolves once sent or failed. */
+  reportStatus(): Promise<void>;
   decisionLogStats(): UploaderStats | undefined;
   /** Uploads what is buffered, sends a last status report, releases the connections. */
   close(): Promise<void>;
@@ -73,16 +76,16 @@ export async function startReporting(o: ReportingOptions): Promise<Reporting> {
       source: { bundle: o.bundle, decisionLogs: () => uploader?.stats() },
       onError: (err) => o.onError('status', err),
     });
-    void status.send();
   }
   const ctx = { labels, bundleName: BUNDLE_NAME, path: o.path, scrub: o.scrub };
   return {
     record(event) {
+      if (event.type === 'bundle.loaded' || event.type === 'bundle.rejected') return void status?.send();
       if (!uploader || event.type !== 'request.decision') return;
       const e = opaEvent(event, ctx, new Date());
       if (e) uploader.push(e);
     },
-    bundleChanged: () => void status?.send(),
+    reportStatus: async () => status?.send(),
     decisionLogStats: () => uploader?.stats(),
     async close() {
       await uploader?.close();

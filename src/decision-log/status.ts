@@ -6,12 +6,13 @@
  * next one carries the then-current state).
  */
 import type { WatchStatus } from '../policy/index.js';
-import { statusMeaning, type HttpService } from '../util/http-service.js';
+import { statusMeaning, type HttpService } from '../util/index.js';
 import { StatusReportError } from './errors.js';
 import type { UploaderStats } from './uploader.js';
 
 export interface StatusSource {
-  bundle(): WatchStatus;
+  /** The bundle's status; undefined while no process can tell (workers starting). */
+  bundle(): WatchStatus | undefined | Promise<WatchStatus | undefined>;
   decisionLogs(): UploaderStats | undefined;
 }
 
@@ -28,12 +29,12 @@ export interface StatusOptions {
 const iso = (d: Date | undefined) => d?.toISOString();
 
 /** The status document OPA's status API receives. */
-export function statusReport(labels: Record<string, string>, bundleName: string, bundle: WatchStatus, logs: UploaderStats | undefined): Record<string, unknown> {
-  const failing = bundle.failures > 0 && bundle.lastError !== undefined;
-  const plugins: Record<string, { state: string }> = { bundle: { state: failing ? 'ERROR' : 'OK' }, status: { state: 'OK' } };
-  const report: Record<string, unknown> = {
-    labels,
-    bundles: {
+export function statusReport(labels: Record<string, string>, bundleName: string, bundle: WatchStatus | undefined, logs: UploaderStats | undefined): Record<string, unknown> {
+  const failing = bundle !== undefined && bundle.failures > 0 && bundle.lastError !== undefined;
+  const plugins: Record<string, { state: string }> = { bundle: { state: bundle === undefined ? 'NOT_READY' : failing ? 'ERROR' : 'OK' }, status: { state: 'OK' } };
+  const report: Record<string, unknown> = { labels, bundles: {}, plugins };
+  if (bundle) {
+    report.bundles = {
       [bundleName]: {
         name: bundleName,
         active_revision: bundle.revision,
@@ -43,9 +44,8 @@ export function statusReport(labels: Record<string, string>, bundleName: string,
         last_successful_activation: iso(bundle.activatedAt),
         ...(failing ? { code: 'bundle_error', message: bundle.lastError!.message } : {}),
       },
-    },
-    plugins,
-  };
+    };
+  }
   if (logs) {
     plugins.decision_logs = { state: logs.lastError && logs.failures > 0 && logs.buffered > 0 ? 'ERROR' : 'OK' };
     if (plugins.decision_logs.state === 'ERROR') report.decision_logs = { code: 'decision_log_error', message: logs.lastError };
@@ -78,7 +78,7 @@ export class StatusReporter {
 
   async #post(): Promise<void> {
     const { url, service, labels, bundleName, source } = this.#o;
-    const body = JSON.stringify(statusReport(labels, bundleName, source.bundle(), source.decisionLogs()));
+    const body = JSON.stringify(statusReport(labels, bundleName, await source.bundle(), source.decisionLogs()));
     let status: number;
     try {
       const res = await service.request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

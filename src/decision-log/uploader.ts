@@ -7,8 +7,8 @@
  * dropped and counted. The decision log is a feed for analysis; the audit log is the durable record.
  */
 import { gzipSync } from 'node:zlib';
-import { backoffSeconds } from '../util/backoff.js';
-import { statusMeaning, type HttpService } from '../util/http-service.js';
+import { backoffSeconds } from '../util/index.js';
+import { statusMeaning, type HttpService } from '../util/index.js';
 import { DecisionLogUploadError } from './errors.js';
 import type { OpaDecisionEvent } from './event.js';
 

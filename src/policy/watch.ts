@@ -19,7 +19,7 @@ import type { PolicyEngine } from './evaluator.js';
 import { loadBundle, readBundleFile, type LoadOptions } from './load.js';
 import { bundleService, type BundleServiceOptions, type Fetched } from './service.js';
 import { DEFAULT_TAR_LIMITS } from './tar.js';
-import { backoffSeconds } from '../util/backoff.js';
+import { backoffSeconds } from '../util/index.js';
 
 export interface WatchOptions extends LoadOptions {
   /** HTTP: seconds between polls (default 30). Files: seconds between fallback stat checks (default 5). 0: load once, never reload. */

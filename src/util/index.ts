@@ -7,3 +7,4 @@ export * from './errors.js';
 export { closeServer, listen } from './listen.js';
 export { USER_AGENT, VERSION } from './version.js';
 export { describeFailure, httpService, ServiceSetupError, statusMeaning, type HttpService, type ServiceOptions } from './http-service.js';
+export { backoffSeconds } from './backoff.js';

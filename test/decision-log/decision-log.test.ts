@@ -187,7 +187,7 @@ test('status report: OPA\'s fields for the bundle; a failing source is reported 
   assert.is(failing.metrics.prometheus.counter_decision_logs_dropped_buffer_size_limit_exceeded, 4);
 });
 
-test('startReporting: decisions reach /logs on close, status reaches /status at start, on a bundle change and at close, with id and version labels', async () => {
+test('startReporting: decisions reach /logs on close, status reaches /status when asked, on an audited bundle load and at close, with id and version labels', async () => {
   const sink = await new ReportSink().start();
   let status = bundleStatus();
   const errors: string[] = [];
@@ -196,10 +196,11 @@ test('startReporting: decisions reach /logs on close, status reaches /status at 
     status: { url: `${sink.url}/`, resource: 'status', intervalSeconds: 3600 },
     labels: { app: 'payments' }, path: 'regate/decision', scrub, bundle: () => status, onError: (what, err) => errors.push(`${what}: ${err.message}`),
   });
+  await r.reportStatus();
   r.record(decision(1));
   r.record({ type: 'gateway.start', version: VERSION, reason: null } as never);
   status = bundleStatus({ revision: 'rev-8' });
-  r.bundleChanged();
+  r.record({ type: 'bundle.loaded', source: 'x', revision: 'rev-8', reason: 'signature verified' });
   await r.close();
   await sink.stop();
   assert.equal(errors, []);

@@ -148,6 +148,7 @@ export function testConfig(
     maxPendingPerIdentity?: number;
     metricsPublic?: boolean;
     limits?: Partial<LimitsConfig>;
+    reporting?: Pick<GatewayConfig, 'decision_logs' | 'status' | 'labels'>;
   } = {},
 ): GatewayConfig {
   return {
@@ -190,6 +191,7 @@ export function testConfig(
     holds: { wait_seconds: over.holdWaitSeconds ?? 2, max_pending_per_identity: over.maxPendingPerIdentity ?? 5, max_pending: 100, webhook_url: undefined },
     limits: { ...DEFAULT_LIMITS, ...over.limits },
     logging: { level: 'info', requests: true },
+    ...over.reporting,
   };
 }
 

@@ -19,7 +19,7 @@ import {
   BundleFetchError, BundleSignatureError, DEFAULT_BUNDLE, loadBundle, signBundle, watchBundle, type VerificationKey,
 } from '../../src/policy/index.js';
 import { VERSION } from '../../src/util/version.js';
-import { backoffSeconds } from '../../src/util/backoff.js';
+import { backoffSeconds } from '../../src/util/index.js';
 import { tempDir } from './fixtures.js';
 
 const tmp = await tempDir();

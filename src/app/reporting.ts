@@ -1,0 +1,64 @@
+/**
+ * Decision logs and status reports (OPA's formats) from the config: started beside the audit log,
+ * fed with what the audit log has durably recorded. The audit log is the one place every decision
+ * passes, in one process or from every worker over IPC (`appendCanonical`), so the feed is taken
+ * there, after the write: a decision-log event never says more than the audit log holds, and
+ * carries what the audit log's scrubber left of it.
+ */
+import type { AuditEvent, AuditLog } from '../audit/index.js';
+import type { GatewayConfig } from '../config/index.js';
+import { startReporting, type Reporting, type ReportingService } from '../decision-log/index.js';
+import { DEFAULT_ENTRYPOINT, type WatchStatus } from '../policy/index.js';
+import type { Logger } from '../proxy/index.js';
+import { auditScrub } from './audit-scrub.js';
+
+type ServiceConfig = NonNullable<GatewayConfig['status']>['service'];
+
+function reportingService(s: ServiceConfig): ReportingService {
+  return {
+    url: s.url,
+    resource: s.resource,
+    tokenFile: s.credentials?.bearer.token_file,
+    scheme: s.credentials?.bearer.scheme,
+    tls: s.tls && { caFile: s.tls.ca_file, certFile: s.tls.cert_file, keyFile: s.tls.key_file },
+    timeoutMs: s.timeout_ms,
+  };
+}
+
+/** The event types the reporters read: decisions, and bundle changes (a status report each). */
+const FED = new Set<string>(['request.decision', 'bundle.loaded', 'bundle.rejected']);
+
+/**
+ * Starts the reporters the config asks for (none: undefined) and feeds them every event `audit`
+ * durably appends from now on. `bundle` tells the bundle's status when asked.
+ */
+export async function openReporting(config: GatewayConfig, audit: AuditLog, logger: Logger, bundle: () => WatchStatus | undefined | Promise<WatchStatus | undefined>): Promise<Reporting | undefined> {
+  const d = config.decision_logs;
+  const s = config.status;
+  if (!d && !s) return undefined;
+  const reporting = await startReporting({
+    ...(d ? {
+      decisionLogs: {
+        ...reportingService(d.service),
+        minDelaySeconds: d.min_delay_seconds,
+        maxDelaySeconds: d.max_delay_seconds,
+        uploadSizeLimitBytes: d.upload_size_limit_bytes,
+        bufferSizeLimitEvents: d.buffer_size_limit_events,
+      },
+    } : {}),
+    ...(s ? { status: { ...reportingService(s.service), intervalSeconds: s.interval_seconds } } : {}),
+    labels: config.labels ?? {},
+    path: config.policy.entrypoint ?? DEFAULT_ENTRYPOINT,
+    scrub: auditScrub,
+    bundle,
+    onError: (what, err) => logger.log('warn', what === 'status' ? 'status report not delivered' : 'decision logs not uploaded; kept for the next attempt', { error: err.message, code: (err as { code?: string }).code }),
+  });
+  // Every append (in-process `append` goes through `appendCanonical` too) is fed after it is durable.
+  const appendCanonical = audit.appendCanonical.bind(audit);
+  audit.appendCanonical = async (type, json) => {
+    const done = await appendCanonical(type, json);
+    if (FED.has(type)) reporting.record(JSON.parse(json) as AuditEvent);
+    return done;
+  };
+  return reporting;
+}
