@@ -69,13 +69,12 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
     metricsText: async () => {
       const sum = new GatewayMetrics();
       for (const s of await workerStatuses()) if (s) sum.absorb(s.metrics);
-      return sum.render();
+      return sum.render() + (await shared.ops.render());
     },
     inflight: async () => (await workerStatuses()).reduce((n, s) => n + (s?.inflight ?? 0), 0),
     bundles: workerBundles,
   };
-  // Every worker watches the same source: the status reports tell the first one's bundle.
-  shared.reportBundleFrom(async () => (await workerBundles())[0]);
+  shared.bundlesFrom(workerBundles);
   const admin = createAdminServer(status, shared.mounts, adminOptions(config, shared.authenticator));
 
   cluster.setupPrimary({ serialization: 'advanced' });

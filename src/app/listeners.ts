@@ -8,6 +8,7 @@ import type { AdminStatus } from '../admin/index.js';
 import type { Gateway } from '../proxy/index.js';
 import { listen } from '../util/index.js';
 import { StartupError } from './errors.js';
+import type { OpsMetrics } from './ops-metrics.js';
 
 const LISTENERS = { listen: 'clients', admin: 'the admin listener' } as const;
 
@@ -27,7 +28,7 @@ export async function listenOrFail(server: Server, key: keyof typeof LISTENERS, 
   }
 }
 
-/** The status of one in-process gateway and its bundle. */
-export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus): AdminStatus {
-  return { metricsText: () => gateway.metrics.render(), inflight: () => gateway.inflight, bundles: () => [bundle()] };
+/** The status of one in-process gateway, its bundle and the operator's metrics. */
+export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus, ops: OpsMetrics): AdminStatus {
+  return { metricsText: async () => gateway.metrics.render() + (await ops.render()), inflight: () => gateway.inflight, bundles: () => [bundle()] };
 }

@@ -1,9 +1,9 @@
 /**
  * Decision logs and status reports (OPA's formats) from the config: started beside the audit log,
  * fed with what the audit log has durably recorded. The audit log is the one place every decision
- * passes, in one process or from every worker over IPC (`appendCanonical`), so the feed is taken
- * there, after the write: a decision-log event never says more than the audit log holds, and
- * carries what the audit log's scrubber left of it.
+ * passes, in one process or from every worker over IPC (audit-tap.ts), so the feed is taken there,
+ * after the write: a decision-log event never says more than the audit log holds, and carries what
+ * the audit log's scrubber left of it.
  */
 import type { AuditEvent, AuditLog } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
@@ -11,6 +11,7 @@ import { startReporting, type Reporting, type ReportingService } from '../decisi
 import { DEFAULT_ENTRYPOINT, type WatchStatus } from '../policy/index.js';
 import type { Logger } from '../proxy/index.js';
 import { auditScrub } from './audit-scrub.js';
+import { tapAppends } from './audit-tap.js';
 
 type ServiceConfig = NonNullable<GatewayConfig['status']>['service'];
 
@@ -53,12 +54,8 @@ export async function openReporting(config: GatewayConfig, audit: AuditLog, logg
     bundle,
     onError: (what, err) => logger.log('warn', what === 'status' ? 'status report not delivered' : 'decision logs not uploaded; kept for the next attempt', { error: err.message, code: (err as { code?: string }).code }),
   });
-  // Every append (in-process `append` goes through `appendCanonical` too) is fed after it is durable.
-  const appendCanonical = audit.appendCanonical.bind(audit);
-  audit.appendCanonical = async (type, json) => {
-    const done = await appendCanonical(type, json);
-    if (FED.has(type)) reporting.record(JSON.parse(json) as AuditEvent);
-    return done;
-  };
+  tapAppends(audit, (type, json, _seconds, failure) => {
+    if (failure === undefined && FED.has(type)) reporting.record(JSON.parse(json) as AuditEvent);
+  });
   return reporting;
 }

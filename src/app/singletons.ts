@@ -14,6 +14,7 @@ import { VERSION } from '../util/index.js';
 import { auditScrub } from './audit-scrub.js';
 import { auditViews } from './audit-views.js';
 import { StartupError } from './errors.js';
+import { OpsMetrics } from './ops-metrics.js';
 import { openReporting } from './reporting.js';
 import { holdsDir, identityOptions, type StartOptions } from './options.js';
 
@@ -27,8 +28,13 @@ export interface Singletons {
   holds: HoldService;
   authenticator: Authenticator;
   mounts: AdminMount[];
-  /** Where decision logs and status reports learn the bundle's status (the pipeline's watcher, or the workers'). */
-  reportBundleFrom(source: () => WatchStatus | undefined | Promise<WatchStatus | undefined>): void;
+  /** The process, runtime, bundle, audit, identity and holds metrics (ops-metrics.ts). */
+  ops: OpsMetrics;
+  /**
+   * Where metrics, decision logs and status reports learn the serving processes' bundles (the
+   * pipeline's watcher, or the workers'); a status report is sent at once.
+   */
+  bundlesFrom(source: () => WatchStatus[] | Promise<WatchStatus[]>): void;
   /** Closes holds and authenticator, records `gateway.stop` if the gateway had started, then seals and closes the audit log. */
   close(started: boolean): Promise<void>;
 }
@@ -43,10 +49,11 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     durability: config.audit.durability,
     scrub: auditScrub,
   });
-  let bundleSource: () => WatchStatus | undefined | Promise<WatchStatus | undefined> = () => undefined;
+  let bundleSource: () => WatchStatus[] | Promise<WatchStatus[]> = () => [];
   let reporting: Reporting | undefined;
   try {
-    reporting = await openReporting(config, audit, logger, () => bundleSource());
+    // Every serving process watches the same source: reports tell the first one's bundle.
+    reporting = await openReporting(config, audit, logger, async () => (await bundleSource())[0]);
   } catch (err) {
     await audit.close();
     throw new StartupError(`cannot start decision logs or status reports: ${(err as Error).message}`, { cause: err });
@@ -71,6 +78,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     await audit.close();
     throw err;
   }
+  const ops = new OpsMetrics({ audit, holds, authenticator });
   // The console's auditors' view reads this same log; the holds service audits each view through `audit` above.
   const views = auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir));
   const mounts: AdminMount[] = [createHoldsApi(holds, (req) => authenticator.authenticate(req.headers), views)];
@@ -87,8 +95,10 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     holds,
     authenticator,
     mounts,
-    reportBundleFrom: (source) => {
+    ops,
+    bundlesFrom: (source) => {
       bundleSource = source;
+      ops.bundlesFrom(source);
       void reporting?.reportStatus();
     },
     close: async (started) => {

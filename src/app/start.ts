@@ -32,8 +32,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     throw err;
   }
   const { gateway, server } = pipeline;
-  shared.reportBundleFrom(pipeline.bundleStatus);
-  const admin = createAdminServer(gatewayStatus(gateway, pipeline.bundleStatus), shared.mounts, adminOptions(config, shared.authenticator));
+  shared.bundlesFrom(() => [pipeline.bundleStatus()]);
+  const admin = createAdminServer(gatewayStatus(gateway, pipeline.bundleStatus, shared.ops), shared.mounts, adminOptions(config, shared.authenticator));
   let url: string;
   let adminUrl: string;
   try {

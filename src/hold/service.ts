@@ -254,6 +254,11 @@ export class HoldService {
   }
 
   /** The service's clock (epoch ms), so the console computes ages against the same time. */
+  /** Holds waiting for a decision now (for the pending-holds gauge). */
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
   nowMs(): number {
     return this.now();
   }

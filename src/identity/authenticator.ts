@@ -54,8 +54,9 @@ export interface AuthenticatorStats {
   verifications: number;
   /** Requests answered from the token cache. */
   cacheHits: number;
-  /** Key-set loads attempted. */
+  /** Key-set loads attempted, and those that failed (the keys held before kept working). */
   jwksLoads: number;
+  jwksLoadFailures: number;
 }
 
 export interface Authenticator {
@@ -142,7 +143,7 @@ export function createAuthenticator(opts: IdentityOptions, deps: AuthenticatorDe
         throw new TokenMalformedError('the credential could not be checked', { cause: err });
       }
     },
-    stats: () => ({ verifications, cacheHits, jwksLoads: keys.loads }),
+    stats: () => ({ verifications, cacheHits, jwksLoads: keys.loads, jwksLoadFailures: keys.loadFailures }),
     close: () => cache.clear(),
   };
 }

@@ -84,8 +84,9 @@ export class KeyStore {
   private loadedAt = -Infinity;
   private lastAttempt = -Infinity;
   private inflight: Promise<boolean> | undefined;
-  /** How many times the loader ran (successful or not). */
+  /** How many times the loader ran (successful or not), and how many of those failed. */
   loads = 0;
+  loadFailures = 0;
 
   constructor(private readonly opts: KeyStoreOptions) {
     if (opts.initial) this.install(opts.initial);
@@ -128,6 +129,7 @@ export class KeyStore {
         return true;
       },
       (err: unknown) => {
+        this.loadFailures++;
         if (this.resolver === undefined) throw err;
         return false;
       },

@@ -77,6 +77,8 @@ type Outcome = 'allow' | 'deny' | 'mask' | 'hold' | 'unauthenticated' | 'error' 
 interface Exchange {
   id: string;
   started: number;
+  /** Milliseconds the request waited for an approver: kept out of the request-latency histogram. */
+  heldMs: number;
   method: string;
   path: string;
   search: string;
@@ -185,6 +187,7 @@ export class Gateway {
     const x: Exchange = {
       id: randomUUID(),
       started: performance.now(),
+      heldMs: 0,
       method: req.method ?? 'GET',
       path: '',
       search: '',
@@ -380,9 +383,16 @@ export class Gateway {
     await this.#recordDecision(x, identity, route.upstream, x.outcome as DecisionEffect, decision.reason, approval, body === null ? null : this.#auditBody(policy, decision, body));
 
     if (decision.hold) {
+      const waitStart = performance.now();
+      let waited = 'failed';
       const outcome = await holds
         .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(policy, x.method, heldTarget, body), spec: decision.hold }, abort.signal)
-        .catch((err: unknown) => Promise.reject(holdFailure(err)));
+        .then((o) => ((waited = abort.signal.aborted ? 'client_gone' : o.status), o))
+        .catch((err: unknown) => Promise.reject(holdFailure(err)))
+        .finally(() => {
+          x.heldMs = performance.now() - waitStart;
+          this.metrics.holdWait.observe(x.heldMs / 1000, { route: route.name, outcome: waited });
+        });
       if (outcome.status === 'denied') {
         throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
       }
@@ -580,7 +590,7 @@ export class Gateway {
   }
 
   #finish(x: Exchange, res: ServerResponse): void {
-    const seconds = (performance.now() - x.started) / 1000;
+    const seconds = (performance.now() - x.started - x.heldMs) / 1000;
     const status = x.timedOut ? 408 : res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
     if (!res.writableFinished && !x.error) x.error = 'client_closed';
     const route = x.route || '(none)';

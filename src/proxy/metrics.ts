@@ -127,6 +127,7 @@ export class Histogram extends Metric<HistState> {
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const HOLD_WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 const EVAL_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05];
 
 export type MetricsSnapshot = Array<Array<{ values: string[]; state: unknown }>>;
@@ -134,7 +135,8 @@ export type MetricsSnapshot = Array<Array<{ values: string[]; state: unknown }>>
 /** The gateway's metrics; one instance per gateway. */
 export class GatewayMetrics {
   readonly requests = new Counter('regate_requests_total', 'Requests answered, by route, decision and status code.', ['route', 'decision', 'status']);
-  readonly latency = new Histogram('regate_request_duration_seconds', 'Time from request to the end of the response, by route.', ['route'], LATENCY_BUCKETS);
+  readonly latency = new Histogram('regate_request_duration_seconds', 'Time from request to the end of the response, by route, without the time a held request waited for an approver.', ['route'], LATENCY_BUCKETS);
+  readonly holdWait = new Histogram('regate_hold_wait_seconds', 'Time a held request waited for an approver, by route and outcome (approved, denied, timeout, client_gone, failed).', ['route', 'outcome'], HOLD_WAIT_BUCKETS);
   readonly upstreamErrors = new Counter('regate_upstream_errors_total', 'Upstream failures, by upstream and kind.', ['upstream', 'kind']);
   readonly policyEval = new Histogram('regate_policy_eval_seconds', 'Time the policy took to decide one request.', [], EVAL_BUCKETS);
   readonly inflight = new Gauge('regate_inflight_requests', 'Requests being handled now.', []);
@@ -152,7 +154,7 @@ export class GatewayMetrics {
   }
 
   #all(): Metric<unknown>[] {
-    return [this.requests, this.latency, this.upstreamErrors, this.policyEval, this.inflight, this.shadowDecisions, this.shadowDisagreements] as unknown as Metric<unknown>[];
+    return [this.requests, this.latency, this.holdWait, this.upstreamErrors, this.policyEval, this.inflight, this.shadowDecisions, this.shadowDisagreements] as unknown as Metric<unknown>[];
   }
 
   render(): string {

@@ -119,6 +119,7 @@ t('JWKS down with cached keys: known keys keep working, past the maximum age too
   clock.advance(120);
   assert.is((await a.authenticate(bearer(await sign(ctx.a, { sub: 'carol' })))).sub, 'carol');
   assert.is(ctx.idp.fetches, 2, 'the stale set was refreshed (and the failure tolerated)');
+  assert.equal([a.stats().jwksLoads, a.stats().jwksLoadFailures], [2, 1], 'the failed load is counted (regate_jwks_loads_total{result="failed"})');
   assert.is(await code(a.authenticate(bearer(await sign(await newKey())))), 'ERR_TOKEN_KID');
 });
 
