@@ -57,7 +57,7 @@ function workerHandlers(shared: Singletons, m: () => Member, events: { ready(url
 }
 
 export async function startCluster(config: GatewayConfig, workers: number, opts: StartOptions = {}): Promise<RunningCluster> {
-  const logger = new Logger(opts.log ?? process.stdout, config.logging.level, { worker: 'primary', pid: process.pid });
+  const logger = new Logger(opts.log ?? process.stderr, config.logging.level, { worker: 'primary', pid: process.pid });
   const shared = await openSingletons(config, logger, opts);
   const members = new Map<number, Member>();
   let stopping = false;

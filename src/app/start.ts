@@ -22,7 +22,7 @@ export interface RunningGateway {
 }
 
 export async function startGateway(config: GatewayConfig, opts: StartOptions = {}): Promise<RunningGateway> {
-  const logger = new Logger(opts.log ?? process.stdout, config.logging.level);
+  const logger = new Logger(opts.log ?? process.stderr, config.logging.level);
   const shared = await openSingletons(config, logger, opts);
   let pipeline: Pipeline;
   try {

@@ -66,7 +66,7 @@ function remoteHolds(channel: RpcChannel, reader: HoldReader): HoldsService {
 
 /** Runs this process as a worker until the primary stops it; exits the process when done. */
 export async function runWorker(config: GatewayConfig, opts: StartOptions = {}): Promise<never> {
-  const logger = new Logger(opts.log ?? process.stdout, config.logging.level, { worker: cluster.worker?.id ?? 0, pid: process.pid });
+  const logger = new Logger(opts.log ?? process.stderr, config.logging.level, { worker: cluster.worker?.id ?? 0, pid: process.pid });
   let pipeline: Pipeline | null = null;
   let stopping: Promise<void> | null = null;
   const stop = () =>

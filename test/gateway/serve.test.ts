@@ -149,4 +149,24 @@ test('SIGTERM drains the request in flight, then exits 0 and stops listening', a
   }
 });
 
+test('logs: serve writes its JSON log lines to stderr, as demo does, and nothing to stdout', async () => {
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile({ logging: { level: 'info' } })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer | string) => (err += d.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    await whenReady(child);
+    child.kill('SIGTERM');
+    await exited;
+    const lines = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
+    assert.ok(lines.some((l) => l.msg === 'gateway started'), err);
+    assert.ok(lines.some((l) => l.msg === 'policy bundle loaded'), err);
+    assert.is(out, '');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
 test.run();

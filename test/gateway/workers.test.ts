@@ -53,16 +53,18 @@ interface Served {
   child: ChildProcess;
   url: string;
   adminUrl: string;
-  stdout(): string;
+  /** What the gateway wrote to stderr: its JSON log lines (and the ready line). */
+  logs(): string;
   exited: Promise<number | null>;
 }
 
 function serve(state: string, workers: number): Promise<Served> {
   const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile(state), '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.on('data', (d: Buffer | string) => (out += d.toString()));
+  child.stdout!.resume();
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return whenReady(child).then(({ url, adminUrl }) => ({ child, url, adminUrl, stdout: () => out, exited }));
+  return whenReady(child).then(({ url, adminUrl }) => ({ child, url, adminUrl, logs: () => out, exited }));
 }
 
 /** One request on its own connection (no keep-alive), so the cluster hands each to a worker anew. */
@@ -78,15 +80,15 @@ function post(url: string, token: string, path = '/v1/models/load'): Promise<{ s
   });
 }
 
-function logLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout
+function logLines(stderr: string): Array<Record<string, unknown>> {
+  return stderr
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function requestLines(stdout: string): Array<{ pid: number; request_id: string }> {
-  return logLines(stdout).filter((l) => l.msg === 'request') as unknown as Array<{ pid: number; request_id: string }>;
+function requestLines(stderr: string): Array<{ pid: number; request_id: string }> {
+  return logLines(stderr).filter((l) => l.msg === 'request') as unknown as Array<{ pid: number; request_id: string }>;
 }
 
 async function records(auditDir: string): Promise<AuditRecord[]> {
@@ -127,7 +129,7 @@ test('--workers 2: both workers serve, one audit log holds every decision and ou
   assert.is(await gw.exited, 0);
   upstream.handlers.delete('/v1/models/load');
 
-  const lines = requestLines(gw.stdout());
+  const lines = requestLines(gw.logs());
   const pids = new Set(lines.map((l) => l.pid));
   assert.is(pids.size, 2, `requests were served by ${[...pids].join(', ')}`);
   assert.not.ok(pids.has(gw.child.pid!), 'the primary serves no client requests');
@@ -153,17 +155,17 @@ test('a worker that dies is replaced, and the replacement serves', async () => {
   try {
     const token = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
     const first = await Promise.all(Array.from({ length: 8 }, () => post(gw.url, token)));
-    const victim = requestLines(gw.stdout()).find((l) => l.request_id === first[0]!.requestId)!.pid;
+    const victim = requestLines(gw.logs()).find((l) => l.request_id === first[0]!.requestId)!.pid;
     process.kill(victim, 'SIGKILL');
-    const ready = () => logLines(gw.stdout()).filter((l) => l.msg === 'worker ready').map((l) => l.worker_pid as number);
+    const ready = () => logLines(gw.logs()).filter((l) => l.msg === 'worker ready').map((l) => l.worker_pid as number);
     for (let i = 0; i < 100 && ready().length < 3; i++) await new Promise((r) => setTimeout(r, 100));
     const replacement = ready()[2];
     assert.ok(replacement !== undefined && replacement !== victim, 'a replacement worker started');
-    assert.match(gw.stdout(), /worker died; starting a replacement/);
+    assert.match(gw.logs(), /worker died; starting a replacement/);
     let servedByReplacement = false;
     for (let i = 0; i < 50 && !servedByReplacement; i++) {
       const ids = new Set((await Promise.all(Array.from({ length: 4 }, () => post(gw.url, token)))).map((a) => a.requestId));
-      servedByReplacement = requestLines(gw.stdout()).some((l) => ids.has(l.request_id) && l.pid === replacement);
+      servedByReplacement = requestLines(gw.logs()).some((l) => ids.has(l.request_id) && l.pid === replacement);
     }
     assert.ok(servedByReplacement, `worker ${replacement} served requests`);
   } finally {
