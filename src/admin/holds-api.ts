@@ -90,7 +90,7 @@ async function route(service: HoldService, views: AuditViews | undefined, caller
     if (id === undefined) {
       if (method !== 'GET') return wrong();
       const state = url.searchParams.get('state') ?? undefined;
-      return sendJson(res, 200, { now_ms: service.nowMs(), holds: service.listHolds(caller, state).map(view) });
+      return sendJson(res, 200, { now_ms: service.nowMs(), holds: (await service.listHolds(caller, state)).map(view) });
     }
     if (id === 'events' && action === undefined) {
       if (method !== 'GET') return wrong();
@@ -98,7 +98,7 @@ async function route(service: HoldService, views: AuditViews | undefined, caller
     }
     if (action === undefined) {
       if (method !== 'GET') return wrong();
-      return sendJson(res, 200, view(service.getHold(caller, id)));
+      return sendJson(res, 200, view(await service.getHold(caller, id)));
     }
     if (method !== 'POST' || parts.length !== 4) return wrong();
     const body = await readJsonObject(req);
@@ -115,7 +115,7 @@ async function route(service: HoldService, views: AuditViews | undefined, caller
   }
   if (id === undefined) {
     if (method !== 'GET') return wrong();
-    return sendJson(res, 200, { now_ms: service.nowMs(), grants: service.listGrants(caller) });
+    return sendJson(res, 200, { now_ms: service.nowMs(), grants: await service.listGrants(caller) });
   }
   if (method !== 'POST' || action !== 'revoke' || parts.length !== 4) return wrong();
   await readJsonObject(req);
@@ -129,14 +129,10 @@ function streamEvents(service: HoldService, caller: Identity, req: IncomingMessa
   const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
   const unsubscribe = service.subscribe((change) => {
     if (change.state === 'closed') return res.end();
-    if (change.kind === 'hold') {
-      try {
-        service.getHold(caller, change.id);
-      } catch {
-        return;
-      }
-    }
-    res.write(`event: change\ndata: ${JSON.stringify(change)}\n\n`);
+    const line = `event: change\ndata: ${JSON.stringify(change)}\n\n`;
+    if (change.kind !== 'hold') return void res.write(line);
+    // Only holds the caller may see (the store may be another machine's: asked, not assumed).
+    service.getHold(caller, change.id).then(() => res.writableEnded || res.write(line), () => undefined);
   });
   const stop = (): void => {
     clearInterval(heartbeat);

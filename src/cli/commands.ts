@@ -8,6 +8,7 @@ import { initCommand } from './init.js';
 import { tokenCommand } from './token.js';
 import { toolchainCommand } from './toolchain.js';
 import { auditCommand } from './audit.js';
+import { clusterCommand } from './cluster.js';
 import { buildCommand } from './build.js';
 import { testCommand } from './test.js';
 import { policyCommand } from './policy.js';
@@ -17,4 +18,4 @@ import { serveCommand } from './serve.js';
 import { witnessCommand } from './witness.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, initCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand, witnessCommand];
+export const commands: CommandModule<any, any>[] = [demoCommand, serveCommand, initCommand, toolchainCommand, buildCommand, testCommand, policyCommand, bundleCommand, tokenCommand, holdsCommand, auditCommand, clusterCommand, witnessCommand];

@@ -10,3 +10,5 @@ export { ClusterStore, ClusterTx, CHANGES_CHANNEL, type Change, type NodeInfo } 
 export { ChangeFeed, type ChangeFeedOptions } from './changes.js';
 export { ClusterView } from './view.js';
 export { ClusterUsage, type ClusterUsageOptions } from './usage.js';
+export { clusterStatus, formatStatus, type ClusterStatus, type NodeReport } from './status.js';
+export { ClusterHoldBackend } from './hold-backend.js';

@@ -12,7 +12,7 @@ import { configSchema, type ConfigFile, type PolicyConfig, type UpstreamConfig }
 export { DEFAULT_LIMITS } from './schema.js';
 import { ConfigValueError } from './validate.js';
 
-export type { ConfigFile, DecisionLogsConfig, IdentityConfig, LimitsConfig, PolicyConfig, RouteConfig, StatusConfig, UpstreamConfig } from './schema.js';
+export type { ClusterConfig, ConfigFile, DecisionLogsConfig, IdentityConfig, LimitsConfig, PolicyConfig, RouteConfig, StatusConfig, UpstreamConfig } from './schema.js';
 
 /** A config file that cannot be read, parsed or validated. */
 export class ConfigError extends RegateError {
@@ -114,6 +114,19 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
     decision_logs: parsed.decision_logs && { ...parsed.decision_logs, service: absoluteServicePaths(parsed.decision_logs.service, abs) },
     status: parsed.status && { ...parsed.status, service: absoluteServicePaths(parsed.status.service, abs) },
     audit: { ...parsed.audit, dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
+    cluster: parsed.cluster && {
+      ...parsed.cluster,
+      postgres: {
+        ...parsed.cluster.postgres,
+        password_file: parsed.cluster.postgres.password_file && abs(parsed.cluster.postgres.password_file),
+        tls: parsed.cluster.postgres.tls && {
+          ...parsed.cluster.postgres.tls,
+          ca_file: parsed.cluster.postgres.tls.ca_file && abs(parsed.cluster.postgres.tls.ca_file),
+          cert_file: parsed.cluster.postgres.tls.cert_file && abs(parsed.cluster.postgres.tls.cert_file),
+          key_file: parsed.cluster.postgres.tls.key_file && abs(parsed.cluster.postgres.tls.key_file),
+        },
+      },
+    },
   };
 }
 

@@ -225,6 +225,39 @@ const limits = obj({
   },
 });
 
+/** `cluster`: join a multi-machine gateway on PostgreSQL (docs/cluster.md); absent, the node is alone on LMDB. */
+const clusterTls = obj({
+  ca_file: optional(str({ nonEmpty: true })),
+  cert_file: optional(str({ nonEmpty: true })),
+  key_file: optional(str({ nonEmpty: true })),
+  insecure_skip_verify: optional(bool(), false),
+}, {
+  check: (t, path) => {
+    if ((t.cert_file === undefined) !== (t.key_file === undefined)) {
+      throw new ConfigValueError(`${path}.key_file`, 'cert_file and key_file together (a client certificate needs its key)', t.key_file ?? t.cert_file);
+    }
+  },
+});
+
+const cluster = obj({
+  postgres: obj({
+    url: str({ pattern: /^postgres(ql)?:\/\/[^\s]+$/, expected: 'a postgres://user@host:port/database URL' }),
+    password_file: optional(str({ nonEmpty: true })),
+    tls: optional(clusterTls),
+    pool_size: optional(int({ min: 1, max: 100, unit: 'connections to PostgreSQL' }), 4),
+    timeout_ms: optional(int({ min: 100, max: 60_000, unit: 'milliseconds to wait for PostgreSQL' }), 3000),
+  }, {
+    check: (p, path) => {
+      if (/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(p.url)) {
+        throw new ConfigValueError(`${path}.url`, 'a URL without a password (put it in password_file: config files get copied and logged)', '(a URL with a password)');
+      }
+    },
+  }),
+  node_id: optional(str({ pattern: NAME, expected: 'a node name (letters, digits, _ . -)' })),
+  heartbeat_seconds: optional(int({ min: 1, max: 60, unit: 'seconds between heartbeats' }), 2),
+  usage_sync_ms: optional(int({ min: 50, max: 10_000, unit: 'milliseconds between usage count flushes' }), 250),
+});
+
 const logging = obj({
   level: optional(oneOf(['debug', 'info', 'warn', 'error', 'off'] as const), 'info'),
   requests: optional(bool(), true),
@@ -249,6 +282,7 @@ export const configSchema = obj(
     decision_logs: optional(decisionLogs),
     status: optional(status),
     labels: optional(labels),
+    cluster: optional(cluster),
   },
   {
     check: (c) => {
@@ -276,5 +310,6 @@ export type PolicyConfig = Infer<typeof policy>;
 export type DecisionLogsConfig = Infer<typeof decisionLogs>;
 export type StatusConfig = Infer<typeof status>;
 export type LimitsConfig = Infer<typeof limits>;
+export type ClusterConfig = Infer<typeof cluster>;
 /** The limits a config without a `limits:` section gets (also used by configs built in code). */
 export const DEFAULT_LIMITS: LimitsConfig = limits(undefined, 'limits');

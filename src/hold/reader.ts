@@ -1,11 +1,13 @@
 /**
  * The two questions the proxy asks the holds stage on every request, before the policy decides:
- * "is a replay owed for exactly this request?" and "which grants does this identity hold here?".
+ * "is a replay owed for exactly this request?" and "which grants does this identity hold here?",
+ * answered from a HoldIndex: the LMDB store, or a cluster node's in-memory view.
  * They only read the store, so they live apart from the service that mutates it: a `--workers`
  * worker opens its own reader on the same LMDB environment (LMDB serves readers in many processes)
  * while the primary alone runs the HoldService that writes.
  */
 import type { Approval, Identity } from '../contract/index.js';
+import type { HoldIndex } from './backend.js';
 import * as rules from './rules.js';
 import { HoldStore } from './store.js';
 
@@ -13,13 +15,15 @@ const NS_PER_MS = 1_000_000;
 
 export class HoldReader {
   constructor(
-    private readonly store: HoldStore,
+    private readonly store: HoldIndex,
     private readonly now: () => number = Date.now,
+    private readonly release: () => Promise<void> = async () => undefined,
   ) {}
 
   /** A reader with its own handle on the store in `dir` (another process owns the HoldService). */
   static open(dir: string): HoldReader {
-    return new HoldReader(HoldStore.open(dir));
+    const store = HoldStore.open(dir);
+    return new HoldReader(store, Date.now, () => store.close());
   }
 
   /** The replay owed for exactly this request after a late approval, if any (not yet consumed). */
@@ -56,6 +60,6 @@ export class HoldReader {
   }
 
   close(): Promise<void> {
-    return this.store.close();
+    return this.release();
   }
 }

@@ -12,8 +12,9 @@ import { randomBytes } from 'node:crypto';
 import type { Approval, HoldSpec, Identity } from '../contract/index.js';
 import { ApprovalRefused, AuditViewUnavailable, HoldAuditFailed, HoldLimitExceeded, HoldNotFound, ReplayUnavailable } from './errors.js';
 import * as rules from './rules.js';
+import type { HoldBackend, HoldWriter, RemoteChange } from './backend.js';
+import { LocalHoldBackend } from './local-backend.js';
 import { HoldReader } from './reader.js';
-import { HoldStore } from './store.js';
 import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent, type Principal } from './types.js';
 import { notifyWebhook } from './webhook.js';
 
@@ -34,8 +35,10 @@ export type HoldOutcome =
   | { status: 'timeout'; holdId: string };
 
 export interface HoldServiceOptions {
-  /** Directory of the hold store's own LMDB environment. */
-  dir: string;
+  /** Directory of the hold store's own LMDB environment (the single-node backend). */
+  dir?: string;
+  /** Where holds are kept instead of `dir`'s LMDB: the cluster store (src/cluster-store). */
+  backend?: HoldBackend;
   /** How long `hold()` keeps the client waiting before answering `timeout`. */
   waitSeconds: number;
   maxPendingPerIdentity?: number;
@@ -75,25 +78,30 @@ export class HoldService {
   private readonly background = new Set<Promise<unknown>>();
   private readonly closing = new AbortController();
   private mutations: Promise<unknown> = Promise.resolve();
+  /** Effects of the step in progress, run when it commits (see `mutate`). */
+  private effects: (() => void)[] | null = null;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly reader: HoldReader;
+  private readonly unfollow: () => void;
 
   private constructor(
-    private readonly store: HoldStore,
+    private readonly store: HoldBackend,
     private readonly opts: HoldServiceOptions,
+    pending: Hold[],
   ) {
     this.now = opts.now ?? Date.now;
-    this.reader = new HoldReader(store, this.now);
-    for (const h of store.allHolds()) if (h.state === 'pending') this.pending.set(h.id, h);
+    this.reader = new HoldReader(store.index, this.now);
+    for (const h of pending) this.pending.set(h.id, h);
+    this.unfollow = store.onRemoteChange((c) => this.onRemoteChange(c));
     this.sweepTimer = setInterval(() => this.track(this.expireDue()), opts.sweepIntervalMs ?? 1000);
     this.sweepTimer.unref();
   }
 
   static async open(opts: HoldServiceOptions): Promise<HoldService> {
-    const store = HoldStore.open(opts.dir);
-    store.indexSubjects();
-    const service = new HoldService(store, opts);
+    if (!opts.backend && opts.dir === undefined) throw new TypeError('HoldService.open needs a dir or a backend');
+    const store = opts.backend ?? LocalHoldBackend.open(opts.dir!);
+    const service = new HoldService(store, opts, await store.pendingHolds());
     await service.expireDue();
     return service;
   }
@@ -104,8 +112,8 @@ export class HoldService {
   async hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome> {
     // The waiter is registered in the same step that stores the hold, so no decision can slip
     // between the two.
-    const { hold, decision } = await this.serialized(async () => {
-      const created = await this.create(req);
+    const { hold, decision } = await this.mutate(async (w) => {
+      const created = await this.create(w, req);
       return { hold: created, decision: this.waitFor(created.id, signal) };
     });
     if (this.opts.webhookUrl) this.track(this.notify(hold, this.opts.webhookUrl));
@@ -126,14 +134,15 @@ export class HoldService {
 
   /** Uses up the one replay of `holdId`; throws ReplayUnavailable if already used or expired. */
   async consumeReplay(holdId: string): Promise<void> {
-    await this.serialized(async () => {
-      const hold = this.mustGetHold(holdId);
+    await this.mutate(async (w) => {
+      const hold = await this.mustGetHold(w, holdId);
       const now = this.now();
-      if (!rules.replayUsable(hold, now)) {
+      // The claim is what makes the replay once across nodes; replayUsable alone is this node's view.
+      if (!rules.replayUsable(hold, now) || !(await w.claimUse(holdId, 'replay', now))) {
         throw new ReplayUnavailable(`hold ${holdId} owes no replay: it was already used, delivered, or it expired`);
       }
       await this.emit({ ...this.eventFor('hold.replayed', hold, hold.requester), detail: 'the approved request was replayed' });
-      this.save({ ...hold, replayed_at_ms: now });
+      return this.save(w, { ...hold, replayed_at_ms: now });
     });
   }
 
@@ -145,66 +154,68 @@ export class HoldService {
   // ---- called by approvers (admin API, CLI) --------------------------------------------------
 
   /** Holds `viewer` may see (as approver or requester), newest first; `state` filters. */
-  listHolds(viewer: Identity, state?: string): Hold[] {
+  async listHolds(viewer: Identity, state?: string): Promise<Hold[]> {
     const who = principalOf(viewer);
-    return this.store
-      .allHolds()
+    return (await this.store.allHolds())
       .map((h) => this.withExpiry(h))
       .filter((h) => (state ? h.state === state : true) && this.mayView(h, who))
       .sort((a, b) => b.created_at_ms - a.created_at_ms);
   }
 
-  getHold(viewer: Identity, id: string): Hold {
-    const hold = this.withExpiry(this.mustGetHold(id));
+  async getHold(viewer: Identity, id: string): Promise<Hold> {
+    const stored = await this.store.getHold(id);
+    if (!stored) throw new HoldNotFound(`no hold ${id}`);
+    const hold = this.withExpiry(stored);
     if (!this.mayView(hold, principalOf(viewer))) throw new HoldNotFound(`no hold ${id} that ${viewer.sub} may see`);
     return hold;
   }
 
   async approve(approver: Identity, id: string, comment: string, grantSeconds: number | null): Promise<Hold> {
-    return this.serialized(async () => {
+    return this.mutate(async (w) => {
       const who = principalOf(approver);
-      const { hold, approved } = rules.approve(this.mustGetHold(id), who, comment, grantSeconds, this.now());
+      const { hold, approved } = rules.approve(await this.mustGetHold(w, id), who, comment, grantSeconds, this.now());
       const needed = rules.approvalsRequired(hold);
       await this.emit({
         ...this.eventFor(approved ? 'hold.approved' : 'hold.approval', hold, who),
         detail: `approval ${hold.approvals.length} of ${needed}${comment ? `: ${comment}` : ''}`,
       });
-      if (!approved) return this.save(hold);
+      if (!approved) return this.save(w, hold);
       const grant = await this.grantFor(hold, who);
-      // Whether a client is still waiting decides between forwarding now and owing one replay.
-      const decided: Hold = { ...hold, delivered: this.waiters.has(id), grant_id: grant?.id ?? null };
+      // A client still waiting here takes the approval's one use now; one waiting on another node
+      // claims it when it hears of the approval (onRemoteChange); with none, one replay is owed.
+      const delivered = this.waiters.has(id) && (await w.claimUse(id, 'waiting', this.now()));
+      const decided: Hold = { ...hold, delivered, grant_id: grant?.id ?? null };
       if (grant) {
-        this.store.putGrant(grant, decided);
-        this.announce({ kind: 'grant', id: grant.id, state: 'active' });
+        await w.putGrant(grant, decided);
+        this.later(() => this.announce({ kind: 'grant', id: grant.id, state: 'active' }));
         return this.afterSave(decided);
       }
-      return this.save(decided);
+      return this.save(w, decided);
     });
   }
 
   async deny(approver: Identity, id: string, reason: string): Promise<Hold> {
-    return this.serialized(async () => {
+    return this.mutate(async (w) => {
       const who = principalOf(approver);
-      const hold = rules.deny(this.mustGetHold(id), who, reason, this.now());
+      const hold = rules.deny(await this.mustGetHold(w, id), who, reason, this.now());
       await this.emit({ ...this.eventFor('hold.denied', hold, who), detail: reason });
-      return this.save(hold);
+      return this.save(w, hold);
     });
   }
 
   /** Grants `viewer` may see: active ones they hold or may revoke. */
-  listGrants(viewer: Identity): Grant[] {
+  async listGrants(viewer: Identity): Promise<Grant[]> {
     const who = principalOf(viewer);
     const now = this.now();
-    return this.store
-      .allGrants()
+    return (await this.store.allGrants())
       .filter((g) => rules.isGrantActive(g, now))
       .filter((g) => samePrincipal(g.subject, who) || who.groups.some((x) => g.approver_groups.includes(x)))
       .sort((a, b) => a.expires_at_ms - b.expires_at_ms);
   }
 
   async revokeGrant(revoker: Identity, id: string): Promise<Grant> {
-    return this.serialized(async () => {
-      const grant = this.store.getGrant(id);
+    return this.mutate(async (w) => {
+      const grant = await w.getGrant(id);
       if (!grant) throw new HoldNotFound(`no grant ${id}`);
       const who = principalOf(revoker);
       rules.checkRevoker(grant, who);
@@ -214,8 +225,8 @@ export class HoldService {
         type: 'grant.revoked', at_ms: this.now(), hold_id: grant.hold_id, grant_id: id, route: grant.route,
         actor: who, subject: grant.subject, detail: `revoked before ${new Date(grant.expires_at_ms).toISOString()}`,
       });
-      this.store.putGrant(revoked);
-      this.announce({ kind: 'grant', id, state: 'revoked' });
+      await w.putGrant(revoked);
+      this.later(() => this.announce({ kind: 'grant', id, state: 'revoked' }));
       return revoked;
     });
   }
@@ -272,6 +283,7 @@ export class HoldService {
   /** Stops timers and webhook retries, answers waiting clients `timeout`, closes the store. */
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.unfollow();
     this.closing.abort();
     for (const wake of [...this.waiters.values()]) wake(null);
     await Promise.allSettled([...this.background]);
@@ -283,12 +295,13 @@ export class HoldService {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private async create(req: HoldRequest): Promise<Hold> {
+  private async create(w: HoldWriter, req: HoldRequest): Promise<Hold> {
     const now = this.now();
     const requester = principalOf(req.identity);
     const live = [...this.pending.values()].filter((h) => !rules.isExpired(h, now));
     const perIdentity = this.opts.maxPendingPerIdentity ?? 10;
     const total = this.opts.maxPendingTotal ?? 1000;
+    // (With a cluster backend `pending` holds every node's holds, kept current by onRemoteChange.)
     if (live.filter((h) => samePrincipal(h.requester, requester)).length >= perIdentity) {
       throw new HoldLimitExceeded(`${requester.sub} already has ${perIdentity} pending holds; wait for a decision`);
     }
@@ -300,7 +313,7 @@ export class HoldService {
       decided_at_ms: null, delivered: false, replayed_at_ms: null, grant_id: null,
     };
     await this.emit({ ...this.eventFor('hold.created', hold, requester), detail: req.spec.reason });
-    return this.save(hold);
+    return this.save(w, hold);
   }
 
   private async grantFor(hold: Hold, who: Principal): Promise<Grant | null> {
@@ -320,31 +333,79 @@ export class HoldService {
   }
 
   /** Expires pending holds past their TTL (audited), waking any client still waiting. */
-  private expireDue(): Promise<void> {
-    return this.serialized(async () => {
-      const now = this.now();
-      for (const hold of [...this.pending.values()].filter((h) => rules.isExpired(h, now))) {
+  private async expireDue(): Promise<void> {
+    const now = this.now();
+    const due = [...this.pending.values()].filter((h) => rules.isExpired(h, now));
+    if (due.length === 0) return;
+    await this.mutate(async (w) => {
+      for (const seen of due) {
+        // Read again inside the step: another node may have decided or expired it meanwhile.
+        const hold = await w.getHold(seen.id);
+        if (!hold || hold.state !== 'pending') {
+          if (hold) this.afterSave(hold);
+          else this.pending.delete(seen.id);
+          continue;
+        }
         await this.emit({ ...this.eventFor('hold.expired', hold, null), detail: 'no decision before the hold expired' });
-        this.save({ ...hold, state: 'expired', decided_at_ms: now });
+        await this.save(w, { ...hold, state: 'expired', decided_at_ms: now });
       }
     });
   }
 
-  private save(hold: Hold): Hold {
-    this.store.putHold(hold);
+  private async save(w: HoldWriter, hold: Hold): Promise<Hold> {
+    await w.putHold(hold);
     return this.afterSave(hold);
   }
 
-  private afterSave(hold: Hold): Hold {
-    if (hold.state === 'pending') this.pending.set(hold.id, hold);
-    else {
-      this.pending.delete(hold.id);
-      const wake = this.waiters.get(hold.id);
-      this.waiters.delete(hold.id);
-      wake?.(hold);
+  /**
+   * A hold or grant changed, maybe on another node: keep the pending set current (the limits are
+   * cluster-wide) and release a client waiting here for a hold decided elsewhere. An approval
+   * made elsewhere is delivered here only if this node claims its one use first (a replay of the
+   * same request may have taken it).
+   */
+  private onRemoteChange(change: RemoteChange): void {
+    if (change.kind === 'grant') return this.announce({ kind: 'grant', id: change.grant.id, state: change.grant.revoked ? 'revoked' : 'active' });
+    const hold = change.hold;
+    const waiting = this.waiters.has(hold.id);
+    if (hold.state === 'approved' && waiting && !hold.delivered) {
+      this.track(this.mutate(async (w) => {
+        const fresh = await w.getHold(hold.id);
+        if (!fresh || !this.waiters.has(hold.id)) return;
+        const now = this.now();
+        if (rules.replayUsable(fresh, now) && (await w.claimUse(hold.id, 'waiting', now))) {
+          await this.save(w, { ...fresh, delivered: true });
+        } else {
+          this.wake(hold.id, null);
+        }
+      }));
+      return;
     }
-    this.announce({ kind: 'hold', id: hold.id, state: hold.state });
+    if (hold.state === 'pending') this.pending.set(hold.id, hold);
+    else if (this.pending.has(hold.id) || waiting) this.afterSave(hold);
+  }
+
+  private wake(id: string, hold: Hold | null): void {
+    const wake = this.waiters.get(id);
+    this.waiters.delete(id);
+    wake?.(hold);
+  }
+
+  private afterSave(hold: Hold): Hold {
+    this.later(() => {
+      if (hold.state === 'pending') this.pending.set(hold.id, hold);
+      else {
+        this.pending.delete(hold.id);
+        this.wake(hold.id, hold);
+      }
+      this.announce({ kind: 'hold', id: hold.id, state: hold.state });
+    });
     return hold;
+  }
+
+  /** Runs `effect` once the current step has committed (now, outside a step); dropped if it fails. */
+  private later(effect: () => void): void {
+    if (this.effects) this.effects.push(effect);
+    else effect();
   }
 
   /** Resolves with the decided hold, or null when the wait ends first (timeout, abort, close). */
@@ -372,8 +433,8 @@ export class HoldService {
     return samePrincipal(hold.requester, who) || who.groups.some((g) => hold.spec.approvers.includes(g));
   }
 
-  private mustGetHold(id: string): Hold {
-    const hold = this.store.getHold(id);
+  private async mustGetHold(w: HoldWriter, id: string): Promise<Hold> {
+    const hold = await w.getHold(id);
     if (!hold) throw new HoldNotFound(`no hold ${id}`);
     return hold;
   }
@@ -407,8 +468,23 @@ export class HoldService {
     for (const listener of this.subscribers) listener(change);
   }
 
-  private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
-    const run = this.mutations.then(fn, fn);
+  /** Runs `fn` as one backend step, one at a time on this node (the backend locks across nodes). */
+  private mutate<T>(fn: (w: HoldWriter) => Promise<T>): Promise<T> {
+    // A waiting client is released, and subscribers told, only after the step committed: a
+    // client must never be forwarded on an approval the store then failed to keep.
+    const step = async (): Promise<T> => {
+      this.effects = [];
+      try {
+        const result = await this.store.mutate(fn);
+        const effects = this.effects;
+        this.effects = null;
+        for (const effect of effects) effect();
+        return result;
+      } finally {
+        this.effects = null;
+      }
+    };
+    const run = this.mutations.then(step, step);
     this.mutations = run.catch(() => undefined);
     return run;
   }

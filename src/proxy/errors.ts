@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { HoldAuditFailed, HoldLimitExceeded, ReplayUnavailable } from '../hold/index.js';
-import { RegateError } from '../util/index.js';
+import { hasCode, RegateError } from '../util/index.js';
 
 export class HttpError extends RegateError {
   static override readonly code: string = 'ERR_HTTP';
@@ -106,6 +106,10 @@ export function holdFailure(err: unknown): HttpError {
   if (err instanceof HoldLimitExceeded) return new HttpError(429, 'too_many_holds', `${err.message}.`, {}, { cause: err });
   if (err instanceof ReplayUnavailable) return new Forbidden(`The approved replay was already used: ${err.message}.`);
   if (err instanceof HoldAuditFailed) return new AuditUnavailable(err);
+  // Fail closed: a hold kept where no approver can see it would wait for nobody.
+  if (hasCode(err, 'ERR_CLUSTER_UNAVAILABLE')) {
+    return new HttpError(503, 'cluster_store_unavailable', 'The cluster store cannot be reached, so this request, which needs an approval, is refused rather than held where no approver could see it. Retry later.', {}, { cause: err });
+  }
   return new HttpError(503, 'holds_unavailable', 'The holds service failed, so the held request is refused.', {}, { cause: err });
 }
 

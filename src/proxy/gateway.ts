@@ -365,7 +365,7 @@ export class Gateway {
       body,
       bodyBytes,
       route: route.name,
-      requestsLastMinute: this.#usage.hit(key),
+      requestsLastMinute: this.#requestsLastMinute(key),
       approval,
       grants: holds.grantsFor(identity, route.name),
       nowMs: Date.now(),
@@ -472,6 +472,15 @@ export class Gateway {
   }
 
   /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
+  /** This identity's requests in the last minute: exact here, plus other nodes' as last read back. */
+  #requestsLastMinute(key: string): number {
+    const local = this.#usage.hit(key);
+    const shared = this.services.sharedUsage;
+    if (!shared) return local;
+    shared.record(key);
+    return local + shared.otherNodes(key);
+  }
+
   #summary(policy: ActivePolicy, method: string, path: string, body: unknown): string {
     const head = `${method} ${scrubPath(path)}`;
     if (body === null) return head;

@@ -57,12 +57,24 @@ export interface AuditSink {
   append(event: AuditEvent): Promise<unknown>;
 }
 
+/**
+ * Other nodes' request counts for `usage.requests_last_minute` (the cluster store's batched
+ * counters): `record` queues this node's count, `otherNodes` answers from the last read-back.
+ * Neither may do I/O: they run on every request.
+ */
+export interface SharedUsage {
+  record(key: string): void;
+  otherNodes(key: string): number;
+}
+
 export interface GatewayServices {
   authenticator: AuthenticatorService;
   audit: AuditSink;
   policy: PolicyService;
   holds: HoldsService;
   logger: Logger;
+  /** Absent on a single node: the counts are this process's own. */
+  sharedUsage?: SharedUsage;
 }
 
 export interface GatewayOptions {
