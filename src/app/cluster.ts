@@ -57,6 +57,11 @@ function workerHandlers(shared: Singletons, m: () => Member, events: { ready(url
 }
 
 export async function startCluster(config: GatewayConfig, workers: number, opts: StartOptions = {}): Promise<RunningCluster> {
+  if (config.cluster) {
+    // Workers answer "is a replay owed?" from the primary's LMDB; on the cluster store each would
+    // need its own view of PostgreSQL. Scale a cluster node out with more nodes instead (docs/cluster.md).
+    throw new StartupError('a cluster node runs as one process: `workers` above 1 with `cluster.postgres` is not supported; add nodes instead');
+  }
   const logger = new Logger(opts.log ?? process.stderr, config.logging.level, { worker: 'primary', pid: process.pid });
   const shared = await openSingletons(config, logger, opts);
   const members = new Map<number, Member>();

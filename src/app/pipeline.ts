@@ -5,7 +5,7 @@
 import type { Server } from 'node:http';
 import type { GatewayConfig } from '../config/index.js';
 import type { WatchStatus } from '../policy/index.js';
-import { createGatewayServer, drainServer, Gateway, type AuditSink, type AuthenticatorService, type HoldsService, type Logger } from '../proxy/index.js';
+import { createGatewayServer, drainServer, Gateway, type AuditSink, type AuthenticatorService, type HoldsService, type Logger, type SharedUsage } from '../proxy/index.js';
 import { gatewayOptions, serverLimits } from './options.js';
 import { watchPolicy } from './policy-watch.js';
 
@@ -22,10 +22,13 @@ export interface Pipeline {
 export async function openPipeline(
   config: GatewayConfig,
   logger: Logger,
-  services: { audit: AuditSink; holds: HoldsService; authenticator: AuthenticatorService },
+  services: { audit: AuditSink; holds: HoldsService; authenticator: AuthenticatorService; sharedUsage?: SharedUsage },
 ): Promise<Pipeline> {
   const { policy, watcher } = await watchPolicy(config, services.audit, logger);
-  const gateway = new Gateway({ authenticator: services.authenticator, audit: services.audit, policy, holds: services.holds, logger }, gatewayOptions(config));
+  const gateway = new Gateway(
+    { authenticator: services.authenticator, audit: services.audit, policy, holds: services.holds, logger, sharedUsage: services.sharedUsage },
+    gatewayOptions(config),
+  );
   const server = createGatewayServer(gateway, serverLimits(config));
   return {
     gateway,

@@ -16,6 +16,7 @@ import { auditViews } from './audit-views.js';
 import { StartupError } from './errors.js';
 import { OpsMetrics } from './ops-metrics.js';
 import { openReporting } from './reporting.js';
+import { joinCluster, type ClusterNode } from './cluster-node.js';
 import { holdsDir, identityOptions, type StartOptions } from './options.js';
 
 /**
@@ -35,6 +36,8 @@ export interface Singletons {
    * pipeline's watcher, or the workers'); a status report is sent at once.
    */
   bundlesFrom(source: () => WatchStatus[] | Promise<WatchStatus[]>): void;
+  /** Set when the config has `cluster`: this node's membership of the cluster store. */
+  cluster: ClusterNode | null;
   /** Closes holds and authenticator, records `gateway.stop` if the gateway had started, then seals and closes the audit log. */
   close(started: boolean): Promise<void>;
 }
@@ -60,8 +63,11 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
   }
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   let holds: HoldService;
+  let cluster: ClusterNode | null = null;
   try {
+    cluster = await joinCluster(config, logger);
     holds = await HoldService.open({
+      backend: cluster?.holds,
       // The audit log records the holds stage's events as they are (same shape).
       audit: async (event) => {
         await audit.append(event);
@@ -73,6 +79,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
       webhookUrl: config.holds.webhook_url,
     });
   } catch (err) {
+    await cluster?.close();
     authenticator.close();
     await reporting?.close();
     await audit.close();
@@ -101,8 +108,10 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
       ops.bundlesFrom(source);
       void reporting?.reportStatus();
     },
+    cluster,
     close: async (started) => {
       await holds.close();
+      await cluster?.close();
       authenticator.close();
       if (started) await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
       await reporting?.close();

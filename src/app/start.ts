@@ -6,7 +6,7 @@
 import { createAdminServer } from '../admin/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import { Logger, type Gateway } from '../proxy/index.js';
-import { closeServer } from '../util/index.js';
+import { closeServer, VERSION } from '../util/index.js';
 import { gatewayStatus, listenOrFail } from './listeners.js';
 import { adminOptions, type StartOptions } from './options.js';
 import { openPipeline, type Pipeline } from './pipeline.js';
@@ -26,7 +26,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   const shared = await openSingletons(config, logger, opts);
   let pipeline: Pipeline;
   try {
-    pipeline = await openPipeline(config, logger, shared);
+    pipeline = await openPipeline(config, logger, { ...shared, sharedUsage: shared.cluster?.usage });
   } catch (err) {
     await shared.close(false);
     throw err;
@@ -46,7 +46,8 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
     throw err;
   }
   await recordStart(shared.audit, logger);
-  logger.log('info', 'gateway started', { url, admin_url: adminUrl, policy_revision: pipeline.revision() });
+  shared.cluster?.announce({ listen_url: url, admin_url: adminUrl, version: VERSION });
+  logger.log('info', 'gateway started', { url, admin_url: adminUrl, policy_revision: pipeline.revision(), ...(shared.cluster ? { cluster_node: shared.cluster.nodeId } : {}) });
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

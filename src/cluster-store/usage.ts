@@ -11,9 +11,15 @@
  * the node keeps its local counts, records a warning once per outage, and keeps unsent increments
  * of the last minute to send when the store is back.
  */
+import { createHash } from 'node:crypto';
 import type { ClusterStore } from './store.js';
 
 const WINDOW_S = 60;
+
+/** The stored form of a key: PostgreSQL text cannot hold the NUL the gateway's keys contain. */
+function stored(key: string): string {
+  return createHash('sha256').update(key).digest('base64url');
+}
 
 export interface ClusterUsageOptions {
   periodMs?: number;
@@ -80,16 +86,19 @@ export class ClusterUsage {
     const batch = this.#queued;
     this.#queued = new Map();
     const rows = [...batch].flatMap(([key, secs]) => [...secs].filter(([s]) => s >= since).map(([second, count]) => ({ key, second, count })));
+    const names = new Map([...this.#seen.keys(), ...batch.keys()].map((k) => [k, stored(k)]));
     for (const [key, last] of this.#seen) if (last < since) this.#seen.delete(key);
     try {
-      await this.store.addUsage(rows);
+      await this.store.addUsage(rows.map((r) => ({ ...r, key: names.get(r.key)! })));
     } catch (err) {
       this.requeue(rows);
       this.warn(`usage counts cannot reach the cluster store (${(err as Error).message}); the policy sees this node's counts only until it is back`);
       return;
     }
     try {
-      this.#others = await this.store.otherNodesUsage([...this.#seen.keys()], since);
+      const keys = [...this.#seen.keys()];
+      const sums = await this.store.otherNodesUsage(keys.map((k) => names.get(k)!), since);
+      this.#others = new Map(keys.map((k) => [k, sums.get(names.get(k)!) ?? 0]));
       this.#lastSyncMs = this.#now();
       if (this.#degraded) {
         this.#degraded = false;

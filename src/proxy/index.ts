@@ -6,7 +6,7 @@
  */
 export { Gateway } from './gateway.js';
 export type {
-  ActivePolicy, AuditSink, AuthenticatorService, GatewayOptions, GatewayServices, HoldsService, MaskService, PolicyService,
+  ActivePolicy, AuditSink, AuthenticatorService, GatewayOptions, GatewayServices, HoldsService, MaskService, PolicyService, SharedUsage,
 } from './services.js';
 export { bundleMasker, CARD_RULES } from './masking.js';
 export { createGatewayServer, drainServer, type GatewayServerLimits } from './server.js';

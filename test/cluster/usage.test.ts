@@ -28,17 +28,17 @@ test('another node\'s requests count here after one flush there and one read her
   const ua = new ClusterUsage(a, { periodMs: 3_600_000 });
   const ub = new ClusterUsage(b, { periodMs: 3_600_000 });
   try {
-    for (let i = 0; i < 5; i++) ua.record('alice');
-    ub.record('alice');
+    for (let i = 0; i < 5; i++) ua.record('https://idp\u0000alice');
+    ub.record('https://idp\u0000alice');
     ub.record('bob');
-    assert.is(ub.otherNodes('alice'), 0, 'nothing flushed yet');
+    assert.is(ub.otherNodes('https://idp\u0000alice'), 0, 'nothing flushed yet');
     await ua.sync();
-    assert.is(ub.otherNodes('alice'), 0, 'flushed on a, not yet read on b');
+    assert.is(ub.otherNodes('https://idp\u0000alice'), 0, 'flushed on a, not yet read on b');
     await ub.sync();
-    assert.is(ub.otherNodes('alice'), 5);
+    assert.is(ub.otherNodes('https://idp\u0000alice'), 5);
     assert.is(ub.otherNodes('bob'), 0, 'b\'s own requests are not counted as another node\'s');
     await ua.sync();
-    assert.is(ua.otherNodes('alice'), 1);
+    assert.is(ua.otherNodes('https://idp\u0000alice'), 1);
     assert.is(ua.otherNodes('bob'), 0, 'a never saw bob, so it does not ask for him');
   } finally {
     await ua.close();

@@ -1,7 +1,8 @@
 /**
  * HAProxy (Debian's `haproxy`) in front of test nodes: HTTP mode, round-robin per request (the
  * server-side connection is closed after each exchange, so one keep-alive client is spread over
- * the nodes too), a TCP check on each node (a dead node leaves the rotation within a second), long timeouts for held requests. Config in a temp
+ * the nodes too), a TCP check on each node (a dead node leaves the rotation within a second; a connection it
+ * refuses before then is retried on the next node), long timeouts for held requests. Config in a temp
  * folder; `stop()` ends the process and removes it.
  */
 import { spawn } from 'node:child_process';
@@ -25,7 +26,7 @@ export async function startHaproxy(backends: string[]): Promise<TestHaproxy> {
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(cfg, [
     'global', '  maxconn 256', 'defaults', '  mode http', '  timeout connect 2s', '  timeout client 120s', '  timeout server 120s',
-    '  option http-server-close', '  retries 0',
+    '  option http-server-close', '  retries 3', '  option redispatch 1',
     'frontend regate', `  bind 127.0.0.1:${port}`, '  default_backend nodes',
     'backend nodes', '  balance roundrobin', ...servers, '',
   ].join('\n'));
