@@ -20,7 +20,8 @@ import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startNginx, startOpaServer, st
 import { startLiteLlm } from './harness/litellm.js';
 import { runFixedRate, runLoad, type LoadResult } from './harness/load.js';
 import { usage, type Started } from './harness/proc.js';
-import { prepareRegate, startRegate, type RegateSetup } from './harness/regate.js';
+import { migrateCluster, prepareRegate, startRegate, type RegateSetup } from './harness/regate.js';
+import { startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -52,6 +53,21 @@ async function regate(upstream: string, role: 'analyst' | 'agent'): Promise<Runn
   return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: regateSetup.tokens[role] };
 }
 
+/**
+ * The same regate joined to a cluster store (a throwaway PostgreSQL 15 on this machine): the allow
+ * path must not touch the database (usage counts are batched, holds and grants come from the
+ * node's view), so the target is within 10 % of row 3 in the same run (docs/cluster.md).
+ */
+let clusterSetup: RegateSetup | undefined;
+let clusterPg: TestPostgres | undefined;
+async function regateClustered(upstream: string): Promise<Running> {
+  clusterPg ??= await startPostgres();
+  clusterSetup ??= await prepareRegate(upstream, { cluster: { url: clusterPg.url, passwordFile: clusterPg.passwordFile } });
+  await migrateCluster(clusterSetup);
+  const p = await startRegate(clusterSetup, CONTENDER_CPU);
+  return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: clusterSetup.tokens.analyst };
+}
+
 const contenders: Contender[] = [
   { id: 'direct', label: '1 direct to upstream', request: score, start: async (up) => ({ base: up, procs: [] }) },
   {
@@ -59,6 +75,7 @@ const contenders: Contender[] = [
     start: async (up) => { const p = await startBareProxy(up); return { base: `http://127.0.0.1:${p.port}`, procs: [p] }; },
   },
   { id: 'regate', label: '3 regate allow (JWT, policy, mask, audit)', request: score, start: (up) => regate(up, 'analyst') },
+  { id: 'regate-cluster', label: '3c regate node with cluster store', request: score, start: regateClustered },
   {
     id: 'regate-dense', label: '4 regate dense masking (20 PAN rows)', request: { path: '/v1/transactions?limit=20', method: 'GET' },
     start: (up) => regate(up, 'analyst'),
@@ -161,6 +178,7 @@ try {
       'peak RSS MiB': Math.round(r.rss / 2 ** 20),
       'x bare': bare ? r.load.rps / bare.load.rps : NaN,
       'x opa-rest': opa ? r.load.rps / opa.load.rps : NaN,
+      'x regate': byId('regate') ? r.load.rps / byId('regate')!.load.rps : NaN,
       errors: r.load.errors + r.load.non2xx,
     });
   }
@@ -207,6 +225,8 @@ try {
 } finally {
   await stub.stop();
   regateSetup?.cleanup();
+  clusterSetup?.cleanup();
+  await clusterPg?.stop();
 }
 
 extra.skipped = skipped;

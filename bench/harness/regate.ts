@@ -22,7 +22,7 @@ const cli = join(root, 'dist/src/cli/main.js');
 export interface RegateSetup { dir: string; config: string; tokens: Record<string, string>; cleanup(): void }
 
 /** Writes keys, a bench bundle and a config for an upstream; returns bearer tokens per role. */
-export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: string } = {}): Promise<RegateSetup> {
+export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: string; cluster?: { url: string; passwordFile: string } } = {}): Promise<RegateSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-'));
   const rego = join(dir, 'rego');
   cpSync(join(root, 'rego'), rego, { recursive: true });
@@ -65,9 +65,15 @@ export async function prepareRegate(upstream: string, opts: { workers?: number; 
     // One identity sends all the load: by default its per-identity rate and concurrency limits are lifted.
     `limits: ${opts.limits ?? '{ requests_per_second: 0, max_concurrent: 0 }'}`,
     `logging: { level: warn, requests: false }`,
+    ...(opts.cluster ? [`cluster: { postgres: { url: "${opts.cluster.url}", password_file: ${opts.cluster.passwordFile} }, node_id: bench }`] : []),
     '',
   ].join('\n'));
   return { dir, config, tokens, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** `regate cluster migrate` for a setup made with `cluster` (idempotent). */
+export async function migrateCluster(setup: RegateSetup): Promise<void> {
+  await run(process.execPath, [cli, 'cluster', 'migrate', '--config', setup.config]);
 }
 
 /** Starts `regate serve` on the given CPUs; resolves once it prints `regate ready`. */
