@@ -12,3 +12,4 @@ export { activate } from './policy-watch.js';
 export { auditScrub } from './audit-scrub.js';
 export { auditViews } from './audit-views.js';
 export { bundleOptions, gatewayOptions, holdsDir, identityOptions, persistedBundlePath, serverLimits, type StartOptions } from './options.js';
+export { checkGatewayConfig, type CheckResult } from './check.js';

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { AdminOptions } from '../admin/index.js';
 import type { GatewayConfig, IdentityConfig } from '../config/index.js';
 import type { IdentityOptions, JSONWebKeySet } from '../identity/index.js';
-import { DEFAULT_ENTRYPOINT, type LoadOptions } from '../policy/index.js';
+import { DEFAULT_ENTRYPOINT, type LoadOptions, type WatchOptions } from '../policy/index.js';
 import type { AuthenticatorService, GatewayOptions, GatewayServerLimits } from '../proxy/index.js';
+import type { ServiceOptions } from '../util/index.js';
 import { StartupError } from './errors.js';
 
 export interface StartOptions {
@@ -56,6 +57,29 @@ export async function bundleOptions(config: GatewayConfig): Promise<LoadOptions>
     ...(p.scope ? { scope: p.scope } : {}),
     entrypoint: p.entrypoint ?? DEFAULT_ENTRYPOINT,
     requireSignature: !p.allow_unsigned,
+  };
+}
+
+type ServiceConfig = Pick<NonNullable<GatewayConfig['policy']['service']>, 'credentials' | 'tls' | 'timeout_ms'>;
+
+/** A `service` section of the config (bundle server, decision logs, status) as the HTTP client's options. */
+export function serviceOptions(s: ServiceConfig): ServiceOptions {
+  return {
+    tokenFile: s.credentials?.bearer.token_file,
+    scheme: s.credentials?.bearer.scheme,
+    tls: s.tls && { caFile: s.tls.ca_file, certFile: s.tls.cert_file, keyFile: s.tls.key_file },
+    timeoutMs: s.timeout_ms,
+  };
+}
+
+/** How the policy is read, verified and watched: bundleOptions plus polling, the bundle server's client and the persisted copy. */
+export async function watchOptions(config: GatewayConfig): Promise<WatchOptions> {
+  const { poll_seconds: pollSeconds, service } = config.policy;
+  return {
+    ...(await bundleOptions(config)),
+    pollSeconds,
+    persistPath: persistedBundlePath(config),
+    ...(service ? { service: serviceOptions(service), maxBackoffSeconds: service.max_backoff_seconds } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config/index.js';
 import { BundleFetchError, BundleSignatureError, watchBundle, type BundleWatcher, type PolicyEngine } from '../policy/index.js';
 import { bundleMasker, type ActivePolicy, type AuditSink, type Logger, type PolicyService } from '../proxy/index.js';
 import { StartupError } from './errors.js';
-import { bundleOptions, persistedBundlePath } from './options.js';
+import { watchOptions } from './options.js';
 
 /** A loaded bundle as the pipeline uses it; its masker compiles the bundle's custom detectors now. */
 export function activate(engine: PolicyEngine): ActivePolicy {
@@ -29,8 +29,8 @@ function policyFix(err: unknown): string {
  * one keeps serving. Every load and refusal, the first one included, is audited and logged.
  */
 export async function watchPolicy(config: GatewayConfig, audit: AuditSink, logger: Logger): Promise<{ policy: PolicyService; watcher: BundleWatcher }> {
-  const { bundle: source, poll_seconds: pollSeconds, public_key_file: keyFile, service } = config.policy;
-  const options = await bundleOptions(config);
+  const { bundle: source, public_key_file: keyFile } = config.policy;
+  const options = await watchOptions(config);
   const how = options.publicKeyPem ? `signature verified with ${keyFile}`
     : options.keys ? `signature verified with one of policy.keys (${options.keys.map((k) => k.keyId).join(', ')})`
     : 'unsigned: policy.allow_unsigned is true';
@@ -49,17 +49,6 @@ export async function watchPolicy(config: GatewayConfig, audit: AuditSink, logge
   try {
     watcher = await watchBundle(source, {
       ...options,
-      pollSeconds,
-      persistPath: persistedBundlePath(config),
-      ...(service ? {
-        service: {
-          tokenFile: service.credentials?.bearer.token_file,
-          scheme: service.credentials?.bearer.scheme,
-          tls: service.tls && { caFile: service.tls.ca_file, certFile: service.tls.cert_file, keyFile: service.tls.key_file },
-          timeoutMs: service.timeout_ms,
-        },
-        maxBackoffSeconds: service.max_backoff_seconds,
-      } : {}),
       accept,
       onLoad: (engine) => void loaded(engine),
       onReject: (err) => {

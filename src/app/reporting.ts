@@ -12,18 +12,10 @@ import { DEFAULT_ENTRYPOINT, type WatchStatus } from '../policy/index.js';
 import type { Logger } from '../proxy/index.js';
 import { auditScrub } from './audit-scrub.js';
 import { tapAppends } from './audit-tap.js';
+import { serviceOptions } from './options.js';
 
-type ServiceConfig = NonNullable<GatewayConfig['status']>['service'];
-
-function reportingService(s: ServiceConfig): ReportingService {
-  return {
-    url: s.url,
-    resource: s.resource,
-    tokenFile: s.credentials?.bearer.token_file,
-    scheme: s.credentials?.bearer.scheme,
-    tls: s.tls && { caFile: s.tls.ca_file, certFile: s.tls.cert_file, keyFile: s.tls.key_file },
-    timeoutMs: s.timeout_ms,
-  };
+function reportingService(s: NonNullable<GatewayConfig['status']>['service']): ReportingService {
+  return { url: s.url, resource: s.resource, ...serviceOptions(s) };
 }
 
 /** The event types the reporters read: decisions, and bundle changes (a status report each). */

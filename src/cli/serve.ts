@@ -1,12 +1,15 @@
 import cluster from 'node:cluster';
 import type { CommandModule } from 'yargs';
 import { ConfigError, loadConfig, type GatewayConfig } from '../config/index.js';
-import { runWorker, startCluster, startGateway } from '../app/index.js';
-import { UsageError } from './exit.js';
+import { checkGatewayConfig, runWorker, startCluster, startGateway } from '../app/index.js';
+import { UsageError, VerificationFailed } from './exit.js';
+import { report } from './output.js';
 
 interface Args {
   config?: string;
   workers?: number;
+  check: boolean;
+  json?: boolean;
 }
 
 /**
@@ -35,14 +38,28 @@ export const serveCommand: CommandModule<object, Args> = {
   builder: (y) =>
     y
       .option('config', { type: 'string', describe: 'The config file (keys documented in docs/config.md); default $REGATE_CONFIG' })
+      .option('check', { type: 'boolean', default: false, describe: 'Check the config, the files and keys it names, the bundle, the upstreams and the ports; print every problem and exit (0: none)' })
       .option('workers', { type: 'number', describe: 'Worker processes sharing the client port (overrides the config\'s `workers`, default 1)' })
       .example('$0 serve --config regate.yaml', 'validate the config, load the signed bundle, listen')
+      .example('$0 serve --check --config regate.yaml', 'validate everything the gateway needs, then exit (CI, before a deploy)')
       .example('REGATE_CONFIG=/etc/regate/regate.yaml $0 serve', 'the config file named by the environment (containers, systemd)')
       .example('$0 serve --config regate.yaml --workers 4', 'four workers on one port, one audit log written by the primary')
       .epilogue('A bad config exits 2 naming the key at fault. SIGTERM drains in-flight requests (every worker), then seals the audit log and exits.'),
   handler: async (args) => {
     const file = args.config ?? process.env.REGATE_CONFIG;
     if (!file) throw new UsageError('name the config file with --config FILE or the REGATE_CONFIG environment variable');
+    if (args.check) {
+      const { checked, problems } = await checkGatewayConfig(file);
+      const text = problems.length
+        ? `${problems.map((p) => `problem: ${p}`).join('\n')}\n${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}`
+        : `${checked.map((c) => `ok: ${c}`).join('\n')}\n${file}: no problems found`;
+      if (problems.length) {
+        if (!args.json) process.stderr.write(`${text}\n`);
+        const count = `${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}`;
+        throw new VerificationFailed(args.json ? `${count}: ${problems.join('; ')}` : count);
+      }
+      return report(args.json, text, { config: file, checked });
+    }
     let config: GatewayConfig;
     try {
       config = await loadConfig(file);

@@ -10,7 +10,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { RegateError } from '../util/index.js';
 import { configSchema, type ConfigFile, type PolicyConfig, type UpstreamConfig } from './schema.js';
 export { DEFAULT_LIMITS } from './schema.js';
-import { ConfigValueError } from './validate.js';
+import { collectProblems, ConfigValueError } from './validate.js';
 
 export type { ClusterConfig, ConfigFile, DecisionLogsConfig, IdentityConfig, LimitsConfig, PolicyConfig, RouteConfig, StatusConfig, UpstreamConfig } from './schema.js';
 
@@ -85,6 +85,12 @@ function absolutePolicyPaths(p: PolicyConfig, abs: (path: string) => string): Po
   };
 }
 
+/** A schema error as the operator reads it: file, line, key path, what was expected. */
+function located(file: string, err: ConfigValueError, lineFor: (path: string) => number | undefined): ConfigError {
+  const line = lineFor(err.path);
+  return new ConfigError(`${file}${line ? ` line ${line}` : ''}: ${err.message}`, { cause: err });
+}
+
 /** Validates an already-parsed config tree; `file` names it in errors and anchors relative paths. */
 export async function resolveConfig(file: string, tree: unknown, lineFor: (path: string) => number | undefined = () => undefined): Promise<GatewayConfig> {
   let parsed: ConfigFile;
@@ -92,8 +98,7 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
     parsed = configSchema(tree, '');
   } catch (err) {
     if (!(err instanceof ConfigValueError)) throw err;
-    const line = lineFor(err.path);
-    throw new ConfigError(`${file}${line ? ` line ${line}` : ''}: ${err.message}`, { cause: err });
+    throw located(file, err, lineFor);
   }
   const base = dirname(file);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
@@ -130,9 +135,8 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
   };
 }
 
-/** Reads, parses and validates a YAML config file. */
-export async function loadConfig(file: string): Promise<GatewayConfig> {
-  const path = resolve(file);
+/** The config file's text and its parsed YAML document; unreadable or not YAML: a ConfigError per YAML error. */
+async function readConfigDocument(path: string): Promise<{ doc: ReturnType<typeof parseDocument>; counter: LineCounter; errors: ConfigError[] }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -141,10 +145,42 @@ export async function loadConfig(file: string): Promise<GatewayConfig> {
   }
   const counter = new LineCounter();
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
-  const yamlErr = doc.errors[0];
-  if (yamlErr) {
-    const line = counter.linePos(yamlErr.pos[0]).line;
-    throw new ConfigError(`${path} line ${line}: not valid YAML (${yamlErr.message.split('\n')[0]})`);
-  }
+  const errors = doc.errors.map((e) => new ConfigError(`${path} line ${counter.linePos(e.pos[0]).line}: not valid YAML (${e.message.split('\n')[0]})`));
+  return { doc, counter, errors };
+}
+
+/** Reads, parses and validates a YAML config file. */
+export async function loadConfig(file: string): Promise<GatewayConfig> {
+  const path = resolve(file);
+  const { doc, counter, errors } = await readConfigDocument(path);
+  if (errors[0]) throw errors[0];
   return resolveConfig(path, doc.toJS(), (p) => lineOf(doc, counter, p));
+}
+
+/**
+ * Every problem of a config file at once (`regate serve --check`): each YAML error, else each
+ * schema error (every bad key, not only the first), else the first unreadable credential. The
+ * config is returned when there is none, for the checks that need it resolved.
+ */
+export async function checkConfigFile(file: string): Promise<{ problems: ConfigError[]; config: GatewayConfig | undefined }> {
+  const path = resolve(file);
+  let read: Awaited<ReturnType<typeof readConfigDocument>>;
+  try {
+    read = await readConfigDocument(path);
+  } catch (err) {
+    if (err instanceof ConfigError) return { problems: [err], config: undefined };
+    throw err;
+  }
+  const { doc, counter, errors } = read;
+  if (errors.length) return { problems: errors, config: undefined };
+  const lineFor = (p: string) => lineOf(doc, counter, p);
+  const tree = doc.toJS();
+  const schemaProblems = collectProblems(() => void configSchema(tree, ''));
+  if (schemaProblems.length) return { problems: schemaProblems.map((e) => located(path, e, lineFor)), config: undefined };
+  try {
+    return { problems: [], config: await resolveConfig(path, tree, lineFor) };
+  } catch (err) {
+    if (err instanceof ConfigError) return { problems: [err], config: undefined };
+    throw err;
+  }
 }

@@ -163,18 +163,57 @@ type ObjOf<S extends Shape> = { [K in Exclude<keyof S, MaybeKeys<S>>]: Infer<S[K
   ? { [K in keyof O]: O[K] }
   : never;
 
+/**
+ * While set, mappings record a bad key's error here and go on with their other keys, so one pass
+ * finds every problem (`regate serve --check`); a mapping with a bad key skips its cross-key checks.
+ */
+let collecting: ConfigValueError[] | undefined;
+
+/** Runs `fn` collecting every ConfigValueError the mappings meet; returns them (empty: the tree is valid). */
+export function collectProblems(fn: () => void): ConfigValueError[] {
+  const outer = collecting;
+  const found: ConfigValueError[] = [];
+  collecting = found;
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof ConfigValueError)) throw err;
+    found.push(err);
+  } finally {
+    collecting = outer;
+  }
+  return found;
+}
+
+/** Calls `f`; a ConfigValueError is recorded when collecting (returning false), thrown otherwise. */
+function attempt(f: () => void): boolean {
+  if (!collecting) {
+    f();
+    return true;
+  }
+  try {
+    f();
+    return true;
+  } catch (err) {
+    if (!(err instanceof ConfigValueError)) throw err;
+    collecting.push(err);
+    return false;
+  }
+}
+
 /** A mapping with known keys; unknown keys are errors (they are usually typos). */
 export function obj<S extends Shape>(shape: S, opts: { check?: (o: ObjOf<S>, path: string) => void } = {}): Checker<ObjOf<S>> {
   const known = Object.keys(shape);
   return (v, path) => {
     const input = v === undefined || v === null ? {} : v;
     if (!isMapping(input)) throw new ConfigValueError(path, 'a mapping', v);
+    let ok = true;
     for (const k of Object.keys(input)) {
-      if (!known.includes(k)) throw new UnknownKeyError(child(path, k), known);
+      if (!known.includes(k)) ok = attempt(() => { throw new UnknownKeyError(child(path, k), known); }) && ok;
     }
     const out = {} as Record<string, unknown>;
-    for (const k of known) out[k] = shape[k]!(input[k], child(path, k));
-    opts.check?.(out as ObjOf<S>, path);
+    for (const k of known) ok = attempt(() => void (out[k] = shape[k]!(input[k], child(path, k)))) && ok;
+    if (ok) attempt(() => opts.check?.(out as ObjOf<S>, path));
     return out as ObjOf<S>;
   };
 }

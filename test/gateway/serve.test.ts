@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
 import { DEFAULT_BUNDLE, signBundle } from '../../src/policy/index.js';
 import { cliPath, runCli, whenReady } from '../helpers/cli.js';
-import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
+import { closedPort, startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regate-serve-'));
 let idp: IdpDouble;
@@ -146,6 +146,50 @@ test('SIGTERM drains the request in flight, then exits 0 and stops listening', a
     }
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('serve --check: a good config passes, naming what it checked; nothing is started', async () => {
+  const r = await runCli(['serve', '--check', '--config', configFile()]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /ok: policy bundle \S+pci\.tar\.gz \(revision \S+, signature verified\)/);
+  assert.match(r.stdout, /ok: upstream models \(127\.0\.0\.1:\d+\) accepts connections/);
+  assert.match(r.stdout, /no problems found/);
+  assert.not.match(r.stderr, /regate ready/);
+});
+
+test('serve --check prints every problem, not only the first: each bad key, then files, keys, bundle, upstreams and ports', async () => {
+  const keys = await runCli(['serve', '--check', '--config', configFile({ max_body_bytes: 'lots', drain_secnds: 3, routes: [{ name: 'models', path_prefix: 'v1', upstream: 'models' }] })]);
+  assert.is(keys.code, 1);
+  assert.match(keys.stderr, /problem: \S+ line \d+: max_body_bytes: expected an integer/);
+  assert.match(keys.stderr, /problem: \S+ line \d+: drain_secnds: unknown key; did you mean "drain_seconds"\?/);
+  assert.match(keys.stderr, /problem: \S+ line \d+: routes\[0\]\.path_prefix: expected a path starting with \//);
+  assert.match(keys.stderr, /3 problems found in /);
+
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as AddressInfo).port;
+  const closed = await closedPort();
+  writeFileSync(join(dir, 'not-a-key.pem'), 'hello\n');
+  try {
+    const r = await runCli(['serve', '--check', '--json', '--config', configFile({
+      listen: { port },
+      upstreams: { models: { url: `http://127.0.0.1:${closed}`, credential: { header: 'x-upstream-key', value_file: 'upstream.key' } } },
+      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_file: 'missing-jwks.json' },
+      policy: { bundle: 'pci.tar.gz', keys: { prod: { public_key_file: 'not-a-key.pem' } } },
+    })]);
+    assert.is(r.code, 1);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; message: string };
+    assert.is(doc.ok, false);
+    for (const expected of [
+      /identity\.jwks_file: cannot read \S+missing-jwks\.json \(ENOENT\)/,
+      /policy\.keys\.prod\.public_key_file: \S+not-a-key\.pem is not a PEM public key/,
+      new RegExp(`upstreams\\.models\\.url: cannot connect to 127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`),
+      new RegExp(`listen\\.port: 127\\.0\\.0\\.1:${port} is already in use by another process \\(EADDRINUSE\\)`),
+    ]) assert.match(doc.message, expected);
+    assert.match(doc.message, /^4 problems found in /);
+  } finally {
+    await new Promise((r) => taken.close(r));
   }
 });
 
