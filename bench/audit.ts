@@ -6,8 +6,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog, captureBody, loadOrCreateAuditKey, openStore, readTrustedKeys, storeInput, verifyLog, type AuditEvent, type Durability } from '../src/audit/index.js';
+import { AuditLog, captureBody, eventJson, loadOrCreateAuditKey, openStore, readTrustedKeys, recordInput, storeInput, verifyLog, type AuditEvent, type Durability } from '../src/audit/index.js';
 import { percentile, report, type Row } from './lib/report.js';
+import { typical } from './lib/inputs.js';
 
 const APPENDS = Number(process.env.AUDIT_BENCH_APPENDS ?? 20_000);
 const CALLERS = 256;
@@ -15,16 +16,21 @@ const root = mkdtempSync(join(tmpdir(), 'regate-bench-audit-'));
 const key = await loadOrCreateAuditKey(root);
 const body = captureBody(JSON.stringify({ transaction: { amount: 1234, card: '411111******1111', merchant: 'x'.repeat(600) } }));
 
-function decision(i: number): AuditEvent {
+// The policy input a decision record carries (`policy_input`, for `regate policy diff`), as the gateway records it.
+const input = recordInput(typical());
+
+/** A decision record as the gateway writes it; `withInput: false` is the record before inputs were recorded. */
+function decision(i: number, withInput = true): AuditEvent {
   return {
     type: 'request.decision', request_id: `req-${i}`, subject: 'alice@example.com', groups: ['fraud-analysts'], client: '10.0.0.7',
     route: 'fraud-model', upstream: 'http://fraud-model.internal:8080', method: 'POST', path: '/v1/score',
-    decision: { effect: 'mask', reason: 'fraud analysts may score; PAN masked', policy_revision: 'sha256:3f1c…' }, approval: null, request_body: body,
+    decision: { effect: 'mask', reason: 'fraud analysts may score; PAN masked', policy_revision: 'sha256:3f1c…', rules: ['allow.permitted', 'mask.card_data.response'] }, approval: null, request_body: body,
+    ...(withInput ? { policy_input: input } : {}),
   };
 }
 
 /** `appends` appends from `callers` concurrent callers, each awaiting its own; returns rate and per-append latencies. */
-async function run(dir: string, durability: Durability, callers: number, appends: number): Promise<{ rate: number; lat: Float64Array }> {
+async function run(dir: string, durability: Durability, callers: number, appends: number, withInput = true): Promise<{ rate: number; lat: Float64Array }> {
   const log = await AuditLog.open({ dir, signingKey: key.privateKey, keyId: key.keyId, durability });
   const lat = new Float64Array(appends);
   let next = 0;
@@ -33,7 +39,7 @@ async function run(dir: string, durability: Durability, callers: number, appends
     Array.from({ length: callers }, async () => {
       for (let i = next++; i < appends; i = next++) {
         const t = performance.now();
-        await log.append(decision(i));
+        await log.append(decision(i, withInput));
         lat[i] = performance.now() - t;
       }
     }),
@@ -74,6 +80,18 @@ try {
     rows.push({ durability: mode + (mode === 'fsync' ? ' (default)' : ''), callers: CALLERS, appends_per_s: Math.round(mean(rates)), vs_default: mean(rates) / baseline, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99), survives_sigkill: sigkill, survives_power_loss: power });
   }
   report('audit-append', rows, { appends: APPENDS, rounds: ROUNDS, record_bytes_approx: Buffer.byteLength(JSON.stringify(decision(0))) });
+
+  // What recording the policy input costs a decision record: bytes (the event's canonical JSON; the
+  // envelope adds ~130) and the default-durability append rate, without and with it, same run.
+  const size: Row[] = [];
+  let before = NaN;
+  for (const [label, withInput] of [['decision record without policy_input (before)', false], ['decision record with policy_input', true]] as const) {
+    const bytes = Buffer.byteLength(eventJson(decision(0, withInput)));
+    const { rate, lat } = await run(join(root, `size-${withInput}`), 'fsync', CALLERS, APPENDS, withInput);
+    if (Number.isNaN(before)) before = rate;
+    size.push({ record: label, event_bytes: bytes, input_bytes: withInput ? Buffer.byteLength(input) : 0, appends_per_s: Math.round(rate), vs_before: rate / before, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99) });
+  }
+  report('audit-record-size', size, { body_bytes: body.bytes });
 
   // What one request waits for its decision record, by how many requests are in flight at once
   // (1 = one awaited append at a time: no batching), at the default durability and, one at a time,

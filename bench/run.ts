@@ -47,10 +47,11 @@ interface Contender {
 }
 
 let regateSetup: RegateSetup | undefined;
-async function regate(upstream: string, role: 'analyst' | 'agent'): Promise<Running> {
-  regateSetup ??= await prepareRegate(upstream);
-  const p = await startRegate(regateSetup, CONTENDER_CPU);
-  return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: regateSetup.tokens[role] };
+let shadowSetup: RegateSetup | undefined;
+async function regate(upstream: string, role: 'analyst' | 'agent', shadow = false): Promise<Running> {
+  const setup = shadow ? (shadowSetup ??= await prepareRegate(upstream, { shadow: true })) : (regateSetup ??= await prepareRegate(upstream));
+  const p = await startRegate(setup, CONTENDER_CPU);
+  return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: setup.tokens[role] };
 }
 
 /**
@@ -76,6 +77,8 @@ const contenders: Contender[] = [
   },
   { id: 'regate', label: '3 regate allow (JWT, policy, mask, audit)', request: score, start: (up) => regate(up, 'analyst') },
   { id: 'regate-cluster', label: '3c regate node with cluster store', request: score, start: regateClustered },
+  // Shadow mode's cost: the same bundle also runs as the shadow policy, deciding every request a second time off the response path.
+  { id: 'regate-shadow', label: '3b regate allow + shadow policy', request: score, start: (up) => regate(up, 'analyst', true) },
   {
     id: 'regate-dense', label: '4 regate dense masking (20 PAN rows)', request: { path: '/v1/transactions?limit=20', method: 'GET' },
     start: (up) => regate(up, 'analyst'),
@@ -227,6 +230,7 @@ try {
   regateSetup?.cleanup();
   clusterSetup?.cleanup();
   await clusterPg?.stop();
+  shadowSetup?.cleanup();
 }
 
 extra.skipped = skipped;

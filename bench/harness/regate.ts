@@ -21,8 +21,12 @@ const cli = join(root, 'dist/src/cli/main.js');
 
 export interface RegateSetup { dir: string; config: string; tokens: Record<string, string>; cleanup(): void }
 
-/** Writes keys, a bench bundle and a config for an upstream; returns bearer tokens per role. */
-export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: string; cluster?: { url: string; passwordFile: string } } = {}): Promise<RegateSetup> {
+/**
+ * Writes keys, a bench bundle and a config for an upstream; returns bearer tokens per role. With
+ * `shadow`, the same bundle also runs as the shadow policy (`policy.shadow`), so every request is
+ * decided twice and the two always agree: the cost of shadow mode itself, without disagreement records.
+ */
+export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: string; cluster?: { url: string; passwordFile: string }; shadow?: boolean } = {}): Promise<RegateSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-'));
   const rego = join(dir, 'rego');
   cpSync(join(root, 'rego'), rego, { recursive: true });
@@ -61,7 +65,7 @@ export async function prepareRegate(upstream: string, opts: { workers?: number; 
     `  - { name: transactions, path_prefix: /v1/transactions, upstream: stub }`,
     `  - { name: chat, path_prefix: /v1/chat, upstream: stub }`,
     `identity: { issuer: "urn:bench", audience: regate, jwks_file: ${join(dir, 'jwks.json')} }`,
-    `policy: { bundle: ${join(dir, 'bench.tar.gz')}, public_key_file: ${join(dir, 'bundle.pub.pem')}, poll_seconds: 0 }`,
+    `policy: { bundle: ${join(dir, 'bench.tar.gz')}, public_key_file: ${join(dir, 'bundle.pub.pem')}, poll_seconds: 0${opts.shadow ? `, shadow: { bundle: ${join(dir, 'bench.tar.gz')} }` : ''} }`,
     // One identity sends all the load: by default its per-identity rate and concurrency limits are lifted.
     `limits: ${opts.limits ?? '{ requests_per_second: 0, max_concurrent: 0 }'}`,
     `logging: { level: warn, requests: false }`,

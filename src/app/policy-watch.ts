@@ -8,6 +8,7 @@ import { BundleFetchError, BundleSignatureError, watchBundle, type BundleWatcher
 import { bundleMasker, type ActivePolicy, type AuditSink, type Logger, type PolicyService } from '../proxy/index.js';
 import { StartupError } from './errors.js';
 import { watchOptions } from './options.js';
+import { revisionKeeper } from './what-if.js';
 
 /** A loaded bundle as the pipeline uses it; its masker compiles the bundle's custom detectors now. */
 export function activate(engine: PolicyEngine): ActivePolicy {
@@ -44,7 +45,11 @@ export async function watchPolicy(config: GatewayConfig, audit: AuditSink, logge
     return record(engine.revision, origin === 'source' ? how : `${how}; from the persisted copy, the source being unavailable`);
   };
   const active = new WeakMap<PolicyEngine, ActivePolicy>();
-  const accept = (engine: PolicyEngine) => void active.set(engine, activate(engine));
+  const keep = revisionKeeper(config, logger);
+  const accept = (engine: PolicyEngine, bytes: Uint8Array) => {
+    active.set(engine, activate(engine));
+    keep(engine, bytes);
+  };
   let watcher: BundleWatcher;
   try {
     watcher = await watchBundle(source, {

@@ -8,10 +8,10 @@
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { fileInput, openStore, parseRecord, storeInput, type AuditRecord } from '../audit/index.js';
-import { BundleStore, CHANGE_KINDS, DEFAULT_CAPABILITIES, loadBundle, writeTarGz, type ChangeKind, type PolicyEngine } from '../policy/index.js';
+import { fileInput, openStore, storeInput } from '../audit/index.js';
+import { BUNDLE_REVISIONS, BundleStore, CHANGE_KINDS, DEFAULT_CAPABILITIES, loadBundle, writeTarGz, type ChangeKind, type PolicyEngine } from '../policy/index.js';
 import { bundleEntries, compilePolicy } from '../policy-build/index.js';
-import { diffRecorded, formatReport, type DecisionFilter } from '../policy-diff/index.js';
+import { diffRecorded, formatReport, logRecords, type DecisionFilter } from '../policy-diff/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { progress } from './progress.js';
 
@@ -68,18 +68,6 @@ export function failKinds(value: string): ChangeKind[] {
   return [...out];
 }
 
-/** Every record of the log source, in log order; a record that does not parse stops the run. */
-function* recordsOf(items: ReturnType<typeof storeInput>['input']): Generator<AuditRecord> {
-  for (const item of items) {
-    if (item.kind === 'start') continue;
-    for (const entry of item.kind === 'segment' ? item.segment.entries : item.entries) {
-      const r = parseRecord(entry.bytes);
-      if (typeof r === 'string') throw new VerificationFailed(`${entry.where} is not an audit record (${r}); run \`regate audit verify\` on this log`);
-      yield r;
-    }
-  }
-}
-
 export const diffCommand: CommandModule<object, DiffArgs> = {
   command: 'diff',
   describe: 'What a candidate policy would have done to recorded traffic: decide every recorded input again and list what changes',
@@ -87,7 +75,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     y
       .option('candidate', { type: 'string', demandOption: true, requiresArg: true, describe: 'The candidate: a bundle (.tar.gz) or a rego folder (compiled with the pinned opa)' })
       .option('baseline', { type: 'string', requiresArg: true, describe: 'Compare against this bundle instead of the revision recorded with each decision' })
-      .option('bundles', { type: 'string', array: true, requiresArg: true, describe: 'Bundle store(s) to find recorded revisions in (default: bundles/ beside the audit log, or in the export folder)' })
+      .option('bundles', { type: 'string', array: true, requiresArg: true, describe: 'Bundle store(s) to find recorded revisions in (default: bundle-revisions/ beside the audit log, or in the export folder)' })
       .option('audit', { type: 'string', requiresArg: true, describe: 'The audit log directory (LMDB), e.g. .regate/audit' })
       .option('export', { type: 'string', requiresArg: true, describe: 'A folder of exported segments (regate audit export)' })
       .option('since', { type: 'string', requiresArg: true, describe: 'Only decisions recorded since: a duration (24h, 7d) or an ISO time' })
@@ -104,7 +92,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const filter: DecisionFilter = { sinceMs: a.since !== undefined ? sinceMs(a.since) : undefined, route: a.route, subject: a.subject };
     const candidate = await candidateEngine(a.candidate, a.capabilities);
     const fixed = a.baseline !== undefined ? await loadBundle(a.baseline) : null;
-    const store = new BundleStore(a.bundles ?? [a.audit !== undefined ? join(dirname(a.audit), 'bundles') : join(a.export!, 'bundles')]);
+    const store = new BundleStore(a.bundles ?? [a.audit !== undefined ? join(dirname(a.audit), BUNDLE_REVISIONS) : join(a.export!, BUNDLE_REVISIONS)]);
     const baseline = async (revision: string) => {
       if (fixed) return fixed;
       return store.engine(revision).catch((err: Error) => {
@@ -114,7 +102,7 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const run = async (source: ReturnType<typeof storeInput>) => {
       const bar = progress(source.total, 'comparing');
       try {
-        return await diffRecorded(recordsOf(source.input), { candidate, baseline, filter, onProgress: bar.update });
+        return await diffRecorded(logRecords(source.input), { candidate, baseline, filter, onProgress: bar.update });
       } finally {
         bar.done();
       }

@@ -82,6 +82,7 @@ function absolutePolicyPaths(p: PolicyConfig, abs: (path: string) => string): Po
     public_key_file: p.public_key_file && abs(p.public_key_file),
     keys,
     service: p.service && absoluteServicePaths(p.service, abs),
+    shadow: p.shadow && { bundle: isUrl(p.shadow.bundle) ? p.shadow.bundle : abs(p.shadow.bundle) },
   };
 }
 

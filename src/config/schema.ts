@@ -172,6 +172,8 @@ const policy = obj(
     allow_unsigned: optional(bool(), false),
     poll_seconds: optional(int({ min: 0, unit: 'seconds between checks for a new bundle; 0 disables' }), 10),
     service: optional(bundleService),
+    // Shadow mode: a second bundle decides beside the enforced one and never changes the answer.
+    shadow: optional(obj({ bundle: str({ nonEmpty: true, expected: 'a bundle file path or an http(s) URL' }) })),
   },
   {
     // Fail closed: a gateway that would run whatever bundle it finds must be asked for in writing.

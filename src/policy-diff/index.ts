@@ -4,5 +4,5 @@
  * would do. docs/policy.md ("What would this change have done?") is the user's guide.
  */
 export { diffRecorded, type Change, type DiffOptions, type DiffReport, type Evaluator, type Side, type Summary } from './diff.js';
-export { recordedDecision, SKIP_REASONS, type DecisionFacts, type DecisionFilter, type RecordedDecision, type SkipReason } from './recorded.js';
+export { logRecords, recordedDecision, SKIP_REASONS, type DecisionFacts, type DecisionFilter, type RecordedDecision, type SkipReason } from './recorded.js';
 export { formatReport, kindLabel } from './report.js';

@@ -4,7 +4,7 @@
  * audit stage owns that format). A decision whose input cannot be rebuilt faithfully is kept with
  * the reason it is skipped, never re-evaluated on a guess.
  */
-import { rebuildInput, type AuditRecord, type DecisionEffect, type RebuiltInput } from '../audit/index.js';
+import { AuditReadError, parseRecord, rebuildInput, type AuditRecord, type DecisionEffect, type RebuiltInput, type storeInput } from '../audit/index.js';
 
 export { UNREBUILT_REASONS as SKIP_REASONS, type UnrebuiltReason as SkipReason } from '../audit/index.js';
 
@@ -49,4 +49,16 @@ export function recordedDecision(r: AuditRecord, filter: DecisionFilter = {}): R
     rules: e.decision.rules ?? [],
     ...rebuildInput(e),
   };
+}
+
+/** Every record of a log source (`storeInput` or `fileInput`), in log order; a record that does not parse stops the run. */
+export function* logRecords(items: ReturnType<typeof storeInput>['input']): Generator<AuditRecord> {
+  for (const item of items) {
+    if (item.kind === 'start') continue;
+    for (const entry of item.kind === 'segment' ? item.segment.entries : item.entries) {
+      const r = parseRecord(entry.bytes);
+      if (typeof r === 'string') throw new AuditReadError(`${entry.where} is not an audit record (${r}); run \`regate audit verify\` on this log`);
+      yield r;
+    }
+  }
 }

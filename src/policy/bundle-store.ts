@@ -1,6 +1,6 @@
 /**
  * Bundles kept by revision. The gateway saves every bundle it loads into its state folder
- * (`<state_dir>/bundles/<revision>.tar.gz`), so that a decision recorded in the audit log can later
+ * (`<state_dir>/bundle-revisions/<revision>.tar.gz`), so that a decision recorded in the audit log can later
  * be re-evaluated with the very bundle that made it (`regate policy diff`): the log names the
  * revision, the store has its bytes. Any folder of bundles can serve as a store; a bundle is found
  * by its file name first and otherwise by reading every bundle in the folder for its revision.
@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { BundleError } from './errors.js';
 import type { PolicyEngine } from './evaluator.js';
 import { loadBundle, type LoadOptions } from './load.js';
+
+/** The gateway's bundle store: this folder of its state folder. */
+export const BUNDLE_REVISIONS = 'bundle-revisions';
 
 /** The file a revision is stored under: the revision with anything but `A-Za-z0-9_.-` replaced by `-`. */
 export function bundleFileName(revision: string): string {

@@ -14,7 +14,7 @@ export { loadBundle, openBundle, readBundleFile, signBundle, type LoadOptions } 
 export { DEFAULT_KEY_ID, verifyFiles, type SignOptions, type VerificationKey, type VerifyOptions } from './signature.js';
 export { DEFAULT_ENTRYPOINT } from './bundle.js';
 export { DEFAULT_BUNDLE } from './paths.js';
-export { BundleNotFound, BundleStore, bundleFileName, saveBundle } from './bundle-store.js';
+export { BUNDLE_REVISIONS, BundleNotFound, BundleStore, bundleFileName, saveBundle } from './bundle-store.js';
 export { HOST_BUILTINS } from './host.js';
 export { watchBundle, type BundleWatcher, type WatchOptions, type WatchStatus } from './watch.js';
 export type { BundleServiceOptions } from './service.js';

@@ -33,10 +33,11 @@ export interface WatchOptions extends LoadOptions {
   /** Source of jitter in [0, 1) (default Math.random). */
   random?: () => number;
   /**
-   * Called with each loaded engine (the first one too) before it is swapped in; throwing refuses it,
-   * as a bad signature would. For checks the policy stage cannot make itself (custom detectors' RE2).
+   * Called with each loaded engine (the first one too) and the bundle bytes it came from, before it
+   * is swapped in; throwing refuses it, as a bad signature would. For checks the policy stage cannot
+   * make itself (custom detectors' RE2), and for keeping the bundle by revision.
    */
-  accept?: (engine: PolicyEngine) => void;
+  accept?: (engine: PolicyEngine, bytes: Uint8Array) => void;
   /** Called after each new bundle is swapped in (not for the initial load). */
   onLoad?: (engine: PolicyEngine) => void;
   /** Called when a new bundle is refused or cannot be fetched; the previous engine stays current. */
@@ -107,7 +108,7 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
   const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
   const load = async (bytes: Uint8Array) => {
     const engine = await loadBundle(bytes, opts);
-    opts.accept?.(engine);
+    opts.accept?.(engine, bytes);
     return engine;
   };
 

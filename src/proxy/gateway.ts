@@ -8,7 +8,7 @@ import { hash, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
-import { BodyCapturer, captureBody, type AuditEvent, type DecisionEffect } from '../audit/index.js';
+import { BodyCapturer, captureBody, recordInput, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { ResolvedUpstream } from '../config/index.js';
 import { refuseRepeatedCredentials } from '../identity/index.js';
 import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../contract/index.js';
@@ -36,6 +36,7 @@ import { CARD_RULES } from './masking.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
 import { relay } from './relay.js';
+import { ShadowObserver } from './shadow.js';
 import { parseTarget } from './target.js';
 import type { ActivePolicy, GatewayOptions, GatewayServices, MaskService } from './services.js';
 import { UsageCounter } from './usage.js';
@@ -168,11 +169,13 @@ export class Gateway {
   /** Outcome records not yet durable; close() waits for them. */
   readonly #writes = new Set<Promise<void>>();
   #drained: (() => void) | null = null;
+  readonly #shadow: ShadowObserver | null;
 
   constructor(
     private readonly services: GatewayServices,
     opts: GatewayOptions,
   ) {
+    this.#shadow = services.shadow ? new ShadowObserver(services.shadow, { append: (e) => services.audit.append(e), metrics: this.metrics, logger: services.logger }) : null;
     this.#router = new Router(opts.routes);
     this.#upstreams = new Upstreams(opts.upstreams);
     this.#maxBody = opts.maxBodyBytes;
@@ -294,6 +297,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    await this.#shadow?.close();
     await Promise.all(this.#writes);
     this.#usage.close();
     this.#limits.close();
@@ -372,15 +376,20 @@ export class Gateway {
     });
     const policy = this.services.policy.current();
     x.revision = policy.revision;
+    const shadowFacts = { request_id: x.id, subject: identity.sub, route: route.name };
     let decision: Decision;
     try {
       decision = this.#decide(x, policy, input);
     } catch (err) {
-      await this.#recordDecision(x, identity, route.upstream, 'error', (err as PolicyFailed).message, approval, null);
+      const reason = (err as PolicyFailed).message;
+      this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });
+      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, approval, input, body === null ? null : this.#auditBody(policy, [], body));
       throw err;
     }
+    this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
-    await this.#recordDecision(x, identity, route.upstream, x.outcome as DecisionEffect, decision.reason, approval, body === null ? null : this.#auditBody(policy, decision, body));
+    const recorded = { effect: x.outcome as DecisionEffect, reason: decision.reason, rules: decision.rules ?? [] };
+    await this.#recordDecision(x, identity, route.upstream, recorded, approval, input, body === null ? null : this.#auditBody(policy, decision.mask.request, body));
 
     if (decision.hold) {
       const waitStart = performance.now();
@@ -429,13 +438,24 @@ export class Gateway {
    * The request body as the audit log keeps it: card data masked whatever the decision says, and
    * whatever else the decision masks on the request side (custom detectors, JSON paths) too.
    */
-  #auditBody(policy: ActivePolicy, decision: Decision, body: unknown): string {
-    const rules = decision.mask.request.length ? [...CARD_RULES, ...decision.mask.request] : CARD_RULES;
+  #auditBody(policy: ActivePolicy, requestRules: MaskRule[], body: unknown): string {
+    const rules = requestRules.length ? [...CARD_RULES, ...requestRules] : CARD_RULES;
     return JSON.stringify(policy.masker.maskJson(rules, body).value);
   }
 
-  /** The decision record, durable before anything is enforced or forwarded; `body` is the masked request body. */
-  async #recordDecision(x: Exchange, identity: Identity, upstream: string, effect: DecisionEffect, reason: string, approval: Approval | null, body: string | null): Promise<void> {
+  /**
+   * The decision record, durable before anything is enforced or forwarded, with the input it was
+   * decided on (`policy diff` decides it again); `body` is the masked request body.
+   */
+  async #recordDecision(
+    x: Exchange,
+    identity: Identity,
+    upstream: string,
+    decided: { effect: DecisionEffect; reason: string; rules: string[] },
+    approval: Approval | null,
+    input: PolicyInput,
+    body: string | null,
+  ): Promise<void> {
     await this.#record({
       type: 'request.decision',
       request_id: x.id,
@@ -446,9 +466,10 @@ export class Gateway {
       upstream,
       method: x.method,
       path: scrubPath(x.path),
-      decision: { effect, reason, policy_revision: x.revision },
+      decision: { ...decided, policy_revision: x.revision },
       approval: approval?.hold_id ?? null,
       request_body: body === null ? null : captureBody(body, this.#bodyCap),
+      policy_input: recordInput(input),
     });
     x.recorded = true;
   }
@@ -465,9 +486,10 @@ export class Gateway {
       upstream: null,
       method: x.method,
       path: scrubPath(x.path),
-      decision: { effect: e.status >= 500 ? 'error' : 'deny', reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null },
+      decision: { effect: e.status >= 500 ? 'error' : 'deny', reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null, rules: [] },
       approval: null,
       request_body: null,
+      policy_input: null,
     });
   }
 

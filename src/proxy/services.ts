@@ -11,6 +11,7 @@ import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../con
 import type { HoldOutcome, HoldRequest } from '../hold/index.js';
 import type { LimitSettings } from './limits.js';
 import type { Logger } from './log.js';
+import type { ShadowPolicy } from './shadow.js';
 
 /** Verifies the caller; rejects with an error carrying `status` and `wwwAuthenticate` (identity's AuthError). */
 export interface AuthenticatorService {
@@ -75,6 +76,8 @@ export interface GatewayServices {
   logger: Logger;
   /** Absent on a single node: the counts are this process's own. */
   sharedUsage?: SharedUsage;
+  /** Shadow mode (config `policy.shadow`): a second policy that decides beside the enforced one, never changing the answer. */
+  shadow?: { current(): ShadowPolicy };
 }
 
 export interface GatewayOptions {

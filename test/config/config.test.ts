@@ -67,6 +67,17 @@ test('a valid file loads with defaults, absolute paths and credentials read', as
   assert.is(c.logging.level, 'info');
 });
 
+test('policy.shadow: a bundle path is made absolute, a URL kept; absent, there is no shadow; a shadow without a bundle is refused by key', async () => {
+  assert.is((await loadConfig(write('no-shadow.yaml', stringify(base())))).policy.shadow, undefined);
+  const t = base() as ReturnType<typeof base> & { policy: Record<string, unknown> };
+  t.policy.shadow = { bundle: 'candidate.tar.gz' };
+  assert.equal((await loadConfig(write('shadow.yaml', stringify(t)))).policy.shadow, { bundle: join(dir, 'candidate.tar.gz') });
+  t.policy.shadow = { bundle: 'https://bundles.example.com/next.tar.gz' };
+  assert.equal((await loadConfig(write('shadow-url.yaml', stringify(t)))).policy.shadow, { bundle: 'https://bundles.example.com/next.tar.gz' });
+  t.policy.shadow = { url: 'x' };
+  assert.match(await failure(t), /policy\.shadow/);
+});
+
 test('a wrong type names the key, the line and what was expected', async () => {
   const t = base();
   t.upstreams.fraud.timeouts.headers_ms = 'soon';

@@ -10,6 +10,8 @@ const NOT_CONTENT = new Set(['sha256', 'request_id', 'root', 'hold_id', 'grant_i
 
 function contentStrings(value: unknown, key = ''): string[] {
   if (NOT_CONTENT.has(key)) return [];
+  // The recorded policy input is JSON text: its strings are content, its numbers (times) are not.
+  if (key === 'policy_input' && typeof value === 'string') return contentStrings(JSON.parse(value));
   if (typeof value === 'string') return [value];
   if (Array.isArray(value)) return value.flatMap((v) => contentStrings(v));
   if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => [k, ...contentStrings(v, k)]);

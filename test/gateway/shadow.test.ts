@@ -8,7 +8,12 @@ import { GatewayMetrics } from '../../src/proxy/metrics.js';
 import { ShadowObserver, type ShadowPolicy } from '../../src/proxy/shadow.js';
 import { auditFixture, bundleVariant } from '../policy-diff/fixtures.js';
 import { input } from '../policy/fixtures.js';
-import { LogSink } from './harness.js';
+import { readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { startGateway } from '../../src/app/index.js';
+import { LogSink, startIdp, startRig, testConfig } from './harness.js';
 
 let enforced: PolicyEngine;
 let shadow: PolicyEngine;
@@ -87,6 +92,65 @@ test('a full queue drops shadow decisions and counts them, instead of queueing w
   await tick();
   await observer.close();
   assert.is(r.metrics.shadowDecisions.get({ result: 'disagree' }), 4);
+});
+
+test('through the real gateway: answers are the enforced policy’s, disagreements are counted in /metrics and audited, both bundles kept by revision', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-shadow-'));
+  const shadowFile = join(dir, 'next.tar.gz');
+  writeFileSync(shadowFile, await bundleVariant('sha256:shadow000000001', (d) => (d.pci.operations.transactions.groups = ['pci-admins'])));
+  const rig = await startRig({ keepState: true, metricsPublic: true, policy: { shadow: { bundle: shadowFile } } });
+  let ids: string[] = [];
+  try {
+    const analyst = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
+    const statuses: number[] = [];
+    for (const path of ['/v1/transactions?limit=5', '/v1/transactions?limit=6', '/v1/score']) {
+      const r = await fetch(`${rig.gw.url}${path}`, { method: path === '/v1/score' ? 'POST' : 'GET', headers: { authorization: `Bearer ${analyst}`, 'content-type': 'application/json' }, body: path === '/v1/score' ? '{}' : undefined });
+      await r.arrayBuffer();
+      statuses.push(r.status);
+      ids.push(r.headers.get('x-request-id')!);
+    }
+    assert.equal(statuses, [200, 200, 200], 'the shadow would deny the listings; the enforced policy allows them, and it alone answers');
+    ids = ids.slice(0, 2);
+    await tick();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const metrics = await (await fetch(`${rig.gw.adminUrl}/metrics`)).text();
+    assert.match(metrics, /regate_shadow_disagreements_total\{kind="allow_to_deny"\} 2/);
+    assert.match(metrics, /regate_shadow_decisions_total\{result="agree"\} 1/);
+  } finally {
+    await rig.stop();
+  }
+  try {
+    assert.equal(readdirSync(join(rig.stateDir, 'bundle-revisions')).sort(), [`${enforced.revision.replace(':', '-')}.tar.gz`, 'sha256-shadow000000001.tar.gz'].sort());
+    const tail = await runCli(['audit', 'tail', '--dir', join(rig.stateDir, 'audit')]);
+    const events = tail.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).event);
+    const disagreements = events.filter((e) => e.type === 'policy.shadow_disagreement');
+    assert.equal(disagreements.map((e) => [e.request_id, e.kind, e.enforced.effect, e.shadow.effect, e.subject, e.route]), ids.map((id) => [id, 'allow_to_deny', 'mask', 'deny', 'alice', 'transactions']));
+    assert.ok(events.some((e) => e.type === 'bundle.loaded' && e.revision === 'sha256:shadow000000001' && /^shadow: /.test(e.reason)));
+    const decision = events.find((e) => e.type === 'request.decision' && e.request_id === ids[0]);
+    assert.equal(decision.decision.rules, ['allow.permitted', 'mask.card_data.response']);
+    assert.equal(JSON.parse(decision.policy_input).request.query, { limit: ['5'] });
+  } finally {
+    rmSync(rig.stateDir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a shadow bundle refused at start stops the start, naming policy.shadow.bundle', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-shadow-'));
+  const idp = await startIdp();
+  try {
+    writeFileSync(join(dir, 'broken.tar.gz'), 'not a bundle');
+    await startGateway(testConfig(idp, 'http://127.0.0.1:9', { stateDir: dir, policy: { shadow: { bundle: join(dir, 'broken.tar.gz') } } }), { log: new LogSink() }).then(
+      () => assert.unreachable('the gateway started'),
+      (err: Error) => {
+        assert.is((err as { code?: string }).code, 'ERR_STARTUP');
+        assert.match(err.message, /policy\.shadow\.bundle .*broken\.tar\.gz refused: /);
+      },
+    );
+  } finally {
+    await idp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -8,8 +8,13 @@ export interface CliResult { code: number | null; stdout: string; stderr: string
 
 /** Runs the real `regate` CLI in a child process, optionally feeding stdin. */
 export function runCli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [cliPath, ...args], opts);
+}
+
+/** Runs a program in a child process, optionally feeding stdin; resolves with its exit code and output. */
+export function runProcess(command: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const child = spawn(command, args, {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],

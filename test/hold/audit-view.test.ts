@@ -24,7 +24,7 @@ let failViews = false;
 function decision(request_id: string, subject: string, route: string, effect: 'allow' | 'deny' | 'hold'): AuditEvent {
   return {
     type: 'request.decision', request_id, subject, groups: ['fraud-analysts'], client: '127.0.0.1', route, upstream: 'models',
-    method: 'POST', path: '/v1/score', decision: { effect, reason: `${effect} for the test`, policy_revision: 'rev1' }, approval: null,
+    method: 'POST', path: '/v1/score', decision: { effect, reason: `${effect} for the test`, policy_revision: 'rev1', rules: [`${effect}.by_test`] }, approval: null,
     request_body: { bytes: 2, sha256: '0'.repeat(64), text: '{}', truncated: false },
   };
 }
@@ -141,6 +141,7 @@ test('in the console an auditor searches, opens one exchange and sees the segmen
     await page.click('#audit-records button.replay >> text=r1');
     await page.locator('#exchange', { hasText: 'request.outcome' }).waitFor();
     assert.match((await page.textContent('#exchange')) ?? '', /"text": "\{\\"pan\\":\\"\*{12}1111\\"\}"/);
+    assert.match((await page.textContent('#exchange')) ?? '', /\nwhy: allow by allow\.by_test\n/, 'the rules that decided are shown above the decision record');
     assert.is(await viewsOfR1(), before + 1, 'the replay in the console was recorded');
   } finally {
     await browser.close();

@@ -23,7 +23,7 @@ test.before(async () => {
   await log.append(decisionEvent('r-agent', input(['support-agents'], 'POST', '/v1/score'), baseline));
   await log.append(decisionEvent('r-admin', input(['pci-admins'], 'POST', '/v1/score'), baseline));
   await log.close();
-  bundles = join(f.dir, '..', 'bundles');
+  bundles = join(f.dir, '..', 'bundle-revisions');
   await saveBundle(bundles, baseline.revision, await readFile(DEFAULT_BUNDLE));
   candidateFile = join(f.dir, '..', 'candidate.tar.gz');
   writeFileSync(

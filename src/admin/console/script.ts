@@ -212,11 +212,18 @@ export const CONSOLE_JS = String.raw`'use strict';
     } catch (err) { say(err.message, true); }
   }
 
+  // Why: the policy rules behind a decision, and both sides of a shadow disagreement, above the record.
+  function why(e) {
+    var rules = function (d) { return d.rules && d.rules.length ? ' [' + d.rules.join(', ') + ']' : ''; };
+    if (e.type === 'policy.shadow_disagreement') return '\nshadow disagrees (' + e.kind + '): enforced ' + e.enforced.effect + rules(e.enforced) + ', shadow ' + e.shadow.effect + rules(e.shadow);
+    return e.decision && e.decision.rules && e.decision.rules.length ? '\nwhy: ' + e.decision.effect + ' by ' + e.decision.rules.join(', ') : '';
+  }
+
   async function showExchange(id) {
     try {
       var data = await api('GET', '/api/audit/exchanges/' + encodeURIComponent(id));
       $('exchange-id').textContent = id;
-      $('exchange').textContent = data.records.map(function (r) { return '#' + r.seq + ' ' + r.ts + '\n' + JSON.stringify(r.event, null, 2); }).join('\n\n');
+      $('exchange').textContent = data.records.map(function (r) { return '#' + r.seq + ' ' + r.ts + why(r.event) + '\n' + JSON.stringify(r.event, null, 2); }).join('\n\n');
     } catch (err) { say(err.message, true); }
   }
 
