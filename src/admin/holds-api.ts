@@ -35,8 +35,8 @@ const STATIC: Record<string, [string, string]> = {
 
 const HEARTBEAT_MS = 15_000;
 
-function view(hold: Hold): Record<string, unknown> {
-  return { ...hold, approvals_required: approvalsRequired(hold) };
+function view(service: HoldService, hold: Hold): Record<string, unknown> {
+  return { ...hold, approvals_required: approvalsRequired(hold), client: service.clientWait(hold) };
 }
 
 /**
@@ -83,14 +83,14 @@ async function route(service: HoldService, views: AuditViews | undefined, caller
   if (collection === 'audit') return routeAuditView(service, views, caller, req, res, url);
   if (collection === 'whoami') {
     if (method !== 'GET' || id !== undefined) return wrong();
-    return sendJson(res, 200, { sub: caller.sub, groups: caller.groups, auditor: service.isAuditor(caller) });
+    return sendJson(res, 200, { sub: caller.sub, iss: caller.iss, groups: caller.groups, auditor: service.isAuditor(caller) });
   }
 
   if (collection === 'holds') {
     if (id === undefined) {
       if (method !== 'GET') return wrong();
       const state = url.searchParams.get('state') ?? undefined;
-      return sendJson(res, 200, { now_ms: service.nowMs(), holds: (await service.listHolds(caller, state)).map(view) });
+      return sendJson(res, 200, { now_ms: service.nowMs(), holds: (await service.listHolds(caller, state)).map((h) => view(service, h)) });
     }
     if (id === 'events' && action === undefined) {
       if (method !== 'GET') return wrong();
@@ -98,18 +98,18 @@ async function route(service: HoldService, views: AuditViews | undefined, caller
     }
     if (action === undefined) {
       if (method !== 'GET') return wrong();
-      return sendJson(res, 200, view(await service.getHold(caller, id)));
+      return sendJson(res, 200, view(service, await service.getHold(caller, id)));
     }
     if (method !== 'POST' || parts.length !== 4) return wrong();
     const body = await readJsonObject(req);
     if (action === 'approve') {
       const hold = await service.approve(caller, id, optionalString(body, 'comment'), optionalInteger(body, 'grant_seconds'));
-      return sendJson(res, 200, view(hold));
+      return sendJson(res, 200, view(service, hold));
     }
     if (action === 'deny') {
       const reason = optionalString(body, 'reason').trim();
       if (!reason) throw new BadAdminRequest('a denial needs a "reason" the requester will read');
-      return sendJson(res, 200, view(await service.deny(caller, id, reason)));
+      return sendJson(res, 200, view(service, await service.deny(caller, id, reason)));
     }
     return wrong();
   }

@@ -265,6 +265,14 @@ export class HoldService {
   }
 
   /** The service's clock (epoch ms), so the console computes ages against the same time. */
+  /**
+   * Whether the client that made a hold is still waiting on this node for its decision, and when
+   * it gives up (after `waitSeconds`); an approval after that lets the same request through once.
+   */
+  clientWait(hold: Hold): { waiting: boolean; gives_up_at_ms: number } {
+    return { waiting: this.waiters.has(hold.id), gives_up_at_ms: hold.created_at_ms + this.opts.waitSeconds * 1000 };
+  }
+
   /** Holds waiting for a decision now (for the pending-holds gauge). */
   pendingCount(): number {
     return this.pending.size;

@@ -68,7 +68,7 @@ test('only auditors may open the audit view', async () => {
   assert.is(r.status, 403);
   assert.match(r.body.message, /bob is in none of the auditor groups \(auditors\)/);
   assert.is((await adminCall(stack, 'garbage', 'GET', '/api/audit/segments')).status, 401);
-  assert.equal((await adminCall(stack, auditor, 'GET', '/api/whoami')).body, { sub: 'audrey', groups: ['auditors'], auditor: true });
+  assert.equal((await adminCall(stack, auditor, 'GET', '/api/whoami')).body, { sub: 'audrey', iss: idp.issuer, groups: ['auditors'], auditor: true });
 });
 
 test('search by subject, route, decision and time', async () => {

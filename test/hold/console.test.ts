@@ -3,6 +3,8 @@
  * is downloaded): an approver clicks approve while a client waits, the page follows another
  * approver's action in place, and a hold reason carrying HTML is shown as text.
  */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -33,6 +35,7 @@ test.before(async () => {
   await page.fill('#token', bob);
   await page.click('#signin button[type=submit]');
   await page.waitForSelector('#holds-empty:not([hidden])');
+  await page.waitForSelector('#me:not([hidden])');
 });
 test.after(async () => {
   await browser.close();
@@ -41,6 +44,27 @@ test.after(async () => {
 });
 
 const row = (id: string) => `#holds tr[data-hold-id="${id}"]`;
+
+/** Runs a browser check; on failure keeps a screenshot of each page in test-artifacts/ (git-ignored) for the report. */
+async function withScreenshots(name: string, pages: () => Page[], check: () => Promise<void>): Promise<void> {
+  try {
+    await check();
+  } catch (err) {
+    await mkdir('test-artifacts', { recursive: true });
+    await Promise.all(pages().map((p, i) => p.screenshot({ path: join('test-artifacts', `console-${name}-${i}.png`), fullPage: true }).catch(() => undefined)));
+    throw err;
+  }
+}
+
+async function signedInPage(token: string): Promise<Page> {
+  const p = await browser.newPage();
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  await p.goto(`${stack.adminUrl}/console`);
+  await p.fill('#token', token);
+  await p.click('#signin button[type=submit]');
+  await p.waitForSelector('#me:not([hidden])');
+  return p;
+}
 
 test('an approver clicks approve while the client waits; the client gets the upstream answer', async () => {
   const waiting = clientCall(stack, alice, '/v1/score', { amount: 12 });
@@ -88,6 +112,43 @@ test('the page updates in place when another approver acts', async () => {
   await page.click(`${row(id)} .approve`);
   assert.is((await waiting).status, 200);
   await page.waitForSelector(row(id), { state: 'detached' });
+  assert.equal(pageErrors, []);
+});
+
+test('before sign-in the page says to sign in, never "No pending holds"; after, it names who is signed in', async () => {
+  const fresh = await browser.newPage();
+  await withScreenshots('signed-out', () => [fresh, page], async () => {
+    await fresh.goto(`${stack.adminUrl}/console`);
+    assert.ok(await fresh.isVisible('#holds-signed-out'));
+    assert.not.ok(await fresh.isVisible('#holds-empty'), '"No pending holds" is not claimed before sign-in');
+    assert.not.ok(await fresh.isVisible('#grants-empty'));
+    assert.is(await page.textContent('#me'), 'Signed in as bob (pci-approvers)');
+    assert.not.ok(await page.isVisible('#holds-signed-out'));
+  });
+  await fresh.close();
+});
+
+test('each row shows the hold id and whether the client still waits and for how long; a requester never sees Approve/Deny on their own hold', async () => {
+  const own = await signedInPage(alice);
+  await withScreenshots('rows', () => [page, own], async () => {
+    const waiting = clientCall(stack, alice, '/v1/score', { amount: 7 });
+    const id = await pendingHoldId(stack, bob);
+    await page.waitForSelector(row(id));
+    assert.is(await page.textContent(`${row(id)} .hold-id`), id);
+    assert.match((await page.textContent(`${row(id)} .client`)) ?? '', /^waiting, gives up in (\d+) s$/);
+    const left = Number(/(\d+) s$/.exec((await page.textContent(`${row(id)} .client`))!)![1]);
+    assert.ok(left > 0 && left <= 10, `the client gives up within the service's 10 s wait, not the hold's TTL (${left} s)`);
+    await own.waitForSelector(row(id));
+    assert.is(await own.textContent('#me'), 'Signed in as alice (fraud-analysts)');
+    assert.is(await own.$(`${row(id)} .approve`), null);
+    assert.is(await own.$(`${row(id)} .deny`), null);
+    assert.is(await own.textContent(`${row(id)} .own`), 'Your request: waiting for an approver');
+    assert.ok(await page.$(`${row(id)} .approve`), 'an approver has the buttons');
+    await page.click(`${row(id)} .approve`);
+    assert.is((await waiting).status, 200);
+    await page.waitForSelector(row(id), { state: 'detached' });
+  });
+  await own.close();
   assert.equal(pageErrors, []);
 });
 

@@ -22,21 +22,23 @@ export const CONSOLE_HTML = `<!doctype html>
     <button type="submit">Sign in</button>
     <button type="button" id="signout" hidden>Sign out</button>
   </form>
+  <p id="me" hidden></p>
   <p id="status" role="status" aria-live="polite"></p>
 </header>
 <main>
   <section id="holds-section">
     <h2>Pending holds</h2>
-    <p class="empty" id="holds-empty">No pending holds.</p>
+    <p class="empty" id="holds-signed-out">Sign in to see the holds you may decide or have requested.</p>
+    <p class="empty" id="holds-empty" hidden>No pending holds.</p>
     <table id="holds">
-      <thead><tr><th>Requester</th><th>Groups</th><th>Request</th><th>Reason</th><th>Summary (masked)</th>
-      <th>Approvals</th><th>Age</th><th>Expires in</th><th>Decision</th></tr></thead>
+      <thead><tr><th>Hold</th><th>Requester</th><th>Groups</th><th>Request</th><th>Reason</th><th>Summary (masked)</th>
+      <th>Approvals</th><th>Age</th><th>Client</th><th>Hold expires in</th><th>Decision</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
   <section id="grants-section">
     <h2>Active grants</h2>
-    <p class="empty" id="grants-empty">No active grants.</p>
+    <p class="empty" id="grants-empty" hidden>No active grants.</p>
     <table id="grants">
       <thead><tr><th>Subject</th><th>Route</th><th>Approved by</th><th>Expires in</th><th></th></tr></thead>
       <tbody></tbody>

@@ -12,6 +12,7 @@ export const CONSOLE_JS = String.raw`'use strict';
   var token = sessionStorage.getItem(TOKEN_KEY) || '';
   var clockSkew = 0;
   var streamAbort = null;
+  var me = null;
 
   function $(id) { return document.getElementById(id); }
   function el(tag, text, cls) {
@@ -49,11 +50,17 @@ export const CONSOLE_JS = String.raw`'use strict';
   function holdRow(hold) {
     var tr = el('tr');
     tr.dataset.holdId = hold.id;
-    tr.append(el('td', hold.requester.sub, 'requester'), el('td', hold.requester.groups.join(', '), 'groups'),
+    tr.append(el('td', hold.id, 'hold-id'), el('td', hold.requester.sub, 'requester'), el('td', hold.requester.groups.join(', '), 'groups'),
       el('td', hold.method + ' ' + hold.path + ' (route ' + hold.route + ')', 'request'),
       el('td', hold.spec.reason, 'reason'), el('td', hold.summary, 'summary'), el('td', '', 'approvals'),
-      el('td', '', 'age'), el('td', '', 'expires'));
+      el('td', '', 'age'), el('td', '', 'client'), el('td', '', 'expires'));
     var decision = el('td', null, 'decision');
+    // A requester follows their own hold here but never decides it (the API refuses it too).
+    if (me && hold.requester.sub === me.sub && hold.requester.iss === me.iss) {
+      decision.append(el('span', 'Your request: waiting for an approver', 'own'));
+      tr.append(decision);
+      return tr;
+    }
     var comment = el('input', null, 'comment');
     comment.placeholder = 'Comment or reason';
     comment.setAttribute('aria-label', 'Comment or reason for hold ' + hold.id);
@@ -97,6 +104,10 @@ export const CONSOLE_JS = String.raw`'use strict';
     if (!hold) return;
     tr.querySelector('.age').textContent = duration(serverNow() - hold.created_at_ms);
     tr.querySelector('.expires').textContent = duration(hold.expires_at_ms - serverNow());
+    var left = hold.client ? hold.client.gives_up_at_ms - serverNow() : 0;
+    tr.querySelector('.client').textContent = hold.client && hold.client.waiting && left > 0
+      ? 'waiting, gives up in ' + duration(left)
+      : 'gone: an approval lets the same request through once';
   }
 
   function renderHolds(holds) {
@@ -110,7 +121,9 @@ export const CONSOLE_JS = String.raw`'use strict';
       updateHoldRow(tr, hold);
     });
     Object.keys(rows).forEach(function (id) { rows[id].remove(); });
-    $('holds-empty').hidden = holds.length > 0;
+    // "No pending holds" only once signed in: before, the list is unknown, not empty.
+    $('holds-empty').hidden = !token || holds.length > 0;
+    $('holds-signed-out').hidden = !!token;
   }
 
   function renderGrants(grants) {
@@ -128,11 +141,12 @@ export const CONSOLE_JS = String.raw`'use strict';
         el('td', duration(g.expires_at_ms - serverNow())), cell);
       body.append(tr);
     });
-    $('grants-empty').hidden = grants.length > 0;
+    $('grants-empty').hidden = !token || grants.length > 0;
   }
 
   async function refresh() {
     try {
+      if (!me) await whoami();
       var holds = await api('GET', '/api/holds?state=pending');
       renderHolds(holds.holds);
       var grants = await api('GET', '/api/grants');
@@ -241,11 +255,18 @@ export const CONSOLE_JS = String.raw`'use strict';
     } catch (err) { say(err.message, true); }
   }
 
+  async function whoami() {
+    me = await api('GET', '/api/whoami');
+    $('me').textContent = 'Signed in as ' + me.sub + (me.groups.length ? ' (' + me.groups.join(', ') + ')' : '');
+    $('me').hidden = false;
+    return me;
+  }
+
   async function showAuditorView() {
     try {
-      var me = await api('GET', '/api/whoami');
-      $('audit-section').hidden = !me.auditor;
-      if (me.auditor) await verifySegments();
+      var who = me || await whoami();
+      $('audit-section').hidden = !who.auditor;
+      if (who.auditor) await verifySegments();
     } catch (err) { say(err.message, true); }
   }
 
@@ -262,6 +283,8 @@ export const CONSOLE_JS = String.raw`'use strict';
 
   function signOut() {
     token = '';
+    me = null;
+    $('me').hidden = true;
     sessionStorage.removeItem(TOKEN_KEY);
     if (streamAbort) streamAbort.abort();
     $('signout').hidden = true;
