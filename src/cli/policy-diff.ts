@@ -13,6 +13,7 @@ import { BUNDLE_REVISIONS, BundleStore, CHANGE_KINDS, DEFAULT_CAPABILITIES, load
 import { bundleEntries, compilePolicy } from '../policy-build/index.js';
 import { diffRecorded, formatReport, logRecords, type DecisionFilter } from '../policy-diff/index.js';
 import { UsageError, VerificationFailed } from './exit.js';
+import { report as writeReport } from './output.js';
 import { progress } from './progress.js';
 
 interface DiffArgs {
@@ -118,10 +119,17 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
       }
     } else report = await run(fileInput([a.export!]));
     const label = fixed ? `baseline ${fixed.revision} (--baseline ${a.baseline})` : `the baseline recorded with each decision (${report.summary.baseline_revisions.join(', ') || 'none'})`;
-    process.stdout.write(a.json ? `${JSON.stringify(report)}\n` : formatReport(report, label));
     const hits = fail.filter((k) => report.summary[k] > 0);
-    if (hits.length) {
-      throw new VerificationFailed(`the candidate changes decisions of the kinds --fail-on names: ${hits.map((k) => `${report.summary[k]} ${k.replaceAll('_', '-')}`).join(', ')}`);
+    const failure = hits.length ? `the candidate changes decisions of the kinds --fail-on names: ${hits.map((k) => `${report.summary[k]} ${k.replaceAll('_', '-')}`).join(', ')}` : null;
+    if (!a.json) {
+      process.stdout.write(formatReport(report, label));
+      if (failure) throw new VerificationFailed(failure);
+      return;
     }
+    // One JSON document either way: the report, and on a --fail-on hit the failure fields main.ts would print.
+    if (!failure) return writeReport(true, '', { ...report });
+    process.stdout.write(`${JSON.stringify({ ok: false, code: VerificationFailed.code, message: failure, exit_code: 1, ...report })}\n`);
+    process.stderr.write(`regate: ${failure}\n`);
+    process.exitCode = 1;
   },
 };

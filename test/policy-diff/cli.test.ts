@@ -74,6 +74,18 @@ test('policy diff --fail-on exits 1 naming the kinds found, after printing the r
   assert.is(passed.code, 0, passed.stderr);
 });
 
+test('policy diff --json --fail-on: one JSON document, ok false with the failure and the report, exit 1', async () => {
+  const r = await runCli(['policy', 'diff', '--candidate', candidateFile, '--audit', f.dir, '--json', '--fail-on', 'deny-to-allow']);
+  assert.is(r.code, 1);
+  const doc = JSON.parse(r.stdout);
+  assert.equal([doc.ok, doc.code, doc.exit_code], [false, 'ERR_VERIFICATION_FAILED', 1]);
+  assert.match(doc.message, /1 deny-to-allow/);
+  assert.is(doc.summary.deny_to_allow, 1);
+  assert.is(doc.changes.length, 2);
+  const passed = JSON.parse((await runCli(['policy', 'diff', '--candidate', candidateFile, '--audit', f.dir, '--json', '--fail-on', 'hold-change'])).stdout);
+  assert.is(passed.ok, true);
+});
+
 test('policy diff without the recorded revision in any store exits 2 saying to pass --baseline or --bundles; --baseline then works', async () => {
   const empty = join(f.dir, '..', 'empty-store');
   mkdirSync(empty);
