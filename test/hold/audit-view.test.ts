@@ -128,6 +128,8 @@ test('in the console an auditor searches, opens one exchange and sees the segmen
     await page.waitForSelector('#audit-section:not([hidden])');
     await page.waitForSelector('#segments td.status-verified');
     assert.is(await page.$('#segments td.status-failed'), null);
+    assert.not.ok(await page.isVisible('#segments-empty'));
+    assert.match((await page.textContent('#verified-at')) ?? '', /^Verified .*: \d+ segment\(s\) checked$/);
     await page.fill('#audit-search input[name=subject]', 'alice');
     await page.click('#audit-search button[type=submit]');
     await page.waitForSelector('#audit-records tbody tr');
@@ -139,9 +141,14 @@ test('in the console an auditor searches, opens one exchange and sees the segmen
     };
     const before = await viewsOfR1();
     await page.click('#audit-records button.replay >> text=r1');
-    await page.locator('#exchange', { hasText: 'request.outcome' }).waitFor();
-    assert.match((await page.textContent('#exchange')) ?? '', /"text": "\{\\"pan\\":\\"\*{12}1111\\"\}"/);
-    assert.match((await page.textContent('#exchange')) ?? '', /\nwhy: allow by allow\.by_test\n/, 'the rules that decided are shown above the decision record');
+    await page.locator('#exchange li .what', { hasText: 'Outcome: HTTP' }).waitFor();
+    const entries = await page.$$eval('#exchange li', (lis) => lis.map((li) => ({ what: li.querySelector('.what')?.textContent, why: li.querySelector('.why')?.textContent ?? null, bodies: [...li.querySelectorAll('.body pre')].map((p) => p.textContent) })));
+    const decision = entries.find((e) => e.what?.startsWith('Decision: '))!;
+    assert.match(decision.what!, /^Decision: allow \(.*\) for alice, /, 'a readable headline, not raw JSON');
+    assert.is(decision.why, 'why: allow by allow.by_test', 'the rules that decided are shown with the decision');
+    const outcome = entries.find((e) => e.what?.startsWith('Outcome: '))!;
+    assert.equal(outcome.bodies, ['{\n  "pan": "************1111"\n}'], 'the masked response body is pretty-printed, not escaped JSON');
+    assert.ok(entries.findIndex((e) => e.what?.startsWith('Decision: ')) < entries.findIndex((e) => e.what?.startsWith('Outcome: ')), 'in order: decision, then outcome');
     assert.is(await viewsOfR1(), before + 1, 'the replay in the console was recorded');
   } finally {
     await browser.close();
@@ -162,6 +169,30 @@ test('a changed record shows its segment as failed and later ones as unchecked',
   assert.is(first!.status, 'failed', JSON.stringify(seg.body));
   assert.match(first!.message, /record 1/);
   assert.ok(rest.length > 0 && rest.every((s) => s.status === 'unchecked'));
+});
+
+test('in the console, before the first seal the segments table says why it is empty; Verify gives the verdict', async () => {
+  const emptyState = mkdtempSync(join(tmpdir(), 'regate-hold-audit-empty-'));
+  const key = await loadOrCreateAuditKey(emptyState);
+  const fresh = await AuditLog.open({ dir: join(emptyState, 'audit'), signingKey: key.privateKey, keyId: key.keyId });
+  await fresh.append(decision('e1', 'alice', 'fraud-model', 'allow'));
+  const other = await startStack({ idp, auditViews: auditViews(join(emptyState, 'audit'), () => statePublicKeyFiles(emptyState)), audit: async (e: HoldAuditEvent) => void (await fresh.append(e)) });
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${other.adminUrl}/console`);
+    await page.fill('#token', auditor);
+    await page.click('#signin button[type=submit]');
+    await page.waitForSelector('#segments-empty:not([hidden])');
+    assert.match((await page.textContent('#segments-empty')) ?? '', /No segment is sealed yet: .* protected by their hash chain/);
+    await page.click('#verify');
+    await page.locator('#verified-at', { hasText: '0 segment(s) checked' }).waitFor();
+  } finally {
+    await browser.close();
+    await other.close();
+    await fresh.close();
+    rmSync(emptyState, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -61,8 +61,9 @@ export const CONSOLE_HTML = `<!doctype html>
       <tbody></tbody>
     </table>
     <h3>Exchange <span id="exchange-id"></span></h3>
-    <pre id="exchange"></pre>
-    <h3>Segments <button type="button" id="verify">Verify</button></h3>
+    <ol id="exchange"></ol>
+    <h3>Segments <button type="button" id="verify">Verify</button> <span id="verified-at" class="note"></span></h3>
+    <p class="empty" id="segments-empty" hidden>No segment is sealed yet: the gateway seals the audit log into signed segments as it fills and when it stops; until then the records are protected by their hash chain and appear here once sealed.</p>
     <table id="segments">
       <thead><tr><th>Segment</th><th>Records</th><th>Sealed</th><th>Status</th><th>Detail</th></tr></thead>
       <tbody></tbody>
@@ -95,7 +96,13 @@ button.deny, button.revoke { background: #b42318; color: #fff; border: 0; paddin
 .empty, .note { color: #57606a; }
 #audit-search { display: flex; flex-wrap: wrap; gap: 0.6rem; align-items: end; margin-bottom: 0.8rem; }
 #audit-search label { display: flex; flex-direction: column; font-size: 0.85rem; }
-#exchange { background: #fff; border: 1px solid #d0d4da; padding: 0.6rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+#exchange { list-style: none; padding: 0; border-left: 3px solid #d0d4da; }
+#exchange li { background: #fff; border: 1px solid #d0d4da; margin: 0 0 0.6rem 0.8rem; padding: 0.5rem 0.7rem; }
+#exchange .when { color: #57606a; font-size: 0.8rem; }
+#exchange .what { font-weight: 600; margin: 0.2rem 0; }
+#exchange .why { color: #57606a; }
+#exchange pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.85rem; margin: 0.3rem 0; }
+#exchange .body-label { font-size: 0.8rem; color: #57606a; margin-top: 0.3rem; }
 td.status-verified { color: #1a7f37; }
 td.status-failed { color: #b42318; font-weight: bold; }
 tr.flash { background: #fff8c5; }

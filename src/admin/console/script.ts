@@ -233,11 +233,57 @@ export const CONSOLE_JS = String.raw`'use strict';
     return e.decision && e.decision.rules && e.decision.rules.length ? '\nwhy: ' + e.decision.effect + ' by ' + e.decision.rules.join(', ') : '';
   }
 
+  /** What one record of an exchange says, as a line a person reads. */
+  function headline(e) {
+    var who = function () { return e.actor ? e.actor.sub : 'the clock'; };
+    switch (e.type) {
+      case 'auth.failure': return 'Authentication refused: ' + e.reason;
+      case 'request.decision': return 'Decision: ' + e.decision.effect + ' (' + e.decision.reason + ') for ' + (e.subject || 'an unauthenticated caller') + ', ' + e.method + ' ' + e.path + (e.route ? ' on route ' + e.route : '');
+      case 'request.outcome': return 'Outcome: HTTP ' + e.status + ' after ' + e.duration_ms + ' ms' + (e.error ? ' (' + e.error + ')' : '') +
+        (Object.keys(e.masked || {}).length ? ', masked ' + Object.keys(e.masked).map(function (k) { return e.masked[k] + ' ' + k; }).join(', ') : '');
+      case 'hold.created': return 'Held for approval: ' + e.detail;
+      case 'hold.approval': return 'Approval from ' + who() + (e.detail ? ': ' + e.detail : '') + '; more are needed';
+      case 'hold.approved': return 'Approved by ' + who() + (e.detail ? ': ' + e.detail : '');
+      case 'hold.denied': return 'Denied by ' + who() + ': ' + e.detail;
+      case 'hold.timeout': case 'hold.expired': case 'hold.replayed': return e.type.replace('hold.', 'Hold ') + ': ' + e.detail;
+      default: return e.type.replace(/[._]/g, ' ') + (e.detail ? ': ' + e.detail : '');
+    }
+  }
+
+  /** A recorded body, pretty-printed when it is JSON (it is stored masked, as text). */
+  function bodyBlock(label, b) {
+    var block = el('div', null, 'body');
+    var text = b.text;
+    try { text = JSON.stringify(JSON.parse(b.text), null, 2); } catch (err) { /* not JSON, or cut at the audit cap: shown as recorded */ }
+    block.append(el('div', label + ' (' + b.bytes + ' bytes' + (b.truncated ? ', cut at the audit cap' : '') + ', masked)', 'body-label'), el('pre', text));
+    return block;
+  }
+
+  /** The exchange as a timeline: one entry per record, a headline, the bodies pretty-printed, then every field. */
+  function timelineEntry(r) {
+    var e = r.event;
+    var li = el('li', null, 'record type-' + e.type.replace(/[^a-z]/g, '-'));
+    li.dataset.seq = String(r.seq);
+    li.append(el('div', '#' + r.seq + ' ' + r.ts, 'when'), el('div', headline(e), 'what'));
+    var reasons = why(e).trim();
+    if (reasons) li.append(el('div', reasons, 'why'));
+    var rest = {};
+    Object.keys(e).forEach(function (k) {
+      var v = e[k];
+      if (v && typeof v === 'object' && typeof v.text === 'string' && typeof v.bytes === 'number') li.append(bodyBlock(k.replace(/_/g, ' '), v));
+      else rest[k] = v;
+    });
+    var details = el('details');
+    details.append(el('summary', 'All fields of record #' + r.seq), el('pre', JSON.stringify(rest, null, 2)));
+    li.append(details);
+    return li;
+  }
+
   async function showExchange(id) {
     try {
       var data = await api('GET', '/api/audit/exchanges/' + encodeURIComponent(id));
       $('exchange-id').textContent = id;
-      $('exchange').textContent = data.records.map(function (r) { return '#' + r.seq + ' ' + r.ts + why(r.event) + '\n' + JSON.stringify(r.event, null, 2); }).join('\n\n');
+      $('exchange').replaceChildren.apply($('exchange'), data.records.map(timelineEntry));
     } catch (err) { say(err.message, true); }
   }
 
@@ -246,6 +292,9 @@ export const CONSOLE_JS = String.raw`'use strict';
       var data = await api('GET', '/api/audit/segments');
       var body = $('segments').tBodies[0];
       body.replaceChildren();
+      // Nothing sealed yet is not a failure: say why the table is empty and what still protects the records.
+      $('segments-empty').hidden = data.segments.length > 0;
+      $('verified-at').textContent = 'Verified ' + new Date().toLocaleTimeString() + ': ' + (data.segments.some(function (s) { return s.status === 'failed'; }) ? 'a segment FAILED verification' : data.segments.length + ' segment(s) checked');
       data.segments.forEach(function (s) {
         var tr = el('tr');
         tr.append(el('td', s.segment < 0 ? 'unsealed' : s.segment), el('td', s.first < 0 ? '' : s.first + '..' + s.last),
