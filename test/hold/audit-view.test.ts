@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AuditLog, loadOrCreateAuditKey, openStore, statePublicKeyFiles, type AuditEvent } from '../../src/audit/index.js';
@@ -115,17 +115,23 @@ test('every view is recorded in the audit log, and a view that cannot be recorde
   }
 });
 
-test('in the console an auditor searches, opens one exchange and sees the segments verified', async () => {
+/** Debian's Chromium with the console of `adminUrl` open, signed in as the auditor. */
+async function auditorConsole(adminUrl: string): Promise<{ browser: Browser; page: Page }> {
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  const page = await browser.newPage();
+  await page.goto(`${adminUrl}/console`);
+  await page.fill('#token', auditor);
+  await page.click('#signin button[type=submit]');
+  await page.waitForSelector('#audit-section:not([hidden])');
+  return { browser, page };
+}
+
+test('in the console an auditor searches, opens one exchange and sees the segments verified', async () => {
+  const { browser, page } = await auditorConsole(stack.adminUrl);
   try {
-    const page = await browser.newPage();
-    await page.goto(`${stack.adminUrl}/console`);
-    await page.fill('#token', auditor);
-    await page.click('#signin button[type=submit]');
-    await page.waitForSelector('#audit-section:not([hidden])');
     await page.waitForSelector('#segments td.status-verified');
     assert.is(await page.$('#segments td.status-failed'), null);
     assert.not.ok(await page.isVisible('#segments-empty'));
@@ -177,12 +183,8 @@ test('in the console, before the first seal the segments table says why it is em
   const fresh = await AuditLog.open({ dir: join(emptyState, 'audit'), signingKey: key.privateKey, keyId: key.keyId });
   await fresh.append(decision('e1', 'alice', 'fraud-model', 'allow'));
   const other = await startStack({ idp, auditViews: auditViews(join(emptyState, 'audit'), () => statePublicKeyFiles(emptyState)), audit: async (e: HoldAuditEvent) => void (await fresh.append(e)) });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  const { browser, page } = await auditorConsole(other.adminUrl);
   try {
-    const page = await browser.newPage();
-    await page.goto(`${other.adminUrl}/console`);
-    await page.fill('#token', auditor);
-    await page.click('#signin button[type=submit]');
     await page.waitForSelector('#segments-empty:not([hidden])');
     assert.match((await page.textContent('#segments-empty')) ?? '', /No segment is sealed yet: .* protected by their hash chain/);
     await page.click('#verify');
