@@ -77,7 +77,7 @@ export async function prepareRegate(upstream: string, opts: { workers?: number; 
 
 /** `regate cluster migrate` for a setup made with `cluster` (idempotent). */
 export async function migrateCluster(setup: RegateSetup): Promise<void> {
-  await run(process.execPath, [cli, 'cluster', 'migrate', '--config', setup.config]);
+  await run(process.execPath, [cli, 'cluster', 'migrate', '--config', setup.config], { env: { ...process.env, BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
 }
 
 /** Starts `regate serve` on the given CPUs; resolves once it prints `regate ready`. */

@@ -5,13 +5,14 @@
  * publishes what `regate cluster status` shows. Without `cluster`, none of this runs and the node
  * is the single-node gateway on LMDB.
  *
- * Degradations are logged as warnings once per outage, not per request: usage counts falling back
+ * It also publishes the node's audit log to the store's archive (publisher.ts). Degradations are logged as warnings once per outage, not per request: usage counts falling back
  * to local counts, the heartbeat not reaching the store.
  */
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/index.js';
-import { ClusterHoldBackend, ClusterStore, ClusterUsage, type NodeReport } from '../cluster-store/index.js';
+import type { AuditLog } from '../audit/index.js';
+import { AuditPublisher, ClusterHoldBackend, ClusterStore, ClusterUsage, type NodeReport } from '../cluster-store/index.js';
 import type { Logger } from '../proxy/index.js';
 
 export interface ClusterNode {
@@ -19,6 +20,8 @@ export interface ClusterNode {
   store: ClusterStore;
   holds: ClusterHoldBackend;
   usage: ClusterUsage;
+  /** Publishes `log`'s sealed segments and checkpoints to the archive (the store witnesses them). */
+  publish(log: AuditLog): void;
   /** Starts the heartbeat once the listeners' addresses are known. */
   announce(urls: { listen_url: string; admin_url: string; version: string }): void;
   close(): Promise<void>;
@@ -53,12 +56,13 @@ export async function joinCluster(config: GatewayConfig, logger: Logger): Promis
   let timer: NodeJS.Timeout | null = null;
   let beatDown = false;
   let urls: { listen_url: string; admin_url: string; version: string } | null = null;
+  let publisher: AuditPublisher | null = null;
   const beat = async (): Promise<void> => {
     if (!urls) return;
     if (holds.feed.lastOkMs > 0) feedDown = false;
     const report: NodeReport = {
       ...urls, view_seq: holds.feed.seq, listening: holds.feed.listening, usage_degraded: usage.degraded,
-      audit_backlog: 0, audit_origin: null, heartbeat_seconds: cluster.heartbeat_seconds,
+      audit_backlog: publisher?.backlog ?? 0, audit_origin: publisher?.origin ?? null, heartbeat_seconds: cluster.heartbeat_seconds,
     };
     try {
       await store.heartbeat(started, Date.now(), report as unknown as Record<string, unknown>);
@@ -74,6 +78,9 @@ export async function joinCluster(config: GatewayConfig, logger: Logger): Promis
     store,
     holds,
     usage,
+    publish: (log) => {
+      publisher = new AuditPublisher(store, log, { onWarning: (message) => logger.log('warn', message, { node: nodeId }) });
+    },
     announce: (u) => {
       urls = u;
       void beat();
@@ -82,6 +89,7 @@ export async function joinCluster(config: GatewayConfig, logger: Logger): Promis
     },
     close: async () => {
       if (timer) clearInterval(timer);
+      await publisher?.close();
       await usage.close();
       await holds.close();
       await store.close();

@@ -66,6 +66,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
   let cluster: ClusterNode | null = null;
   try {
     cluster = await joinCluster(config, logger);
+    cluster?.publish(audit);
     holds = await HoldService.open({
       backend: cluster?.holds,
       // The audit log records the holds stage's events as they are (same shape).
@@ -111,11 +112,12 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     cluster,
     close: async (started) => {
       await holds.close();
-      await cluster?.close();
       authenticator.close();
       if (started) await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
       await reporting?.close();
       await audit.close();
+      // After the log: closing it seals the last segment, which the cluster's publisher then sends.
+      await cluster?.close();
     },
   };
 }

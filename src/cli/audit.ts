@@ -12,6 +12,7 @@ import {
   readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
   type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
+import { archiveTarget, describeVerdicts, exportArchive, verifyArchive } from './audit-cluster.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { progress } from './progress.js';
 
@@ -70,7 +71,14 @@ function describe(s: VerifySummary): string {
   return lines.join('\n') + '\n';
 }
 
-interface VerifyArgs extends Where { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json: boolean }
+interface ClusterArgs { cluster?: string; 'password-file'?: string; node?: string }
+
+const clusterOptions = <T>(y: Argv<T>) =>
+  y
+    .option('cluster', { type: 'string', describe: "The cluster store's archive: a gateway config file (its cluster.postgres) or a postgres:// URL" })
+    .option('password-file', { type: 'string', describe: 'With a --cluster URL: file holding the database password' });
+
+interface VerifyArgs extends Where, ClusterArgs { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json: boolean }
 
 /** A checkpoint file the user named: a signed note or JWS, bare or in a checkpoint.json. */
 function readCheckpoint(file: string): string {
@@ -92,7 +100,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: 'verify [files..]',
   describe: 'Verify a log (LMDB store or export files) offline with public key(s)',
   builder: (y) =>
-    where(y)
+    clusterOptions(where(y))
       .positional('files', { type: 'string', array: true, describe: 'Export files or directories (instead of --dir)' })
       .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' })
       .option('checkpoint', { type: 'string', array: true, describe: 'A checkpoint you kept (any age, repeatable): the log must be consistent with it' })
@@ -102,9 +110,17 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('witness-lag', { type: 'number', default: 0, describe: 'How many newest checkpoints may still lack cosignatures' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
       .example('$0 audit verify --state .regate', 'verify the demo log with its public key')
+      .example('$0 audit verify --cluster regate.yaml --key n1.pub.pem --key n2.pub.pem', "every node's log from the cluster store's archive, one line per node")
       .example('$0 audit verify ./export --key audit.pub.pem --checkpoint last.checkpoint.json', 'verify exported segments against a checkpoint you kept'),
   handler: async (a) => {
     const keys = await readTrustedKeys(keyFiles(a));
+    if (a.cluster !== undefined) {
+      const verdicts = await verifyArchive(await archiveTarget(a.cluster, a['password-file']), keys);
+      process.stdout.write(a.json ? JSON.stringify(verdicts) + '\n' : describeVerdicts(verdicts));
+      const bad = verdicts.filter((v) => !v.ok);
+      if (bad.length > 0) throw new VerificationFailed(`the archived audit log of ${bad.map((v) => v.node).join(', ')} is NOT intact`);
+      return;
+    }
     const checkpoints = (a.checkpoint ?? []).map(readCheckpoint);
     const witnesses = readWitnessKeys(a['witness-key'] ?? []);
     const quorum = a['witness-quorum'];
@@ -124,18 +140,25 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
   },
 };
 
-interface ExportArgs extends Where { out: string; from?: number; to?: number; key?: string[] }
+interface ExportArgs extends Where, ClusterArgs { out: string; from?: number; to?: number; key?: string[] }
 
 const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export',
   describe: 'Write sealed segments as JSONL + checkpoint files, verifiable without LMDB',
   builder: (y) =>
-    where(y)
+    clusterOptions(where(y))
+      .option('node', { type: 'string', describe: "With --cluster: the node id (or log origin) whose archived log to export" })
       .option('out', { type: 'string', demandOption: true, describe: 'Output directory' })
       .option('from', { type: 'number', describe: 'First record number wanted' })
       .option('to', { type: 'number', describe: 'Last record number wanted' })
       .option('key', { type: 'string', array: true, describe: 'Trusted public key the export is checked with as it is made (PEM or JWKS; default: the --state keys)' }),
   handler: async (a) => {
+    if (a.cluster !== undefined) {
+      if (a.node === undefined) throw new UsageError('--cluster needs --node: the node id (or log origin) whose archived log to export');
+      const r = await exportArchive(await archiveTarget(a.cluster, a['password-file']), a.node, a.out);
+      process.stdout.write(`exported ${r.segments.length} archived segments of ${r.origin} to ${a.out}; verify them with \`regate audit verify ${a.out} --key ...\`\n`);
+      return;
+    }
     const keys = await readTrustedKeys(keyFiles(a));
     const r = await withStore(a, (store) => exportSegments(store, a.out, keys, { from: a.from, to: a.to }));
     if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);

@@ -10,7 +10,7 @@ import { UsageError, VerificationFailed } from './exit.js';
 
 interface Args { config: string; json?: boolean }
 
-async function postgresOf(file: string): Promise<ClusterPostgresOptions> {
+export async function postgresOf(file: string): Promise<ClusterPostgresOptions> {
   let config;
   try {
     config = await loadConfig(file);

@@ -6,6 +6,7 @@
  * applied (change numbers commit in order, see store.ts), so nothing is skipped or applied twice.
  */
 import pg from 'pg';
+import { coalesced } from './coalesce.js';
 import { clientConfig, type ClusterPostgresOptions } from './connect.js';
 import { CHANGES_CHANNEL, type Change, type ClusterStore } from './store.js';
 
@@ -25,8 +26,6 @@ export class ChangeFeed {
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
   #reconnect: NodeJS.Timeout | null = null;
-  #running: Promise<void> | null = null;
-  #again = false;
   #lastOkMs = 0;
 
   constructor(
@@ -61,32 +60,23 @@ export class ChangeFeed {
   }
 
   /** Reads and applies every change after the last one applied; concurrent calls coalesce. */
-  pull(): Promise<void> {
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      try {
-        do {
-          this.#again = false;
-          for (;;) {
-            const batch = await this.store.changesSince(this.#seq);
-            for (const change of batch) {
-              this.apply(change);
-              this.#seq = change.seq;
-            }
-            if (batch.length < 1000) break;
-          }
-          this.#lastOkMs = Date.now();
-        } while (this.#again && !this.#closed);
-      } catch (err) {
-        this.opts.onError?.(err as Error);
-      } finally {
-        this.#running = null;
+  readonly pull: () => Promise<void> = coalesced(() => this.pullOnce(), () => this.#closed);
+
+  private async pullOnce(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      for (;;) {
+        const batch = await this.store.changesSince(this.#seq);
+        for (const change of batch) {
+          this.apply(change);
+          this.#seq = change.seq;
+        }
+        if (batch.length < 1000) break;
       }
-    })();
-    return this.#running;
+      this.#lastOkMs = Date.now();
+    } catch (err) {
+      this.opts.onError?.(err as Error);
+    }
   }
 
   private schedule(): void {
@@ -133,6 +123,6 @@ export class ChangeFeed {
     this.#listener = null;
     this.#listening = false;
     if (client) await client.end().catch(() => undefined);
-    await this.#running;
+    await this.pull();
   }
 }

@@ -105,6 +105,11 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'audit segments name the tree size of the checkpoint they were published with',
+    sql: `ALTER TABLE regate_audit_segments ADD COLUMN tree_size bigint;`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -5,7 +5,9 @@
  *   through another node's admin API, her unchanged curl answered 200; the bulk-rate rule holding
  *   a caller whose requests the balancer spreads over the three nodes; a node killed with -9 while
  *   a client waits on it, the hold approved elsewhere and the client's retry replayed once;
- *   PostgreSQL restarted mid-traffic: allowed requests keep flowing, a would-be hold is refused 503.
+ *   PostgreSQL restarted mid-traffic: allowed requests keep flowing, a would-be hold is refused 503;
+ *   the nodes' audit logs verified from the archive (`audit verify --cluster`), green, then red
+ *   after one byte of one node's archived records changed; a node's log exported from the archive.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -16,6 +18,8 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { stringify } from 'yaml';
+import { statePublicKeyFiles } from '../../src/audit/index.js';
+import { openPool } from '../../src/cluster-store/index.js';
 import { DEFAULT_BUNDLE, signBundle } from '../../src/policy/index.js';
 import { cliPath, runCli, whenReady } from '../helpers/cli.js';
 import { startHaproxy, type TestHaproxy } from '../helpers/haproxy.js';
@@ -125,7 +129,7 @@ test('three nodes on PostgreSQL behind HAProxy: holds, approvals, usage and fail
   assert.match(unmigrated.stderr, /regate cluster migrate/);
   const migrated = await runCli(['cluster', 'migrate', '--config', configFor('n1')]);
   assert.is(migrated.code, 0, migrated.stderr);
-  assert.match(migrated.stdout, /applied migration 1/);
+  assert.match(migrated.stdout, /applied migration 1: .*\napplied migration 2/);
   assert.match((await runCli(['cluster', 'migrate', '--config', configFor('n1')])).stdout, /nothing to do/);
 
   for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode(id));
@@ -217,6 +221,31 @@ test('three nodes on PostgreSQL behind HAProxy: holds, approvals, usage and fail
   assert.is((await admin(n1, bob, 'POST', `/api/holds/${afterHold}/deny`, { reason: 'no' })).status, 200);
   assert.is((await after).status, 403);
   assert.match(n1.log() + n2.log(), /the policy sees this node's counts only/, n1.log());
+
+  // -- audit: stopping n1 and n2 seals their logs, and each node publishes its segments and
+  // checkpoints to the archive (the store accepting each only as a consistent extension).
+  await stopNode(n1);
+  await stopNode(n2);
+  const keys = nodes.flatMap((n) => statePublicKeyFiles(join(dir, n.id)).flatMap((f) => ['--key', f]));
+  const green = await runCli(['audit', 'verify', '--cluster', n1.config, ...keys]);
+  assert.is(green.code, 0, green.stderr + green.stdout);
+  assert.match(green.stdout, /^n1 {2}\S+ {2}intact: \d+ records in \d+ segments$/m);
+  assert.match(green.stdout, /^n2 {2}\S+ {2}intact: /m);
+  // A node that is gone is exported from the archive and verified like any export.
+  const out = join(dir, 'n2-export');
+  const exported = await runCli(['audit', 'export', '--cluster', n1.config, '--node', 'n2', '--out', out]);
+  assert.is(exported.code, 0, exported.stderr);
+  assert.is((await runCli(['audit', 'verify', out, ...keys])).code, 0);
+  // One changed byte in n2's archived records: red, naming n2 only.
+  const pool = openPool({ url: pg.url, password_file: pg.passwordFile });
+  const changed = await pool.query(`UPDATE regate_audit_segments SET body = overlay(body placing '9' from 40 for 1) WHERE node = 'n2' AND segment = (SELECT min(segment) FROM regate_audit_segments WHERE node = 'n2')`);
+  await pool.end();
+  assert.is(changed.rowCount, 1);
+  const red = await runCli(['audit', 'verify', '--cluster', n1.config, ...keys]);
+  assert.is(red.code, 1, red.stdout);
+  assert.match(red.stdout, /^n1 {2}\S+ {2}intact/m);
+  assert.match(red.stdout, /^n2 {2}\S+ {2}NOT intact: /m);
+  assert.match(red.stderr, /archived audit log of n2 is NOT intact/);
 });
 
 test.run();

@@ -5,18 +5,14 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ClusterStore, ClusterUsage, migrate, openPool, type ClusterPostgresOptions } from '../../src/cluster-store/index.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { ClusterStore, ClusterUsage, type ClusterPostgresOptions } from '../../src/cluster-store/index.js';
+import { startMigratedPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let server: TestPostgres;
 let opts: ClusterPostgresOptions;
 
 test.before(async () => {
-  server = await startPostgres();
-  opts = { url: server.url, password_file: server.passwordFile, timeout_ms: 1000 };
-  const pool = openPool(opts);
-  await migrate(pool);
-  await pool.end();
+  ({ server, opts } = await startMigratedPostgres());
 });
 test.after(async () => {
   await server.stop();

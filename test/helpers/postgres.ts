@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { migrate, openPool } from '../../src/cluster-store/index.js';
 
 const run = promisify(execFile);
 /** The newest server Debian's `postgresql` package installed (15 on bookworm), or PG_BIN. */
@@ -104,4 +105,17 @@ async function lookupPostgres(): Promise<{ uid: number; gid: number }> {
 export async function createDatabase(pg: TestPostgres, name: string): Promise<string> {
   await asPostgres(join(PG_BIN, 'psql'), ['-h', pg.dir, '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '-qc', `CREATE DATABASE "${name}"`]);
   return `postgres://postgres@127.0.0.1:${pg.port}/${name}`;
+}
+
+/** A throwaway server with the cluster store's schema migrated in its `postgres` database. */
+export async function startMigratedPostgres(): Promise<{ server: TestPostgres; opts: { url: string; password_file: string; timeout_ms: number } }> {
+  const server = await startPostgres();
+  const opts = { url: server.url, password_file: server.passwordFile, timeout_ms: 1000 };
+  const pool = openPool(opts);
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  return { server, opts };
 }
