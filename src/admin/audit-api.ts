@@ -10,7 +10,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../contract/index.js';
-import { BadAdminRequest, type HoldService } from '../hold/index.js';
+import type { HoldService } from '../hold/index.js';
+import { BadRequest } from '../util/index.js';
 import { sendError, sendJson } from './http.js';
 
 export interface AuditQuery {
@@ -53,14 +54,14 @@ function timeParam(url: URL, key: string): number | undefined {
   const v = url.searchParams.get(key);
   if (!v) return undefined;
   const ms = Date.parse(v);
-  if (Number.isNaN(ms)) throw new BadAdminRequest(`"${key}" must be a date and time (ISO 8601), not ${JSON.stringify(v.slice(0, 40))}`);
+  if (Number.isNaN(ms)) throw new BadRequest(`"${key}" must be a date and time (ISO 8601), not ${JSON.stringify(v.slice(0, 40))}`);
   return ms;
 }
 
 export function queryOf(url: URL): AuditQuery {
   const text = (key: string) => url.searchParams.get(key)?.trim() || undefined;
   const limit = Number(url.searchParams.get('limit') ?? 100);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadAdminRequest(`"limit" must be a whole number from 1 to ${MAX_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`"limit" must be a whole number from 1 to ${MAX_LIMIT}`);
   return { subject: text('subject'), route: text('route'), decision: text('decision'), fromMs: timeParam(url, 'from'), toMs: timeParam(url, 'to'), limit };
 }
 

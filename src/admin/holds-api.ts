@@ -19,7 +19,8 @@ import type { Identity } from '../contract/index.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console/page.js';
 import { CONSOLE_JS } from './console/script.js';
 import { routeAuditView, type AuditViews } from './audit-api.js';
-import { approvalsRequired, BadAdminRequest, type Hold, type HoldService } from '../hold/index.js';
+import { approvalsRequired, type Hold, type HoldService } from '../hold/index.js';
+import { BadRequest } from '../util/index.js';
 import {
   httpStatusFor, optionalInteger, optionalString, readJsonObject, send, sendError, sendJson, startEventStream,
 } from './http.js';
@@ -108,7 +109,7 @@ async function route(service: HoldService, views: AuditViews | undefined, caller
     }
     if (action === 'deny') {
       const reason = optionalString(body, 'reason').trim();
-      if (!reason) throw new BadAdminRequest('a denial needs a "reason" the requester will read');
+      if (!reason) throw new BadRequest('a denial needs a "reason" the requester will read');
       return sendJson(res, 200, view(service, await service.deny(caller, id, reason)));
     }
     return wrong();

@@ -6,8 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RegateError } from '../util/index.js';
-import { BadAdminRequest } from '../hold/index.js';
+import { BadRequest, RegateError, sendJson as writeJson } from '../util/index.js';
 
 /** Sent on every admin listener answer (the proxy's own routes too). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -35,7 +34,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_HOLD_AUDIT_FAILED: 503,
   ERR_HOLD_STORE: 503,
   ERR_AUDIT_VIEW_UNAVAILABLE: 503,
-  ERR_BAD_REQUEST: 400,
+  [BadRequest.code]: 400,
   ERR_UNSUPPORTED_MEDIA_TYPE: 415,
 };
 
@@ -55,7 +54,7 @@ export function send(res: ServerResponse, status: number, type: string, body: st
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(value), extra);
+  writeJson(res, status, value, { ...SECURITY_HEADERS, ...extra });
 }
 
 export function sendError(res: ServerResponse, req: IncomingMessage, status: number, error: string, message: string, extra: Record<string, string> = {}): void {
@@ -68,7 +67,7 @@ export function startEventStream(res: ServerResponse): void {
   res.flushHeaders();
 }
 
-class UnsupportedMediaType extends BadAdminRequest {
+class UnsupportedMediaType extends BadRequest {
   static override readonly code: string = 'ERR_UNSUPPORTED_MEDIA_TYPE';
 }
 
@@ -82,7 +81,7 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BadAdminRequest(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new BadRequest(`request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -90,22 +89,22 @@ export async function readJsonObject(req: IncomingMessage): Promise<Record<strin
   try {
     value = text === '' ? {} : JSON.parse(text);
   } catch {
-    throw new BadAdminRequest('request body is not valid JSON');
+    throw new BadRequest('request body is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadAdminRequest('request body must be a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadRequest('request body must be a JSON object');
   return value as Record<string, unknown>;
 }
 
 export function optionalString(body: Record<string, unknown>, key: string, maxLength = 2000): string {
   const v = body[key];
   if (v === undefined || v === null) return '';
-  if (typeof v !== 'string' || v.length > maxLength) throw new BadAdminRequest(`"${key}" must be a string of at most ${maxLength} characters`);
+  if (typeof v !== 'string' || v.length > maxLength) throw new BadRequest(`"${key}" must be a string of at most ${maxLength} characters`);
   return v;
 }
 
 export function optionalInteger(body: Record<string, unknown>, key: string): number | null {
   const v = body[key];
   if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new BadAdminRequest(`"${key}" must be a whole number`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new BadRequest(`"${key}" must be a whole number`);
   return v;
 }

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { WatchStatus } from '../policy/index.js';
+import { sendJson } from '../util/index.js';
 import { SECURITY_HEADERS } from './http.js';
 
 /** What the admin listener reports: one gateway's, or (with `--workers`) the sum over the workers. */
@@ -48,12 +49,6 @@ async function health(status: AdminStatus, query: URLSearchParams): Promise<{ co
 /** Answers a request and returns true, or returns false to let the next mount try. */
 export type AdminMount = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
 export interface AdminOptions {
   /** Verifies the caller of `/metrics` (the gateway's authenticator: tokens or service API keys). */
   authenticate(req: IncomingMessage): Promise<unknown>;
@@ -75,7 +70,7 @@ export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opt
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD' && crossOrigin(req)) {
-        return json(res, 403, { error: 'cross_origin', message: 'The admin listener refuses state changes from pages of another origin.', request_id: null });
+        return sendJson(res, 403, { error: 'cross_origin', message: 'The admin listener refuses state changes from pages of another origin.', request_id: null });
       }
       if (path === '/metrics' && req.method === 'GET') {
         if (!opts.metricsPublic) {
@@ -83,7 +78,7 @@ export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opt
             await opts.authenticate(req);
           } catch {
             res.setHeader('www-authenticate', 'Bearer realm="regate-admin"');
-            return json(res, 401, { error: 'unauthorized', message: '/metrics needs a valid bearer token (or admin.metrics_public: true).', request_id: null });
+            return sendJson(res, 401, { error: 'unauthorized', message: '/metrics needs a valid bearer token (or admin.metrics_public: true).', request_id: null });
           }
         }
         const text = await status.metricsText();
@@ -93,13 +88,13 @@ export function createAdminServer(status: AdminStatus, mounts: AdminMount[], opt
       }
       if (path === '/healthz') {
         const { code, body } = await health(status, new URLSearchParams((req.url ?? '').split('?')[1] ?? ''));
-        return json(res, code, body);
+        return sendJson(res, code, body);
       }
       for (const mount of mounts) if (await mount(req, res)) return;
-      json(res, 404, { error: 'not_found', message: `The admin listener has nothing at ${path}.`, request_id: null });
+      sendJson(res, 404, { error: 'not_found', message: `The admin listener has nothing at ${path}.`, request_id: null });
     } catch (err) {
       if (res.headersSent) res.destroy();
-      else json(res, 500, { error: 'internal_error', message: 'The admin listener failed on this request.', request_id: null });
+      else sendJson(res, 500, { error: 'internal_error', message: 'The admin listener failed on this request.', request_id: null });
     }
   });
 }

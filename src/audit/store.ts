@@ -8,7 +8,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment } from '../util/index.js';
 import { decodeAnyCheckpoint, type AnyCheckpoint } from './checkpoint.js';
 import { AuditReadError } from './errors.js';
 
@@ -45,10 +46,7 @@ export interface Store {
 export function openStore(dir: string, opts: { readOnly?: boolean; durability?: Durability; mapSizeBytes?: number } = {}): Store {
   if (opts.readOnly && !existsSync(join(dir, 'data.mdb'))) throw new AuditReadError(`no audit log at ${dir} (no data.mdb there)`);
   const mode = DURABILITY[opts.durability ?? 'fsync'];
-  const env = open({
-    path: dir,
-    // lmdb-js takes a path with an extension (`audit.d`, `logs-2026.11`) for a file, not a folder.
-    noSubdir: false,
+  const env = openEnvironment(dir, {
     readOnly: opts.readOnly ?? false,
     ...(opts.readOnly ? {} : mode.lmdb),
     ...(opts.mapSizeBytes ? { mapSize: opts.mapSizeBytes } : {}),

@@ -7,7 +7,7 @@
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, listen } from '../util/index.js';
+import { closeServer, listen, sendJson } from '../util/index.js';
 
 export interface DemoServiceOptions {
   host?: string;
@@ -44,12 +44,6 @@ function fakeCard(n: number): { pan: string; cvv: string; expiry: string } {
   const prefix = ['4539', '5425', '4716', '2221'][n % 4]!;
   const middle = String((n * 7919 + 104729) % 100_000_000_000).padStart(11, '0');
   return { pan: withLuhn(prefix + middle), cvv: String(100 + ((n * 37) % 900)), expiry: `${String(1 + (n % 12)).padStart(2, '0')}/${28 + (n % 4)}` };
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -102,7 +96,7 @@ function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, un
   const model = typeof body.model === 'string' ? body.model : 'demo-llm';
   const base = completionBase(model);
   if (body.stream !== true) {
-    send(res, 200, {
+    sendJson(res, 200, {
       ...base,
       object: 'chat.completion',
       choices: [{ index: 0, message: { role: 'assistant', content: CHAT_TOKENS.join('') }, finish_reason: 'stop' }],
@@ -129,25 +123,25 @@ function chat(req: IncomingMessage, res: ServerResponse, body: Record<string, un
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: DemoServiceOptions): Promise<void> {
   if (!credentialOk(req, opts.credential)) {
-    send(res, 401, { error: 'upstream_unauthorized', message: `the demo service needs its ${opts.credential.header} credential` });
+    sendJson(res, 401, { error: 'upstream_unauthorized', message: `the demo service needs its ${opts.credential.header} credential` });
     return;
   }
   const url = new URL(req.url ?? '/', 'http://demo.invalid');
   const p = url.pathname;
-  if (req.method === 'POST' && p === '/v1/score') return send(res, 200, score(await readJson(req)));
-  if (req.method === 'GET' && p === '/v1/transactions') return send(res, 200, transactions(url));
+  if (req.method === 'POST' && p === '/v1/score') return sendJson(res, 200, score(await readJson(req)));
+  if (req.method === 'GET' && p === '/v1/transactions') return sendJson(res, 200, transactions(url));
   if (req.method === 'POST' && p === '/v1/chat/completions') return chat(req, res, await readJson(req), opts.tokenDelayMs ?? 25);
   if (req.method === 'GET' && p === '/v1/models') {
-    return send(res, 200, { object: 'list', data: [{ id: 'demo-llm', object: 'model', created: 0, owned_by: 'regate-demo' }] });
+    return sendJson(res, 200, { object: 'list', data: [{ id: 'demo-llm', object: 'model', created: 0, owned_by: 'regate-demo' }] });
   }
   if (req.method === 'POST' && p === '/v1/models/load') {
     const body = await readJson(req);
     const id = typeof body.model === 'string' ? body.model : 'fraud-v4';
-    return send(res, 200, { id, object: 'model', status: 'loaded' });
+    return sendJson(res, 200, { id, object: 'model', status: 'loaded' });
   }
   const del = /^\/v1\/models\/([^/]+)$/.exec(p);
-  if (req.method === 'DELETE' && del) return send(res, 200, { id: decodeURIComponent(del[1]!), object: 'model', deleted: true });
-  send(res, 404, { error: 'not_found', message: `the demo service has no ${req.method} ${p}` });
+  if (req.method === 'DELETE' && del) return sendJson(res, 200, { id: decodeURIComponent(del[1]!), object: 'model', deleted: true });
+  sendJson(res, 404, { error: 'not_found', message: `the demo service has no ${req.method} ${p}` });
 }
 
 export async function startDemoService(opts: DemoServiceOptions): Promise<DemoService> {

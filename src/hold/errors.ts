@@ -48,8 +48,3 @@ export class AuditViewUnavailable extends RegateError {
 export class HoldStoreError extends RegateError {
   static override readonly code: string = 'ERR_HOLD_STORE';
 }
-
-/** A malformed admin API request (bad JSON, missing field, wrong content type). */
-export class BadAdminRequest extends RegateError {
-  static override readonly code: string = 'ERR_BAD_REQUEST';
-}

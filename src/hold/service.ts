@@ -7,6 +7,9 @@
  * Every mutation runs one at a time (a promise chain), and within it: read the hold, apply the
  * rules, report the change to the audit callback, then write it. If auditing fails the change does
  * not happen (fail closed). Waiting clients and event-stream subscribers are told after the write.
+ *
+ * The file is ~400 lines because every transition must run inside that one chain and see the same
+ * waiters and pending set; the pure rules are in rules.ts, storage in store.ts, reads in reader.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Approval, HoldSpec, Identity } from '../contract/index.js';

@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
+import { openEnvironment } from '../util/index.js';
 import { HoldStoreError } from './errors.js';
 import type { Grant, Hold } from './types.js';
 
@@ -55,8 +56,7 @@ export class HoldStore {
   static open(dir: string): HoldStore {
     try {
       mkdirSync(dir, { recursive: true });
-      // noSubdir: lmdb-js takes a path with an extension (`holds.d`) for a file, not a folder.
-      const env = open({ path: dir, noSubdir: false });
+      const env = openEnvironment(dir);
       return new HoldStore(
         env,
         env.openDB<Hold, string>({ name: 'holds' }),

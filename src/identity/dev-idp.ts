@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import type { JSONWebKeySet, JWK } from 'jose';
+import { sendJson } from '../util/index.js';
 import { IdentityConfigError } from './errors.js';
 
 export const DEV_ISSUER = 'urn:regate:dev-idp';
@@ -68,7 +69,7 @@ export function jwksRequestHandler(jwks: JSONWebKeySet): (req: IncomingMessage, 
   const body = JSON.stringify(jwks);
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'application/json' }).end('{"error":"ERR_METHOD","message":"use GET"}');
+      sendJson(res, 405, { error: 'ERR_METHOD', message: 'use GET' }, { allow: 'GET, HEAD' });
       return;
     }
     res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300', 'content-length': Buffer.byteLength(body) });

@@ -4,7 +4,9 @@
  * while reading for chunked bodies, so an oversized body is refused without being buffered.
  */
 import type { IncomingMessage } from 'node:http';
-import { BadRequest, BodyTooLarge } from './errors.js';
+import { BadRequest } from '../util/index.js';
+import { BodyTooLarge } from './errors.js';
+import { checkJsonBody } from './json-guard.js';
 
 /** `application/json`, `application/*+json`, with or without parameters. */
 export function isJsonType(contentType: string | undefined): boolean {
@@ -71,4 +73,21 @@ export function parseJson(bytes: Buffer): unknown {
   } catch {
     return null;
   }
+}
+
+/** A request body as the pipeline holds it: the bytes and parsed value of a JSON body, else nulls. */
+export interface ReadRequest {
+  raw: Buffer | null;
+  body: unknown;
+  /** The JSON body's length, or the declared length of a body that streams through. */
+  bodyBytes: number;
+}
+
+/** Reads and checks a JSON body (size, UTF-8, depth, syntax); any other body is left to stream. */
+export async function readRequest(req: IncomingMessage, maxBytes: number, jsonMaxDepth: number): Promise<ReadRequest> {
+  if (!hasBody(req)) return { raw: null, body: null, bodyBytes: 0 };
+  if (!isJsonType(req.headers['content-type'])) return { raw: null, body: null, bodyBytes: Number(req.headers['content-length'] ?? 0) || 0 };
+  const raw = await readBody(req, maxBytes);
+  checkJsonBody(raw, jsonMaxDepth);
+  return { raw, body: parseJson(raw), bodyBytes: raw.length };
 }

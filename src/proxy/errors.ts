@@ -6,7 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { HoldAuditFailed, HoldLimitExceeded, ReplayUnavailable } from '../hold/index.js';
-import { hasCode, RegateError } from '../util/index.js';
+import { BadRequest, hasCode, RegateError, sendJson } from '../util/index.js';
 
 export class HttpError extends RegateError {
   static override readonly code: string = 'ERR_HTTP';
@@ -27,13 +27,6 @@ export class NoRoute extends HttpError {
   static override readonly code: string = 'ERR_NO_ROUTE';
   constructor(host: string, path: string) {
     super(404, 'no_route', `No route matches host ${JSON.stringify(host)} and path ${JSON.stringify(path)}.`);
-  }
-}
-
-export class BadRequest extends HttpError {
-  static override readonly code: string = 'ERR_BAD_REQUEST';
-  constructor(message: string) {
-    super(400, 'bad_request', message);
   }
 }
 
@@ -113,9 +106,23 @@ export function holdFailure(err: unknown): HttpError {
   return new HttpError(503, 'holds_unavailable', 'The holds service failed, so the held request is refused.', {}, { cause: err });
 }
 
+/** A failure of the identity stage (its AuthError carries `status` and `wwwAuthenticate`) as the client's answer. */
+export function authFailure(err: unknown): HttpError {
+  const e = err as { status?: unknown; wwwAuthenticate?: unknown; message?: unknown };
+  if (typeof e?.status === 'number' && typeof e.wwwAuthenticate === 'string') {
+    const message = typeof e.message === 'string' ? e.message : 'The credentials were not accepted.';
+    if (e.status === 401) return new Unauthenticated(`The credentials were not accepted: ${message}.`, e.wwwAuthenticate, 401, { cause: err });
+    if (e.status === 400) return new HttpError(400, 'ambiguous_credentials', `The credentials are ambiguous: ${message}.`, {}, { cause: err });
+    return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
+  }
+  return toHttpError(err);
+}
+
 /** Any thrown value as an HttpError: unknown failures become a 500, never a leak of their text. */
 export function toHttpError(err: unknown): HttpError {
-  return err instanceof HttpError ? err : new InternalError(err);
+  if (err instanceof HttpError) return err;
+  if (err instanceof BadRequest) return new HttpError(400, 'bad_request', err.message, {}, { cause: err });
+  return new InternalError(err);
 }
 
 /** Writes the JSON error body; if headers are already out, the only honest signal left is a reset. */
@@ -124,13 +131,5 @@ export function sendError(res: ServerResponse, err: HttpError, requestId: string
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: err.error, message: err.message, request_id: requestId, ...err.details });
-  res.writeHead(err.status, {
-    ...err.headers,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-    'x-request-id': requestId,
-  });
-  res.end(body);
+  sendJson(res, err.status, { error: err.error, message: err.message, request_id: requestId, ...err.details }, { ...err.headers, 'cache-control': 'no-store', 'x-request-id': requestId });
 }

@@ -1,154 +1,42 @@
 /**
  * The request pipeline: route → authenticate → read the JSON body (if any) → build the policy input
  * → decide → record → enforce (deny, hold, mask) → forward → stream the answer back. Each stage is a
- * service passed to the constructor through a narrow interface, so the pipeline knows their
- * contracts and nothing else. Every failure fails closed and answers with the JSON error body.
+ * service passed to the constructor through a narrow interface (services.ts), so the pipeline knows
+ * their contracts and nothing else. Every failure fails closed and answers with the JSON error body.
+ *
+ * This file is longer than most (~390 lines) because `Gateway` is the pipeline's one stateful
+ * object (in-flight count and drain, pending audit writes, the exchange each socket serves) and its
+ * methods are the steps in order, so one read follows a request end to end. What each step does
+ * lives beside it: exchange.ts (what a request accumulates), client-fault.ts (parser refusals),
+ * audit-records.ts (the records), mask-strategy.ts (which body is masked how), errors.ts.
  */
 import { hash, randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { PassThrough, type Readable, type Transform } from 'node:stream';
-import { BodyCapturer, captureBody, recordInput, type AuditEvent, type DecisionEffect } from '../audit/index.js';
-import type { ResolvedUpstream } from '../config/index.js';
+import type { AuditEvent, DecisionEffect } from '../audit/index.js';
+import type { Approval, Decision, Identity, PolicyInput } from '../contract/index.js';
 import { refuseRepeatedCredentials } from '../identity/index.js';
-import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../contract/index.js';
-import { hasBody, isJsonType, parseJson, readBody } from './body.js';
+import { auditBody, decisionRecord, type RecordedDecision, faultOutcomeRecord, holdSummary, outcomeRecord, refusalRecord } from './audit-records.js';
+import { readRequest } from './body.js';
+import { answerClientFault, clientFault } from './client-fault.js';
 import {
-  AuditUnavailable,
-  Forbidden,
-  holdFailure,
-  HttpError,
-  InternalError,
-  NoRoute,
-  PolicyFailed,
-  sendError,
-  ShuttingDown,
-  toHttpError,
-  Unauthenticated,
+  AuditUnavailable, authFailure, Forbidden, holdFailure, HttpError, InternalError, NoRoute, PolicyFailed, sendError, ShuttingDown, toHttpError,
 } from './errors.js';
-import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse } from './forward.js';
-import { clientHeaders, upstreamHeaders } from './headers.js';
+import { addCounts, clientAddress, clientIp, newExchange, outcomeOf, type Exchange, type RefusalFacts } from './exchange.js';
+import { classifyUpstreamError, Upstreams, type Upstream } from './forward.js';
+import { upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
-import { checkJsonBody } from './json-guard.js';
-import { IdentityLimits, type LimitSettings } from './limits.js';
-import { scrubPath, type Logger } from './log.js';
-import { CARD_RULES } from './masking.js';
+import { IdentityLimits } from './limits.js';
+import { scrubPath } from './log.js';
+import { requestBody, sendResponse } from './mask-strategy.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
-import { relay } from './relay.js';
 import { ShadowObserver } from './shadow.js';
 import { parseTarget } from './target.js';
 import type { ActivePolicy, GatewayOptions, GatewayServices, MaskService } from './services.js';
 import { UsageCounter } from './usage.js';
 
-/** A request the HTTP parser refused before the pipeline saw it (smuggling shapes, header floods, slowloris). */
-export interface ClientFault {
-  status: number;
-  error: string;
-  message: string;
-}
-
-/** Node's parser and timeout error codes as the precise answer the client gets. */
-export function clientFault(err: { code?: string; message?: string }): ClientFault {
-  const code = err.code;
-  // Node names the CL+TE clash by whichever header came second; both are the same smuggling shape.
-  if (/can't be present with/.test(err.message ?? '')) {
-    return { status: 400, error: 'ambiguous_length', message: 'The request carries both Content-Length and Transfer-Encoding; it is refused.' };
-  }
-  switch (code) {
-    case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, error: 'headers_too_large', message: 'The request line and headers exceed the gateway\'s limit.' };
-    case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, error: 'request_timeout', message: 'The request was not received in time.' };
-    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
-      return { status: 400, error: 'ambiguous_length', message: 'The request carries conflicting framing (Content-Length with Transfer-Encoding, or more than one Content-Length); it is refused.' };
-    case 'HPE_INVALID_CONTENT_LENGTH':
-      return { status: 400, error: 'ambiguous_length', message: 'The request carries an invalid Content-Length; it is refused.' };
-    case 'HPE_INVALID_TRANSFER_ENCODING':
-      return { status: 400, error: 'bad_framing', message: 'The request carries a Transfer-Encoding the gateway does not accept; it is refused.' };
-    default:
-      return { status: 400, error: 'bad_request', message: `The request is not valid HTTP/1.1${code ? ` (${code})` : ''}.` };
-  }
-}
-
-/** Decision labels for metrics and logs. */
-type Outcome = 'allow' | 'deny' | 'mask' | 'hold' | 'unauthenticated' | 'error' | 'none';
-
-/** What one request accumulated on its way through, for the log line, metrics and audit. */
-interface Exchange {
-  id: string;
-  started: number;
-  /** Milliseconds the request waited for an approver: kept out of the request-latency histogram. */
-  heldMs: number;
-  method: string;
-  path: string;
-  search: string;
-  route: string;
-  subject: string | null;
-  outcome: Outcome;
-  error: string | null;
-  upstreamStatus: number | null;
-  masked: Record<string, number>;
-  client: string;
-  bodyBytes: number;
-  /** Set once the decision record is durable: an outcome record then follows. */
-  recorded: boolean;
-  /** Set once an auth.failure record is durable (the refusal is then already audited). */
-  authAudited: boolean;
-  identity: Identity | null;
-  /** The HTTP server gave up on receiving this request (request timeout). */
-  timedOut: boolean;
-  /** Set when the response has closed: its status and duration, for an outcome record written late. */
-  closed: { status: number; seconds: number } | null;
-  /** The policy revision that decided, once one did. */
-  revision: string | null;
-  /** What the client received of a forwarded response body, as it streamed. */
-  response: Pick<BodyCapturer, 'bytes' | 'finish'> | null;
-  /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
-  streamMaskers: { counts(): Record<string, number> }[];
-}
-
-/** What a refusal record names: whatever the gateway knew when it refused. */
-type RefusalFacts = Pick<Exchange, 'id' | 'client' | 'route' | 'method' | 'path' | 'identity'>;
-
 const EMPTY_SHA256 = hash('sha256', '', 'hex');
-/** Responses up to this size with a content-length are read whole and masked in one call, not streamed. */
-const ONE_SHOT_BYTES = 64 * 1024;
-
-/** Whether a response to be masked arrives whole and small enough to be masked in one call. */
-function maskOneShot(method: string, up: UpstreamResponse): boolean {
-  if (method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304) return false;
-  const encoding = up.headers['content-encoding'];
-  if (encoding !== undefined && encoding !== 'identity') return false;
-  const length = Number(up.headers['content-length']);
-  return length > 0 && length <= ONE_SHOT_BYTES;
-}
-
-function clientIp(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
-
-function outcomeOf(d: Decision): Outcome {
-  if (d.hold) return 'hold';
-  if (!d.allow) return 'deny';
-  return d.mask.request.length || d.mask.response.length ? 'mask' : 'allow';
-}
-
-function addCounts(into: Record<string, number>, from: Record<string, number>): void {
-  for (const k in from) into[k] = (into[k] ?? 0) + from[k]!;
-}
-
-function authFailure(err: unknown): HttpError {
-  const e = err as { status?: unknown; wwwAuthenticate?: unknown; message?: unknown };
-  if (typeof e?.status === 'number' && typeof e.wwwAuthenticate === 'string') {
-    const message = typeof e.message === 'string' ? e.message : 'The credentials were not accepted.';
-    if (e.status === 401) return new Unauthenticated(`The credentials were not accepted: ${message}.`, e.wwwAuthenticate, 401, { cause: err });
-    if (e.status === 400) return new HttpError(400, 'ambiguous_credentials', `The credentials are ambiguous: ${message}.`, {}, { cause: err });
-    return new HttpError(e.status, 'identity_unavailable', `The caller could not be authenticated now: ${message}.`, {}, { cause: err });
-  }
-  return toHttpError(err);
-}
 
 export class Gateway {
   readonly metrics = new GatewayMetrics();
@@ -187,30 +75,7 @@ export class Gateway {
 
   /** The node:http request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const x: Exchange = {
-      id: randomUUID(),
-      started: performance.now(),
-      heldMs: 0,
-      method: req.method ?? 'GET',
-      path: '',
-      search: '',
-      route: '',
-      subject: null,
-      outcome: 'none',
-      error: null,
-      upstreamStatus: null,
-      masked: {},
-      client: clientIp(req),
-      bodyBytes: 0,
-      recorded: false,
-      authAudited: false,
-      identity: null,
-      timedOut: false,
-      closed: null,
-      revision: null,
-      response: null,
-      streamMaskers: [],
-    };
+    const x = newExchange(req);
     this.#bySocket.set(req.socket, x);
     this.#inflight++;
     this.metrics.inflight.inc({}, 1);
@@ -264,19 +129,12 @@ export class Gateway {
       live.error = fault.error;
     }
     const id = live?.id ?? randomUUID();
-    const body = JSON.stringify({ error: fault.error, message: fault.message, request_id: id });
-    if (socket.writable) {
-      socket.end(
-        `HTTP/1.1 ${fault.status} ${fault.status === 431 ? 'Request Header Fields Too Large' : fault.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
-          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\nx-request-id: ${id}\r\n\r\n${body}`,
-      );
-    } else socket.destroy();
+    answerClientFault(socket, fault, id);
     if (live) return;
-    const a = socket.remoteAddress ?? '';
-    const facts: RefusalFacts = { id, client: a.startsWith('::ffff:') ? a.slice(7) : a, route: '', method: '', path: '', identity: null };
+    const facts: RefusalFacts = { id, client: clientAddress(socket.remoteAddress), route: '', method: '', path: '', identity: null };
     this.metrics.requests.inc({ route: '(none)', decision: 'none', status: String(fault.status) });
     const write = this.#recordRefusal(facts, new HttpError(fault.status, fault.error, fault.message))
-      .then(() => this.services.audit.append({ type: 'request.outcome', request_id: id, status: fault.status, bytes_in: 0, bytes_out: 0, duration_ms: 0, masked: {}, response_body: null, error: fault.error }))
+      .then(() => this.services.audit.append(faultOutcomeRecord(id, fault.status, fault.error)))
       .then(
         () => undefined,
         (e: unknown) => this.services.logger.log('error', 'audit refusal record failed', { request_id: id, error: (e as Error).message }),
@@ -322,36 +180,12 @@ export class Gateway {
       if (!res.writableFinished) abort.abort();
     });
 
-    let identity: Identity;
-    try {
-      refuseRepeatedCredentials(req.rawHeaders);
-      identity = await this.services.authenticator.authenticate(req.headers);
-    } catch (err) {
-      x.outcome = 'unauthenticated';
-      const failure = authFailure(err);
-      // PCI DSS 10.2.1.4: invalid access attempts are recorded; if they cannot be, nothing is served.
-      await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: route.name, reason: (err as { code?: string }).code ?? failure.error });
-      x.authAudited = true;
-      throw failure;
-    }
-    x.subject = identity.sub;
-    x.identity = identity;
+    const identity = await this.#authenticate(x, req);
     const key = `${identity.iss}\u0000${identity.sub}`;
     res.once('close', this.#limits.admit(key, identity.sub));
 
-    let raw: Buffer | null = null;
-    let body: unknown = null;
-    let bodyBytes = 0;
-    if (hasBody(req)) {
-      if (isJsonType(req.headers['content-type'])) {
-        raw = await readBody(req, this.#maxBody);
-        checkJsonBody(raw, this.#jsonMaxDepth);
-        body = parseJson(raw);
-        bodyBytes = raw.length;
-      } else {
-        bodyBytes = Number(req.headers['content-length'] ?? 0) || 0;
-      }
-    }
+    const read = await readRequest(req, this.#maxBody, this.#jsonMaxDepth);
+    const { raw, body, bodyBytes } = read;
     x.bodyBytes = bodyBytes;
     // Streamed bodies are not hashed (that would mean buffering them): replays match on the rest.
     const bodySha256 = raw ? hash('sha256', raw, 'hex') : raw === null && bodyBytes === 0 ? EMPTY_SHA256 : 'streamed';
@@ -383,30 +217,65 @@ export class Gateway {
     } catch (err) {
       const reason = (err as PolicyFailed).message;
       this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });
-      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, approval, input, body === null ? null : this.#auditBody(policy, [], body));
+      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, approval, input, body === null ? null : auditBody(policy, [], body));
       throw err;
     }
     this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
     const recorded = { effect: x.outcome as DecisionEffect, reason: decision.reason, rules: decision.rules ?? [] };
-    await this.#recordDecision(x, identity, route.upstream, recorded, approval, input, body === null ? null : this.#auditBody(policy, decision.mask.request, body));
+    await this.#recordDecision(x, identity, route.upstream, recorded, approval, input, body === null ? null : auditBody(policy, decision.mask.request, body));
 
+    if (await this.#enforce(x, policy, decision, approval, { identity, heldTarget, bodySha256, body }, abort.signal)) {
+      await this.#forward(x, req, res, upstream, policy.masker, decision, read, abort.signal);
+    }
+  }
+
+  /** Verifies the caller; a refusal is recorded (PCI DSS 10.2.1.4: invalid access attempts) before it is answered. */
+  async #authenticate(x: Exchange, req: IncomingMessage): Promise<Identity> {
+    let identity: Identity;
+    try {
+      refuseRepeatedCredentials(req.rawHeaders);
+      identity = await this.services.authenticator.authenticate(req.headers);
+    } catch (err) {
+      x.outcome = 'unauthenticated';
+      const failure = authFailure(err);
+      // If the attempt cannot be recorded, nothing is served.
+      await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: x.route, reason: (err as { code?: string }).code ?? failure.error });
+      x.authAudited = true;
+      throw failure;
+    }
+    x.subject = identity.sub;
+    x.identity = identity;
+    return identity;
+  }
+
+  /**
+   * Carries out a recorded decision: a denial or an approver's refusal throws, a hold waits for the
+   * approvers, a replay is used up. True when the request goes on to the upstream; false when the
+   * client left while it was held.
+   */
+  async #enforce(
+    x: Exchange, policy: ActivePolicy, decision: Decision, approval: Approval | null,
+    held: { identity: Identity; heldTarget: string; bodySha256: string; body: unknown }, signal: AbortSignal,
+  ): Promise<boolean> {
+    const holds = this.services.holds;
+    const { identity, heldTarget, bodySha256, body } = held;
     if (decision.hold) {
       const waitStart = performance.now();
       let waited = 'failed';
       const outcome = await holds
-        .hold({ identity, route: route.name, method: x.method, path: heldTarget, bodySha256, summary: this.#summary(policy, x.method, heldTarget, body), spec: decision.hold }, abort.signal)
-        .then((o) => ((waited = abort.signal.aborted ? 'client_gone' : o.status), o))
+        .hold({ identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, body), spec: decision.hold }, signal)
+        .then((o) => ((waited = signal.aborted ? 'client_gone' : o.status), o))
         .catch((err: unknown) => Promise.reject(holdFailure(err)))
         .finally(() => {
           x.heldMs = performance.now() - waitStart;
-          this.metrics.holdWait.observe(x.heldMs / 1000, { route: route.name, outcome: waited });
+          this.metrics.holdWait.observe(x.heldMs / 1000, { route: x.route, outcome: waited });
         });
       if (outcome.status === 'denied') {
         throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
       }
       if (outcome.status === 'timeout') {
-        if (abort.signal.aborted) return;
+        if (signal.aborted) return false;
         throw new Forbidden(
           `This request is held for approval (${decision.hold.reason}); no approver decided in time. Once hold ${outcome.holdId} is approved, send the same request again.`,
           { hold_id: outcome.holdId },
@@ -417,8 +286,7 @@ export class Gateway {
     } else if (approval?.kind === 'replay') {
       await holds.consumeReplay(approval.hold_id).catch((err: unknown) => Promise.reject(holdFailure(err)));
     }
-
-    await this.#forward(x, req, res, upstream, policy.masker, decision, { raw, body }, abort.signal);
+    return true;
   }
 
   async #record(event: AuditEvent): Promise<void> {
@@ -434,66 +302,12 @@ export class Gateway {
     }
   }
 
-  /**
-   * The request body as the audit log keeps it: card data masked whatever the decision says, and
-   * whatever else the decision masks on the request side (custom detectors, JSON paths) too.
-   */
-  #auditBody(policy: ActivePolicy, requestRules: MaskRule[], body: unknown): string {
-    const rules = requestRules.length ? [...CARD_RULES, ...requestRules] : CARD_RULES;
-    return JSON.stringify(policy.masker.maskJson(rules, body).value);
-  }
-
-  /**
-   * The decision record, durable before anything is enforced or forwarded, with the input it was
-   * decided on (`policy diff` decides it again); `body` is the masked request body.
-   */
-  async #recordDecision(
-    x: Exchange,
-    identity: Identity,
-    upstream: string,
-    decided: { effect: DecisionEffect; reason: string; rules: string[] },
-    approval: Approval | null,
-    input: PolicyInput,
-    body: string | null,
-  ): Promise<void> {
-    await this.#record({
-      type: 'request.decision',
-      request_id: x.id,
-      subject: identity.sub,
-      groups: identity.groups,
-      client: x.client,
-      route: x.route,
-      upstream,
-      method: x.method,
-      path: scrubPath(x.path),
-      decision: { ...decided, policy_revision: x.revision },
-      approval: approval?.hold_id ?? null,
-      request_body: body === null ? null : captureBody(body, this.#bodyCap),
-      policy_input: recordInput(input),
-    });
+  /** The decision record, durable before anything is enforced or forwarded; `body` is the masked request body. */
+  async #recordDecision(x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: Approval | null, input: PolicyInput, body: string | null): Promise<void> {
+    await this.#record(decisionRecord(x, identity, upstream, decided, approval, input, body, this.#bodyCap));
     x.recorded = true;
   }
 
-  /** A request the gateway refused before the policy decided (no route, limits, bad body): a denial by the gateway itself. */
-  async #recordRefusal(x: RefusalFacts, e: HttpError): Promise<void> {
-    await this.#record({
-      type: 'request.decision',
-      request_id: x.id,
-      subject: x.identity?.sub ?? null,
-      groups: x.identity?.groups ?? [],
-      client: x.client,
-      route: x.route,
-      upstream: null,
-      method: x.method,
-      path: scrubPath(x.path),
-      decision: { effect: e.status >= 500 ? 'error' : 'deny', reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null, rules: [] },
-      approval: null,
-      request_body: null,
-      policy_input: null,
-    });
-  }
-
-  /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
   /** This identity's requests in the last minute: exact here, plus other nodes' as last read back. */
   #requestsLastMinute(key: string): number {
     const local = this.#usage.hit(key);
@@ -503,10 +317,8 @@ export class Gateway {
     return local + shared.otherNodes(key);
   }
 
-  #summary(policy: ActivePolicy, method: string, path: string, body: unknown): string {
-    const head = `${method} ${scrubPath(path)}`;
-    if (body === null) return head;
-    return `${head} ${JSON.stringify(policy.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+  async #recordRefusal(x: RefusalFacts, e: HttpError): Promise<void> {
+    await this.#record(refusalRecord(x, e));
   }
 
   #decide(x: Exchange, policy: ActivePolicy, input: PolicyInput): Decision {
@@ -521,24 +333,6 @@ export class Gateway {
     }
   }
 
-  /** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
-  #requestBody(x: Exchange, req: IncomingMessage, masker: MaskService, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
-    if (read.raw) {
-      if (!rules.length || read.body === null) return read.raw;
-      const masked = masker.maskJson(rules, read.body);
-      addCounts(x.masked, masked.counts);
-      return Buffer.from(JSON.stringify(masked.value));
-    }
-    if (!hasBody(req)) return null;
-    // A pass-through of our own, so undici tearing down the body on failure leaves the client's
-    // socket open for the 502.
-    if (!rules.length) return req.pipe(new PassThrough());
-    const out = masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request');
-    x.streamMaskers.push(out);
-    req.pipe(out);
-    return out;
-  }
-
   async #forward(
     x: Exchange,
     req: IncomingMessage,
@@ -549,7 +343,7 @@ export class Gateway {
     read: { raw: Buffer | null; body: unknown },
     signal: AbortSignal,
   ): Promise<void> {
-    const reqBody = this.#requestBody(x, req, maskService, decision.mask.request, read);
+    const reqBody = requestBody(x, req, maskService, decision.mask.request, read);
     const headers = upstreamHeaders(req.headers, {
       clientIp: clientIp(req),
       proto: 'http',
@@ -572,45 +366,7 @@ export class Gateway {
       throw this.#upstreamFailure(upstream, err);
     }
     x.upstreamStatus = up.statusCode;
-    const rules = decision.mask.response;
-    if (rules.length && maskOneShot(x.method, up)) {
-      let whole: Buffer;
-      try {
-        whole = Buffer.from(await up.body.arrayBuffer());
-      } catch (err) {
-        if (signal.aborted) return;
-        throw this.#upstreamFailure(upstream, err);
-      }
-      const masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
-      addCounts(x.masked, masked.counts);
-      const captured = captureBody(masked.body, this.#bodyCap);
-      x.response = { bytes: captured.bytes, finish: () => captured };
-      // Framed as the streamed path frames a masked body (chunked, no length), so clients see one behaviour.
-      res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, true));
-      res.end(masked.body);
-      return;
-    }
-    let masker: ReturnType<MaskService['maskStream']> | null = null;
-    try {
-      if (rules.length) masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
-    } catch (err) {
-      up.body.destroy();
-      throw err;
-    }
-    if (masker) x.streamMaskers.push(masker);
-    res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
-    // The audit log keeps what the client receives (masked), hashed as it streams past: a second
-    // reader of the chunks piped to the client, so nothing is buffered beyond the capture's cap.
-    const capture = (x.response = new BodyCapturer(this.#bodyCap));
-    (masker ?? up.body).on('data', (chunk: Buffer) => capture.update(chunk));
-    try {
-      await relay(up.body, masker, res);
-    } catch (err) {
-      // The client leaving is its own business; anything else is the upstream failing mid-body,
-      // and with the status already sent the only honest signal left is a reset.
-      if (!signal.aborted) x.error = this.#upstreamFailure(upstream, err).error;
-      res.destroy();
-    }
+    await sendResponse(x, res, up, maskService, decision.mask.response, this.#bodyCap, signal, (err) => this.#upstreamFailure(upstream, err));
   }
 
   /** An upstream fault as the client's error, counted in the metrics by kind. */
@@ -650,23 +406,10 @@ export class Gateway {
 
   /** The outcome record of a closed exchange whose decision (or refusal) record is durable. */
   #recordOutcome(x: Exchange, res: ServerResponse): void {
-    const { status, seconds } = x.closed!;
     // Read here, not where the pipe resolves: the response's close can come first.
     for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
     const write = this.services.audit
-      .append({
-        type: 'request.outcome',
-        request_id: x.id,
-        status,
-        bytes_in: x.bodyBytes,
-        // A forwarded body is counted as it streamed (chunked too); the gateway's own answers carry a length.
-        bytes_out: x.response ? x.response.bytes : Number(res.getHeader('content-length') ?? 0) || 0,
-        // Canonical audit JSON holds integers only.
-        duration_ms: Math.round(seconds * 1000),
-        masked: x.masked,
-        response_body: x.response?.finish() ?? null,
-        error: x.error,
-      })
+      .append(outcomeRecord(x, res))
       .then(
         () => undefined,
         (err: unknown) => this.services.logger.log('error', 'audit outcome record failed', { request_id: x.id, error: (err as Error).message }),

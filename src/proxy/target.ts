@@ -4,7 +4,7 @@
  * see is the path the upstream gets: `/v1/score/../transactions` cannot ride the score route to the
  * transactions endpoint. Plain paths skip the URL parser.
  */
-import { BadRequest } from './errors.js';
+import { BadRequest } from '../util/index.js';
 
 export interface Target {
   path: string;

@@ -19,3 +19,11 @@ export class RegateError extends Error {
 export function hasCode(err: unknown, code: string): boolean {
   return err instanceof RegateError && err.code === code;
 }
+
+/**
+ * The caller's request is malformed (bad target, unreadable body, bad admin JSON, a missing
+ * field): the one `ERR_BAD_REQUEST`, answered 400 by the gateway and the admin API alike.
+ */
+export class BadRequest extends RegateError {
+  static override readonly code: string = 'ERR_BAD_REQUEST';
+}

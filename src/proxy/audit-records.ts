@@ -1,0 +1,103 @@
+/**
+ * The audit records one exchange produces, built from what the pipeline learned: the decision
+ * record (durable before anything is enforced or forwarded), the refusal record for a request the
+ * gateway turned away before the policy decided, and the outcome record once the response closed.
+ * Card data never reaches them unmasked: bodies pass the card rules whatever the decision says.
+ */
+import type { ServerResponse } from 'node:http';
+import { captureBody, recordInput, type DecisionEffect, type RequestDecisionEvent, type RequestOutcomeEvent } from '../audit/index.js';
+import type { Approval, Identity, MaskRule, PolicyInput } from '../contract/index.js';
+import type { HttpError } from './errors.js';
+import type { Exchange, RefusalFacts } from './exchange.js';
+import { scrubPath } from './log.js';
+import { CARD_RULES } from './masking.js';
+import type { ActivePolicy } from './services.js';
+
+/** What the decision record keeps of a decision (the effect the gateway enforces). */
+export interface RecordedDecision {
+  effect: DecisionEffect;
+  reason: string;
+  rules: string[];
+}
+
+/**
+ * The request body as the audit log keeps it: card data masked whatever the decision says, and
+ * whatever else the decision masks on the request side (custom detectors, JSON paths) too.
+ */
+export function auditBody(policy: ActivePolicy, requestRules: MaskRule[], body: unknown): string {
+  const rules = requestRules.length ? [...CARD_RULES, ...requestRules] : CARD_RULES;
+  return JSON.stringify(policy.masker.maskJson(rules, body).value);
+}
+
+/** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
+export function holdSummary(policy: ActivePolicy, method: string, path: string, body: unknown): string {
+  const head = `${method} ${scrubPath(path)}`;
+  if (body === null) return head;
+  return `${head} ${JSON.stringify(policy.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+}
+
+/**
+ * The policy's decision on an exchange, with the input it was decided on (`policy diff` decides it
+ * again); `body` is the masked request body, kept up to `bodyCap` bytes.
+ */
+export function decisionRecord(
+  x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: Approval | null, input: PolicyInput, body: string | null, bodyCap: number,
+): RequestDecisionEvent {
+  return {
+    type: 'request.decision',
+    request_id: x.id,
+    subject: identity.sub,
+    groups: identity.groups,
+    client: x.client,
+    route: x.route,
+    upstream,
+    method: x.method,
+    path: scrubPath(x.path),
+    decision: { ...decided, policy_revision: x.revision },
+    approval: approval?.hold_id ?? null,
+    request_body: body === null ? null : captureBody(body, bodyCap),
+    policy_input: recordInput(input),
+  };
+}
+
+/** A request the gateway refused before the policy decided (no route, limits, bad body): a denial by the gateway itself. */
+export function refusalRecord(x: RefusalFacts, e: HttpError): RequestDecisionEvent {
+  return {
+    type: 'request.decision',
+    request_id: x.id,
+    subject: x.identity?.sub ?? null,
+    groups: x.identity?.groups ?? [],
+    client: x.client,
+    route: x.route,
+    upstream: null,
+    method: x.method,
+    path: scrubPath(x.path),
+    decision: { effect: e.status >= 500 ? 'error' : 'deny', reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null, rules: [] },
+    approval: null,
+    request_body: null,
+    policy_input: null,
+  };
+}
+
+/** The outcome of a closed exchange (`x.closed` set, the stream maskers' counts already added). */
+export function outcomeRecord(x: Exchange, res: ServerResponse): RequestOutcomeEvent {
+  const { status, seconds } = x.closed!;
+  return {
+    type: 'request.outcome',
+    request_id: x.id,
+    status,
+    bytes_in: x.bodyBytes,
+    // A forwarded body is counted as it streamed (chunked too); the gateway's own answers carry a length.
+    bytes_out: x.response ? x.response.bytes : Number(res.getHeader('content-length') ?? 0) || 0,
+    // Canonical audit JSON holds integers only.
+    duration_ms: Math.round(seconds * 1000),
+    masked: x.masked,
+    response_body: x.response?.finish() ?? null,
+    error: x.error,
+  };
+}
+
+/** The outcome of a request the HTTP parser refused: nothing read, nothing sent but the fault. */
+export function faultOutcomeRecord(requestId: string, status: number, error: string): RequestOutcomeEvent {
+  return { type: 'request.outcome', request_id: requestId, status, bytes_in: 0, bytes_out: 0, duration_ms: 0, masked: {}, response_body: null, error };
+}

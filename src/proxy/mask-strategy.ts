@@ -1,0 +1,94 @@
+/**
+ * How each body is masked: a request body read as JSON is masked as a value, a streamed one
+ * through a streaming masker; a response small and whole enough is read and masked in one call
+ * (cheaper than a stream), anything else streams through the masker to the client.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import { BodyCapturer, captureBody } from '../audit/index.js';
+import type { MaskRule } from '../contract/index.js';
+import { hasBody } from './body.js';
+import type { HttpError } from './errors.js';
+import { addCounts, type Exchange } from './exchange.js';
+import type { UpstreamResponse } from './forward.js';
+import { clientHeaders } from './headers.js';
+import { relay } from './relay.js';
+import type { MaskService } from './services.js';
+
+/** Responses up to this size with a content-length are read whole and masked in one call, not streamed. */
+const ONE_SHOT_BYTES = 64 * 1024;
+
+/** Whether a response to be masked arrives whole and small enough to be masked in one call. */
+function maskOneShot(method: string, up: UpstreamResponse): boolean {
+  if (method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304) return false;
+  const encoding = up.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return false;
+  const length = Number(up.headers['content-length']);
+  return length > 0 && length <= ONE_SHOT_BYTES;
+}
+
+/** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
+export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskService, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
+  if (read.raw) {
+    if (!rules.length || read.body === null) return read.raw;
+    const masked = masker.maskJson(rules, read.body);
+    addCounts(x.masked, masked.counts);
+    return Buffer.from(JSON.stringify(masked.value));
+  }
+  if (!hasBody(req)) return null;
+  // A pass-through of our own, so undici tearing down the body on failure leaves the client's
+  // socket open for the 502.
+  if (!rules.length) return req.pipe(new PassThrough());
+  const out = masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request');
+  x.streamMaskers.push(out);
+  req.pipe(out);
+  return out;
+}
+
+/**
+ * Answers the client with the upstream's response, masked by `rules` (none: as it comes): a small
+ * whole body in one call, anything else as a stream; the audit log keeps what the client received.
+ * `failed` turns an upstream fault into the client's error (and counts it).
+ */
+export async function sendResponse(
+  x: Exchange, res: ServerResponse, up: UpstreamResponse, maskService: MaskService, rules: MaskRule[], bodyCap: number, signal: AbortSignal, failed: (err: unknown) => HttpError,
+): Promise<void> {
+  if (rules.length && maskOneShot(x.method, up)) {
+    let whole: Buffer;
+    try {
+      whole = Buffer.from(await up.body.arrayBuffer());
+    } catch (err) {
+      if (signal.aborted) return;
+      throw failed(err);
+    }
+    const masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
+    addCounts(x.masked, masked.counts);
+    const captured = captureBody(masked.body, bodyCap);
+    x.response = { bytes: captured.bytes, finish: () => captured };
+    // Framed as the streamed path frames a masked body (chunked, no length), so clients see one behaviour.
+    res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, true));
+    res.end(masked.body);
+    return;
+  }
+  let masker: ReturnType<MaskService['maskStream']> | null = null;
+  try {
+    if (rules.length) masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+  } catch (err) {
+    up.body.destroy();
+    throw err;
+  }
+  if (masker) x.streamMaskers.push(masker);
+  res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
+  // The audit log keeps what the client receives (masked), hashed as it streams past: a second
+  // reader of the chunks piped to the client, so nothing is buffered beyond the capture's cap.
+  const capture = (x.response = new BodyCapturer(bodyCap));
+  (masker ?? up.body).on('data', (chunk: Buffer) => capture.update(chunk));
+  try {
+    await relay(up.body, masker, res);
+  } catch (err) {
+    // The client leaving is its own business; anything else is the upstream failing mid-body,
+    // and with the status already sent the only honest signal left is a reset.
+    if (!signal.aborted) x.error = failed(err).error;
+    res.destroy();
+  }
+}
