@@ -9,17 +9,17 @@
  * BENCH_DURABILITY (the config's audit.durability; default: the config's default), BENCH_WORKERS=0
  * (skip the --workers runs).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { DEV_AUDIENCE, DEV_ISSUER, ensureDevIdentity } from '../src/identity/index.js';
 import { report, type Row } from './lib/report.js';
 import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startStub } from './harness/contenders.js';
 import { runLoad, type LoadResult } from './harness/load.js';
 import { usage } from './harness/proc.js';
+import { startServe, writeConfig } from '../test/helpers/serve.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -47,17 +47,10 @@ function benchBundle(): string {
 
 interface Regate { child: ChildProcess; url: string; stop(): Promise<void> }
 
-function startRegate(config: string, cpus: string, workers: number, nodeArgs: string[] = []): Promise<Regate> {
-  const child = spawn('taskset', ['-c', cpus, process.execPath, ...nodeArgs, cli, 'serve', '--config', config, '--workers', String(workers)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      err += d;
-      const m = /regate ready (\S+)/.exec(err);
-      if (m) resolve({ child, url: m[1]!, stop: () => new Promise((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); }) });
-    });
-    child.once('exit', (code) => reject(new Error(`regate exited ${code}: ${err}`)));
-  });
+async function startRegate(config: string, cpus: string, workers: number, nodeArgs: string[] = []): Promise<Regate> {
+  const { child, ready, exited } = startServe(config, { cpus, nodeArgs, args: ['--workers', String(workers)] });
+  const { url } = await ready;
+  return { child, url, stop: () => { child.kill('SIGTERM'); return exited.then(() => undefined); } };
 }
 
 interface Measured { load: LoadResult; cpu: number }
@@ -112,23 +105,19 @@ const token = await dev.sign({ sub: 'bench', groups: ['fraud-analysts'], ttlSeco
 writeFileSync(join(work, 'jwks.json'), JSON.stringify(dev.jwks));
 const stub = await startStub();
 const upstream = `http://127.0.0.1:${stub.port}`;
-const config = join(work, 'regate.yaml');
-writeFileSync(
-  config,
-  stringify({
-    listen: { port: 0 },
-    admin: { port: 0 },
-    state_dir: join(work, 'state'),
-    upstreams: { models: { url: upstream, connections: 128 } },
-    routes: [{ name: 'fraud-model', path_prefix: '/v1/score', upstream: 'models' }],
-    identity: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, jwks_file: join(work, 'jwks.json') },
-    policy: { bundle: benchBundle(), allow_unsigned: true },
-    ...(durability ? { audit: { durability } } : {}),
-    // One identity sends everything: its rate and concurrency limits are out of the way too.
-    limits: { requests_per_second: 0, max_concurrent: 0 },
-    logging: { level: 'info', requests: true },
-  }),
-);
+const config = writeConfig(work, {
+  listen: { port: 0 },
+  admin: { port: 0 },
+  state_dir: join(work, 'state'),
+  upstreams: { models: { url: upstream, connections: 128 } },
+  routes: [{ name: 'fraud-model', path_prefix: '/v1/score', upstream: 'models' }],
+  identity: { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, jwks_file: join(work, 'jwks.json') },
+  policy: { bundle: benchBundle(), allow_unsigned: true },
+  ...(durability ? { audit: { durability } } : {}),
+  // One identity sends everything: its rate and concurrency limits are out of the way too.
+  limits: { requests_per_second: 0, max_concurrent: 0 },
+  logging: { level: 'info', requests: true },
+}, 'regate.yaml');
 const auth = `Bearer ${token}`;
 process.stdout.write(`load: wrk -t1 -c${connections} -d${seconds}s POST /v1/score; single-core runs: proxy on CPU ${CONTENDER_CPU}, wrk + stub on CPU ${LOAD_CPU}\n`);
 

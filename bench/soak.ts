@@ -26,7 +26,7 @@ type Shot = (base: string) => Promise<Outcome>;
 
 const demo = await startDemoService({ credential: { header: 'x-upstream-key', value: 'bench-upstream-secret' }, tokenDelayMs: 0 });
 // Limits stay on (the parser and body guards are what is soaked) but the rate is not the subject.
-const setup = await prepareRegate(demo.url, { limits: '{ requests_per_second: 100000, burst: 100000, max_concurrent: 1000 }' });
+const setup = await prepareRegate(demo.url, { limits: { requests_per_second: 100000, burst: 100000, max_concurrent: 1000 } });
 const gw = await startRegate(setup, '0-1');
 const base = `http://127.0.0.1:${gw.port}`;
 let stopping = false;

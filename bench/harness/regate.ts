@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { exportJWK, importPKCS8, SignJWT } from 'jose';
+import { writeConfig } from '../../test/helpers/serve.js';
 import { startPinned, type Started } from './proc.js';
 
 const run = promisify(execFile);
@@ -26,7 +27,7 @@ export interface RegateSetup { dir: string; config: string; tokens: Record<strin
  * `shadow`, the same bundle also runs as the shadow policy (`policy.shadow`), so every request is
  * decided twice and the two always agree: the cost of shadow mode itself, without disagreement records.
  */
-export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: string; cluster?: { url: string; passwordFile: string }; shadow?: boolean } = {}): Promise<RegateSetup> {
+export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: Record<string, number>; cluster?: { url: string; passwordFile: string }; shadow?: boolean } = {}): Promise<RegateSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-'));
   const rego = join(dir, 'rego');
   cpSync(join(root, 'rego'), rego, { recursive: true });
@@ -52,26 +53,27 @@ export async function prepareRegate(upstream: string, opts: { workers?: number; 
     agent: `Bearer ${await token('sam', ['support-agents'])}`,
   };
 
-  const config = join(dir, 'regate.yaml');
-  writeFileSync(config, [
-    `listen: { host: 127.0.0.1, port: 0 }`,
-    `admin: { host: 127.0.0.1, port: 0 }`,
-    `state_dir: ${join(dir, 'state')}`,
-    ...(opts.workers ? [`workers: ${opts.workers}`] : []),
-    `upstreams:`,
-    `  stub: { url: "${upstream}", credential: { header: x-upstream-key, value_env: BENCH_UPSTREAM_KEY }, connections: 128 }`,
-    `routes:`,
-    `  - { name: fraud-model, path_prefix: /v1/score, upstream: stub }`,
-    `  - { name: transactions, path_prefix: /v1/transactions, upstream: stub }`,
-    `  - { name: chat, path_prefix: /v1/chat, upstream: stub }`,
-    `identity: { issuer: "urn:bench", audience: regate, jwks_file: ${join(dir, 'jwks.json')} }`,
-    `policy: { bundle: ${join(dir, 'bench.tar.gz')}, public_key_file: ${join(dir, 'bundle.pub.pem')}, poll_seconds: 0${opts.shadow ? `, shadow: { bundle: ${join(dir, 'bench.tar.gz')} }` : ''} }`,
+  const config = writeConfig(dir, {
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    state_dir: join(dir, 'state'),
+    ...(opts.workers ? { workers: opts.workers } : {}),
+    upstreams: { stub: { url: upstream, credential: { header: 'x-upstream-key', value_env: 'BENCH_UPSTREAM_KEY' }, connections: 128 } },
+    routes: [
+      { name: 'fraud-model', path_prefix: '/v1/score', upstream: 'stub' },
+      { name: 'transactions', path_prefix: '/v1/transactions', upstream: 'stub' },
+      { name: 'chat', path_prefix: '/v1/chat', upstream: 'stub' },
+    ],
+    identity: { issuer: 'urn:bench', audience: 'regate', jwks_file: join(dir, 'jwks.json') },
+    policy: {
+      bundle: join(dir, 'bench.tar.gz'), public_key_file: join(dir, 'bundle.pub.pem'), poll_seconds: 0,
+      ...(opts.shadow ? { shadow: { bundle: join(dir, 'bench.tar.gz') } } : {}),
+    },
     // One identity sends all the load: by default its per-identity rate and concurrency limits are lifted.
-    `limits: ${opts.limits ?? '{ requests_per_second: 0, max_concurrent: 0 }'}`,
-    `logging: { level: warn, requests: false }`,
-    ...(opts.cluster ? [`cluster: { postgres: { url: "${opts.cluster.url}", password_file: ${opts.cluster.passwordFile} }, node_id: bench }`] : []),
-    '',
-  ].join('\n'));
+    limits: opts.limits ?? { requests_per_second: 0, max_concurrent: 0 },
+    logging: { level: 'warn', requests: false },
+    ...(opts.cluster ? { cluster: { postgres: { url: opts.cluster.url, password_file: opts.cluster.passwordFile }, node_id: 'bench' } } : {}),
+  }, 'regate.yaml');
   return { dir, config, tokens, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

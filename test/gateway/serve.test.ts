@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,9 +6,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { stringify } from 'yaml';
 import { DEFAULT_BUNDLE, signBundle } from '../../src/policy/index.js';
-import { cliPath, runCli, whenReady } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { startServe, writeConfig } from '../helpers/serve.js';
 import { closedPort, startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regate-serve-'));
@@ -32,22 +31,17 @@ test.after(async () => {
 });
 
 function configFile(extra: Record<string, unknown> = {}): string {
-  const file = join(dir, `regate-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      listen: { port: 0 },
-      admin: { port: 0 },
-      state_dir: join(dir, 'state'),
-      upstreams: { models: { url: upstream.url, credential: { header: 'x-upstream-key', value_file: 'upstream.key' } } },
-      routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
-      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
-      policy: { bundle: 'pci.tar.gz', public_key_file: 'bundle.pub.pem' },
-      logging: { level: 'warn' },
-      ...extra,
-    }),
-  );
-  return file;
+  return writeConfig(dir, {
+    listen: { port: 0 },
+    admin: { port: 0 },
+    state_dir: join(dir, 'state'),
+    upstreams: { models: { url: upstream.url, credential: { header: 'x-upstream-key', value_file: 'upstream.key' } } },
+    routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+    identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
+    policy: { bundle: 'pci.tar.gz', public_key_file: 'bundle.pub.pem' },
+    logging: { level: 'warn' },
+    ...extra,
+  });
 }
 
 test('a bad config exits 2 naming the key and what was expected', async () => {
@@ -103,14 +97,14 @@ test('policy.keys with key_id and scope (a bundle signed --key-id prod --scope w
   writeFileSync(join(dir, 'prod.pub.pem'), publicKey.export({ type: 'spki', format: 'pem' }));
   writeFileSync(join(dir, 'prod.tar.gz'), await signBundle(readFileSync(DEFAULT_BUNDLE), { privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), keyId: 'prod', scope: 'write' }));
   const policy = { bundle: 'prod.tar.gz', entrypoint: 'regate/decision', keys: { prod: { public_key_file: 'prod.pub.pem', scope: 'write' }, old: { public_key_file: 'bundle.pub.pem' } } };
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile({ policy })], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const { child, ready, exited } = startServe(configFile({ policy }));
   try {
-    const { url } = await whenReady(child);
+    const { url } = await ready;
     const res = await fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${await idp.token({ sub: 'mo', groups: ['ml-admins'] })}`, 'content-type': 'application/json' }, body: '{}' });
     assert.is(res.status, 200);
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
   }
   const wrongScope = await runCli(['serve', '--config', configFile({ policy: { ...policy, keys: { prod: { public_key_file: 'prod.pub.pem' } } } })]);
   assert.is(wrongScope.code, 1);
@@ -124,10 +118,9 @@ test('SIGTERM drains the request in flight, then exits 0 and stops listening', a
   upstream.handlers.set('/v1/models/load', (_req, res) => {
     setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"loaded":true}'), 400);
   });
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile()], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, ready, exited } = startServe(configFile());
   try {
-    const url = (await whenReady(child)).url;
+    const url = (await ready).url;
     const token = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
     const before = upstream.seen.length;
     const inflight = fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
@@ -194,20 +187,16 @@ test('serve --check prints every problem, not only the first: each bad key, then
 });
 
 test('logs: serve writes its JSON log lines to stderr, as demo does, and nothing to stdout', async () => {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile({ logging: { level: 'info' } })], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer | string) => (err += d.toString()));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const { child, ready, exited, logs, stdout } = startServe(configFile({ logging: { level: 'info' } }));
   try {
-    await whenReady(child);
+    await ready;
     child.kill('SIGTERM');
     await exited;
+    const err = logs();
     const lines = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string });
     assert.ok(lines.some((l) => l.msg === 'gateway started'), err);
     assert.ok(lines.some((l) => l.msg === 'policy bundle loaded'), err);
-    assert.is(out, '');
+    assert.is(stdout(), '');
   } finally {
     child.kill('SIGKILL');
   }

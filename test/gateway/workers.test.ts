@@ -3,17 +3,17 @@
  * primary's audit log holds every request's decision and outcome records in one verifiable
  * sequence, SIGTERM drains every worker before the log is sealed, and a killed worker is replaced.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { stringify } from 'yaml';
 import { openStore, parseRecord, type AuditRecord } from '../../src/audit/index.js';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
-import { cliPath, runCli, whenReady } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { startServe, writeConfig } from '../helpers/serve.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'regate-workers-'));
@@ -31,22 +31,17 @@ test.after(async () => {
 });
 
 function configFile(state: string): string {
-  const file = join(dir, `regate-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(
-    file,
-    stringify({
-      listen: { port: 0 },
-      admin: { port: 0 },
-      state_dir: state,
-      drain_seconds: 5,
-      upstreams: { models: { url: upstream.url } },
-      routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
-      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
-      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true },
-      logging: { level: 'info', requests: true },
-    }),
-  );
-  return file;
+  return writeConfig(dir, {
+    listen: { port: 0 },
+    admin: { port: 0 },
+    state_dir: state,
+    drain_seconds: 5,
+    upstreams: { models: { url: upstream.url } },
+    routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+    identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
+    policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true },
+    logging: { level: 'info', requests: true },
+  });
 }
 
 interface Served {
@@ -59,12 +54,8 @@ interface Served {
 }
 
 function serve(state: string, workers: number): Promise<Served> {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', configFile(state), '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stderr!.on('data', (d: Buffer | string) => (out += d.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return whenReady(child).then(({ url, adminUrl }) => ({ child, url, adminUrl, logs: () => out, exited }));
+  const s = startServe(configFile(state), { args: ['--workers', String(workers)] });
+  return s.ready.then(({ url, adminUrl }) => ({ child: s.child, url, adminUrl, logs: s.logs, exited: s.exited }));
 }
 
 /** One request on its own connection (no keep-alive), so the cluster hands each to a worker anew. */

@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { stringify } from 'yaml';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
-import { cliPath, runCli, whenReady } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { startServe, writeConfig } from '../helpers/serve.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from '../gateway/harness.js';
 import { auditEvents } from './helpers.js';
 
@@ -27,30 +26,18 @@ test.after(async () => {
 });
 
 function configIn(dir: string): string {
-  const file = join(dir, 'regate.yaml');
-  writeFileSync(
-    file,
-    stringify({
-      listen: { port: 0 },
-      admin: { port: 0 },
-      state_dir: join(dir, 'state'),
-      drain_seconds: 10,
-      upstreams: { models: { url: upstream.url } },
-      routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
-      identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
-      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
-      limits: { requests_per_second: 0, max_concurrent: 0 },
-      logging: { level: 'warn', requests: false },
-    }),
-  );
-  return file;
-}
-
-function serve(config: string): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = whenReady(child).then((r) => r.url);
-  return { child, url, exited };
+  return writeConfig(dir, {
+    listen: { port: 0 },
+    admin: { port: 0 },
+    state_dir: join(dir, 'state'),
+    drain_seconds: 10,
+    upstreams: { models: { url: upstream.url } },
+    routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+    identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
+    policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
+    limits: { requests_per_second: 0, max_concurrent: 0 },
+    logging: { level: 'warn', requests: false },
+  }, 'regate.yaml');
 }
 
 /**
@@ -95,10 +82,10 @@ test('SIGKILL under load: every acknowledged request has its decision record aft
   const config = configIn(dir);
   const mo = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
   const eve = await idp.token({ sub: 'eve', groups: ['marketing'] });
-  const first = serve(config);
+  const first = startServe(config);
   let acked: Map<string, number>;
   try {
-    const url = await first.url;
+    const url = (await first.ready).url;
     const traffic = load(url, mo, eve);
     const seen = upstream.seen.length;
     await waitFor(() => upstream.seen.length > seen + 40);
@@ -112,9 +99,9 @@ test('SIGKILL under load: every acknowledged request has its decision record aft
   assert.ok([...acked.values()].includes(403), 'denied requests were acknowledged too');
 
   // A restart reopens the log over what the killed process left, and seals it on a clean stop.
-  const second = serve(config);
+  const second = startServe(config);
   try {
-    await second.url;
+    await second.ready;
     second.child.kill('SIGTERM');
     assert.is(await second.exited, 0);
   } finally {
@@ -132,10 +119,10 @@ test('SIGTERM under load: drains, seals the open segment (the log verifies), eve
   dirs.push(dir);
   const mo = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
   const eve = await idp.token({ sub: 'eve', groups: ['marketing'] });
-  const run = serve(configIn(dir));
+  const run = startServe(configIn(dir));
   let acked: Map<string, number>;
   try {
-    const url = await run.url;
+    const url = (await run.ready).url;
     const traffic = load(url, mo, eve);
     const seen = upstream.seen.length;
     await waitFor(() => upstream.seen.length > seen + 40);
