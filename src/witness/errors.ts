@@ -1,5 +1,5 @@
 /** The witness's typed failures (src/util/errors.ts): its store, its key, a malformed request. */
-import { RegateError } from '../util/errors.js';
+import { RegateError } from '../util/index.js';
 
 /** The witness's store or key cannot be read or written; it refuses to cosign rather than forget. */
 export class WitnessStoreError extends RegateError {
