@@ -4,7 +4,7 @@
  * service passed to the constructor through a narrow interface (services.ts), so the pipeline knows
  * their contracts and nothing else. Every failure fails closed and answers with the JSON error body.
  *
- * This file is longer than most (~390 lines) because `Gateway` is the pipeline's one stateful
+ * This file is longer than most (~400 lines) because `Gateway` is the pipeline's one stateful
  * object (in-flight count and drain, pending audit writes, the exchange each socket serves) and its
  * methods are the steps in order, so one read follows a request end to end. What each step does
  * lives beside it: exchange.ts (what a request accumulates), client-fault.ts (parser refusals),
