@@ -33,3 +33,8 @@ export class AuditFormatError extends RegateError {
 export class AuditReadError extends RegateError {
   static override readonly code: string = 'ERR_AUDIT_READ';
 }
+
+/** The archive could not store, read or delete a segment, or what it holds is not what was stored. */
+export class AuditArchiveError extends RegateError {
+  static override readonly code: string = 'ERR_AUDIT_ARCHIVE';
+}

@@ -87,6 +87,29 @@ export interface SegmentSealedEvent {
   root: string;
 }
 
+/**
+ * Archived segments deleted under `audit.retain_archive`: segments `first_segment..last_segment`
+ * (records `first..last`), each sealed before `sealed_before`. Written (durably) before the files go,
+ * so a verifier can tell a gap that expired from one that was deleted.
+ */
+export interface SegmentExpiredEvent {
+  type: 'segment.expired';
+  first_segment: number;
+  last_segment: number;
+  first: number;
+  last: number;
+  sealed_before: string;
+  retain_days: number;
+}
+
+/** The live store crossed 80 % or 90 % of its size (`audit.max_size_bytes`). */
+export interface StoreFillEvent {
+  type: 'audit.store_fill';
+  percent: number;
+  used_bytes: number;
+  max_bytes: number;
+}
+
 export interface LogAccessEvent {
   type: 'log.exported' | 'log.viewed';
   actor: string | null;
@@ -126,6 +149,8 @@ export type AuditEvent =
   | BundleEvent
   | GatewayEvent
   | SegmentSealedEvent
+  | SegmentExpiredEvent
+  | StoreFillEvent
   | LogAccessEvent;
 
 export type Scrub = (s: string) => string;

@@ -14,7 +14,7 @@ import { Frontier, leafHash } from './merkle.js';
 import { lockWriter } from './lock.js';
 import { validName } from './note.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
-import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, type Durability, type Store } from './store.js';
+import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, storeBytes, type Durability, type Store } from './store.js';
 
 export interface AuditLogOptions {
   dir: string;
@@ -103,8 +103,10 @@ export class AuditLog {
     this.capBytes = (opts.mapSizeBytes ?? DEFAULT_MAP_SIZE) - SEAL_RESERVE;
     const last = lastStoredCheckpoint(store);
     const lastKey = lastRecordKey(store);
-    this.nextSeq = lastKey + 1;
     const first = last && typeof last.checkpoint !== 'string' ? checkpointEnd(last.checkpoint) : 0;
+    // Pruning never takes the newest sealed segment's records, so the last record is always there to chain to.
+    if (lastKey + 1 < first) throw new AuditWriteError(`the audit log at ${opts.dir} lacks its newest records (its last checkpoint covers ${first} records, the store ends at record ${lastKey})`);
+    this.nextSeq = lastKey + 1;
     const kept = last ? store.frontiers.getBinary(last.key) : undefined;
     // A format 1 log (or a lost frontier) is read once from its start to build the whole-log tree.
     this.frontier = kept ? Frontier.decode(first, kept) : new Frontier();
@@ -249,6 +251,41 @@ export class AuditLog {
     return done;
   }
 
+  /** How full the store is: the bytes its data occupies and the most it may (mapSizeBytes); refreshed by this call. */
+  fill(): { usedBytes: number; capBytes: number } {
+    return { usedBytes: this.measure(), capBytes: this.capBytes + SEAL_RESERVE };
+  }
+
+  /**
+   * Removes sealed segments' records from the live store once the archive holds them (the archiver
+   * calls it after reading them back): records `first..size-1` of segments up to `segment`, and the
+   * checkpoints and frontiers before `segment`'s, which stays as the base the live log starts from.
+   * Never the newest sealed segment: the next record chains to its last one.
+   */
+  async prune(segment: number, first: number, size: number): Promise<void> {
+    const done = this.sealQueue.then(async () => {
+      const last = lastStoredCheckpoint(this.store);
+      if (last === null || last.key <= segment) throw new AuditWriteError(`segment ${segment} of the audit log at ${this.dir} is the newest sealed one (or not sealed): it is not pruned`);
+      const s = this.store;
+      const records = [...s.records.getKeys({ start: first, end: size })];
+      const checkpoints = [...s.checkpoints.getKeys({ end: segment })];
+      const frontiers = [...s.frontiers.getKeys({ end: segment })];
+      try {
+        // Not through write(): a failed prune leaves records that are archived anyway, and must not stop appends.
+        await s.env.transaction(() => {
+          for (const key of records) void s.records.remove(key);
+          for (const key of checkpoints) void s.checkpoints.remove(key);
+          for (const key of frontiers) void s.frontiers.remove(key);
+          void s.meta.put('pruned_through', String(segment));
+        });
+      } catch (err) {
+        throw new AuditWriteError(`could not prune segment ${segment} from the audit log at ${this.dir}: ${(err as Error).message}`, { cause: err });
+      }
+    });
+    this.sealQueue = done.catch(() => undefined);
+    return done;
+  }
+
   /** Seals the open segment, waits for every write, and closes the store. Appends after this reject. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -326,8 +363,7 @@ export class AuditLog {
 
   /** Refreshes the bytes the store occupies; returns it. */
   private measure(): number {
-    const stats = this.store.env.getStats() as { lastPageNumber: number; pageSize: number };
-    this.usedBytes = (stats.lastPageNumber + 1) * stats.pageSize;
+    this.usedBytes = storeBytes(this.store);
     this.bytesSinceMeasure = 0;
     return this.usedBytes;
   }

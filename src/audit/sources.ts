@@ -8,7 +8,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { checkpointFileText } from './checkpoint.js';
 import { AuditReadError } from './errors.js';
-import { checkpointEnd, storedCheckpoints, type Store } from './store.js';
+import type { AuditArchive } from './archive.js';
+import { Frontier } from './merkle.js';
+import { checkpointEnd, prunedThrough, storedCheckpoints, type Store } from './store.js';
 import type { Entry, LogInput, LogItem, StartInput } from './verify.js';
 
 /** `segment-NNNNNN.<kind>`: at least six digits, more past 999,999 (readers sort by number, not name). */
@@ -40,13 +42,27 @@ export function recordsAfter(store: Store, after: number, limit = Infinity): Ent
   return out;
 }
 
-export function storeInput(store: Store): { input: LogInput; total: number } {
+/**
+ * The live store's segments. Once pruned (src/audit/archiver.ts), it starts after its base: the
+ * last pruned segment's checkpoint and frontier, kept for this, from which its first segment is checked.
+ */
+export function storeInput(store: Store): { input: Iterable<LogItem>; total: number } {
   const total = (store.records.getStats() as { entryCount: number }).entryCount;
+  const pruned = prunedThrough(store);
   function* input(): Generator<LogItem> {
     let after = -1;
     let end = 0;
     for (const { key, text, checkpoint } of storedCheckpoints(store)) {
       const next = typeof checkpoint === 'string' ? end : checkpointEnd(checkpoint);
+      if (key <= pruned) {
+        if (key === pruned) {
+          const kept = store.frontiers.getBinary(key);
+          yield { kind: 'start', start: { firstSegment: key + 1, where: `the live store's base (segment ${key}, pruned)`, base: { segment: key, checkpoint: { text, where: `checkpoint key ${key}` }, frontier: kept ? Frontier.decode(next, kept).nodes : [] } } };
+          after = next - 1;
+          end = next;
+        }
+        continue;
+      }
       const entries = recordsAfter(store, after, next - end);
       if (entries.length > 0) after = entries[entries.length - 1]!.key!;
       end = next;
@@ -55,6 +71,48 @@ export function storeInput(store: Store): { input: LogInput; total: number } {
     yield { kind: 'unsealed', entries: recordsAfter(store, after) };
   }
   return { input: input(), total };
+}
+
+/**
+ * The whole log: the archive's segments up to where the live store was pruned, then the live
+ * store's. When the archive's oldest segments expired (`audit.retain_archive`), it starts from the
+ * first one left, flagged so the verifier asks for the `segment.expired` records that explain the gap.
+ */
+export function archiveInput(store: Store, archive: AuditArchive): { input: LogInput; total: number } {
+  const live = storeInput(store);
+  const pruned = prunedThrough(store);
+  async function* input(): AsyncGenerator<LogItem> {
+    let next: number | null = null;
+    if (pruned >= 0) {
+      for await (const e of archive.list()) {
+        if (e.segment > pruned) break;
+        const seg = await archive.get(e.segment);
+        if (seg === null) continue;
+        const where = `${archive.where}, segment ${seg.segment}`;
+        if (next === null && seg.segment > 0) {
+          const base = seg.base && { segment: seg.segment - 1, checkpoint: { text: seg.base.checkpoint, where: `${where} (its base)` }, frontier: seg.base.frontier };
+          yield { kind: 'start', start: { firstSegment: seg.segment, where, base, expired: true } };
+        }
+        next = seg.segment + 1;
+        const entries = seg.records.map((bytes, i) => ({ bytes, where: `${where} line ${i + 2}` }));
+        yield { kind: 'segment', segment: { label: `segment ${seg.segment} (archived)`, number: seg.segment, checkpoint: { text: seg.checkpoint, where }, entries } };
+      }
+      if (next !== null && next <= pruned) {
+        const which = next === pruned ? `segment ${next} is` : `segments ${next}..${pruned} are`;
+        yield { kind: 'segment', segment: { label: `segment ${next}`, number: next, checkpoint: null, entries: [], missing: `${which} in neither the archive (${archive.where}) nor the live store, which was pruned through segment ${pruned}` } };
+        return;
+      }
+    }
+    for (const item of live.input) {
+      if (item.kind === 'start') {
+        // No archived segment before the live base: they all expired, or were deleted.
+        if (next === null) yield { kind: 'start', start: { ...item.start, expired: true } };
+        continue;
+      }
+      yield item;
+    }
+  }
+  return { input: input(), total: live.total };
 }
 
 function read(file: string): Buffer {
@@ -66,7 +124,7 @@ function read(file: string): Buffer {
 }
 
 /** Reads export files (or directories of them, with their export.json); segments in number order, one at a time. */
-export function fileInput(paths: readonly string[]): { input: LogInput; total: number; manifest: ExportManifest | null } {
+export function fileInput(paths: readonly string[]): { input: Iterable<LogItem>; total: number; manifest: ExportManifest | null } {
   const segments = new Map<number, { jsonl?: string; checkpoint?: string }>();
   let manifest: ExportManifest | null = null;
   const files = paths.flatMap((p) => {

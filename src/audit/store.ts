@@ -85,6 +85,25 @@ export function checkpointEnd(cp: AnyCheckpoint): number {
   return cp.v === 2 ? cp.size : cp.payload.last + 1;
 }
 
+/**
+ * The bytes the store's data occupies: its pages in use (every database's branch, leaf and overflow
+ * pages, the free list's own and the two meta pages). Pages freed by pruning are reused, so this,
+ * not the file's size (which never shrinks), is how full the store is.
+ */
+export function storeBytes(store: Store): number {
+  type Stats = { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+  const env = store.env.getStats() as Stats & { free?: Stats };
+  const pages = (s: Stats | undefined): number => (s ? s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages : 0);
+  const dbs = [store.records, store.checkpoints, store.frontiers, store.meta].reduce((n, db) => n + pages(db.getStats() as Stats), 0);
+  return (2 + pages(env) + pages(env.free) + dbs) * env.pageSize;
+}
+
+/** The segment whose records were pruned last (its checkpoint and frontier stay as the live log's base), or -1. */
+export function prunedThrough(store: Store): number {
+  const v = store.meta.get('pruned_through');
+  return v === undefined ? -1 : Number(v);
+}
+
 /** The highest record key, or -1 for an empty log. */
 export function lastRecordKey(store: Store): number {
   for (const key of store.records.getKeys({ reverse: true, limit: 1 })) return key;

@@ -40,10 +40,15 @@ export interface StartInput {
   firstSegment: number;
   where: string;
   base: { segment: number; checkpoint: { text: string; where: string }; frontier: Buffer[] } | null;
+  /**
+   * The segments before `firstSegment` were deleted from an archive as expired: the log must hold
+   * `segment.expired` records through `firstSegment - 1`, or the gap is a deletion.
+   */
+  expired?: boolean;
 }
 
 export type LogItem = { kind: 'start'; start: StartInput } | { kind: 'segment'; segment: SegmentInput } | { kind: 'unsealed'; entries: Entry[] };
-export type LogInput = Iterable<LogItem>;
+export type LogInput = Iterable<LogItem> | AsyncIterable<LogItem>;
 
 export type FaultKind =
   | 'changed' | 'deleted' | 'inserted' | 'reordered' | 'not-a-record'
@@ -110,7 +115,7 @@ export async function verifyLog(input: LogInput, opts: VerifyOptions): Promise<V
   const v = new Verifier(opts);
   try {
     await v.prepare();
-    for (const item of input) {
+    for await (const item of input) {
       if (item.kind === 'start') await v.start(item.start);
       else if (item.kind === 'segment') await v.segment(item.segment);
       else v.unsealed(item.entries);
@@ -154,6 +159,10 @@ class Verifier {
   private checkpointsSeen = 0;
   private lastWitnessed: { segment: number; size: number; index: number } | null = null;
   private lastSegmentName = '';
+  /** Set when the log starts after expired segments: the first segment that is still there. */
+  private mustHaveExpired: number | null = null;
+  /** The last segment `segment.expired` records say expired, -1 when none. */
+  private expiredThrough = -1;
   /** The first segment an export's manifest names, when it starts mid-log without a base. */
   private declaredFirst: number | null = null;
 
@@ -206,6 +215,7 @@ class Verifier {
     this.nextSeq = cp.size;
     this.nextSegment = st.firstSegment;
     this.prevHash = null;
+    if (st.expired) this.mustHaveExpired = st.firstSegment;
     this.checkKeptBefore(cp.size, `the export starts at record ${cp.size} (segment ${st.firstSegment})`);
     this.checkKept();
     this.noteTreeHead(cp);
@@ -399,11 +409,17 @@ class Verifier {
     this.records++;
     if (r.event.type === 'request.decision') this.pending.set(r.event.request_id, r.seq);
     else if (r.event.type === 'request.outcome') this.pending.delete(r.event.request_id);
+    else if (r.event.type === 'segment.expired') this.expiredThrough = Math.max(this.expiredThrough, r.event.last_segment);
     if (this.records % 10_000 === 0) this.opts.onProgress?.(this.records);
   }
 
   async finish(): Promise<void> {
     this.opts.onProgress?.(this.records);
+    if (this.mustHaveExpired !== null && this.expiredThrough < this.mustHaveExpired - 1) {
+      const gap = this.expiredThrough + 1;
+      const which = gap === this.mustHaveExpired - 1 ? `segment ${gap} is` : `segments ${gap}..${this.mustHaveExpired - 1} are`;
+      fail({ kind: 'missing-segment', segment: gap, message: `${which} missing from the archive and no segment.expired record says ${gap === this.mustHaveExpired - 1 ? 'it' : 'they'} expired (${this.expiredThrough < 0 ? 'none does' : `they end at segment ${this.expiredThrough}`}): deleted, not expired` });
+    }
     const sealedEnd = this.nextSeq === null ? 0 : this.nextSeq - this.unsealedCount;
     const end = this.nextSegment === null || this.firstSegment === null ? 'the log has no sealed segment' : `the log's sealed segments end at segment ${this.nextSegment - 1} (record ${sealedEnd - 1})`;
     for (const k of this.kept) {

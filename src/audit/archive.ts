@@ -1,0 +1,51 @@
+/**
+ * Where sealed segments go to stay for a year (docs/audit-format.md §7): one interface, so the
+ * folder backend (archive-folder.ts) and the cluster's PostgreSQL store are each one file. A backend
+ * stores what it is given and hands it back byte for byte; the archiver (archiver.ts) decides what to
+ * store, checks what it reads back, and prunes the live store only then.
+ */
+
+/** One sealed segment as archived: enough to verify it on its own, from the checkpoint before it. */
+export interface ArchivedSegment {
+  segment: number;
+  /** The segment's first record number; its records are `first..size-1`. */
+  first: number;
+  /** The tree size of its checkpoint (the whole log up to and including this segment). */
+  size: number;
+  /** Its checkpoint as stored in the live log: the signed note, with any witnesses' cosignatures. */
+  checkpoint: string;
+  /**
+   * The checkpoint before it and the tree's compact range at that size (what a reader starting at
+   * this segment, after older ones expired, checks it from); null for segment 0.
+   */
+  base: { checkpoint: string; frontier: Buffer[] } | null;
+  /** The records' canonical bytes, in order. */
+  records: Buffer[];
+  /** When it was sealed: its last record's `ts` (what `audit.retain_archive` counts from). */
+  sealedAt: string;
+}
+
+/** What listing an archive tells about a segment without reading its records. */
+export interface ArchiveEntry {
+  segment: number;
+  sealedAt: string;
+  /** Bytes the backend spends on it (compressed). */
+  bytes: number;
+}
+
+export interface AuditArchive {
+  /** Where it is, for messages and logs (a folder path, a database table). */
+  readonly where: string;
+  /**
+   * Stores a segment durably and atomically (a reader sees all of it or none); storing the same
+   * segment again replaces it (the archiver does so to add cosignatures that came later).
+   */
+  put(segment: ArchivedSegment): Promise<void>;
+  /** The segment as stored, or null when the archive does not hold it. */
+  get(segment: number): Promise<ArchivedSegment | null>;
+  /** The archived segments from `from` on, in segment order, read a few at a time (memory stays flat over a year). */
+  list(from?: number): AsyncIterable<ArchiveEntry>;
+  /** Deletes a segment (retention); deleting one the archive does not hold is not an error. */
+  delete(segment: number): Promise<void>;
+  close(): Promise<void>;
+}

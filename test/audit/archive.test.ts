@@ -1,0 +1,139 @@
+/**
+ * The audit log's lifecycle on real LMDB and a real archive folder: sealed segments are archived in
+ * order, retried while the archive cannot be written (appends go on), pruned from the live store only
+ * after read-back, expired with a `segment.expired` record; `verify` over archive + live is green, and
+ * red once an archived segment that did not expire is deleted.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { Archiver, archiveInput, FolderArchive, readTrustedKeys, verifyLog, type AuditLog } from '../../src/audit/index.js';
+import { prunedThrough } from '../../src/audit/store.js';
+import { fixture, openLog, sampleEvent, type Fixture } from './helpers.js';
+
+async function verifyAll(f: Fixture, log: AuditLog, archive: FolderArchive) {
+  return verifyLog(archiveInput(log.reader, archive).input, { keys: await readTrustedKeys([f.pub]), fromGenesis: true });
+}
+
+async function appendSealed(log: AuditLog, from: number, n: number): Promise<void> {
+  for (let i = from; i < from + n; i++) await log.append(sampleEvent(i));
+  await log.seal();
+}
+
+function archivedFiles(dir: string): string[] {
+  return readdirSync(dir).filter((d) => /^\d+$/.test(d)).flatMap((d) => readdirSync(join(dir, d)).map((n) => join(dir, d, n)));
+}
+
+test('segments are archived in order, pruned after read-back; verify over both is green, red without an unexpired segment', async () => {
+  const f = await fixture();
+  const archiveDir = join(f.state, 'archive');
+  const archive = new FolderArchive(archiveDir);
+  const log = await openLog(f, { segmentRecords: 1000 });
+  const warnings: string[] = [];
+  const archiver = await Archiver.start(log, archive, { retainLive: { seconds: 0 }, retryBaseMs: 20, retryMaxMs: 50, intervalMs: 20, log: (level, message) => warnings.push(`${level} ${message}`) });
+  try {
+    for (let s = 0; s < 4; s++) await appendSealed(log, s * 10, 10);
+    await archiver.kick();
+    // The archive folder's volume goes away: appends and seals go on, archiving waits.
+    renameSync(archiveDir, archiveDir + '.away');
+    writeFileSync(archiveDir, 'not a folder');
+    for (let s = 4; s < 8; s++) await appendSealed(log, s * 10, 10);
+    await archiver.kick();
+    const stuck = archiver.stats();
+    assert.ok(stuck.failures >= 1, 'a failed archive write is counted');
+    assert.ok(stuck.pending >= 4, `segments wait for the archive (pending ${stuck.pending})`);
+    assert.ok(stuck.last_error?.includes('cannot archive segment'), String(stuck.last_error));
+    assert.ok(warnings.some((w) => w.startsWith('warn audit archive write failed')));
+    // Nothing that is not archived leaves the live store.
+    assert.ok(prunedThrough(log.reader) <= stuck.archived_through);
+    rmSync(archiveDir);
+    renameSync(archiveDir + '.away', archiveDir);
+    for (let i = 0; i < 200 && archiver.stats().pending > 1; i++) await new Promise((r) => setTimeout(r, 20));
+    await archiver.kick();
+    const caught = archiver.stats();
+    assert.is(caught.failing, 0);
+    assert.ok(caught.pruned_through >= 6, `pruned through ${caught.pruned_through}`);
+    // The newest sealed segment stays live: the next record chains to it.
+    assert.ok(log.reader.records.get(caught.pruned_through * 0) === undefined, 'record 0 left the live store');
+
+    const ok = await verifyAll(f, log, archive);
+    assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.fault));
+    assert.ok(ok.summary.records >= 80, `records ${ok.summary.records}`);
+
+    // An archived file is gzip'd: a header line, then the records.
+    const files = archivedFiles(archiveDir).sort();
+    const lines = gunzipSync(readFileSync(files[1]!)).toString('utf8').trimEnd().split('\n');
+    assert.is(JSON.parse(lines[0]!).segment, 1);
+    assert.is(JSON.parse(lines[1]!).seq, 10);
+
+    // Deleting an archived segment in the middle, or the first one, is a deletion, not an expiry.
+    const middle = files[2]!;
+    const saved = readFileSync(middle);
+    rmSync(middle);
+    const red = await verifyAll(f, log, archive);
+    assert.ok(!red.ok && red.fault.kind === 'missing-segment' && red.fault.message.includes('segment 2 is missing'), JSON.stringify(!red.ok && red.fault));
+    writeFileSync(middle, saved);
+    rmSync(files[0]!);
+    const red0 = await verifyAll(f, log, archive);
+    assert.ok(!red0.ok && red0.fault.kind === 'missing-segment' && red0.fault.message.includes('no segment.expired record'), JSON.stringify(!red0.ok && red0.fault));
+  } finally {
+    await log.close();
+    f.cleanup();
+  }
+});
+
+test('expired archived segments are deleted after a segment.expired record, and the log still verifies', async () => {
+  const f = await fixture();
+  const archive = new FolderArchive(join(f.state, 'archive'));
+  const log = await openLog(f, { segmentRecords: 1000 });
+  const archiver = await Archiver.start(log, archive, { retainLive: { bytes: 0 }, retainArchiveDays: 0, intervalMs: 10_000 });
+  try {
+    for (let s = 0; s < 5; s++) await appendSealed(log, s * 10, 10);
+    await archiver.kick();
+    await archiver.kick();
+    const stats = archiver.stats();
+    assert.ok(stats.segments_expired >= 3, `expired ${stats.segments_expired}`);
+    const ok = await verifyAll(f, log, archive);
+    assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.fault));
+    const first = ok.summary.segments?.first ?? 0;
+    assert.ok(first > 0, 'the verified log starts after the expired segments');
+    // What is left of the log says, in a segment.expired record, that everything before it expired.
+    const kept = [...archivedFiles(join(f.state, 'archive'))].flatMap((file) => gunzipSync(readFileSync(file)).toString('utf8').trimEnd().split('\n').slice(1));
+    const live = [...log.reader.records.getRange({})].map(({ value }) => value.toString('utf8'));
+    const expired = [...kept, ...live].map((l) => JSON.parse(l)).filter((r) => r.event.type === 'segment.expired');
+    assert.ok(expired.some((r) => r.event.last_segment >= first - 1), JSON.stringify(expired.map((r) => r.event)));
+  } finally {
+    await log.close();
+    f.cleanup();
+  }
+});
+
+test('the folder archive stores atomically and lists in segment order across folders', async () => {
+  const f = await fixture();
+  try {
+    const archive = new FolderArchive(join(f.state, 'a'));
+    const seg = (n: number) => ({ segment: n, first: n, size: n + 1, checkpoint: `cp ${n}\n`, base: null, records: [Buffer.from(`{"n":${n}}`)], sealedAt: '2026-12-01T07:35:55.123Z' });
+    for (const n of [1500, 2, 999, 1000]) await archive.put(seg(n));
+    const listed: number[] = [];
+    for await (const e of archive.list()) listed.push(e.segment);
+    assert.equal(listed, [2, 999, 1000, 1500]);
+    const listedFrom: number[] = [];
+    for await (const e of archive.list(1000)) listedFrom.push(e.segment);
+    assert.equal(listedFrom, [1000, 1500]);
+    const back = await archive.get(999);
+    assert.equal(back?.records.map(String), ['{"n":999}']);
+    assert.is(back?.sealedAt, '2026-12-01T07:35:55.123Z');
+    assert.is(await archive.get(3), null);
+    mkdirSync(join(f.state, 'a', '000000'), { recursive: true });
+    assert.equal(readdirSync(join(f.state, 'a', '000000')).filter((n) => n.endsWith('.tmp')), [], 'no temporary file is left');
+    await archive.delete(999);
+    assert.is(await archive.get(999), null);
+  } finally {
+    f.cleanup();
+  }
+});
+
+test.run();
