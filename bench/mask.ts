@@ -8,8 +8,9 @@
 import { performance } from 'node:perf_hooks';
 import { report, type Row } from './lib/report.js';
 import { compileMaskPlan, maskText, type MaskPlan } from '../src/mask/index.js';
-import { decidePan, PAN_CANDIDATE } from '../src/mask/pan.js';
-import { applyFormat } from '../src/mask/format.js';
+import type { RegexEngine } from '../src/mask/engine.js';
+import { panPass } from '../src/mask/pan-pass.js';
+import { maskWhole } from '../src/mask/pass.js';
 import { SseMasker } from '../src/mask/stream-sse.js';
 
 const MB = 1 << 20;
@@ -21,22 +22,22 @@ const texts: Record<string, string> = {
   'very dense (1/60B)': fill('ref 99 card 4111 1111 1111 1111 ok, '),
 };
 
-/** The same pipeline with JavaScript's RegExp (backtracking, ReDoS-prone): the baseline. */
-function jsMask(text: string): string {
-  const re = new RegExp(PAN_CANDIDATE, 'g');
-  let out = '';
-  let copied = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text))) {
-    const d = decidePan(text, m.index, m.index + m[0].length);
-    if (d.end > 0) {
-      out += text.slice(copied, m.index) + applyFormat(text.slice(m.index, d.end), 'last4');
-      copied = d.end;
-    }
-    re.lastIndex = Math.max(d.resume, m.index + 1);
-  }
-  return out + text.slice(copied);
-}
+/** The same pipeline with JavaScript's RegExp (backtracking, ReDoS-prone) finding the runs: the baseline. */
+const jsEngine: RegexEngine = {
+  name: 'native',
+  compile(source) {
+    const re = new RegExp(source, 'gu');
+    return {
+      next(text, from) {
+        re.lastIndex = from;
+        const m = re.exec(text);
+        return m ? { start: m.index, end: m.index + m[0].length } : null;
+      },
+    };
+  },
+};
+const jsPass = panPass(jsEngine, 'pan', 'last4');
+const jsMask = (text: string): string => maskWhole({ ...jsPass, firstCandidate: undefined }, text, {});
 
 function mbps(fn: () => unknown): number {
   fn();

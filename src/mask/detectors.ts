@@ -1,6 +1,6 @@
 /**
- * The built-in detectors (`pan`, `track`, `cvv`, `expiry`) as one combined RE2 pass, and custom
- * detectors from policy data as a second one. Patterns find candidates without capture groups (the
+ * The built-in detectors: `track`, `cvv` and `expiry` as one combined RE2 pass, `pan` / `pan_any`
+ * as their own pass (pan-pass.ts), and custom detectors from policy data as a last one. Patterns find candidates without capture groups (the
  * fastest RE2 path); code classifies and validates them. Which detectors take part, and in which
  * format, comes from the mask rules.
  */
@@ -8,11 +8,14 @@ import type { MaskFormat } from '../contract/index.js';
 import type { Match, RegexEngine } from './engine.js';
 import { MaskRuleError } from './errors.js';
 import { applyFormat, FULL_MASK } from './format.js';
-import { decidePan, isDigit, luhnValid, PAN_CANDIDATE, PAN_MAX_LENGTH } from './pan.js';
+import { isDigit, luhnValid } from './pan.js';
 import type { Hit, Pass } from './pass.js';
 
-export type BuiltinDetector = 'pan' | 'track' | 'cvv' | 'expiry';
-export const BUILTIN_DETECTORS: readonly BuiltinDetector[] = ['pan', 'track', 'cvv', 'expiry'];
+export type BuiltinDetector = 'pan' | 'pan_any' | 'track' | 'cvv' | 'expiry';
+export const BUILTIN_DETECTORS: readonly BuiltinDetector[] = ['pan', 'pan_any', 'track', 'cvv', 'expiry'];
+/** The detectors of the combined RE2 pass. */
+type LabelledDetector = 'track' | 'cvv' | 'expiry';
+const RE2_DETECTORS: readonly LabelledDetector[] = ['track', 'cvv', 'expiry'];
 
 export interface CustomDetector {
   name: string;
@@ -34,10 +37,8 @@ const longest = (labels: string[]) => Math.max(...labels.map((l) => l.length));
 const TRACK1 = `%?B\\d{12,19}\\^[^^\\r\\n]{2,26}\\^\\d{7}\\d{0,40}\\??`;
 const TRACK2 = `;?\\d{12,19}=\\d{7}\\d{0,30}\\??`;
 const EXPIRY_VALUE = `(?:0?[1-9]|1[0-2])\\s?[/-]\\s?(?:\\d{4}|\\d{2})\\b`;
-const SOURCES: Record<BuiltinDetector, { source: string; maxLength: number }> = {
-  // Track data first: at the same start it wins over the PAN it contains.
+const SOURCES: Record<LabelledDetector, { source: string; maxLength: number }> = {
   track: { source: `${TRACK2}|${TRACK1}`, maxLength: 2 + 19 + 1 + 26 + 1 + 7 + 40 + 1 },
-  pan: { source: PAN_CANDIDATE, maxLength: PAN_MAX_LENGTH },
   cvv: { source: `${labelSource(CVV_LABELS)}${SEP}\\d{3,4}\\b`, maxLength: longest(CVV_LABELS) + SEP_MAX + 4 },
   expiry: { source: `${labelSource(EXPIRY_LABELS)}${SEP}${EXPIRY_VALUE}`, maxLength: longest(EXPIRY_LABELS) + SEP_MAX + 9 },
 };
@@ -47,9 +48,8 @@ const labelWords = (labels: string[]) => [...new Set(labels.map((l) => l.replace
 // Built once: a stream asks CONTINUES about every position of its held-back tail on every push.
 const CVV_WORDS = labelWords(CVV_LABELS);
 const EXPIRY_WORDS = labelWords(EXPIRY_LABELS);
-const CONTINUES: Record<BuiltinDetector, (tail: string) => boolean> = {
+const CONTINUES: Record<LabelledDetector, (tail: string) => boolean> = {
   track: (t) => /^(?:;\d*(?:=\d*\??)?|%?(?:B\d*(?:\^[^^\r\n]*(?:\^\d*\??)?)?)?)$/.test(t) || /^\d+(?:=\d*\??)?$/.test(t),
-  pan: (t) => /^\d[\d -]*$/.test(t),
   cvv: (t) => labelContinues(t, CVV_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?\d{0,4}$/i),
   expiry: (t) => labelContinues(t, EXPIRY_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,2}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
 };
@@ -78,9 +78,12 @@ function labelContinues(tail: string, words: string[], rest: RegExp): boolean {
 
 export type Formats = Partial<Record<BuiltinDetector, MaskFormat>>;
 
-/** The combined pass for the built-in detectors in `formats`, or null when none is active. */
+/**
+ * The combined pass for the track, cvv and expiry detectors in `formats`, or null when none is
+ * active. It runs before the PAN pass: track data holds a PAN and is masked whole.
+ */
 export function builtinPass(engine: RegexEngine, formats: Formats): Pass | null {
-  const active = BUILTIN_DETECTORS.filter((d) => formats[d] !== undefined);
+  const active = RE2_DETECTORS.filter((d) => formats[d] !== undefined);
   if (active.length === 0) return null;
   const source = active.map((d) => SOURCES[d].source).join('|');
   const maxLength = Math.max(...active.map((d) => SOURCES[d].maxLength));
@@ -193,12 +196,6 @@ function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; r
   if (/^[;%Bb\d]/.test(body) && (body.includes('=') || body.includes('^'))) {
     return { hit: { start: m.start, end: m.end, replacement: FULL_MASK, detector: 'track' }, resume: m.end };
   }
-  if (isDigit(text, m.start)) {
-    const d = decidePan(text, m.start, m.end);
-    if (d.end === 0) return { resume: d.resume };
-    const replacement = applyFormat(text.slice(m.start, d.end), formats.pan!);
-    return { hit: { start: m.start, end: d.end, replacement, detector: 'pan' }, resume: d.resume };
-  }
   // A label and its value: cvv values are bare digits, expiry values have a `/` or `-` in them.
   let v = m.end;
   while (v > m.start && isDigit(text, v - 1)) v--;
@@ -209,7 +206,7 @@ function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; r
     v = m.start;
     while (!isDigit(text, v)) v++;
   }
-  const detector: BuiltinDetector = expiry ? 'expiry' : 'cvv';
+  const detector: LabelledDetector = expiry ? 'expiry' : 'cvv';
   const format = detector === 'cvv' ? 'full' : formats.expiry!;
   const replacement = text.slice(m.start, v) + applyFormat(text.slice(v, m.end), format);
   return { hit: { start: m.start, end: m.end, replacement, detector }, resume: m.end };

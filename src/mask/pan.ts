@@ -1,42 +1,54 @@
 /**
- * What makes a digit sequence a primary account number: a known brand prefix with one of that
- * brand's lengths, the Luhn check, digits grouped the way cards print them, and no digit directly
- * before or after. RE2 only finds candidates; these rules decide, in code, so they stay readable.
+ * What makes digits a primary account number, by the digits and not by how they are printed: 12–19
+ * digits (the issuer table's lengths; `pan_any`: any 13–19), Luhn-valid, with an issuer prefix and
+ * length from the table (issuers.ts), in any grouping, with one separator a person or a model
+ * prints (space, dash, dot, no-break and thin spaces, hyphens, en dash) between any two digits, and
+ * not directly preceded or followed by a digit or a letter.
+ *
+ * A run of digits and single separators can hold several overlapping PANs ("5555 4111 1111 1111
+ * 1111"): every one is found, and a digit is shown only if every PAN covering it shows it (last
+ * four, first six). Whether a digit is hidden depends on the text within one PAN length of it, so a
+ * stream decides a digit once that much text has arrived, and holds back no more.
  */
+import { ISSUER_MAX_DIGITS, issuerOf } from './issuers.js';
 
-/** Brand ranges as [low, high] over a prefix of the given width, with the lengths they issue. */
-const BRANDS: { brand: string; width: number; low: number; high: number; lengths: number[] }[] = [
-  { brand: 'visa', width: 1, low: 4, high: 4, lengths: [13, 16, 19] },
-  { brand: 'mastercard', width: 2, low: 51, high: 55, lengths: [16] },
-  { brand: 'mastercard', width: 4, low: 2221, high: 2720, lengths: [16] },
-  { brand: 'amex', width: 2, low: 34, high: 34, lengths: [15] },
-  { brand: 'amex', width: 2, low: 37, high: 37, lengths: [15] },
-  { brand: 'discover', width: 4, low: 6011, high: 6011, lengths: [16, 17, 18, 19] },
-  { brand: 'discover', width: 3, low: 644, high: 649, lengths: [16, 17, 18, 19] },
-  { brand: 'discover', width: 2, low: 65, high: 65, lengths: [16, 17, 18, 19] },
-  { brand: 'jcb', width: 4, low: 3528, high: 3589, lengths: [16, 17, 18, 19] },
-  { brand: 'diners', width: 3, low: 300, high: 305, lengths: [14, 15, 16, 17, 18, 19] },
-  { brand: 'diners', width: 2, low: 36, high: 36, lengths: [14, 15, 16, 17, 18, 19] },
-  { brand: 'diners', width: 2, low: 38, high: 39, lengths: [14, 15, 16, 17, 18, 19] },
-  { brand: 'unionpay', width: 2, low: 62, high: 62, lengths: [16, 17, 18, 19] },
-  { brand: 'maestro', width: 2, low: 50, high: 50, lengths: [13, 14, 15, 16, 17, 18, 19] },
-  { brand: 'maestro', width: 2, low: 56, high: 69, lengths: [13, 14, 15, 16, 17, 18, 19] },
-];
+export type PanMode = 'pan' | 'pan_any';
 
-export const PAN_MIN_DIGITS = 13;
-export const PAN_MAX_DIGITS = 19;
-/** 19 digits with a single separator between each pair. */
+export const PAN_MIN_DIGITS = 12;
+export const PAN_ANY_MIN_DIGITS = 13;
+export const PAN_MAX_DIGITS = ISSUER_MAX_DIGITS;
+/** A PAN of the most digits with a separator between each pair (UTF-16 units). */
 export const PAN_MAX_LENGTH = PAN_MAX_DIGITS * 2 - 1;
-/** Candidates for RE2: 13–19 digits, single spaces or dashes allowed between digits. */
-export const PAN_CANDIDATE = `\\d(?:[ -]?\\d){${PAN_MIN_DIGITS - 1},${PAN_MAX_DIGITS - 1}}`;
 
-/** The brand whose prefix and length `digits` has, or undefined. */
-export function panBrand(digits: string): string | undefined {
-  for (const b of BRANDS) {
-    const prefix = Number(digits.slice(0, b.width));
-    if (prefix >= b.low && prefix <= b.high && b.lengths.includes(digits.length)) return b.brand;
-  }
-  return undefined;
+/** Separators allowed between two digits of one PAN (one at a time). */
+export const PAN_SEPARATORS = [' ', '-', '.', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013'] as const;
+
+export function isSeparatorCode(c: number): boolean {
+  if (c < 128) return c === 0x20 || c === 0x2d || c === 0x2e;
+  return c === 0xa0 || c === 0x2007 || c === 0x2009 || c === 0x202f || c === 0x2010 || c === 0x2011 || c === 0x2013;
+}
+
+export function isDigit(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+
+export function isSeparator(text: string, i: number): boolean {
+  return isSeparatorCode(text.charCodeAt(i));
+}
+
+/**
+ * Whether the character at `i` is a digit or an ASCII letter, which a PAN may not touch. A letter
+ * of a backslash escape (`\n`, `\t`, `\r`, `\b`, `\f`) does not count: in JSON or code printed as
+ * text, `"\n4111 1111 1111 1111"` is a line break before a card number.
+ */
+export function isWordChar(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c >= 48 && c <= 57) return true;
+  const l = c | 32;
+  if (l < 97 || l > 122) return false;
+  if (text.charCodeAt(i - 1) !== 92) return true;
+  return !(c === 110 || c === 116 || c === 114 || c === 98 || c === 102);
 }
 
 export function luhnValid(digits: string): boolean {
@@ -55,56 +67,48 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
-/** Brand-valid and Luhn-valid, for a string of digits only. */
-export function isPanDigits(digits: string): boolean {
-  return luhnValid(digits) && panBrand(digits) !== undefined;
+/** Whether a string of digits only is a PAN in `mode`. */
+export function isPanDigits(digits: string, mode: PanMode = 'pan'): boolean {
+  if (digits.length > PAN_MAX_DIGITS) return false;
+  if (mode === 'pan_any') return digits.length >= PAN_ANY_MIN_DIGITS && luhnValid(digits);
+  return digits.length >= PAN_MIN_DIGITS && luhnValid(digits) && issuerOf(digits) !== undefined;
 }
 
-export function isDigit(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
-  return c >= 48 && c <= 57;
+/** How many of a PAN's digits a format shows: the first `head` and the last `tail`. */
+export function shownDigits(format: 'full' | 'last4' | 'first6last4', digits: number): { head: number; tail: number } {
+  if (format === 'full') return { head: 0, tail: 0 };
+  return { head: format === 'first6last4' && digits >= 13 ? 6 : 0, tail: 4 };
 }
 
-/** Where the search goes on: the PAN found (`end` > 0) or only the position to resume from. */
-export interface PanDecision {
+/** A PAN found in a text: [start, end) and the positions of its digits. */
+export interface PanSpan {
+  start: number;
   end: number;
-  resume: number;
+  digits: number[];
 }
 
 /**
- * Decides the RE2 candidate [start, end) of `text`: the longest PAN beginning at `start`, made of
- * whole digit groups (first group 4–6 digits, the others 3–6, or no separators at all) and not
- * followed by a digit; otherwise where the next group begins. Reads at most one character
- * outside the candidate on each side, which is what keeps streaming decisions local.
+ * Every PAN that starts at a digit in [from, to) of `text`, by walking each possible start (a digit
+ * not preceded by a word character) over digits and single separators to each possible end (a
+ * digit not followed by one). Reads at most PAN_MAX_LENGTH + 1 characters past `to`.
  */
-export function decidePan(text: string, start: number, end: number): PanDecision {
-  const groups: [number, number][] = [];
-  let g = start;
-  for (let i = start; i < end; i++) {
-    if (!isDigit(text, i)) {
-      groups.push([g, i]);
-      g = i + 1;
+export function pansStartingIn(text: string, from: number, to: number, mode: PanMode, found: (span: PanSpan) => void): void {
+  const min = mode === 'pan_any' ? PAN_ANY_MIN_DIGITS : PAN_MIN_DIGITS;
+  for (let a = Math.max(0, from); a < to; a++) {
+    if (!isDigit(text, a) || (a > 0 && isWordChar(text, a - 1))) continue;
+    const positions: number[] = [];
+    let digits = '';
+    let j = a;
+    while (positions.length < PAN_MAX_DIGITS) {
+      positions.push(j);
+      digits += text[j];
+      const next = j + 1;
+      if (positions.length >= min && !isWordChar(text, next) && isPanDigits(digits, mode)) {
+        found({ start: a, end: next, digits: positions.slice() });
+      }
+      if (isDigit(text, next)) j = next;
+      else if (isSeparator(text, next) && isDigit(text, next + 1)) j = next + 1;
+      else break;
     }
   }
-  groups.push([g, end]);
-  const nextGroup = groups.length > 1 ? groups[1]![0] : end;
-  if (start > 0 && isDigit(text, start - 1)) return { end: 0, resume: nextGroup };
-  for (let last = groups.length - 1; last >= 0; last--) {
-    const stop = groups[last]![1];
-    if (isDigit(text, stop)) continue;
-    if (last > 0 && !groupsLookPrinted(groups, last)) continue;
-    let digits = '';
-    for (let k = 0; k <= last; k++) digits += text.slice(groups[k]![0], groups[k]![1]);
-    if (digits.length < PAN_MIN_DIGITS) break;
-    if (digits.length <= PAN_MAX_DIGITS && isPanDigits(digits)) return { end: stop, resume: stop };
-  }
-  return { end: 0, resume: nextGroup };
-}
-
-function groupsLookPrinted(groups: [number, number][], last: number): boolean {
-  for (let k = 0; k <= last; k++) {
-    const size = groups[k]![1] - groups[k]![0];
-    if (size > 6 || size < (k === 0 ? 4 : 3)) return false;
-  }
-  return true;
 }

@@ -13,6 +13,8 @@ export interface Hit {
   end: number;
   replacement: string;
   detector: string;
+  /** Findings this hit stands for (default 1; 0 when it finishes one counted before). */
+  count?: number;
 }
 
 export interface Pass {
@@ -33,6 +35,15 @@ export interface Pass {
    * scanning the same text again. Undefined: ask RE2 from `from`.
    */
   firstCandidate?(text: string, from: number): number;
+  /**
+   * Whether the search position `p` lies inside something the pass decides piece by piece (a long
+   * digit run): the next candidate is then `p` itself, found or not by the pattern.
+   */
+  resumesInside?(text: string, p: number): boolean;
+  /** Where a stream must hold back from, computed directly; undefined: from `reach` and `mayContinue`. */
+  holdFrom?(text: string, from: number): number;
+  /** Characters before the undecided text a decision may read (default 1). */
+  context?: number;
 }
 
 export function addCount(counts: MaskCounts, key: string, n = 1): void {
@@ -50,18 +61,24 @@ export function maskSpan(pass: Pass, text: string, from: number, horizon: number
   let out = '';
   const prefilterBelow = pass.pattern.prefilterBelow ?? Infinity;
   while (pos < horizon) {
-    if (pass.firstCandidate && text.length - pos < prefilterBelow) {
-      const at = pass.firstCandidate(text, pos);
-      if (at < 0 || at >= horizon) break;
-      pos = at;
+    let m: Match | null;
+    if (pass.resumesInside?.(text, pos)) {
+      m = { start: pos, end: pos + 1 };
+    } else {
+      if (pass.firstCandidate && text.length - pos < prefilterBelow) {
+        const at = pass.firstCandidate(text, pos);
+        if (at < 0 || at >= horizon) break;
+        pos = at;
+      }
+      m = pass.pattern.next(text, pos);
+      if (!m || m.start >= horizon) break;
     }
-    const m = pass.pattern.next(text, pos);
-    if (!m || m.start >= horizon) break;
     const d = m.end > m.start ? pass.decide(text, m) : { resume: m.start + (isHigh(text, m.start) ? 2 : 1) };
     if (d.hit) {
       out += text.slice(copied, d.hit.start) + d.hit.replacement;
       copied = d.hit.end;
-      addCount(counts, d.hit.detector);
+      const n = d.hit.count ?? 1;
+      if (n > 0) addCount(counts, d.hit.detector, n);
     }
     pos = Math.max(d.resume, m.start + 1);
   }
@@ -105,6 +122,7 @@ export class StreamPass {
   /** The first position whose candidate could still change with more text. */
   private horizon(): number {
     const len = this.buf.length;
+    if (this.pass.holdFrom) return this.notMidPair(this.pass.holdFrom(this.buf, this.from));
     const start = Math.max(this.from, len - this.pass.reach);
     const may = this.pass.mayContinue;
     let h = len;
@@ -113,13 +131,17 @@ export class StreamPass {
       h = p;
       break;
     }
-    // Never release half of a surrogate pair: UTF-8 could not encode it, RE2 could not resume there.
+    return this.notMidPair(h);
+  }
+
+  /** Never release half of a surrogate pair: UTF-8 could not encode it, RE2 could not resume there. */
+  private notMidPair(h: number): number {
     return h > this.from && isHigh(this.buf, h - 1) ? h - 1 : h;
   }
 
   private release(decided: number): void {
-    // Keep one character (two UTF-16 units if astral) before the undecided text as context.
-    let keep = decided > 0 ? decided - 1 : 0;
+    // Keep the context decisions read (one character by default, more if a surrogate pair is cut).
+    let keep = Math.max(0, decided - (this.pass.context ?? 1));
     const c = this.buf.charCodeAt(keep);
     if (keep > 0 && c >= 0xdc00 && c <= 0xdfff) keep--;
     this.buf = this.buf.slice(keep);

@@ -8,6 +8,7 @@ import { selectEngine, type EngineName } from './engine.js';
 import { MaskRuleError } from './errors.js';
 import { BUILTIN_DETECTORS, builtinPass, customPass, type BuiltinDetector, type CustomDetector, type Formats } from './detectors.js';
 import { parseJsonPath, type JsonPath } from './json-path.js';
+import { panPass } from './pan-pass.js';
 import { maskWhole, type MaskCounts, type Pass } from './pass.js';
 
 export interface PathRule {
@@ -17,7 +18,7 @@ export interface PathRule {
 
 export interface MaskPlan {
   readonly engine: EngineName;
-  /** Applied in order: the built-in pass, then the custom detectors' pass. */
+  /** Applied in order: track/cvv/expiry, then pan, then the custom detectors' pass. */
   readonly passes: readonly Pass[];
   readonly paths: readonly PathRule[];
   /** Active built-in detectors and their formats (JSON keys give cvv/expiry their context too). */
@@ -59,7 +60,10 @@ export function compileMaskPlan(rules: MaskRule[], custom: CustomDetector[] = []
       throw new MaskRuleError(`${where}: unknown detector ${JSON.stringify(rule.detector)} (built-in: ${BUILTIN_DETECTORS.join(', ')}; custom: ${custom.map((d) => d.name).join(', ') || 'none'})`);
     }
   }
-  const passes = [builtinPass(engine, formats), customPass(engine, custom, customFormats)].filter((p): p is Pass => p !== null);
+  // `pan_any` finds every PAN `pan` does and more: with both named, `pan_any` decides, in its format.
+  const panMode = formats.pan_any !== undefined ? 'pan_any' : formats.pan !== undefined ? 'pan' : undefined;
+  const pan = panMode ? panPass(engine, panMode, formats[panMode]!) : null;
+  const passes = [builtinPass(engine, formats), pan, customPass(engine, custom, customFormats)].filter((p): p is Pass => p !== null);
   const plan: MaskPlan = { engine: engine.name, passes, paths, formats, empty: passes.length === 0 && paths.length === 0 };
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, plan);

@@ -1,0 +1,132 @@
+/**
+ * The `pan` / `pan_any` detector as a pass (pass.ts). RE2, or the JavaScript prefilter on short
+ * strings, finds the first run of 12+ digits; the run is then decided in windows of WINDOW
+ * characters: a digit of the window is hidden when any PAN covering it (pan.ts) hides it, which
+ * needs PAN_MAX_LENGTH characters of context on each side and nothing more. A run longer than a
+ * window is decided window by window (`resumesInside`), so a stream holds back at most one window
+ * and its context of a digit run, and nothing of a text that ends outside one.
+ */
+import type { MaskFormat } from '../policy/types.js';
+import type { RegexEngine } from './engine.js';
+import { FULL_MASK } from './format.js';
+import { isDigit, isSeparator, isSeparatorCode, PAN_MAX_LENGTH, PAN_MIN_DIGITS, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
+import type { Hit, Pass } from './pass.js';
+
+/** Characters of a digit run decided at once. */
+const WINDOW = 64;
+/** Context a decision reads on either side of its window. */
+const CONTEXT = PAN_MAX_LENGTH + 2;
+
+/** The first 12 digits of a run: where RE2 finds a run long enough to hold a PAN. */
+const SEPARATOR_CLASS = `[${PAN_SEPARATORS.map((s) => (s === '-' || s === '.' ? `\\${s}` : s)).join('')}]`;
+export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}?\\d){${PAN_MIN_DIGITS - 1}}`;
+
+export function panPass(engine: RegexEngine, mode: PanMode, format: MaskFormat): Pass {
+  return {
+    pattern: engine.compile(PAN_RUN_CANDIDATE, { maxLength: PAN_MIN_DIGITS * 2 - 1 }),
+    reach: WINDOW + CONTEXT + 2,
+    context: CONTEXT + 2,
+    decide: (text, m) => decideWindow(text, m.start, mode, format),
+    firstCandidate: firstRun,
+    resumesInside: (text, p) => p > 0 && isRunChar(text, p) && isRunChar(text, p - 1),
+    holdFrom,
+  };
+}
+
+/** A digit, or a separator between two digits. */
+function isRunChar(text: string, i: number): boolean {
+  return isDigit(text, i) || (isSeparator(text, i) && isDigit(text, i - 1) && isDigit(text, i + 1));
+}
+
+/**
+ * Decides [w, X) of a digit run, X at most WINDOW on: the hit replaces it from its first hidden
+ * digit to its last, and the search resumes at X (inside the run when it goes on).
+ */
+function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat): { hit?: Hit; resume: number } {
+  let x = w;
+  while (x - w < WINDOW && (isDigit(text, x) || (isSeparator(text, x) && isDigit(text, x + 1)))) x++;
+  if (x === w) return { resume: w + 1 };
+  // A window ends before a digit, never on a separator: the next one starts where `full` can tell
+  // whether its stretch goes on.
+  if (isSeparator(text, x) && isDigit(text, x + 1) && isDigit(text, x - 1)) x++;
+  // Hidden digits over [w - 2, x + 1): the edges tell `full` whether its `****` began before w.
+  const base = w - 2;
+  const hidden = new Uint8Array(x + 3 - base);
+  let spans = 0;
+  pansStartingIn(text, base - PAN_MAX_LENGTH, x + 1, mode, (s) => {
+    if (s.start >= w && s.start < x) spans++;
+    const { head, tail } = shownDigits(format, s.digits.length);
+    for (let k = head; k < s.digits.length - tail; k++) {
+      const p = s.digits[k]!;
+      if (p >= base && p <= x) hidden[p - base] = 1;
+    }
+  });
+  const isHidden = (p: number) => p >= base && hidden[p - base] === 1;
+  let h0 = -1;
+  let h1 = -1;
+  for (let p = w; p < x; p++) {
+    if (!isHidden(p)) continue;
+    if (h0 < 0) h0 = p;
+    h1 = p + 1;
+  }
+  if (h0 < 0) return { resume: x };
+  let replacement = '';
+  if (format === 'full') {
+    // A separator closing the window between two hidden digits belongs to the stretch.
+    if (h1 < x && isSeparator(text, h1) && isHidden(h1 + 1)) h1++;
+    // One `****` per stretch of hidden digits (and the separators between them), so not even the
+    // grouping shows; a stretch that began in the window before goes on without a second one.
+    let inStretch = h0 === w && (isHidden(w - 1) || (isSeparator(text, w - 1) && isHidden(w - 2)));
+    for (let p = h0; p < h1; p++) {
+      if (isHidden(p)) {
+        if (!inStretch) replacement += FULL_MASK;
+        inStretch = true;
+      } else if (inStretch && isSeparator(text, p) && isHidden(p + 1)) {
+        continue;
+      } else {
+        replacement += text[p];
+        inStretch = false;
+      }
+    }
+  } else {
+    for (let p = h0; p < h1; p++) replacement += isHidden(p) ? '*' : text[p];
+  }
+  // Counted where a PAN starts, so a PAN spanning two windows counts once.
+  return { hit: { start: h0, end: h1, replacement, detector: mode, count: spans }, resume: x };
+}
+
+/**
+ * Where a stream must hold back from: the start of a digit run the text ends in (it may go on into
+ * a PAN), but no more than a window and its context of it; everything when the text ends elsewhere.
+ */
+function holdFrom(text: string, from: number): number {
+  const len = text.length;
+  const limit = Math.max(from, len - WINDOW - CONTEXT - 2);
+  let i = len;
+  while (i > limit && (isDigit(text, i - 1) || (isSeparator(text, i - 1) && isDigit(text, i - 2)))) i--;
+  return i === len ? len : i;
+}
+
+/**
+ * The JavaScript prefilter: where the first run of 12+ digits with single separators starts, at
+ * or after `from`, or -1. One table-free scan; RE2 answers the same question on long texts.
+ */
+function firstRun(text: string, from: number): number {
+  let digits = 0;
+  let start = -1;
+  let sep = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits === 0) start = i;
+      if (++digits >= PAN_MIN_DIGITS) return start;
+      sep = false;
+    } else if (digits > 0 && !sep && isSeparatorCode(c)) {
+      sep = true;
+    } else {
+      digits = 0;
+      sep = false;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,69 @@
+/**
+ * Differential tests against the reference detector (reference.ts): random texts, whole and split
+ * at random chunk boundaries, every format and mode, both engines. The masker's output must equal
+ * the reference's exactly, so no PAN the reference finds reaches the output and nothing else is
+ * touched.
+ */
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileMaskPlan, maskText, type MaskPlan } from '../../src/mask/index.js';
+import { TextStreamMasker } from '../../src/mask/stream-text.js';
+import { cutsArb, printedPanArb, splitAt, textArb } from './arbitraries.js';
+import { refFind, refLeaks, refMask, type Format, type Mode } from './reference.js';
+
+const CASES: { mode: Mode; format: Format; plan: MaskPlan }[] = [];
+for (const engine of ['native', 'wasm'] as const) {
+  for (const mode of ['pan', 'pan_any'] as const) {
+    for (const format of ['last4', 'first6last4', 'full'] as const) CASES.push({ mode, format, plan: compileMaskPlan([{ detector: mode, format }], [], { engine }) });
+  }
+}
+
+function stream(plan: MaskPlan, parts: string[]): string {
+  const m = new TextStreamMasker(plan, {});
+  let out = '';
+  for (const p of parts) out += m.push(p);
+  return out + m.end();
+}
+
+test('random texts: the masker gives exactly the reference output, whole and streamed', () => {
+  fc.assert(
+    fc.property(textArb, cutsArb, fc.constantFrom(...CASES), (text, cuts, c) => {
+      const expected = refMask(text, c.format, c.mode);
+      assert.is(maskText(c.plan, text).text, expected, 'whole');
+      assert.is(stream(c.plan, splitAt(text, cuts)), expected, 'streamed');
+    }),
+    { numRuns: 1500 },
+  );
+});
+
+test('every printed PAN of every issuer row is found and loses all but its last four', () => {
+  const last4 = CASES.find((c) => c.mode === 'pan' && c.format === 'last4')!.plan;
+  fc.assert(
+    fc.property(printedPanArb, fc.constantFrom(' ', '', ':', '\n', '"'), (pan, edge) => {
+      const text = `card${edge === '' ? ' ' : edge}${pan}${edge}.`;
+      assert.ok(refFind(text).length >= 1, 'the reference finds it');
+      const out = maskText(last4, text).text;
+      assert.is(refLeaks(text, out, 'last4'), 0);
+      assert.is(out.replace(/\D/g, ''), pan.replace(/\D/g, '').slice(-4));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('streams: one character at a time', () => {
+  fc.assert(
+    fc.property(textArb, fc.constantFrom(...CASES), (text, c) => {
+      assert.is(stream(c.plan, [...text]), refMask(text, c.format, c.mode));
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('the issue\'s examples', () => {
+  const last4 = compileMaskPlan([{ detector: 'pan', format: 'last4' }]);
+  assert.is(maskText(last4, '3622 7206 2716 67').text, '**** **** **16 67');
+  for (const t of ['4111 1111 1111 1111 1', '6011 0000 0000 0000 04', '6011 0000 0000 0000 004']) assert.is(refLeaks(t, maskText(last4, t).text, 'last4'), 0, t);
+});
+
+test.run();
