@@ -3,7 +3,7 @@
  * (cached), then mask texts, parsed JSON, or a streaming response body. See docs/masking.md.
  */
 export { compileMaskPlan, maskText, type MaskPlan, type PlanOptions } from './plan.js';
-export { maskJson } from './json.js';
+export { maskJsonText } from './json.js';
 export { containsPan } from './contains-pan.js';
 export { createResponseMasker, maskBody, type ResponseMasker, type MaskerOptions } from './response.js';
 export type { CustomDetector } from './detectors.js';

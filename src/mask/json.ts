@@ -1,22 +1,36 @@
 /**
- * Masking a parsed JSON value: path rules replace whole fields, detectors run over every string
- * (and every number and key, since a PAN may arrive as either), and a JSON key names the context
- * for a bare cvv or expiry value. A masked number becomes a string: `************1111` is not JSON.
+ * Masking a JSON document from its source text: path rules replace whole fields, detectors run
+ * over every string, every key and every number, and a JSON key names the context for a bare cvv
+ * or expiry value. Only what the masker changes is rewritten (json-source.ts); a masked number
+ * becomes a string, since `************1111` is not JSON. Of a number, the integer part is read as
+ * digits (a PAN sent as a number is an integer; its fraction and exponent are not card digits).
+ * Text that is not JSON is masked as text.
  */
 import { contextValue, keyContext } from './detectors.js';
 import { applyFormat, FULL_MASK } from './format.js';
+import { applyEdits, parseJsonSource, type Edit, type JsonNode } from './json-source.js';
 import { matched, START, step, type PathState } from './json-path.js';
 import { addCount, type MaskCounts } from './pass.js';
 import { maskText, type MaskPlan } from './plan.js';
 
-export function maskJson(plan: MaskPlan, value: unknown): { value: unknown; counts: MaskCounts } {
+/** A JSON text masked without loss (`json` false: it was not JSON, and was masked as text). */
+export function maskJsonText(plan: MaskPlan, text: string): { text: string; counts: MaskCounts; json: boolean } {
   const counts: MaskCounts = {};
-  if (plan.empty) return { value, counts };
-  const walker = new JsonMasker(plan, counts);
-  return { value: walker.node(value, undefined, plan.paths.map(() => START)), counts };
+  if (plan.empty) return { text, counts, json: true };
+  const root = parseJsonSource(text);
+  if (!root) {
+    const r = maskText(plan, text);
+    return { text: r.text, counts: r.counts, json: false };
+  }
+  const edits: Edit[] = [];
+  new JsonMasker(plan, counts).document(text, root, edits);
+  return { text: applyEdits(text, edits), counts, json: true };
 }
 
-/** Shared by the parsed and the streaming JSON maskers: one decision per key and per leaf. */
+/** Where a node stands: its key, the node, and its parent's place (null at the root); shared, not copied. */
+export type JsonPathTo = { parent: JsonPathTo; key: string | number; node: JsonNode } | null;
+
+/** Shared by whole documents and SSE events: one decision per key and per leaf. */
 export class JsonMasker {
   constructor(readonly plan: MaskPlan, readonly counts: MaskCounts) {}
 
@@ -30,43 +44,76 @@ export class JsonMasker {
     return this.plan.paths.findIndex((rule, i) => matched(rule.path, states[i]!));
   }
 
+  /**
+   * Masks a document: the edits to its source. Leaves go to `leaf` (default: detectors over the
+   * whole value), so the SSE masker can stream string leaves instead.
+   */
+  document(source: string, root: JsonNode, edits: Edit[], leaf: (node: JsonNode & { kind: 'string' }, path: JsonPathTo) => string | undefined = (n) => this.text(n.value)): void {
+    const stack: { node: JsonNode; key: string | number | undefined; states: PathState[]; path: JsonPathTo }[] = [{ node: root, key: undefined, states: this.plan.paths.map(() => START), path: null }];
+    while (stack.length) {
+      const { node, key, states, path } = stack.pop()!;
+      const rule = this.claimed(states);
+      if (rule >= 0) {
+        const claim = this.claim(rule, source, node);
+        if (claim !== undefined) edits.push({ start: node.start, end: node.end, text: claim });
+        continue;
+      }
+      if (node.kind === 'object') {
+        for (const { key: k, value } of node.entries) {
+          const maskedKey = this.text(k.value);
+          if (maskedKey !== undefined) edits.push({ start: k.start, end: k.end, text: JSON.stringify(maskedKey) });
+          stack.push({ node: value, key: k.value, states: this.enter(states, k.value), path: { parent: path, key: k.value, node: value } });
+        }
+      } else if (node.kind === 'array') {
+        node.items.forEach((item, i) => stack.push({ node: item, key: i, states: this.enter(states, i), path: { parent: path, key: i, node: item } }));
+      } else if (node.kind !== 'literal') {
+        const raw = source.slice(node.start, node.end);
+        const context = typeof key === 'string' ? keyContext(key, this.plan.formats) : undefined;
+        const value = node.kind === 'string' ? node.value : raw;
+        let masked: string | undefined;
+        if (context && contextValue(context.detector, value)) {
+          addCount(this.counts, context.detector);
+          masked = applyFormat(value, context.format);
+        } else if (node.kind === 'string') {
+          masked = leaf(node, path);
+        } else {
+          masked = this.number(raw);
+        }
+        if (masked !== undefined) edits.push({ start: node.start, end: node.end, text: JSON.stringify(masked) });
+      }
+    }
+  }
+
   /** A whole field a path rule claims: counted under the path, formatted if it is a scalar. */
-  claim(rule: number, value: unknown): unknown {
-    if (value === null) return null;
+  private claim(rule: number, source: string, node: JsonNode): string | undefined {
+    const raw = source.slice(node.start, node.end);
+    if (raw === 'null') return undefined;
     const { path, format } = this.plan.paths[rule]!;
     addCount(this.counts, path.source);
-    return typeof value === 'string' || typeof value === 'number' ? applyFormat(String(value), format) : FULL_MASK;
+    if (node.kind === 'string') return JSON.stringify(applyFormat(node.value, format));
+    if (node.kind === 'number') return JSON.stringify(applyFormat(raw, format));
+    return JSON.stringify(FULL_MASK);
   }
 
-  /** A string or number leaf under `key`, not claimed by a path. */
-  leaf(value: string | number, key: string | number | undefined): string | number {
-    const text = String(value);
-    const context = typeof key === 'string' ? keyContext(key, this.plan.formats) : undefined;
-    if (context && contextValue(context.detector, text)) {
-      addCount(this.counts, context.detector);
-      return applyFormat(text, context.format);
-    }
-    return this.text(text, value);
-  }
-
-  /** Detectors over a string (keys included); numbers stay numbers unless something was masked. */
-  text(text: string, original: string | number = text): string | number {
-    const r = maskText(this.plan, text);
-    if (r.text === text) return original;
+  /** Detectors over a whole string; undefined when nothing changed. */
+  text(value: string): string | undefined {
+    const r = maskText(this.plan, value);
+    if (r.text === value) return undefined;
     for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
     return r.text;
   }
 
-  node(value: unknown, key: string | number | undefined, states: PathState[]): unknown {
-    const rule = this.claimed(states);
-    if (rule >= 0) return this.claim(rule, value);
-    if (typeof value === 'string' || typeof value === 'number') return this.leaf(value, key);
-    if (Array.isArray(value)) return value.map((v, i) => this.node(v, i, this.enter(states, i)));
-    if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[String(this.text(k))] = this.node(v, k, this.enter(states, k));
-      return out;
+  /** A number token: its integer part (sign included) read as text. */
+  private number(raw: string): string | undefined {
+    let cut = raw.length;
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw[i];
+      if (c === '.' || c === 'e' || c === 'E') {
+        cut = i;
+        break;
+      }
     }
-    return value;
+    const masked = this.text(raw.slice(0, cut));
+    return masked === undefined ? undefined : masked + raw.slice(cut);
   }
 }

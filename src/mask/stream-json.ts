@@ -1,14 +1,14 @@
 /**
- * JSON bodies: collected (up to a limit) and masked parsed, so path rules apply and a PAN sent as a
- * bare number can become a string; nothing masked means the original bytes go out unchanged. A
- * body that is not JSON after all is masked as text. Beyond the limit, a body is masked as a text
+ * JSON bodies: collected (up to a limit) and masked from their source (json.ts), so path rules
+ * apply, a PAN sent as a bare number becomes a string, and every byte not masked goes out as it
+ * came. A body that is not JSON after all is masked as text. Beyond the limit, a body is masked as a text
  * stream when the plan has no path rules, and refused when it has (a path cannot be honoured
  * without parsing, and failing open would leak the field).
  */
 import { MaskBodyError } from './errors.js';
-import { maskJson } from './json.js';
+import { maskJsonText } from './json.js';
 import { addCount, type MaskCounts } from './pass.js';
-import { maskText, type MaskPlan } from './plan.js';
+import type { MaskPlan } from './plan.js';
 import { TextStreamMasker, type TextMasker } from './stream-text.js';
 
 export const DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024;
@@ -38,17 +38,8 @@ export class JsonBodyMasker implements TextMasker {
     if (this.streaming) return this.streaming.end();
     const text = this.parts.join('');
     this.parts = [];
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      const r = maskText(this.plan, text);
-      for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
-      return r.text;
-    }
-    const r = maskJson(this.plan, parsed);
-    if (Object.keys(r.counts).length === 0) return text;
+    const r = maskJsonText(this.plan, text);
     for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
-    return JSON.stringify(r.value);
+    return r.text;
   }
 }

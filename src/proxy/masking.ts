@@ -4,7 +4,7 @@
  * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
  * decode is refused rather than passed unmasked.
  */
-import { compileMaskPlan, createResponseMasker, maskBody, maskJson, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import { compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../contract/index.js';
 import { HttpError, PolicyFailed } from './errors.js';
@@ -68,7 +68,9 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
     maskJson(rules, value) {
       if (rules.length === 0) return { value, counts: {} };
       const p = plan(rules);
-      return p.empty ? { value, counts: {} } : maskJson(p, value);
+      if (p.empty) return { value, counts: {} };
+      const r = maskJsonText(p, JSON.stringify(value));
+      return { value: JSON.parse(r.text) as unknown, counts: r.counts };
     },
     maskBody(rules, contentType, body) {
       const p = plan(rules);

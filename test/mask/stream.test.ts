@@ -7,10 +7,17 @@ import { gzipSync, brotliCompressSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileMaskPlan, containsPan, createResponseMasker, maskBody, maskJson, maskText, type MaskPlan } from '../../src/mask/index.js';
+import { compileMaskPlan, containsPan, createResponseMasker, maskBody, maskJsonText, maskText, type MaskPlan } from '../../src/mask/index.js';
 import { TextStreamMasker } from '../../src/mask/stream-text.js';
 import { SseMasker } from '../../src/mask/stream-sse.js';
 import { fillerArb, panArb } from './cards.js';
+
+/** A value masked as the JSON text it serialises to, read back. */
+function maskJson(plan: MaskPlan, value: unknown): { value: unknown; counts: Record<string, number> } {
+  const r = maskJsonText(plan, JSON.stringify(value));
+  return { value: JSON.parse(r.text) as unknown, counts: r.counts };
+}
+
 
 const RULES = [{ detector: 'pan', format: 'last4' as const }, { detector: 'cvv' }, { detector: 'expiry' }, { detector: 'track' }, { detector: 'ref' }];
 const CUSTOM = [{ name: 'ref', pattern: 'REF-\\d{6}', maxLength: 10 }];

@@ -11,11 +11,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AuditFormatError } from '../../src/audit/index.js';
 import { canonicalJson } from '../../src/audit/canonical.js';
-import { compileMaskPlan, containsPan, maskJson } from '../../src/mask/index.js';
+import { compileMaskPlan, containsPan, maskJsonText, type MaskPlan } from '../../src/mask/index.js';
 import { BundleError, DEFAULT_BUNDLE, openBundle } from '../../src/policy/index.js';
 import { buildPolicyInput } from '../../src/proxy/input.js';
 import { jsonDepth } from '../../src/proxy/json-guard.js';
 import { fillerArb, panArb } from '../mask/cards.js';
+
+/** A value masked as the JSON text it serialises to, read back. */
+function maskJson(plan: MaskPlan, value: unknown): { value: unknown; counts: Record<string, number> } {
+  const r = maskJsonText(plan, JSON.stringify(value));
+  return { value: JSON.parse(r.text) as unknown, counts: r.counts };
+}
+
 
 const bundle = readFileSync(DEFAULT_BUNDLE);
 const tar = gunzipSync(bundle);
