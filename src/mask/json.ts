@@ -59,13 +59,18 @@ export class JsonMasker {
         continue;
       }
       if (node.kind === 'object') {
-        for (const { key: k, value } of node.entries) {
+        // Children pushed last-first so they are visited in document order (streams depend on it).
+        for (let e = node.entries.length - 1; e >= 0; e--) {
+          const { key: k, value } = node.entries[e]!;
           const maskedKey = this.text(k.value);
           if (maskedKey !== undefined) edits.push({ start: k.start, end: k.end, text: JSON.stringify(maskedKey) });
           stack.push({ node: value, key: k.value, states: this.enter(states, k.value), path: { parent: path, key: k.value, node: value } });
         }
       } else if (node.kind === 'array') {
-        node.items.forEach((item, i) => stack.push({ node: item, key: i, states: this.enter(states, i), path: { parent: path, key: i, node: item } }));
+        for (let i = node.items.length - 1; i >= 0; i--) {
+          const item = node.items[i]!;
+          stack.push({ node: item, key: i, states: this.enter(states, i), path: { parent: path, key: i, node: item } });
+        }
       } else if (node.kind !== 'literal') {
         const raw = source.slice(node.start, node.end);
         const context = typeof key === 'string' ? keyContext(key, this.plan.formats) : undefined;

@@ -1,24 +1,56 @@
 /**
- * SSE masking for OpenAI-compatible `chat.completion.chunk` streams. Text a model streams is read
- * across events per choice and field (`delta.content`, `delta.reasoning_content`, tool-call
- * arguments...), so a card number spread over several tokens is still caught; each event is
- * re-emitted with the part of its text that is final, so every event stays valid SSE carrying
- * valid JSON. Held-back text goes out with the choice's `finish_reason` event, or, at `[DONE]` or
- * the end of the stream, in one extra chunk event. Events that are not chunks are masked whole.
+ * Server-sent events, masked generically. In a JSON event, every string leaf is one piece of a
+ * text stream named by where it stands: its JSON path with array positions read from the
+ * element's `index` field when it has one (`choices[#0].delta.content`, `delta.tool_calls[#1]
+ * .function.arguments`, a top-level `index` for Anthropic's `content_block_delta`) and dropped when
+ * not (`choices[#0].logprobs.content[].token`, whose tokens spell one text). So `delta.content`,
+ * `reasoning_content`, tool-call arguments, `refusal`, logprob tokens, `input_json_delta` and any
+ * field never heard of are each masked across events, and a card number spread over tokens is seen
+ * whole. Label fields (`id`, `type`, `model`, `role`, `finish_reason`, ...) are masked whole in
+ * each event instead: they repeat, they do not spell text. Only the values a masker changes are
+ * rewritten (json-source.ts). A logprob entry's `bytes` follow its masked token; its
+ * `top_logprobs` alternatives lose their digits whenever the token they stand beside was changed.
+ * Non-JSON `data:` payloads are one more text stream; other fields and comments are masked line by
+ * line. Held-back text goes out, in one extra event per stream shaped like the last event that
+ * carried it, before a choice's `finish_reason` event, before `*_stop` and `[DONE]` events, and at
+ * the end of the body.
  */
 import { addCount, type MaskCounts } from './pass.js';
+import { applyEdits, parseJsonSource, type Edit, type JsonNode, type JsonObject } from './json-source.js';
+import { JsonMasker, type JsonPathTo } from './json.js';
 import { maskText, type MaskPlan } from './plan.js';
 import { TextStreamMasker, type TextMasker } from './stream-text.js';
 
-type Json = Record<string, unknown>;
+/** Fields that label an event rather than carry text: masked whole, never streamed. */
+const LABELS = new Set(['id', 'object', 'type', 'model', 'role', 'finish_reason', 'stop_reason', 'system_fingerprint', 'service_tier', 'created', 'index', 'name', 'provider']);
+/** Labels an extra event copies from the last event of its stream, so clients can place it. */
+const SHAPE_LABELS = new Set(['id', 'object', 'type', 'model', 'created', 'index', 'system_fingerprint']);
+
+/** One level of the shape an extra event rebuilds: an object's labels and the key leading on. */
+interface Level {
+  labels: string;
+  key: string | number;
+}
+
+interface FieldStream {
+  masker: TextStreamMasker;
+  /** The shape of the last event that carried this stream, root to leaf. */
+  shape: Level[];
+  /** The leaf's parent object has a `bytes` array (a logprob entry): the extra event carries it too. */
+  bytes: boolean;
+}
 
 export class SseMasker implements TextMasker {
   private pending = '';
   private lines: string[] = [];
-  private readonly streams = new Map<string, { masker: TextStreamMasker; choice: number; field: string; tool?: number }>();
-  private envelope: Json | undefined;
+  private readonly fields = new Map<string, FieldStream>();
+  /** Non-JSON `data:` payloads, one text across events. */
+  private data: TextStreamMasker | undefined;
+  private readonly json: JsonMasker;
 
-  constructor(private readonly plan: MaskPlan, private readonly counts: MaskCounts) {}
+  constructor(private readonly plan: MaskPlan, private readonly counts: MaskCounts) {
+    this.json = new JsonMasker(plan, counts);
+  }
 
   push(text: string): string {
     this.pending += text;
@@ -46,106 +78,172 @@ export class SseMasker implements TextMasker {
     if (this.pending !== '') this.lines.push(this.pending);
     this.pending = '';
     if (this.lines.length > 0) out += this.event();
-    return out + this.flushAll();
+    return out + this.flush(() => true);
   }
 
   /** Masks and re-emits the event collected in `lines`. */
   private event(): string {
     const lines = this.lines;
     this.lines = [];
-    const dataLines = lines.filter((l) => l.startsWith('data:'));
-    if (dataLines.length === 0) return lines.join('\n') + '\n\n';
-    const data = dataLines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n');
-    const other = lines.filter((l) => !l.startsWith('data:'));
-    const emit = (payload: string) => [...other, ...payload.split('\n').map((p) => `data: ${p}`)].join('\n') + '\n\n';
-    if (data.trim() === '[DONE]') return this.flushAll() + lines.join('\n') + '\n\n';
-    const chunk = parseChunk(data);
-    if (!chunk) {
-      const r = maskText(this.plan, data);
-      for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
-      return r.text === data ? lines.join('\n') + '\n\n' : emit(r.text);
+    const dataLines: string[] = [];
+    const other: string[] = [];
+    for (const l of lines) {
+      if (l.startsWith('data:')) dataLines.push(l.slice(l.startsWith('data: ') ? 6 : 5));
+      else other.push(this.whole(l));
     }
-    const { choices, ...envelope } = chunk;
-    this.envelope = envelope;
-    let changed = false;
-    for (const choice of choices as Json[]) {
-      const index = typeof choice.index === 'number' ? choice.index : 0;
-      const delta = choice.delta as Json | undefined;
-      if (!delta || typeof delta !== 'object') continue;
-      const finished = choice.finish_reason !== null && choice.finish_reason !== undefined;
-      for (const [field, value] of Object.entries(delta)) {
-        if (typeof value !== 'string' || field === 'role') continue;
-        const masked = this.stream(index, field).push(value);
-        if (masked !== value) {
-          delta[field] = masked;
-          changed = true;
-        }
-      }
-      for (const call of Array.isArray(delta.tool_calls) ? (delta.tool_calls as Json[]) : []) {
-        const fn = call.function as Json | undefined;
-        if (!fn || typeof fn.arguments !== 'string') continue;
-        const masked = this.stream(index, 'arguments', Number(call.index ?? 0)).push(fn.arguments);
-        if (masked !== fn.arguments) {
-          fn.arguments = masked;
-          changed = true;
-        }
-      }
-      if (finished) changed = this.flushChoice(index, delta) || changed;
+    const emit = (payload: string | null) => [...other, ...(payload === null ? [] : payload.split('\n').map((p) => `data: ${p}`))].join('\n') + '\n\n';
+    if (dataLines.length === 0) return emit(null);
+    const data = dataLines.join('\n');
+    if (data.trim() === '[DONE]') return this.flush(() => true) + emit(data);
+    // An object is a JSON event; anything else (a bare `5` included) is a piece of the data text.
+    const root = /^[ \t\n\r]*\{/.test(data) ? parseJsonSource(data) : undefined;
+    if (!root) {
+      this.data ??= new TextStreamMasker(this.plan, this.counts);
+      return emit(this.data.push(data));
     }
-    return changed ? emit(JSON.stringify(chunk)) : lines.join('\n') + '\n\n';
+    const before = this.finishing(data, root);
+    const edits: Edit[] = [];
+    const alternatives: { node: JsonNode & { kind: 'string' }; parent: JsonNode; entry: JsonNode }[] = [];
+    const changedEntries = new Set<JsonNode>();
+    this.json.document(data, root, edits, (node, path) => {
+      const key = path?.key;
+      if (typeof key === 'string' && LABELS.has(key)) return this.json.text(node.value);
+      const parent = path?.parent;
+      if (key === 'token' && typeof parent?.key === 'number' && parent.parent?.key === 'top_logprobs') {
+        alternatives.push({ node, parent: parent.node, entry: parent.parent.parent!.node });
+        return undefined;
+      }
+      const released = this.stream(data, root, path).masker.push(node.value);
+      if (released === node.value) return undefined;
+      if (key === 'token' && parent) {
+        changedEntries.add(parent.node);
+        const bytes = entryOf(parent.node, 'bytes');
+        if (bytes?.kind === 'array') edits.push({ start: bytes.start, end: bytes.end, text: utf8Array(released) });
+      }
+      return released;
+    });
+    for (const { node, parent, entry } of alternatives) {
+      const alt = maskText(this.plan, node.value);
+      for (const [k, n] of Object.entries(alt.counts)) addCount(this.counts, k, n);
+      // Beside a token that was masked or held back, an alternative could spell its digits.
+      const text = changedEntries.has(entry) ? alt.text.replace(/\d/g, '*') : alt.text;
+      if (text === node.value) continue;
+      edits.push({ start: node.start, end: node.end, text: JSON.stringify(text) });
+      const bytes = entryOf(parent, 'bytes');
+      if (bytes?.kind === 'array') edits.push({ start: bytes.start, end: bytes.end, text: utf8Array(text) });
+    }
+    return before + (edits.length === 0 ? lines.join('\n') + '\n\n' : emit(applyEdits(data, edits)));
   }
 
-  private stream(choice: number, field: string, tool?: number): TextStreamMasker {
-    const key = `${choice}\u0000${field}\u0000${tool ?? ''}`;
-    let s = this.streams.get(key);
+  /** A non-data line (field or comment) masked on its own. */
+  private whole(line: string): string {
+    const r = maskText(this.plan, line);
+    for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
+    return r.text;
+  }
+
+  /**
+   * The held-back text this event must follow: a choice with a `finish_reason` closes its streams,
+   * a `*_stop` event closes every stream.
+   */
+  private finishing(source: string, root: JsonNode): string {
+    if (root.kind !== 'object') return '';
+    const type = entryOf(root, 'type');
+    if (type?.kind === 'string' && type.value.endsWith('_stop')) return this.flush(() => true);
+    const choices = entryOf(root, 'choices');
+    if (choices?.kind !== 'array') return '';
+    let out = '';
+    for (const choice of choices.items) {
+      if (choice.kind !== 'object') continue;
+      const finish = entryOf(choice, 'finish_reason');
+      if (!finish || source.slice(finish.start, finish.end) === 'null') continue;
+      const prefix = `.choices${positionKey(source, choice)}`;
+      out += this.flush((key) => key.startsWith(prefix + '.') || key === prefix);
+    }
+    return out;
+  }
+
+  /** The stream a string leaf belongs to, its shape updated from this event. */
+  private stream(source: string, root: JsonNode, path: JsonPathTo): FieldStream {
+    const steps: NonNullable<JsonPathTo>[] = [];
+    for (let p = path; p; p = p.parent) steps.unshift(p);
+    let key = root.kind === 'object' && entryOf(root, 'index') ? `#${rawOf(source, entryOf(root, 'index')!)}` : '';
+    const shape: Level[] = [];
+    let container: JsonNode = root;
+    for (const step of steps) {
+      shape.push({ labels: container.kind === 'object' ? labelsOf(source, container) : '', key: step.key });
+      key += typeof step.key === 'number' ? positionKey(source, step.node) : `.${step.key}`;
+      container = step.node;
+    }
+    let s = this.fields.get(key);
     if (!s) {
-      s = { masker: new TextStreamMasker(this.plan, this.counts), choice, field, ...(tool === undefined ? {} : { tool }) };
-      this.streams.set(key, s);
+      s = { masker: new TextStreamMasker(this.plan, this.counts), shape, bytes: false };
+      this.fields.set(key, s);
     }
-    return s.masker;
+    s.shape = shape;
+    const parent = steps.at(-2)?.node;
+    s.bytes = steps.at(-1)?.key === 'token' && parent !== undefined && entryOf(parent, 'bytes') !== undefined;
+    return s;
   }
 
-  /** Appends a choice's held-back text to its delta; true when anything was added. */
-  private flushChoice(choice: number, delta: Json): boolean {
-    let changed = false;
-    for (const [key, s] of this.streams) {
-      if (s.choice !== choice) continue;
-      this.streams.delete(key);
+  /** Extra events carrying the held-back text of the streams `which` selects, which then close. */
+  private flush(which: (key: string) => boolean): string {
+    let out = '';
+    for (const [key, s] of this.fields) {
+      if (!which(key)) continue;
+      this.fields.delete(key);
       const rest = s.masker.end();
-      if (rest === '') continue;
-      changed = true;
-      if (s.tool === undefined) {
-        delta[s.field] = (typeof delta[s.field] === 'string' ? delta[s.field] : '') + rest;
-      } else {
-        const calls = Array.isArray(delta.tool_calls) ? (delta.tool_calls as Json[]) : (delta.tool_calls = []);
-        let call = calls.find((c) => Number(c.index ?? 0) === s.tool);
-        if (!call) calls.push((call = { index: s.tool, function: { arguments: '' } }));
-        const fn = (call.function ??= { arguments: '' }) as Json;
-        fn.arguments = (typeof fn.arguments === 'string' ? fn.arguments : '') + rest;
-      }
+      if (rest !== '') out += `data: ${rebuild(s, rest)}\n\n`;
     }
-    return changed;
-  }
-
-  /** One extra chunk event carrying every choice's held-back text, or nothing. */
-  private flushAll(): string {
-    const byChoice = new Map<number, Json>();
-    for (const s of [...this.streams.values()]) {
-      if (!byChoice.has(s.choice)) byChoice.set(s.choice, {});
-      this.flushChoice(s.choice, byChoice.get(s.choice)!);
+    if (this.data && which('')) {
+      const rest = this.data.end();
+      this.data = undefined;
+      if (rest !== '') out += rest.split('\n').map((p) => `data: ${p}`).join('\n') + '\n\n';
     }
-    const choices = [...byChoice].filter(([, d]) => Object.keys(d).length > 0).map(([index, delta]) => ({ index, delta, finish_reason: null }));
-    if (choices.length === 0) return '';
-    return `data: ${JSON.stringify({ ...this.envelope, choices })}\n\n`;
+    return out;
   }
 }
 
-function parseChunk(data: string): (Json & { choices: unknown[] }) | undefined {
-  try {
-    const v = JSON.parse(data) as unknown;
-    if (v && typeof v === 'object' && Array.isArray((v as Json).choices)) return v as Json & { choices: unknown[] };
-  } catch {
-    // Not JSON: masked as plain text by the caller.
+/** The JSON of an extra event: the stream's shape around its held-back text. */
+function rebuild(s: FieldStream, rest: string): string {
+  let inner = JSON.stringify(rest);
+  for (let i = s.shape.length - 1; i >= 0; i--) {
+    const { labels, key } = s.shape[i]!;
+    if (typeof key === 'number') {
+      inner = `[${inner}]`;
+      continue;
+    }
+    const extra = i === s.shape.length - 1 && s.bytes ? `,"bytes":${utf8Array(rest)}` : '';
+    inner = `{${labels}${labels ? ',' : ''}${JSON.stringify(key)}:${inner}${extra}}`;
   }
+  return inner;
+}
+
+function entryOf(node: JsonNode, key: string): JsonNode | undefined {
+  if (node.kind !== 'object') return undefined;
+  for (let i = node.entries.length - 1; i >= 0; i--) if (node.entries[i]!.key.value === key) return node.entries[i]!.value;
   return undefined;
+}
+
+function rawOf(source: string, node: JsonNode): string {
+  return source.slice(node.start, node.end);
+}
+
+/** An array element's place in a stream key: its `index` field when it has one, else any position. */
+function positionKey(source: string, element: JsonNode): string {
+  const index = entryOf(element, 'index');
+  return index && index.kind === 'number' ? `[#${rawOf(source, index)}]` : '[]';
+}
+
+/** An object's shape labels as JSON members (source text kept). */
+function labelsOf(source: string, obj: JsonObject): string {
+  const parts: string[] = [];
+  for (const { key, value } of obj.entries) {
+    if (SHAPE_LABELS.has(key.value) && value.kind !== 'object' && value.kind !== 'array') parts.push(`${JSON.stringify(key.value)}:${rawOf(source, value)}`);
+  }
+  return parts.join(',');
+}
+
+function utf8Array(text: string): string {
+  return JSON.stringify([...Buffer.from(text, 'utf8')]);
 }

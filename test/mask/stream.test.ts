@@ -115,15 +115,20 @@ test('SSE token streams split at random (tokens and bytes): valid events, no lea
   );
 });
 
-test('SSE: held-back text rides on the finish_reason event; non-chunk events are masked whole', () => {
+test('SSE: held-back text goes out in an extra event before the finish_reason event; other events are masked whole', () => {
   const m = new SseMasker(compileMaskPlan([{ detector: 'pan', format: 'last4' }]), {});
-  let out = m.push(`data: {"choices":[{"index":0,"delta":{"content":"pay 4111 1111"}}]}\n\n`);
-  out += m.push(`data: {"choices":[{"index":0,"delta":{"content":" 1111 1111"},"finish_reason":null}]}\n\n`);
-  out += m.push(`data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\nevent: error\ndata: {"error":"card 5500 0000 0000 0004 declined"}\n\n`);
-  assert.is(out.split('\n\n').filter(Boolean).length, 4);
-  assert.ok(out.startsWith('data: {"choices":[{"index":0,"delta":{"content":"pay "}}]}'), out);
-  assert.ok(out.includes('"delta":{"content":"**** **** **** 1111"},"finish_reason":"stop"'), out);
-  assert.ok(out.includes('event: error\ndata: {"error":"card **** **** **** 0004 declined"}'), out);
+  let out = m.push(`data: {"id":"c","choices":[{"index":0,"delta":{"content":"pay 4111 1111"}}]}\n\n`);
+  out += m.push(`data: {"id":"c","choices":[{"index":0,"delta":{"content":" 1111 1111"},"finish_reason":null}]}\n\n`);
+  out += m.push(`data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\nevent: error\ndata: {"error":"card 5500 0000 0000 0004 declined"}\n\n: 4111 1111 1111 1111\n\n`);
+  const events = out.split('\n\n').filter(Boolean);
+  assert.equal(events, [
+    'data: {"id":"c","choices":[{"index":0,"delta":{"content":"pay "}}]}',
+    'data: {"id":"c","choices":[{"index":0,"delta":{"content":""},"finish_reason":null}]}',
+    'data: {"id":"c","choices":[{"index":0,"delta":{"content":"**** **** **** 1111"}}]}',
+    'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+    'event: error\ndata: {"error":"card **** **** **** 0004 declined"}',
+    ': **** **** **** 1111',
+  ]);
 });
 
 async function through(plan: MaskPlan, type: string, body: Buffer, encoding?: string, chunk = 7) {
