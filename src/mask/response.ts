@@ -1,20 +1,19 @@
 /**
  * The byte-level streaming masker the gateway pipes a body through: decodes the content encoding,
- * picks the text masker by content type (SSE, JSON, other text), and emits identity-encoded,
- * masked UTF-8. Compressed bodies are decoded and sent on uncompressed rather than re-encoded:
+ * picks the text masker by what the body is, whatever its label (sniff.ts: an event stream, JSON,
+ * or other text), and emits identity-encoded, masked UTF-8. A body that is not UTF-8 text
+ * (binary, or an encoding it cannot decode) cannot be masked and is refused: MaskBodyError. Compressed bodies are decoded and sent on uncompressed rather than re-encoded:
  * the gateway must drop `content-encoding` and `content-length` (see `outputEncoding`), every
  * HTTP client accepts identity, and it saves a compression pass per response. Asking the upstream
  * for identity instead is a good optimisation the gateway may add, but cannot be relied on.
  */
-import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { MaskBodyError } from './errors.js';
 import type { MaskCounts } from './pass.js';
 import type { MaskPlan } from './plan.js';
-import { JsonBodyMasker } from './stream-json.js';
-import { SseMasker } from './stream-sse.js';
-import { TextStreamMasker, type TextMasker } from './stream-text.js';
+import { SniffingMasker } from './sniff.js';
+import type { TextMasker } from './stream-text.js';
 
 export interface MaskerOptions {
   /** Largest JSON body (characters) masked parsed; see stream-json.ts for beyond. */
@@ -28,12 +27,36 @@ export type ResponseMasker = Transform & {
   readonly outputEncoding: 'identity';
 };
 
-/** The text masker a content type calls for: SSE, JSON, or other text. */
-function textMasker(plan: MaskPlan, contentType: string, counts: MaskCounts, options: MaskerOptions): TextMasker {
-  const type = contentType.split(';')[0]!.trim().toLowerCase();
-  if (type === 'text/event-stream') return new SseMasker(plan, counts);
-  if (type === 'application/json' || type.endsWith('+json')) return new JsonBodyMasker(plan, counts, options.maxJsonBytes);
-  return new TextStreamMasker(plan, counts);
+/** The body's text masker, chosen from its first characters (the content type is not trusted). */
+function textMasker(plan: MaskPlan, _contentType: string, counts: MaskCounts, options: MaskerOptions): TextMasker {
+  return new SniffingMasker(plan, counts, options.maxJsonBytes);
+}
+
+/**
+ * UTF-8 text or a refusal: a body with invalid UTF-8 or a NUL byte is binary, and masking it as
+ * text would corrupt it without finding what it hides.
+ */
+class Utf8Text {
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+  write(bytes: Uint8Array): string {
+    return this.check(() => this.decoder.decode(bytes, { stream: true }));
+  }
+
+  end(): string {
+    return this.check(() => this.decoder.decode());
+  }
+
+  private check(decode: () => string): string {
+    let text: string;
+    try {
+      text = decode();
+    } catch (err) {
+      throw new MaskBodyError('the body is not UTF-8 text (binary data cannot be masked)', { cause: err });
+    }
+    if (text.includes('\u0000')) throw new MaskBodyError('the body holds NUL bytes (binary data cannot be masked)');
+    return text;
+  }
 }
 
 export function createResponseMasker(plan: MaskPlan, contentType: string, contentEncoding?: string, options: MaskerOptions = {}): ResponseMasker {
@@ -52,7 +75,8 @@ export function createResponseMasker(plan: MaskPlan, contentType: string, conten
 export function maskBody(plan: MaskPlan, contentType: string, body: Uint8Array, options: MaskerOptions = {}): { body: Buffer; counts: MaskCounts } {
   const counts: MaskCounts = {};
   const masker = textMasker(plan, contentType, counts, options);
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const utf8 = new Utf8Text();
+  const text = utf8.write(body) + utf8.end();
   return { body: Buffer.from(masker.push(text) + masker.end(), 'utf8'), counts };
 }
 
@@ -66,7 +90,7 @@ function decoderFor(encoding: string | undefined): Transform | undefined {
 }
 
 class BodyMasker extends Transform {
-  private readonly utf8 = new StringDecoder('utf8');
+  private readonly utf8 = new Utf8Text();
   /** Nothing has been emitted yet. */
   private awaitingFirst = true;
 

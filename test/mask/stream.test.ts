@@ -203,4 +203,28 @@ test('response masker: text and SSE bodies byte-split inside multibyte character
   assert.is(sseText(s.text), '😀 **** **** **** 1111 é');
 });
 
+test('response masker: an event stream is one whatever its label; binary bodies are refused', async () => {
+  const plan = PLANS[0]!;
+  const body = Buffer.from(sse(['card 4111 11', '11 1111 1111 ok']));
+  for (const type of ['text/plain', 'application/octet-stream', 'application/x-ndjson', '', 'application/json']) {
+    for (const chunk of [1, 5, 64]) {
+      const r = await through(plan, type, body, undefined, chunk);
+      assert.is(sseText(r.text), 'card **** **** **** 1111 ok', `${type} / ${chunk}`);
+      assert.is(maskBody(plan, type, body).body.toString(), r.text);
+    }
+  }
+  const json = Buffer.from('{"pan": 6548686408882000464}');
+  assert.is((await through(plan, 'text/plain', json, undefined, 3)).text, '{"pan": "***************0464"}');
+  for (const binary of [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0xff, 0xfe]), Buffer.from('abc\u0000def')]) {
+    assert.throws(() => maskBody(plan, 'application/octet-stream', binary), (e: Error & { code?: string }) => e.code === 'ERR_MASK_BODY');
+    let failed: (Error & { code?: string }) | undefined;
+    try {
+      await through(plan, 'text/plain', binary);
+    } catch (err) {
+      failed = err as Error & { code?: string };
+    }
+    assert.is(failed?.code, 'ERR_MASK_BODY');
+  }
+});
+
 test.run();

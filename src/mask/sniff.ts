@@ -1,0 +1,55 @@
+/**
+ * Which text masker a body needs, read from its first characters rather than its content type: an
+ * upstream may label an event stream `text/plain`, `application/octet-stream` or
+ * `application/x-ndjson`, and masking it as plain text would never see a card number split
+ * across events. A body opening with an SSE field (`data:`, `event:`, `id:`, `retry:`) or comment
+ * (`:`) is an event stream; one opening with `{` or `[` is JSON (masked as text if it does not
+ * parse); anything else is text. Only the few characters needed to tell are held back.
+ */
+import type { MaskCounts } from './pass.js';
+import type { MaskPlan } from './plan.js';
+import { JsonBodyMasker } from './stream-json.js';
+import { SseMasker } from './stream-sse.js';
+import { TextStreamMasker, type TextMasker } from './stream-text.js';
+
+const SSE_FIELDS = ['data:', 'event:', 'id:', 'retry:'];
+const SSE_OPENING = /^(?:data|event|id|retry)(?::|\r|\n)|^:/;
+
+export type BodyKind = 'sse' | 'json' | 'text';
+
+/** The kind of a body that begins with `head`, or undefined while more characters could change it. */
+export function sniff(head: string, final: boolean): BodyKind | undefined {
+  const s = head.replace(/^[\ufeff \t\r\n]+/, '');
+  if (s === '') return final ? 'text' : undefined;
+  if (s[0] === '{' || s[0] === '[') return 'json';
+  if (SSE_OPENING.test(s)) return 'sse';
+  // `dat` may yet be `data:`; a field name alone on its line is a field too (handled above).
+  if (!final && SSE_FIELDS.some((f) => f.startsWith(s))) return undefined;
+  return 'text';
+}
+
+export class SniffingMasker implements TextMasker {
+  private head = '';
+  private masker: TextMasker | undefined;
+
+  constructor(private readonly plan: MaskPlan, private readonly counts: MaskCounts, private readonly maxJsonChars?: number) {}
+
+  push(text: string): string {
+    if (this.masker) return this.masker.push(text);
+    this.head += text;
+    return this.decide(false);
+  }
+
+  end(): string {
+    return (this.masker ? '' : this.decide(true)) + this.masker!.end();
+  }
+
+  private decide(final: boolean): string {
+    const kind = sniff(this.head, final);
+    if (kind === undefined) return '';
+    this.masker = kind === 'sse' ? new SseMasker(this.plan, this.counts) : kind === 'json' ? new JsonBodyMasker(this.plan, this.counts, this.maxJsonChars) : new TextStreamMasker(this.plan, this.counts);
+    const head = this.head;
+    this.head = '';
+    return this.masker.push(head);
+  }
+}
