@@ -9,7 +9,7 @@
 import type { MaskFormat } from '../policy/types.js';
 import type { RegexEngine } from './engine.js';
 import { FULL_MASK } from './format.js';
-import { isDigit, isSeparator, isSeparatorCode, PAN_MAX_LENGTH, PAN_MIN_DIGITS, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
+import { isDigit, isSeparator, isSeparatorCode, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
 import type { Hit, Pass } from './pass.js';
 
 /** Characters of a digit run decided at once. */
@@ -19,11 +19,11 @@ const CONTEXT = PAN_MAX_LENGTH + 2;
 
 /** The first 12 digits of a run: where RE2 finds a run long enough to hold a PAN. */
 const SEPARATOR_CLASS = `[${PAN_SEPARATORS.map((s) => (s === '-' || s === '.' ? `\\${s}` : s)).join('')}]`;
-export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}?\\d){${PAN_MIN_DIGITS - 1}}`;
+export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}?\\d){${PAN_ANY_MIN_DIGITS - 1}}`;
 
 export function panPass(engine: RegexEngine, mode: PanMode, format: MaskFormat): Pass {
   return {
-    pattern: engine.compile(PAN_RUN_CANDIDATE, { maxLength: PAN_MIN_DIGITS * 2 - 1 }),
+    pattern: engine.compile(PAN_RUN_CANDIDATE, { maxLength: PAN_ANY_MIN_DIGITS * 2 - 1 }),
     reach: WINDOW + CONTEXT + 2,
     context: CONTEXT + 2,
     decide: (text, m) => decideWindow(text, m.start, mode, format),
@@ -119,7 +119,7 @@ function firstRun(text: string, from: number): number {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       if (digits === 0) start = i;
-      if (++digits >= PAN_MIN_DIGITS) return start;
+      if (++digits >= PAN_ANY_MIN_DIGITS) return start;
       sep = false;
     } else if (digits > 0 && !sep && isSeparatorCode(c)) {
       sep = true;

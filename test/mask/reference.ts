@@ -1,7 +1,7 @@
 /**
  * The reference PAN detector the masker is checked against: obviously correct and slow. It tries
  * every substring of a text, keeps those made of digits with at most one separator between any
- * two, 12–19 digits, not touching a digit or letter, Luhn-valid by the textbook rule and taken by a
+ * two, 13–19 digits (`pan_any`: also 12-digit Maestro), not touching a digit or letter, Luhn-valid by the textbook rule and taken by a
  * row of the issuer table read one row at a time; then it computes the text a format must give:
  * each digit hidden unless every PAN covering it shows it. Nothing here shares code with the
  * masker except the issuer table's data (issuers.ts), which is the specification, not logic.
@@ -38,8 +38,8 @@ export function refIssuer(digits: string): boolean {
 }
 
 export function refIsPan(digits: string, mode: Mode): boolean {
-  if (mode === 'pan_any') return digits.length >= 13 && digits.length <= 19 && refLuhn(digits);
-  return digits.length >= 12 && digits.length <= 19 && refLuhn(digits) && refIssuer(digits);
+  if (mode === 'pan_any') return digits.length >= 12 && digits.length <= 19 && refLuhn(digits) && (digits.length >= 13 || refIssuer(digits));
+  return digits.length >= 13 && digits.length <= 19 && refLuhn(digits) && refIssuer(digits);
 }
 
 export interface RefPan {

@@ -11,6 +11,7 @@ import { compileMaskPlan, containsPan, createResponseMasker, maskBody, maskJsonT
 import { TextStreamMasker } from '../../src/mask/stream-text.js';
 import { SseMasker } from '../../src/mask/stream-sse.js';
 import { fillerArb, panArb } from './cards.js';
+import { splitAt } from './arbitraries.js';
 
 /** A value masked as the JSON text it serialises to, read back. */
 function maskJson(plan: MaskPlan, value: unknown): { value: unknown; counts: Record<string, number> } {
@@ -27,17 +28,6 @@ const docArb = fc
   .array(fc.oneof(fillerArb, panArb.map((p) => ` ${p.printed} `), fc.constantFrom(' cvv: 123 ', ' exp 11/29 ', ' REF-123456 ', ' ;4111111111111111=2912101? ')), { minLength: 1, maxLength: 8 })
   .map((a) => a.join(''));
 
-function splitAt(text: string, cuts: number[]): string[] {
-  const at = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-  const parts: string[] = [];
-  let prev = 0;
-  for (const c of at) {
-    parts.push(text.slice(prev, c));
-    prev = c;
-  }
-  parts.push(text.slice(prev));
-  return parts;
-}
 
 function streamText(plan: MaskPlan, parts: string[]): { text: string; counts: Record<string, number> } {
   const counts = {};
