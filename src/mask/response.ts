@@ -32,30 +32,36 @@ function textMasker(plan: MaskPlan, _contentType: string, counts: MaskCounts, op
   return new SniffingMasker(plan, counts, options.maxJsonBytes);
 }
 
+/** Bytes at the start of a body that decide whether it is text at all. */
+const SNIFF_BYTES = 1024;
+
 /**
- * UTF-8 text or a refusal: a body with invalid UTF-8 or a NUL byte is binary, and masking it as
- * text would corrupt it without finding what it hides.
+ * UTF-8 text, or a refusal for a body that is binary: invalid UTF-8 or a NUL byte in its first
+ * chunk (up to SNIFF_BYTES), before anything of it has gone out. Masking binary as text would
+ * corrupt it without finding what it hides. Once a body has shown itself to be text, a stray
+ * invalid byte later becomes U+FFFD (it cannot be part of a card number) rather than cutting the
+ * answer off.
  */
 class Utf8Text {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  private sniffed = false;
 
   write(bytes: Uint8Array): string {
-    return this.check(() => this.decoder.decode(bytes, { stream: true }));
+    if (!this.sniffed && bytes.length > 0) {
+      this.sniffed = true;
+      const head = bytes.subarray(0, SNIFF_BYTES);
+      if (head.includes(0)) throw new MaskBodyError('the body holds NUL bytes: binary data cannot be masked');
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+      } catch (err) {
+        throw new MaskBodyError('the body is not UTF-8 text: binary data cannot be masked', { cause: err });
+      }
+    }
+    return this.decoder.decode(bytes, { stream: true });
   }
 
   end(): string {
-    return this.check(() => this.decoder.decode());
-  }
-
-  private check(decode: () => string): string {
-    let text: string;
-    try {
-      text = decode();
-    } catch (err) {
-      throw new MaskBodyError('the body is not UTF-8 text (binary data cannot be masked)', { cause: err });
-    }
-    if (text.includes('\u0000')) throw new MaskBodyError('the body holds NUL bytes (binary data cannot be masked)');
-    return text;
+    return this.decoder.decode();
   }
 }
 
