@@ -6,7 +6,7 @@
  * window is decided window by window (`resumesInside`), so a stream holds back at most one window
  * and its context of a digit run, and nothing of a text that ends outside one.
  */
-import type { MaskFormat } from '../policy/types.js';
+import type { MaskFormat } from '../contract/index.js';
 import type { RegexEngine } from './engine.js';
 import { FULL_MASK } from './format.js';
 import { isDigit, isSeparator, isSeparatorCode, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
