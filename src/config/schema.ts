@@ -56,6 +56,9 @@ const route = obj(
     path_prefix: optional(str({ pattern: /^\//, expected: 'a path starting with /' }), '/'),
     host: optional(str({ nonEmpty: true })),
     upstream: str({ pattern: NAME, expected: 'the name of an entry under upstreams' }),
+    // A body the policy says to mask that cannot be masked at all (binary, unknown encoding):
+    // refused with 502 by default; `pass` forwards it unmasked, for routes known to carry none.
+    unmaskable: optional(oneOf(['refuse', 'pass'] as const), 'refuse'),
   },
 );
 

@@ -80,7 +80,7 @@ export async function signDemoBundle(stateDir: string): Promise<DemoBundle> {
 }
 
 export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string, credential: string, policy: DemoBundle): GatewayConfig {
-  const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo' });
+  const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo', unmaskable: 'refuse' as const });
   return {
     listen: { host: '127.0.0.1', port: o.port },
     admin: { host: '127.0.0.1', port: o.adminPort, metrics_public: false },

@@ -4,8 +4,9 @@
  */
 export { compileMaskPlan, maskText, type MaskPlan, type PlanOptions } from './plan.js';
 export { maskJsonText } from './json.js';
+export { maskDocument } from './sniff.js';
 export { containsPan } from './contains-pan.js';
-export { createResponseMasker, maskBody, type ResponseMasker, type MaskerOptions } from './response.js';
+export { assertText, createResponseMasker, maskBody, type ResponseMasker, type MaskerOptions } from './response.js';
 export type { CustomDetector } from './detectors.js';
 export type { MaskCounts } from './pass.js';
 export type { EngineName } from './engine.js';

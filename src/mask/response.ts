@@ -49,19 +49,27 @@ class Utf8Text {
   write(bytes: Uint8Array): string {
     if (!this.sniffed && bytes.length > 0) {
       this.sniffed = true;
-      const head = bytes.subarray(0, SNIFF_BYTES);
-      if (head.includes(0)) throw new MaskBodyError('the body holds NUL bytes: binary data cannot be masked');
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
-      } catch (err) {
-        throw new MaskBodyError('the body is not UTF-8 text: binary data cannot be masked', { cause: err });
-      }
+      assertText(bytes);
     }
     return this.decoder.decode(bytes, { stream: true });
   }
 
   end(): string {
     return this.decoder.decode();
+  }
+}
+
+/**
+ * Throws MaskBodyError when the first chunk of an identity-encoded body shows it is binary (see
+ * Utf8Text): the gateway asks before it sends the status, so it can still answer 502.
+ */
+export function assertText(first: Uint8Array): void {
+  const head = first.subarray(0, SNIFF_BYTES);
+  if (head.includes(0)) throw new MaskBodyError('the body holds NUL bytes: binary data cannot be masked');
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+  } catch (err) {
+    throw new MaskBodyError('the body is not UTF-8 text: binary data cannot be masked', { cause: err });
   }
 }
 

@@ -7,7 +7,7 @@
  * parse); anything else is text. Only the few characters needed to tell are held back.
  */
 import type { MaskCounts } from './pass.js';
-import type { MaskPlan } from './plan.js';
+import { maskText, type MaskPlan } from './plan.js';
 import { JsonBodyMasker } from './stream-json.js';
 import { SseMasker } from './stream-sse.js';
 import { TextStreamMasker, type TextMasker } from './stream-text.js';
@@ -52,4 +52,17 @@ export class SniffingMasker implements TextMasker {
     this.head = '';
     return this.masker.push(head);
   }
+}
+
+/**
+ * A whole text masked as the body it is (an event stream, JSON, or text): what the audit log's
+ * redaction runs over every string it stores, so a recorded body gets the masking a response
+ * would, card numbers split across events or spelled in escapes included.
+ */
+export function maskDocument(plan: MaskPlan, text: string): { text: string; counts: MaskCounts } {
+  const kind = sniff(text, true);
+  if (kind === 'text') return maskText(plan, text);
+  const counts: MaskCounts = {};
+  const masker = kind === 'sse' ? new SseMasker(plan, counts) : new JsonBodyMasker(plan, counts);
+  return { text: masker.push(text) + masker.end(), counts };
 }

@@ -24,16 +24,16 @@ export interface RecordedDecision {
  * The request body as the audit log keeps it: card data masked whatever the decision says, and
  * whatever else the decision masks on the request side (custom detectors, JSON paths) too.
  */
-export function auditBody(policy: ActivePolicy, requestRules: MaskRule[], body: unknown): string {
+export function auditBody(policy: ActivePolicy, requestRules: MaskRule[], raw: Buffer): string {
   const rules = requestRules.length ? [...CARD_RULES, ...requestRules] : CARD_RULES;
-  return JSON.stringify(policy.masker.maskJson(rules, body).value);
+  return policy.masker.maskJson(rules, raw.toString('utf8')).text;
 }
 
 /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
-export function holdSummary(policy: ActivePolicy, method: string, path: string, body: unknown): string {
+export function holdSummary(policy: ActivePolicy, method: string, path: string, raw: Buffer | null): string {
   const head = `${method} ${scrubPath(path)}`;
-  if (body === null) return head;
-  return `${head} ${JSON.stringify(policy.masker.maskJson(CARD_RULES, body).value).slice(0, 500)}`;
+  if (raw === null) return head;
+  return `${head} ${policy.masker.maskJson(CARD_RULES, raw.toString('utf8')).text.slice(0, 500)}`;
 }
 
 /**

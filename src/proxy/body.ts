@@ -65,14 +65,36 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** The parsed JSON, or null when the bytes are not JSON (the policy then sees `body: null`). */
+/**
+ * The parsed JSON, or null when the bytes are not JSON (the policy then sees `body: null`). A lone
+ * surrogate escape (`{"e":"\\ud800"}`) is valid JSON but no Unicode text, and the policy engine
+ * refuses it: the policy sees U+FFFD in its place, the upstream the body as sent.
+ */
 export function parseJson(bytes: Buffer): unknown {
   if (bytes.length === 0) return null;
+  let value: unknown;
+  const text = bytes.toString('utf8');
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    value = JSON.parse(text);
   } catch {
     return null;
   }
+  return SURROGATE_ESCAPE.test(text) ? wellFormed(value) : value;
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** The value with every lone surrogate in its strings and keys replaced by U+FFFD. */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\ufffd');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k.replace(LONE_SURROGATE, '\ufffd')] = wellFormed(v);
+    return out;
+  }
+  return value;
 }
 
 /** A request body as the pipeline holds it: the bytes and parsed value of a JSON body, else nulls. */

@@ -217,16 +217,16 @@ export class Gateway {
     } catch (err) {
       const reason = (err as PolicyFailed).message;
       this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });
-      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, approval, input, body === null ? null : auditBody(policy, [], body));
+      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, approval, input, raw === null ? null : auditBody(policy, [], raw));
       throw err;
     }
     this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
     const recorded = { effect: x.outcome as DecisionEffect, reason: decision.reason, rules: decision.rules ?? [] };
-    await this.#recordDecision(x, identity, route.upstream, recorded, approval, input, body === null ? null : auditBody(policy, decision.mask.request, body));
+    await this.#recordDecision(x, identity, route.upstream, recorded, approval, input, raw === null ? null : auditBody(policy, decision.mask.request, raw));
 
-    if (await this.#enforce(x, policy, decision, approval, { identity, heldTarget, bodySha256, body }, abort.signal)) {
-      await this.#forward(x, req, res, upstream, policy.masker, decision, read, abort.signal);
+    if (await this.#enforce(x, policy, decision, approval, { identity, heldTarget, bodySha256, raw }, abort.signal)) {
+      await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort.signal);
     }
   }
 
@@ -256,15 +256,15 @@ export class Gateway {
    */
   async #enforce(
     x: Exchange, policy: ActivePolicy, decision: Decision, approval: Approval | null,
-    held: { identity: Identity; heldTarget: string; bodySha256: string; body: unknown }, signal: AbortSignal,
+    held: { identity: Identity; heldTarget: string; bodySha256: string; raw: Buffer | null }, signal: AbortSignal,
   ): Promise<boolean> {
     const holds = this.services.holds;
-    const { identity, heldTarget, bodySha256, body } = held;
+    const { identity, heldTarget, bodySha256, raw } = held;
     if (decision.hold) {
       const waitStart = performance.now();
       let waited = 'failed';
       const outcome = await holds
-        .hold({ identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, body), spec: decision.hold }, signal)
+        .hold({ identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, raw), spec: decision.hold }, signal)
         .then((o) => ((waited = signal.aborted ? 'client_gone' : o.status), o))
         .catch((err: unknown) => Promise.reject(holdFailure(err)))
         .finally(() => {
@@ -341,6 +341,7 @@ export class Gateway {
     maskService: MaskService,
     decision: Decision,
     read: { raw: Buffer | null; body: unknown },
+    unmaskable: 'refuse' | 'pass',
     signal: AbortSignal,
   ): Promise<void> {
     const reqBody = requestBody(x, req, maskService, decision.mask.request, read);
@@ -366,7 +367,7 @@ export class Gateway {
       throw this.#upstreamFailure(upstream, err);
     }
     x.upstreamStatus = up.statusCode;
-    await sendResponse(x, res, up, maskService, decision.mask.response, this.#bodyCap, signal, (err) => this.#upstreamFailure(upstream, err));
+    await sendResponse(x, res, up, maskService, decision.mask.response, unmaskable, this.#bodyCap, signal, (err) => this.#upstreamFailure(upstream, err));
   }
 
   /** An upstream fault as the client's error, counted in the metrics by kind. */

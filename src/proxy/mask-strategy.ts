@@ -1,7 +1,9 @@
 /**
- * How each body is masked: a request body read as JSON is masked as a value, a streamed one
- * through a streaming masker; a response small and whole enough is read and masked in one call
- * (cheaper than a stream), anything else streams through the masker to the client.
+ * How each body is masked: a request body read as JSON is masked from its source text (bytes the
+ * masker does not change are sent as received), a streamed one through a streaming masker; a
+ * response small and whole enough is read and masked in one call (cheaper than a stream), anything
+ * else streams through the masker to the client. A response that cannot be masked at all (binary,
+ * an unknown encoding) is refused with 502 before its status goes out, unless the route passes it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
@@ -9,6 +11,7 @@ import { BodyCapturer, captureBody } from '../audit/index.js';
 import type { MaskRule } from '../contract/index.js';
 import { hasBody } from './body.js';
 import type { HttpError } from './errors.js';
+import { assertMaskable, MaskingFailed, UNMASKABLE_PASSED } from './masking.js';
 import { addCounts, type Exchange } from './exchange.js';
 import type { UpstreamResponse } from './forward.js';
 import { clientHeaders } from './headers.js';
@@ -30,10 +33,10 @@ function maskOneShot(method: string, up: UpstreamResponse): boolean {
 /** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
 export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskService, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
   if (read.raw) {
-    if (!rules.length || read.body === null) return read.raw;
-    const masked = masker.maskJson(rules, read.body);
+    if (!rules.length) return read.raw;
+    const masked = masker.maskJson(rules, read.raw.toString('utf8'));
     addCounts(x.masked, masked.counts);
-    return Buffer.from(JSON.stringify(masked.value));
+    return Object.keys(masked.counts).length ? Buffer.from(masked.text, 'utf8') : read.raw;
   }
   if (!hasBody(req)) return null;
   // A pass-through of our own, so undici tearing down the body on failure leaves the client's
@@ -51,7 +54,7 @@ export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskServi
  * `failed` turns an upstream fault into the client's error (and counts it).
  */
 export async function sendResponse(
-  x: Exchange, res: ServerResponse, up: UpstreamResponse, maskService: MaskService, rules: MaskRule[], bodyCap: number, signal: AbortSignal, failed: (err: unknown) => HttpError,
+  x: Exchange, res: ServerResponse, up: UpstreamResponse, maskService: MaskService, rules: MaskRule[], unmaskable: 'refuse' | 'pass', bodyCap: number, signal: AbortSignal, failed: (err: unknown) => HttpError,
 ): Promise<void> {
   if (rules.length && maskOneShot(x.method, up)) {
     let whole: Buffer;
@@ -61,7 +64,13 @@ export async function sendResponse(
       if (signal.aborted) return;
       throw failed(err);
     }
-    const masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
+    let masked: { body: Buffer; counts: Record<string, number> };
+    try {
+      masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
+    } catch (err) {
+      if (unmaskable === 'refuse' || !(err instanceof MaskingFailed)) throw err;
+      masked = { body: whole, counts: { [UNMASKABLE_PASSED]: 1 } };
+    }
     addCounts(x.masked, masked.counts);
     const captured = captureBody(masked.body, bodyCap);
     x.response = { bytes: captured.bytes, finish: () => captured };
@@ -71,24 +80,71 @@ export async function sendResponse(
     return;
   }
   let masker: ReturnType<MaskService['maskStream']> | null = null;
+  let source: Readable = up.body;
   try {
-    if (rules.length) masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+    if (rules.length) {
+      masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+      // Binary is judged on the first chunk before the status goes out, so it can still be refused.
+      if (!up.headers['content-encoding'] || up.headers['content-encoding'] === 'identity') {
+        const peeked = await peekText(up.body);
+        source = peeked.source;
+        if (peeked.refused) throw peeked.refused;
+      }
+    }
   } catch (err) {
-    up.body.destroy();
-    throw err;
+    if (unmaskable === 'refuse' || !(err instanceof MaskingFailed)) {
+      source.destroy();
+      up.body.destroy();
+      throw err;
+    }
+    masker = null;
+    addCounts(x.masked, { [UNMASKABLE_PASSED]: 1 });
   }
   if (masker) x.streamMaskers.push(masker);
   res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null));
   // The audit log keeps what the client receives (masked), hashed as it streams past: a second
   // reader of the chunks piped to the client, so nothing is buffered beyond the capture's cap.
   const capture = (x.response = new BodyCapturer(bodyCap));
-  (masker ?? up.body).on('data', (chunk: Buffer) => capture.update(chunk));
+  (masker ?? source).on('data', (chunk: Buffer) => capture.update(chunk));
   try {
-    await relay(up.body, masker, res);
+    await relay(source, masker, res);
   } catch (err) {
     // The client leaving is its own business; anything else is the upstream failing mid-body,
     // and with the status already sent the only honest signal left is a reset.
     if (!signal.aborted) x.error = failed(err).error;
     res.destroy();
+  }
+}
+
+/**
+ * The body with its first chunk read ahead (and handed on before the rest), and MaskingFailed if
+ * that chunk shows the body is not text.
+ */
+async function peekText(body: Readable): Promise<{ source: Readable; refused: MaskingFailed | null }> {
+  const first = await new Promise<Buffer | null>((resolve, reject) => {
+    const done = (v: Buffer | null, err?: Error) => {
+      body.off('data', onData).off('end', onEnd).off('error', onError);
+      if (err) reject(err);
+      else resolve(v);
+    };
+    const onData = (chunk: Buffer) => {
+      body.pause();
+      done(chunk);
+    };
+    const onEnd = () => done(null);
+    const onError = (err: Error) => done(null, err);
+    body.on('data', onData).once('end', onEnd).once('error', onError);
+  });
+  if (!first) return { source: body, refused: null };
+  const source = new PassThrough();
+  source.write(first);
+  body.on('error', (err) => source.destroy(err));
+  source.once('close', () => body.destroy());
+  body.pipe(source);
+  try {
+    assertMaskable(first);
+    return { source, refused: null };
+  } catch (err) {
+    return { source, refused: err as MaskingFailed };
   }
 }

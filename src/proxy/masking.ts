@@ -1,10 +1,10 @@
 /**
  * The masking stage as the pipeline uses it: the policy's rules, with the bundle's custom
- * detectors, compiled by the mask stage and kept per bundle, applied to a parsed JSON body or to a
+ * detectors, compiled by the mask stage and kept per bundle, applied to a JSON body's text or to a
  * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
  * decode is refused rather than passed unmasked.
  */
-import { compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import { assertText, compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../contract/index.js';
 import { HttpError, PolicyFailed } from './errors.js';
@@ -17,6 +17,18 @@ export class MaskingFailed extends HttpError {
     super(502, 'masking_failed', `The ${side} body could not be masked as the policy requires (${(cause as Error).message}), so it is not passed on.`, {}, { cause });
   }
 }
+
+/** Refuses the first chunk of an identity-encoded response that shows it is binary (502). */
+export function assertMaskable(first: Buffer): void {
+  try {
+    assertText(first);
+  } catch (err) {
+    throw new MaskingFailed('response', err);
+  }
+}
+
+/** The masking count an outcome record carries when a route's `unmaskable: pass` let a body through unmasked. */
+export const UNMASKABLE_PASSED = 'unmaskable_passed';
 
 /** Every card detector, for text shown to approvers whatever the decision's own rules. */
 export const CARD_RULES: MaskRule[] = [
@@ -65,12 +77,9 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
     return p;
   };
   return {
-    maskJson(rules, value) {
-      if (rules.length === 0) return { value, counts: {} };
-      const p = plan(rules);
-      if (p.empty) return { value, counts: {} };
-      const r = maskJsonText(p, JSON.stringify(value));
-      return { value: JSON.parse(r.text) as unknown, counts: r.counts };
+    maskJson(rules, json) {
+      if (rules.length === 0) return { text: json, counts: {} };
+      return maskJsonText(plan(rules), json);
     },
     maskBody(rules, contentType, body) {
       const p = plan(rules);

@@ -11,6 +11,8 @@ export interface Route {
   prefix: string;
   host: string | undefined;
   upstream: string;
+  /** A body that cannot be masked: refused (502) or, for routes known to carry binary, passed. */
+  unmaskable: 'refuse' | 'pass';
 }
 
 function prefixMatches(prefix: string, path: string): boolean {
@@ -30,9 +32,9 @@ export function hostName(host: string | undefined): string {
 export class Router {
   readonly #routes: Route[];
 
-  constructor(routes: RouteConfig[]) {
+  constructor(routes: (Omit<RouteConfig, 'unmaskable'> & Partial<Pick<RouteConfig, 'unmaskable'>>)[]) {
     this.#routes = routes
-      .map((r) => ({ name: r.name, prefix: r.path_prefix, host: r.host?.toLowerCase(), upstream: r.upstream }))
+      .map((r) => ({ name: r.name, prefix: r.path_prefix, host: r.host?.toLowerCase(), upstream: r.upstream, unmaskable: r.unmaskable ?? 'refuse' }))
       .sort((a, b) => b.prefix.length - a.prefix.length || Number(b.host !== undefined) - Number(a.host !== undefined));
   }
 

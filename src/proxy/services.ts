@@ -31,9 +31,9 @@ export interface PolicyService {
   current(): ActivePolicy;
 }
 
-/** Masking per the decision's rules: whole JSON values, and streams (raw text, JSON, SSE). */
+/** Masking per the decision's rules: whole JSON texts (from their source, without loss), and streams (raw text, JSON, SSE). */
 export interface MaskService {
-  maskJson(rules: MaskRule[], value: unknown): { value: unknown; counts: Record<string, number> };
+  maskJson(rules: MaskRule[], json: string): { text: string; counts: Record<string, number> };
   /** A whole identity-encoded response body masked at once (the same bytes `maskStream` would give). */
   maskBody(rules: MaskRule[], contentType: string | undefined, body: Buffer): { body: Buffer; counts: Record<string, number> };
   /** Output is identity-encoded: callers drop content-encoding and content-length. */

@@ -149,6 +149,7 @@ export function testConfig(
     metricsPublic?: boolean;
     limits?: Partial<LimitsConfig>;
     reporting?: Pick<GatewayConfig, 'decision_logs' | 'status' | 'labels'>;
+    chatUnmaskable?: 'refuse' | 'pass';
   } = {},
 ): GatewayConfig {
   return {
@@ -167,10 +168,10 @@ export function testConfig(
       },
     },
     routes: [
-      { name: 'fraud-model', path_prefix: '/v1/score', host: undefined, upstream: 'models' },
-      { name: 'transactions', path_prefix: '/v1/transactions', host: undefined, upstream: 'models' },
-      { name: 'chat', path_prefix: '/v1/chat', host: undefined, upstream: 'models' },
-      { name: 'models', path_prefix: '/v1/models', host: undefined, upstream: 'models' },
+      { name: 'fraud-model', path_prefix: '/v1/score', host: undefined, upstream: 'models', unmaskable: 'refuse' },
+      { name: 'transactions', path_prefix: '/v1/transactions', host: undefined, upstream: 'models', unmaskable: 'refuse' },
+      { name: 'chat', path_prefix: '/v1/chat', host: undefined, upstream: 'models', unmaskable: over.chatUnmaskable ?? 'refuse' },
+      { name: 'models', path_prefix: '/v1/models', host: undefined, upstream: 'models', unmaskable: 'refuse' },
     ],
     identity: {
       issuer: idp.issuer,
