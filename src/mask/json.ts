@@ -27,6 +27,10 @@ export function maskJsonText(plan: MaskPlan, text: string): { text: string; coun
   return { text: applyEdits(text, edits), counts, json: true };
 }
 
+/** Strings up to this length are memoised by `short`, at most MEMO_SIZE of them. */
+const SHORT = 64;
+const MEMO_SIZE = 1024;
+
 /** Where a node stands: its key, the node, and its parent's place (null at the root); shared, not copied. */
 export type JsonPathTo = { parent: JsonPathTo; key: string | number; node: JsonNode } | null;
 
@@ -36,6 +40,7 @@ export class JsonMasker {
 
   /** The path states after stepping into `key`. */
   enter(states: PathState[], key: string | number): PathState[] {
+    if (states.length === 0) return states;
     return this.plan.paths.map((rule, i) => step(rule.path, states[i]!, key));
   }
 
@@ -62,7 +67,7 @@ export class JsonMasker {
         // Children pushed last-first so they are visited in document order (streams depend on it).
         for (let e = node.entries.length - 1; e >= 0; e--) {
           const { key: k, value } = node.entries[e]!;
-          const maskedKey = this.text(k.value);
+          const maskedKey = this.short(k.value);
           if (maskedKey !== undefined) edits.push({ start: k.start, end: k.end, text: JSON.stringify(maskedKey) });
           stack.push({ node: value, key: k.value, states: this.enter(states, k.value), path: { parent: path, key: k.value, node: value } });
         }
@@ -100,6 +105,25 @@ export class JsonMasker {
     return JSON.stringify(FULL_MASK);
   }
 
+  /**
+   * `text` for the short strings that repeat (keys, SSE labels): each distinct one is masked once
+   * per masker (a bounded memo), since an event stream repeats them in every event.
+   */
+  short(value: string): string | undefined {
+    if (value.length > SHORT) return this.text(value);
+    let m = this.memo.get(value);
+    if (m === undefined) {
+      const r = maskText(this.plan, value);
+      m = r.text === value ? null : { text: r.text, counts: r.counts };
+      if (this.memo.size < MEMO_SIZE) this.memo.set(value, m);
+    }
+    if (m === null) return undefined;
+    for (const [k, n] of Object.entries(m.counts)) addCount(this.counts, k, n);
+    return m.text;
+  }
+
+  private readonly memo = new Map<string, { text: string; counts: MaskCounts } | null>();
+
   /** Detectors over a whole string; undefined when nothing changed. */
   text(value: string): string | undefined {
     const r = maskText(this.plan, value);
@@ -118,7 +142,7 @@ export class JsonMasker {
         break;
       }
     }
-    const masked = this.text(raw.slice(0, cut));
+    const masked = this.short(raw.slice(0, cut));
     return masked === undefined ? undefined : masked + raw.slice(cut);
   }
 }

@@ -26,18 +26,10 @@ const LABELS = new Set(['id', 'object', 'type', 'model', 'role', 'finish_reason'
 /** Labels an extra event copies from the last event of its stream, so clients can place it. */
 const SHAPE_LABELS = new Set(['id', 'object', 'type', 'model', 'created', 'index', 'system_fingerprint']);
 
-/** One level of the shape an extra event rebuilds: an object's labels and the key leading on. */
-interface Level {
-  labels: string;
-  key: string | number;
-}
-
 interface FieldStream {
   masker: TextStreamMasker;
-  /** The shape of the last event that carried this stream, root to leaf. */
-  shape: Level[];
-  /** The leaf's parent object has a `bytes` array (a logprob entry): the extra event carries it too. */
-  bytes: boolean;
+  /** The last event that carried this stream: its source, root and path, read only if text is held back at its end. */
+  last: { source: string; root: JsonNode; steps: NonNullable<JsonPathTo>[] };
 }
 
 export class SseMasker implements TextMasker {
@@ -107,7 +99,7 @@ export class SseMasker implements TextMasker {
     const changedEntries = new Set<JsonNode>();
     this.json.document(data, root, edits, (node, path) => {
       const key = path?.key;
-      if (typeof key === 'string' && LABELS.has(key)) return this.json.text(node.value);
+      if (typeof key === 'string' && LABELS.has(key)) return this.json.short(node.value);
       const parent = path?.parent;
       if (key === 'token' && typeof parent?.key === 'number' && parent.parent?.key === 'top_logprobs') {
         alternatives.push({ node, parent: parent.node, entry: parent.parent.parent!.node });
@@ -167,22 +159,13 @@ export class SseMasker implements TextMasker {
   private stream(source: string, root: JsonNode, path: JsonPathTo): FieldStream {
     const steps: NonNullable<JsonPathTo>[] = [];
     for (let p = path; p; p = p.parent) steps.unshift(p);
-    let key = root.kind === 'object' && entryOf(root, 'index') ? `#${rawOf(source, entryOf(root, 'index')!)}` : '';
-    const shape: Level[] = [];
-    let container: JsonNode = root;
-    for (const step of steps) {
-      shape.push({ labels: container.kind === 'object' ? labelsOf(source, container) : '', key: step.key });
-      key += typeof step.key === 'number' ? positionKey(source, step.node) : `.${step.key}`;
-      container = step.node;
-    }
+    const index = root.kind === 'object' ? entryOf(root, 'index') : undefined;
+    let key = index ? `#${rawOf(source, index)}` : '';
+    for (const step of steps) key += typeof step.key === 'number' ? positionKey(source, step.node) : `.${step.key}`;
+    const last = { source, root, steps };
     let s = this.fields.get(key);
-    if (!s) {
-      s = { masker: new TextStreamMasker(this.plan, this.counts), shape, bytes: false };
-      this.fields.set(key, s);
-    }
-    s.shape = shape;
-    const parent = steps.at(-2)?.node;
-    s.bytes = steps.at(-1)?.key === 'token' && parent !== undefined && entryOf(parent, 'bytes') !== undefined;
+    if (!s) this.fields.set(key, (s = { masker: new TextStreamMasker(this.plan, this.counts), last }));
+    s.last = last;
     return s;
   }
 
@@ -204,17 +187,23 @@ export class SseMasker implements TextMasker {
   }
 }
 
-/** The JSON of an extra event: the stream's shape around its held-back text. */
+/**
+ * The JSON of an extra event: the held-back text where the stream's last event had its leaf, in
+ * objects carrying that event's labels (and a logprob entry's `bytes`), arrays of one element.
+ */
 function rebuild(s: FieldStream, rest: string): string {
+  const { source, root, steps } = s.last;
   let inner = JSON.stringify(rest);
-  for (let i = s.shape.length - 1; i >= 0; i--) {
-    const { labels, key } = s.shape[i]!;
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const key = steps[i]!.key;
     if (typeof key === 'number') {
       inner = `[${inner}]`;
       continue;
     }
-    const extra = i === s.shape.length - 1 && s.bytes ? `,"bytes":${utf8Array(rest)}` : '';
-    inner = `{${labels}${labels ? ',' : ''}${JSON.stringify(key)}:${inner}${extra}}`;
+    const container = i === 0 ? root : steps[i - 1]!.node;
+    const labels = container.kind === 'object' ? labelsOf(source, container) : '';
+    const bytes = i === steps.length - 1 && key === 'token' && entryOf(container, 'bytes') ? `,"bytes":${utf8Array(rest)}` : '';
+    inner = `{${labels}${labels ? ',' : ''}${JSON.stringify(key)}:${inner}${bytes}}`;
   }
   return inner;
 }
