@@ -110,6 +110,14 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'audit segments name the tree size of the checkpoint they were published with',
     sql: `ALTER TABLE regate_audit_segments ADD COLUMN tree_size bigint;`,
   },
+  {
+    version: 3,
+    name: 'archived segments are stored uncompressed',
+    // Segments are megabytes of JSON arriving every few seconds per node: compressing them
+    // (pglz, the default) was most of the database's CPU in the bench, for space the archive
+    // can afford (docs/cluster.md, sizing).
+    sql: `ALTER TABLE regate_audit_segments ALTER COLUMN body SET STORAGE EXTERNAL;`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
