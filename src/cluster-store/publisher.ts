@@ -24,6 +24,8 @@ export class AuditPublisher {
   #refused: string | null = null;
   #failing = false;
   #closed = false;
+  /** The newest checkpoint this node knows the archive holds: its segment, tree size and origin. */
+  #cursor: { key: number; end: number; origin: string } | null = null;
   readonly #timer: NodeJS.Timeout;
 
   constructor(
@@ -54,17 +56,26 @@ export class AuditPublisher {
     if (this.#refused || this.#closed) return;
     try {
       const reader = this.log.reader;
-      const sealed = [...storedCheckpoints(reader)].filter((s) => typeof s.checkpoint !== 'string' && s.checkpoint.v === 2);
-      const newest = sealed[sealed.length - 1];
-      if (!newest || typeof newest.checkpoint === 'string' || newest.checkpoint.v !== 2) return;
-      const origin = newest.checkpoint.origin;
+      // Resume after the last checkpoint known to be archived rather than decoding every stored
+      // checkpoint on every run (a long-lived node has thousands).
+      const cursor = this.#cursor;
+      const sealed = [...storedCheckpoints(reader, cursor ? cursor.key + 1 : 0)]
+        .filter((s) => typeof s.checkpoint !== 'string' && s.checkpoint.v === 2);
+      const origin = cursor?.origin ?? (sealed[sealed.length - 1]?.checkpoint as { origin?: string } | undefined)?.origin;
+      if (origin === undefined) return;
       this.#origin = origin;
       let archived = (await lastArchived(this.store.pool, origin))?.size ?? 0;
-      let start = 0;
+      if (cursor && cursor.end !== archived) {
+        // The archive is not where this node left it (restored from a backup, say): rescan.
+        this.#cursor = null;
+        return await this.publishMissing();
+      }
+      let start = cursor?.end ?? 0;
       const todo: { segment: number; first: number; size: number; note: string }[] = [];
       for (const s of sealed) {
         const end = checkpointEnd(s.checkpoint as Exclude<typeof s.checkpoint, string>);
         if (end > archived) todo.push({ segment: s.key, first: start, size: end, note: s.text });
+        else this.#cursor = { key: s.key, end, origin };
         start = end;
       }
       this.#backlog = todo.length;
@@ -76,6 +87,7 @@ export class AuditPublisher {
           fromSize: archived, proof: consistencyNodes(reader, archived, t.size),
         }, Date.now());
         archived = t.size;
+        this.#cursor = { key: t.segment, end: t.size, origin };
         this.#backlog--;
       }
       if (this.#failing) this.opts.onWarning?.('audit publication reaches the archive again; the backlog was sent');
