@@ -74,7 +74,7 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
     metricsText: async () => {
       const sum = new GatewayMetrics();
       for (const s of await workerStatuses()) if (s) sum.absorb(s.metrics);
-      return sum.render() + (await shared.ops.render());
+      return sum.render() + (await shared.ops.render()) + shared.auditMetrics();
     },
     inflight: async () => (await workerStatuses()).reduce((n, s) => n + (s?.inflight ?? 0), 0),
     bundles: workerBundles,

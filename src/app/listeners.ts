@@ -28,7 +28,7 @@ export async function listenOrFail(server: Server, key: keyof typeof LISTENERS, 
   }
 }
 
-/** The status of one in-process gateway, its bundle and the operator's metrics. */
-export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus, ops: OpsMetrics): AdminStatus {
-  return { metricsText: async () => gateway.metrics.render() + (await ops.render()), inflight: () => gateway.inflight, bundles: () => [bundle()] };
+/** The status of one in-process gateway, its bundle and the operator's metrics; `audit` adds the audit log's lines (witness lag). */
+export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus, ops: OpsMetrics, audit: () => string = () => ''): AdminStatus {
+  return { metricsText: async () => gateway.metrics.render() + (await ops.render()) + audit(), inflight: () => gateway.inflight, bundles: () => [bundle()] };
 }

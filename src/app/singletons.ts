@@ -11,6 +11,7 @@ import { HoldService } from '../hold/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator } from '../identity/index.js';
 import type { AuditSink, Logger } from '../proxy/index.js';
 import { VERSION } from '../util/index.js';
+import { WitnessSubmitter, witnessMetrics } from '../witness/index.js';
 import { auditScrub } from './audit-scrub.js';
 import { auditViews } from './audit-views.js';
 import { StartupError } from './errors.js';
@@ -38,6 +39,10 @@ export interface Singletons {
   bundlesFrom(source: () => WatchStatus[] | Promise<WatchStatus[]>): void;
   /** Set when the config has `cluster`: this node's membership of the cluster store. */
   cluster: ClusterNode | null;
+  /** Submits every checkpoint to `audit.witnesses`; null when none is configured. */
+  witnesses: WitnessSubmitter | null;
+  /** Lines for /metrics about the audit log (witness lag). */
+  auditMetrics(): string;
   /** Closes holds and authenticator, records `gateway.stop` if the gateway had started, then seals and closes the audit log. */
   close(started: boolean): Promise<void>;
 }
@@ -51,6 +56,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     mapSizeBytes: config.audit.max_size_bytes,
     durability: config.audit.durability,
     scrub: auditScrub,
+    ...(config.audit.origin ? { origin: config.audit.origin } : {}),
   });
   let bundleSource: () => WatchStatus[] | Promise<WatchStatus[]> = () => [];
   let reporting: Reporting | undefined;
@@ -61,6 +67,8 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     await audit.close();
     throw new StartupError(`cannot start decision logs or status reports: ${(err as Error).message}`, { cause: err });
   }
+  const targets = config.audit.witnesses ?? [];
+  const witnesses = targets.length === 0 ? null : new WitnessSubmitter(audit, targets, { quorum: config.audit.witness_quorum ?? targets.length });
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   let holds: HoldService;
   let cluster: ClusterNode | null = null;
@@ -110,6 +118,8 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
       void reporting?.reportStatus();
     },
     cluster,
+    witnesses,
+    auditMetrics: () => (witnesses ? witnessMetrics(witnesses.lag()) : ''),
     close: async (started) => {
       await holds.close();
       authenticator.close();

@@ -46,13 +46,35 @@ export function parseRecord(bytes: Uint8Array): AuditRecord | string {
   if (typeof r.prev !== 'string' || !/^[0-9a-f]{64}$/.test(r.prev)) return 'its prev hash is malformed';
   if (r.v !== FORMAT_VERSION) return `its format version is ${String(r.v)}, not ${FORMAT_VERSION}`;
   if (typeof r.event !== 'object' || r.event === null || typeof (r.event as { type?: unknown }).type !== 'string') return 'it has no event type';
+  // Bytes that are not valid UTF-8 decode to U+FFFD, which re-encodes to other bytes.
+  if (Buffer.byteLength(text) !== bytes.byteLength) return 'it is not canonical JSON';
+  // Fast path (verify streams every record through here): V8's own serialiser gives back the text
+  // and every object's keys are sorted, so the text is canonical. Anything else (integer-like keys,
+  // which V8 orders numerically; -0; a non-integer) takes the exact check.
+  if (JSON.stringify(r) === text && sortedAndIntegral(r)) return r as AuditRecord;
   let canonical: string;
   try {
     canonical = canonicalJson(r);
   } catch {
     return 'it is not canonical JSON';
   }
-  // Comparing strings is enough here: bytes that are not valid UTF-8 change the leaf hash anyway.
-  if (canonical !== text || Buffer.byteLength(canonical) !== bytes.byteLength) return 'it is not canonical JSON';
+  if (canonical !== text) return 'it is not canonical JSON';
   return r as AuditRecord;
+}
+
+/** Whether every object's keys are in UTF-16 order and every number is a safe integer. */
+function sortedAndIntegral(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isSafeInteger(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!sortedAndIntegral(v)) return false;
+    return true;
+  }
+  let prev: string | undefined;
+  for (const k in value) {
+    if (prev !== undefined && !(prev < k)) return false;
+    prev = k;
+    if (!sortedAndIntegral((value as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }

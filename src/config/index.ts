@@ -28,7 +28,11 @@ export interface ResolvedUpstream extends Omit<UpstreamConfig, 'credential'> {
 export interface GatewayConfig extends Omit<ConfigFile, 'upstreams' | 'audit'> {
   upstreams: Record<string, ResolvedUpstream>;
   /** `durability` unset: `fsync`. */
-  audit: { dir: string; body_cap_bytes: number; max_size_bytes: number; durability?: 'fsync' | 'commit' };
+  audit: {
+    dir: string; body_cap_bytes: number; max_size_bytes: number; durability?: 'fsync' | 'commit';
+    /** Checkpoint origin, witnesses and their quorum (docs/config.md); none when absent. */
+    origin?: string; witnesses?: Array<{ url: string; public_key: string }>; witness_quorum?: number;
+  };
 }
 
 /** Line number (1-based) of the key at `path` (`routes[1].upstream`) in the document, if found. */

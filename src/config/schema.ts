@@ -197,12 +197,27 @@ const policy = obj(
 /** LMDB keeps this much of the quota for sealing (src/audit/log.ts), so a quota must leave room for records. */
 const AUDIT_MIN_SIZE = 512 * 1024;
 
+/** A witness the gateway submits checkpoints to: its URL and its cosignature verifier key (docs/audit-format.md §7). */
+const witness = obj({
+  url: httpUrl,
+  public_key: str({ pattern: /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/, expected: "a witness verifier key: name+keyid+base64 (`regate witness key` prints it)" }),
+});
+
 const audit = obj({
   dir: optional(str({ nonEmpty: true })),
+  // The checkpoints' origin line; fixed when the log is created (default regate.audit/<log id>).
+  origin: optional(str({ pattern: /^[^\s+]+$/, expected: 'a name without spaces or +, e.g. audit.example.com/gateway-1' })),
+  witnesses: optional(list(witness), []),
+  // How many witnesses must cosign a checkpoint (default: all of them).
+  witness_quorum: optional(int({ min: 1, max: 64, unit: 'witnesses' })),
   body_cap_bytes: optional(int({ min: 0, max: 1 << 20, unit: 'bytes of each masked body kept in the audit log' }), 8192),
   max_size_bytes: optional(int({ min: AUDIT_MIN_SIZE, unit: 'bytes the audit log may occupy on disk' }), 64 * 2 ** 30),
   // `fsync` survives power loss; `commit` only a process crash, for a higher throughput (docs/config.md).
   durability: optional(oneOf(['fsync', 'commit'] as const), 'fsync'),
+}, {
+  check: (a, path) => {
+    if (a.witness_quorum !== undefined && a.witness_quorum > a.witnesses.length) throw new ConfigValueError(`${path}.witness_quorum`, `at most the number of audit.witnesses (${a.witnesses.length})`, a.witness_quorum);
+  },
 });
 
 const holds = obj({

@@ -5,5 +5,6 @@
  */
 export { serveWitness, type RunningWitness, type WitnessServeOptions } from './server.js';
 export { WitnessSubmitter, type WitnessLag, type WitnessTarget, type SubmitterOptions } from './client.js';
+export { witnessMetrics } from './metrics.js';
 export { WitnessConfigError, WitnessStoreError } from './errors.js';
 export { loadOrCreateWitnessKey, type Alarm } from './store.js';
