@@ -18,6 +18,8 @@ export interface StartOptions {
   log?: NodeJS.WritableStream;
   /** A key set to verify tokens with instead of the config's source; served at /.well-known/jwks.json (the demo's dev IdP). */
   jwks?: JSONWebKeySet;
+  /** Start although the audit store does not extend the checkpoint last published (`--accept-audit-store REASON`); the reason is recorded. */
+  acceptAuditStore?: string;
 }
 
 export function identityOptions(c: IdentityConfig, jwks?: JSONWebKeySet): IdentityOptions {

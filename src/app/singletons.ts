@@ -2,6 +2,7 @@
  * What only one process may hold (the audit log, the holds service, the admin mounts), opened and
  * closed in order; and the `gateway.start` record.
  */
+import { join } from 'node:path';
 import { createHoldsApi, type AdminMount } from '../admin/index.js';
 import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
@@ -57,6 +58,9 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     durability: config.audit.durability,
     scrub: auditScrub,
     ...(config.audit.origin ? { origin: config.audit.origin } : {}),
+    // Outside the store: a store rolled back or rewritten no longer extends it, and start is refused.
+    publishedFile: join(config.state_dir, 'audit.published'),
+    ...(opts.acceptAuditStore !== undefined ? { override: opts.acceptAuditStore } : {}),
   });
   let bundleSource: () => WatchStatus[] | Promise<WatchStatus[]> = () => [];
   let reporting: Reporting | undefined;

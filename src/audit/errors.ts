@@ -38,3 +38,11 @@ export class AuditReadError extends RegateError {
 export class AuditArchiveError extends RegateError {
   static override readonly code: string = 'ERR_AUDIT_ARCHIVE';
 }
+
+/**
+ * The store does not extend the checkpoint this gateway last published (or a witness cosigned): it
+ * was rolled back, truncated or rewritten. The gateway refuses to sign on top of it unless told to.
+ */
+export class AuditStoreMismatchError extends AuditWriteError {
+  static override readonly code: string = 'ERR_AUDIT_STORE_MISMATCH';
+}

@@ -74,7 +74,11 @@ export interface BundleEvent {
 }
 
 export interface GatewayEvent {
-  type: 'gateway.start' | 'gateway.stop';
+  /**
+   * `gateway.recovered`: the log was reopened after an unclean stop (its reason says what was sealed);
+   * `gateway.override`: opened although the store did not extend the published checkpoint (the operator's reason, then why).
+   */
+  type: 'gateway.start' | 'gateway.stop' | 'gateway.recovered' | 'gateway.override';
   version: string;
   reason: string | null;
 }

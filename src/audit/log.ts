@@ -6,15 +6,16 @@
  * proofs and partial exports need not read the log from its start.
  */
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { signNoteCheckpoint } from './checkpoint.js';
-import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditWriteError } from './errors.js';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { parseNoteCheckpoint, signNoteCheckpoint } from './checkpoint.js';
+import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditStoreMismatchError, AuditWriteError } from './errors.js';
 import { eventJson, type AuditEvent, type Scrub } from './events.js';
 import { Frontier, leafHash } from './merkle.js';
 import { lockWriter } from './lock.js';
 import { validName } from './note.js';
+import { VERSION } from '../util/index.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
-import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, storeBytes, type Durability, type Store } from './store.js';
+import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, storeBytes, storedCheckpoints, type Durability, type Store } from './store.js';
 
 export interface AuditLogOptions {
   dir: string;
@@ -37,6 +38,14 @@ export interface AuditLogOptions {
   durability?: Durability;
   /** Defence in depth: every string of every event (values and keys) passes through it. */
   scrub?: Scrub;
+  /**
+   * A file outside the store (the gateway's state folder) where each checkpoint is published as it
+   * is sealed. At open the store must extend the checkpoint found there, else the log refuses to
+   * open (AuditStoreMismatchError): a rolled-back, truncated or rewritten store is not signed on.
+   */
+  publishedFile?: string;
+  /** Open anyway when the store does not extend the published checkpoint; the reason is recorded as `gateway.override`. */
+  override?: string;
 }
 
 /** A checkpoint as sealed: its segment, the records it adds, and the signed note over the whole log. */
@@ -79,6 +88,7 @@ export class AuditLog {
   private readonly frontier: Frontier;
   private readonly sealListeners: Array<(s: Sealed) => void> = [];
   private readonly closeHooks: Array<() => Promise<void>> = [];
+  private readonly publishedFile: string | undefined;
   private lastWrite: Promise<unknown> = Promise.resolve();
   private sealQueue: Promise<unknown> = Promise.resolve();
   private usedBytes = 0;
@@ -96,6 +106,7 @@ export class AuditLog {
     this.dir = opts.dir;
     this.logId = ids.logId;
     this.origin = ids.origin;
+    this.publishedFile = opts.publishedFile;
     this.unwritable = unwritable;
     this.key = opts.signingKey as KeyObject;
     this.segmentRecords = opts.segmentRecords ?? 10_000;
@@ -129,9 +140,10 @@ export class AuditLog {
     let store: Store;
     let unwritable: AuditReadOnlyError | null = null;
     let unlock = () => {};
+    let deadWriter: number | null = null;
     try {
       mkdirSync(opts.dir, { recursive: true });
-      unlock = lockWriter(opts.dir);
+      ({ release: unlock, deadWriter } = lockWriter(opts.dir));
       store = openStore(opts.dir, { durability: opts.durability, mapSizeBytes: Math.min(opts.mapSizeBytes ?? DEFAULT_MAP_SIZE, 2 ** 30) });
     } catch (err) {
       unlock();
@@ -157,13 +169,29 @@ export class AuditLog {
     if (opts.origin !== undefined && !validName(opts.origin)) await refuse(`cannot take the origin "${opts.origin}": it must be non-empty, without spaces or '+'`);
     const broken = lastStoredCheckpoint(store);
     if (broken && typeof broken.checkpoint === 'string') await refuse(`holds a checkpoint for segment ${broken.key} that cannot be read: ${broken.checkpoint}`);
+    const mismatch = opts.publishedFile && !unwritable ? storeMismatch(store, opts.dir, opts.publishedFile) : null;
+    if (mismatch !== null && opts.override === undefined) {
+      await store.env.close();
+      unlock();
+      throw new AuditStoreMismatchError(`${mismatch}. The gateway will not sign on top of it; restore the store, or start with --accept-audit-store REASON to go on (the reason is recorded)`);
+    }
     const logId = stored ?? opts.logId ?? randomUUID();
     const origin = storedOrigin ?? opts.origin ?? `regate.audit/${logId}`;
     const log = new AuditLog(store, { ...opts, signingKey: key }, { logId, origin }, unwritable, unlock);
     if (!unwritable && (stored === undefined || storedOrigin === undefined)) {
       await log.write(Promise.all([store.meta.put('log_id', logId), store.meta.put('origin', origin)]), 'the log id');
     }
-    if (log.segment.count > 0 && !unwritable) await log.cut(false);
+    if (mismatch !== null) await log.append({ type: 'gateway.override', version: VERSION, reason: `${opts.override}: ${mismatch}` });
+    if (!unwritable && (deadWriter !== null || log.segment.count > 0)) {
+      // An unclean stop: say so in the log, then seal what the dead writer left open.
+      const open = log.segment.count;
+      const who = deadWriter ? `process ${deadWriter}` : 'the previous writer';
+      await log.append({
+        type: 'gateway.recovered', version: VERSION,
+        reason: `${who} stopped without closing the audit log${open > 0 ? `; records ${log.segment.first}..${log.segment.first + open - 1} were not sealed and are sealed now` : ''}`,
+      });
+      await log.cut(false);
+    }
     return log;
   }
 
@@ -329,6 +357,7 @@ export class AuditLog {
       const note = signNoteCheckpoint(this.origin, size, root, this.key);
       await this.write(Promise.all([this.store.frontiers.put(s.number, frontier.encode()), this.store.checkpoints.put(s.number, note)]), `the checkpoint of segment ${s.number}`);
       const done: Sealed = { segment: s.number, first: s.first, size, note };
+      if (this.publishedFile) publish(this.publishedFile, note);
       if (announce) this.append({ type: 'segment.sealed', segment: s.number, first: s.first, last: size - 1, root: root.toString('hex') }).catch(() => undefined);
       for (const fn of this.sealListeners) {
         try {
@@ -366,6 +395,53 @@ export class AuditLog {
     this.usedBytes = storeBytes(this.store);
     this.bytesSinceMeasure = 0;
     return this.usedBytes;
+  }
+}
+
+/**
+ * Why the store does not extend the checkpoint published in `file`, or null when it does (or none
+ * was published yet). Checks what can be checked without reading the whole log: the store holds a
+ * checkpoint of the published size with the same root, and its last checkpoint's stored compact
+ * range folds to its root.
+ */
+function storeMismatch(store: Store, dir: string, file: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return `the published checkpoint ${file} cannot be read: ${(err as Error).message}`;
+  }
+  const published = parseNoteCheckpoint(text);
+  if (typeof published === 'string') return `the published checkpoint ${file} is not a checkpoint: ${published}`;
+  let end = 0;
+  for (const s of storedCheckpoints(store)) {
+    if (typeof s.checkpoint === 'string') return `the audit log at ${dir} holds an unreadable checkpoint for segment ${s.key}: ${s.checkpoint}`;
+    end = checkpointEnd(s.checkpoint);
+    if (s.checkpoint.v === 2 && s.checkpoint.size === published.size) {
+      if (!s.checkpoint.root.equals(published.root) || s.checkpoint.origin !== published.origin) {
+        return `the audit log at ${dir} was rewritten: its checkpoint of tree size ${published.size} (segment ${s.key}) differs from the one this gateway published (${file})`;
+      }
+      const last = lastStoredCheckpoint(store)!;
+      const frontier = store.frontiers.getBinary(last.key);
+      if (frontier && typeof last.checkpoint !== 'string' && last.checkpoint.v === 2 && !Frontier.decode(last.checkpoint.size, frontier).root()!.equals(last.checkpoint.root)) {
+        return `the audit log at ${dir} was changed: the compact range kept with segment ${last.key} no longer folds to its checkpoint's root`;
+      }
+      return null;
+    }
+  }
+  return end < published.size
+    ? `the audit log at ${dir} ends at tree size ${end}, but this gateway published a checkpoint of tree size ${published.size} (${file}): the store was rolled back or truncated`
+    : `the audit log at ${dir} has no checkpoint of tree size ${published.size}, the one this gateway published (${file}): the store was rewritten`;
+}
+
+/** Replaces `file` with the checkpoint, atomically (written beside it, then renamed). */
+function publish(file: string, note: string): void {
+  try {
+    writeFileSync(`${file}.tmp`, note);
+    renameSync(`${file}.tmp`, file);
+  } catch {
+    // The store holds the checkpoint; a stale published copy only makes the next start check weaker.
   }
 }
 

@@ -40,6 +40,7 @@ export const serveCommand: CommandModule<object, Args> = {
       .option('config', { type: 'string', describe: 'The config file (keys documented in docs/config.md); default $REGATE_CONFIG' })
       .option('check', { type: 'boolean', default: false, describe: 'Check the config, the files and keys it names, the bundle, the upstreams and the ports; print every problem and exit (0: none)' })
       .option('workers', { type: 'number', describe: 'Worker processes sharing the client port (overrides the config\'s `workers`, default 1)' })
+      .option('accept-audit-store', { type: 'string', describe: 'Start although the audit store does not extend the checkpoint last published (rolled back, truncated, rewritten); the reason given is recorded in the log' })
       .example('$0 serve --config regate.yaml', 'validate the config, load the signed bundle, listen')
       .example('$0 serve --check --config regate.yaml', 'validate everything the gateway needs, then exit (CI, before a deploy)')
       .example('REGATE_CONFIG=/etc/regate/regate.yaml $0 serve', 'the config file named by the environment (containers, systemd)')
@@ -70,7 +71,10 @@ export const serveCommand: CommandModule<object, Args> = {
     if (cluster.isWorker) return runWorker(config);
     const workers = args.workers ?? config.workers;
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError(`--workers: expected an integer from 1 to 256, got ${args.workers}`);
-    const running = workers > 1 ? await startCluster(config, workers) : await startGateway(config);
+    const reason = args['accept-audit-store'];
+    if (reason !== undefined && (typeof reason !== 'string' || reason.trim() === '')) throw new UsageError('--accept-audit-store needs a reason (it is recorded in the audit log)');
+    const start = reason !== undefined ? { acceptAuditStore: reason as string } : {};
+    const running = workers > 1 ? await startCluster(config, workers, start) : await startGateway(config, start);
     await stopOnSignals(running, () => process.stderr.write(`regate ready ${running.url} (admin ${running.adminUrl})\n`));
     process.exit(0);
   },

@@ -3,6 +3,7 @@
  * read-only log refuse appends with a typed error and lose nothing already written.
  */
 import { test } from 'uvu';
+import { runCli } from '../helpers/cli.js';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readdirSync } from 'node:fs';
@@ -57,6 +58,11 @@ test('every record acknowledged before SIGKILL is there after reopening, and the
     assert.ok(result.ok, result.ok ? '' : result.fault.message);
     for (const [seq, id] of acked) assert.is(requestIdAt(Number(seq)), id, `acknowledged record ${seq} is missing or different`);
     assert.is(result.summary.unsealed, 0);
+    // The unclean stop is on record: the dead writer's process id, and what was sealed for it.
+    const tail = await runCli(['audit', 'tail', '--dir', f.dir]);
+    const recovered = tail.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).event).filter((e) => e.type === 'gateway.recovered');
+    assert.is(recovered.length, 1);
+    assert.match(recovered[0].reason, new RegExp(`^process ${proc.pid} stopped without closing the audit log`));
   } finally {
     f.cleanup();
   }
