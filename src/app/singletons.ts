@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { createHoldsApi, type AdminMount } from '../admin/index.js';
-import { AuditLog, loadOrCreateAuditKey, statePublicKeyFiles } from '../audit/index.js';
+import { AuditLog, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import type { Reporting } from '../decision-log/index.js';
 import type { WatchStatus } from '../policy/index.js';
@@ -60,6 +60,8 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     ...(config.audit.origin ? { origin: config.audit.origin } : {}),
     // Outside the store: a store rolled back or rewritten no longer extends it, and start is refused.
     publishedFile: join(config.state_dir, 'audit.published'),
+    // Rotated-out public keys kept in the state folder: the one that signed the last checkpoint is vouched for in the log.
+    previousKeys: (await readTrustedKeys(statePublicKeyFiles(config.state_dir))).filter((k) => k.kid !== key.keyId),
     ...(opts.acceptAuditStore !== undefined ? { override: opts.acceptAuditStore } : {}),
   });
   let bundleSource: () => WatchStatus[] | Promise<WatchStatus[]> = () => [];

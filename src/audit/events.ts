@@ -83,6 +83,18 @@ export interface GatewayEvent {
   reason: string | null;
 }
 
+/**
+ * The log's signing key changed: written by the new key's writer when the last checkpoint was
+ * signed by another key. It vouches for that key (`previous_kid`, RFC 7638 thumbprint) so a
+ * verifier trusting only the new key also trusts the checkpoints the previous one signed.
+ */
+export interface KeyRotatedEvent {
+  type: 'key.rotated';
+  kid: string;
+  /** The previous key's thumbprint; null when the writer did not have the previous public key. */
+  previous_kid: string | null;
+}
+
 export interface SegmentSealedEvent {
   type: 'segment.sealed';
   segment: number;
@@ -152,6 +164,7 @@ export type AuditEvent =
   | HoldAuditEvent
   | BundleEvent
   | GatewayEvent
+  | KeyRotatedEvent
   | SegmentSealedEvent
   | SegmentExpiredEvent
   | StoreFillEvent

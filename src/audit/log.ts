@@ -12,7 +12,8 @@ import { AuditClosedError, AuditLogFullError, AuditReadOnlyError, AuditStoreMism
 import { eventJson, type AuditEvent, type Scrub } from './events.js';
 import { Frontier, leafHash } from './merkle.js';
 import { lockWriter } from './lock.js';
-import { validName } from './note.js';
+import { hasSignature, validName } from './note.js';
+import type { TrustedKey } from './keys.js';
 import { VERSION } from '../util/index.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
 import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, storeBytes, storedCheckpoints, type Durability, type Store } from './store.js';
@@ -46,6 +47,8 @@ export interface AuditLogOptions {
   publishedFile?: string;
   /** Open anyway when the store does not extend the published checkpoint; the reason is recorded as `gateway.override`. */
   override?: string;
+  /** Keys that signed this log before (rotated out): the one that signed the last checkpoint is vouched for in a `key.rotated` record. */
+  previousKeys?: readonly TrustedKey[];
 }
 
 /** A checkpoint as sealed: its segment, the records it adds, and the signed note over the whole log. */
@@ -182,6 +185,14 @@ export class AuditLog {
       await log.write(Promise.all([store.meta.put('log_id', logId), store.meta.put('origin', origin)]), 'the log id');
     }
     if (mismatch !== null) await log.append({ type: 'gateway.override', version: VERSION, reason: `${opts.override}: ${mismatch}` });
+    if (!unwritable && broken && typeof broken.checkpoint !== 'string') {
+      const last = broken.checkpoint;
+      const signedByMe = last.v === 2 ? hasSignature(last, last.origin, key) === true : last.kid === opts.keyId;
+      if (!signedByMe) {
+        const previous = (opts.previousKeys ?? []).find((k) => (last.v === 2 ? hasSignature(last, last.origin, k.key) === true : last.kid === k.kid));
+        await log.append({ type: 'key.rotated', kid: opts.keyId, previous_kid: previous?.kid ?? (last.v === 1 ? last.kid : null) });
+      }
+    }
     if (!unwritable && (deadWriter !== null || log.segment.count > 0)) {
       // An unclean stop: say so in the log, then seal what the dead writer left open.
       const open = log.segment.count;

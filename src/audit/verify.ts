@@ -88,7 +88,14 @@ export interface Witness {
 }
 
 export interface VerifyOptions {
+  /** The keys the auditor trusts (configured): every checkpoint must be signed by one, or by a key they vouch for. */
   keys: readonly TrustedKey[];
+  /**
+   * Keys that may have signed earlier checkpoints (e.g. rotated-out public keys kept beside the
+   * current one). Each counts only if a `key.rotated` record, in a segment signed by a trusted key,
+   * names it: a key file dropped beside the others earns no trust.
+   */
+  candidateKeys?: readonly TrustedKey[];
   /** Checkpoints the auditor kept (note or JWS text), any age: the log must be consistent with each. */
   checkpoints?: readonly string[];
   /** Kept for callers of the one-checkpoint form: the same as `checkpoints: [lastCheckpoint]`. */
@@ -163,6 +170,11 @@ class Verifier {
   private mustHaveExpired: number | null = null;
   /** The last segment `segment.expired` records say expired, -1 when none. */
   private expiredThrough = -1;
+  /** The kid that signed the segment being walked (its records may vouch for a previous key). */
+  private segmentKid: string | null = null;
+  /** Candidate keys used, with the first segment each signed. */
+  private readonly provisional = new Map<string, number>();
+  private readonly vouches: Array<{ by: string; previous: string }> = [];
   /** The first segment an export's manifest names, when it starts mid-log without a base. */
   private declaredFirst: number | null = null;
 
@@ -224,7 +236,7 @@ class Verifier {
   async segment(s: SegmentInput): Promise<void> {
     if (s.missing !== undefined) fail({ kind: 'missing-segment', segment: s.number, message: s.missing });
     if (s.checkpoint === null) fail({ kind: 'missing-segment', segment: s.number, message: `${s.label}: its checkpoint is missing` });
-    const cp = await this.checked(s.checkpoint!, s.label);
+    const cp = await this.checked(s.checkpoint!, s.label, s.number);
     const number = cp.v === 1 ? cp.payload.segment : s.number;
     const name = `segment ${number}`;
     this.lastSegmentName = name;
@@ -241,13 +253,16 @@ class Verifier {
     this.checkpointsSeen++;
   }
 
-  private async checked(c: { text: string; where: string }, label: string): Promise<AnyCheckpoint> {
-    const checked = await verifyAnyCheckpoint(c.text, this.opts.keys);
+  private async checked(c: { text: string; where: string }, label: string, segment?: number): Promise<AnyCheckpoint> {
+    const candidates = this.opts.candidateKeys ?? [];
+    const checked = await verifyAnyCheckpoint(c.text, [...this.opts.keys, ...candidates]);
     if (typeof checked === 'string') {
       const kind = checked.includes('not a trusted key') ? 'untrusted-key' : 'bad-checkpoint';
       return fail({ kind, message: `${label}: the checkpoint (${c.where}) is rejected: ${checked}` });
     }
     this.kids.add(checked.kid);
+    this.segmentKid = checked.kid;
+    if (!this.opts.keys.some((k) => k.kid === checked.kid) && !this.provisional.has(checked.kid)) this.provisional.set(checked.kid, segment ?? -1);
     return checked.checkpoint;
   }
 
@@ -310,7 +325,11 @@ class Verifier {
     return this.opts.quorum ?? this.opts.witnesses?.length ?? 0;
   }
 
+  /** Unsealed records are signed by nobody yet: they vouch for no key. */
+  private inUnsealed = false;
+
   unsealed(entries: Entry[]): void {
+    this.inUnsealed = true;
     if (this.nextSeq === null && entries[0]) this.startEmpty();
     this.unsealedCount += this.walk(entries, Infinity).length;
   }
@@ -407,6 +426,7 @@ class Verifier {
 
   private note(r: AuditRecord): void {
     this.records++;
+    if (r.event.type === 'key.rotated' && r.event.previous_kid && this.segmentKid && !this.inUnsealed) this.vouches.push({ by: this.segmentKid, previous: r.event.previous_kid });
     if (r.event.type === 'request.decision') this.pending.set(r.event.request_id, r.seq);
     else if (r.event.type === 'request.outcome') this.pending.delete(r.event.request_id);
     else if (r.event.type === 'segment.expired') this.expiredThrough = Math.max(this.expiredThrough, r.event.last_segment);
@@ -437,7 +457,27 @@ class Verifier {
       if (found !== k.hash) fail({ kind: 'rewritten', segment: k.segment, message: `segment ${k.segment}'s checkpoint differs from the one you kept: the log was rewritten at or before segment ${k.segment}` });
       k.matched = true;
     }
+    this.checkVouched();
     if ((this.opts.witnesses ?? []).length > 0) this.checkWitnessed();
+  }
+
+  /** Every candidate key that signed a checkpoint must be vouched for, through a chain of key.rotated records, by a trusted key. */
+  private checkVouched(): void {
+    const trusted = new Set(this.opts.keys.map((k) => k.kid));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const v of this.vouches) {
+        if (trusted.has(v.by) && !trusted.has(v.previous)) {
+          trusted.add(v.previous);
+          grew = true;
+        }
+      }
+    }
+    for (const [kid, segment] of this.provisional) {
+      if (!trusted.has(kid)) {
+        fail({ kind: 'untrusted-key', segment, message: `segment ${segment}'s checkpoint is signed by key ${kid}, which is not a trusted key and no key.rotated record signed by a trusted key vouches for it (trusted: ${this.opts.keys.map((k) => k.kid).join(', ') || 'none'})` });
+      }
+    }
   }
 
   private checkWitnessed(): void {

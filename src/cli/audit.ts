@@ -3,13 +3,14 @@
  * fault), export, prove / verify-proof, replay one request, tail for a SIEM. Every reader opens the
  * LMDB store read-only, so it can run beside a live gateway.
  */
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
   AuditLog, AuditWriteError, checkpointEnd, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
-  readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
+  keyIdOf, readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
   type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
 import { archiveTarget, describeVerdicts, exportArchive, verifyArchive } from './audit-cluster.js';
@@ -33,6 +34,38 @@ function keyFiles(a: Where & { key?: string[] }): string[] {
   if (a.key && a.key.length > 0) return a.key;
   if (a.state) return statePublicKeyFiles(a.state);
   throw new UsageError('name the public key(s) with --key PUB.pem (PEM or JWKS; repeat for rotated keys)');
+}
+
+/**
+ * The keys a check trusts: those named with --key; with --state, only the gateway's own key (from
+ * its private key, else audit.pub.pem). The other audit.pub.*.pem files there are candidates, trusted
+ * only where a key.rotated record signed by a trusted key vouches for them.
+ */
+async function trustOf(a: Where & { key?: string[] }): Promise<{ keys: TrustedKey[]; candidates: TrustedKey[] }> {
+  if ((a.key && a.key.length > 0) || !a.state) return { keys: await readTrustedKeys(keyFiles(a)), candidates: [] };
+  const current = await stateKey(a.state);
+  const others = (await readTrustedKeys(statePublicKeyFiles(a.state))).filter((k) => k.kid !== current.kid);
+  return { keys: [current], candidates: others };
+}
+
+async function stateKey(state: string): Promise<TrustedKey> {
+  const priv = join(state, 'audit.key.pem');
+  if (existsSync(priv)) {
+    try {
+      const key = createPublicKey(createPrivateKey(readFileSync(priv, 'utf8')));
+      return { kid: await keyIdOf(key), key };
+    } catch {
+      // not readable here (an auditor's copy of the state folder): the public key file says the same
+    }
+  }
+  const [pub] = await readTrustedKeys([join(state, 'audit.pub.pem')]);
+  return pub!;
+}
+
+/** Every key a sanity check may meet (exports and proofs are checked as made, not judged). */
+async function allKeys(a: Where & { key?: string[] }): Promise<TrustedKey[]> {
+  const t = await trustOf(a);
+  return [...t.keys, ...t.candidates];
 }
 
 async function withStore<T>(a: Where, fn: (store: Store) => Promise<T> | T): Promise<T> {
@@ -113,7 +146,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .example('$0 audit verify --cluster regate.yaml --key n1.pub.pem --key n2.pub.pem', "every node's log from the cluster store's archive, one line per node")
       .example('$0 audit verify ./export --key audit.pub.pem --checkpoint last.checkpoint.json', 'verify exported segments against a checkpoint you kept'),
   handler: async (a) => {
-    const keys = await readTrustedKeys(keyFiles(a));
+    const { keys, candidates } = await trustOf(a);
     if (a.cluster !== undefined) {
       const verdicts = await verifyArchive(await archiveTarget(a.cluster, a['password-file']), keys);
       process.stdout.write(a.json ? JSON.stringify(verdicts) + '\n' : describeVerdicts(verdicts));
@@ -128,7 +161,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
     const run = async (source: { input: Parameters<typeof verifyLog>[0]; total: number }, fromGenesis: boolean) => {
       const bar = progress(source.total, 'verifying');
       try {
-        return await verifyLog(source.input, { keys, fromGenesis, checkpoints, witnesses, witnessLag: a['witness-lag'], onProgress: bar.update, ...(quorum !== undefined ? { quorum } : {}), ...(a.from !== undefined ? { fromRecord: a.from } : {}) });
+        return await verifyLog(source.input, { keys, candidateKeys: candidates, fromGenesis, checkpoints, witnesses, witnessLag: a['witness-lag'], onProgress: bar.update, ...(quorum !== undefined ? { quorum } : {}), ...(a.from !== undefined ? { fromRecord: a.from } : {}) });
       } finally {
         bar.done();
       }
@@ -159,7 +192,7 @@ const exportCommand: CommandModule<object, ExportArgs> = {
       process.stdout.write(`exported ${r.segments.length} archived segments of ${r.origin} to ${a.out}; verify them with \`regate audit verify ${a.out} --key ...\`\n`);
       return;
     }
-    const keys = await readTrustedKeys(keyFiles(a));
+    const keys = await allKeys(a);
     const r = await withStore(a, (store) => exportSegments(store, a.out, keys, { from: a.from, to: a.to }));
     if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);
     const recorded = await recordExport(a, r);
@@ -217,7 +250,7 @@ const proveCommand: CommandModule<object, ProveArgs> = {
   handler: async (a) => {
     if ((a.seq === undefined) === (a.consistency === undefined)) throw new UsageError('name what to prove: --seq N (inclusion) or --consistency OLD NEW');
     if (a.consistency !== undefined && a.consistency.length !== 2) throw new UsageError('--consistency takes two checkpoints: OLD NEW');
-    const keys = await readTrustedKeys(keyFiles(a));
+    const keys = await allKeys(a);
     const kept = a.checkpoint ? readCheckpoint(a.checkpoint) : undefined;
     const proof = await withStore<InclusionProof | LegacyInclusionProof | ConsistencyProof>(a, (store) =>
       a.seq !== undefined ? proveInclusion(store, a.seq, keys, kept) : proveConsistency(store, checkpointArg(store, a.consistency![0]!), checkpointArg(store, a.consistency![1]!), keys),
@@ -237,7 +270,8 @@ const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: s
       .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' })
       .option('checkpoint', { type: 'string', describe: "A checkpoint you kept: the proof's tree must be consistent with it" }),
   handler: async (a) => {
-    const keys = await readTrustedKeys(keyFiles(a));
+    // Only the trusted keys: a proof is a claim to be judged, not the gateway's own output.
+    const { keys } = await trustOf(a);
     const text = readText(a.proof, 'proof');
     let proof: InclusionProof | LegacyInclusionProof | ConsistencyProof;
     try {
@@ -274,7 +308,7 @@ const keyCommand: CommandModule<object, Where & { key?: string[] }> = {
   describe: "Print the log's origin and its checkpoints' verifier key (name+id+base64, for witnesses and note tooling)",
   builder: (y) => where(y).option('key', { type: 'string', array: true, describe: 'Public key(s) (default: the --state keys)' }),
   handler: async (a) => {
-    const keys = await readTrustedKeys(keyFiles(a));
+    const keys = await allKeys(a);
     const origin = await withStore(a, (store) => store.meta.get('origin'));
     if (origin === undefined) throw new UsageError(`the audit log at ${logDir(a)} has no origin yet (it has never been opened by this version)`);
     process.stdout.write(`origin: ${origin}\n${keys.map((k) => `verifier key: ${verifierKey(origin, k.key)}\n`).join('')}`);

@@ -6,8 +6,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliPath, runCli } from '../helpers/cli.js';
-import { AuditLog, loadOrCreateAuditKey, type AuditEvent } from '../../src/audit/index.js';
-import { fixture, openLog, sampleEvent, writeLog, type Fixture } from './helpers.js';
+import { AuditLog, keyIdOf, loadOrCreateAuditKey, openStore, readTrustedKeys, type AuditEvent } from '../../src/audit/index.js';
+import { fixture, openLog, rewriteHistory, sampleEvent, writeLog, type Fixture } from './helpers.js';
 
 let f: Fixture;
 test.before(async () => {
@@ -32,12 +32,33 @@ test('after the state directory\'s key is replaced, verify --state still checks 
     writeFileSync(join(g.state, 'audit.key.pem'), generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
     const rotated = await loadOrCreateAuditKey(g.state);
     assert.is.not(rotated.keyId, g.key.keyId);
-    const log = await AuditLog.open({ dir: g.dir, signingKey: rotated.privateKey, keyId: rotated.keyId });
+    // As the gateway does: the rotated-out public key is offered, and the log records that it vouches for it.
+    const previousKeys = await readTrustedKeys([join(g.state, `audit.pub.${g.key.keyId}.pem`)]);
+    const log = await AuditLog.open({ dir: g.dir, signingKey: rotated.privateKey, keyId: rotated.keyId, previousKeys });
     await log.append(sampleEvent(3));
     await log.close();
     const r = await runCli(['audit', 'verify', '--state', g.state]);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, `signed by ${g.key.keyId}, ${rotated.keyId}`);
+    const tail = await runCli(['audit', 'tail', '--state', g.state, '--from', '3']);
+    assert.equal(JSON.parse(tail.stdout.split('\n')[0]!).event, { type: 'key.rotated', kid: rotated.keyId, previous_kid: g.key.keyId });
+  } finally {
+    g.cleanup();
+  }
+});
+
+test('verify --state trusts the gateway\'s key and the keys its log vouches for, not a key file dropped beside them', async () => {
+  const g = await fixture();
+  try {
+    await writeLog(g, 3, 10);
+    const evil = generateKeyPairSync('ed25519');
+    writeFileSync(join(g.state, 'audit.pub.evil.pem'), evil.publicKey.export({ type: 'spki', format: 'pem' }));
+    const store = openStore(g.dir);
+    await rewriteHistory(store, evil.privateKey, 0, () => undefined);
+    await store.env.close();
+    const r = await runCli(['audit', 'verify', '--state', g.state]);
+    assert.is(r.code, 1, r.stdout);
+    assert.match(r.stderr, `segment 0's checkpoint is signed by key ${await keyIdOf(evil.publicKey)}, which is not a trusted key and no key.rotated record signed by a trusted key vouches for it (trusted: ${g.key.keyId})`);
   } finally {
     g.cleanup();
   }
