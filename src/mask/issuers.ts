@@ -65,8 +65,7 @@ export const ISSUER_RANGES: readonly IssuerRange[] = TABLE.flatMap(([issuer, ran
   }),
 );
 
-/** Shortest and longest length any issuer uses. */
-export const ISSUER_MIN_DIGITS = Math.min(...ISSUER_RANGES.flatMap((r) => r.lengths));
+/** The longest length any issuer uses. */
 export const ISSUER_MAX_DIGITS = Math.max(...ISSUER_RANGES.flatMap((r) => r.lengths));
 
 /**

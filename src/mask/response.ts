@@ -28,7 +28,7 @@ export type ResponseMasker = Transform & {
 };
 
 /** The body's text masker, chosen from its first characters (the content type is not trusted). */
-function textMasker(plan: MaskPlan, _contentType: string, counts: MaskCounts, options: MaskerOptions): TextMasker {
+function textMasker(plan: MaskPlan, counts: MaskCounts, options: MaskerOptions): TextMasker {
   return new SniffingMasker(plan, counts, options.maxJsonBytes);
 }
 
@@ -73,9 +73,9 @@ export function assertText(first: Uint8Array): void {
   }
 }
 
-export function createResponseMasker(plan: MaskPlan, contentType: string, contentEncoding?: string, options: MaskerOptions = {}): ResponseMasker {
+export function createResponseMasker(plan: MaskPlan, contentEncoding?: string, options: MaskerOptions = {}): ResponseMasker {
   const counts: MaskCounts = {};
-  const masker = textMasker(plan, contentType, counts, options);
+  const masker = textMasker(plan, counts, options);
   const t = new BodyMasker(masker, decoderFor(contentEncoding)) as unknown as ResponseMasker;
   Object.defineProperty(t, 'counts', { value: () => ({ ...counts }) });
   Object.defineProperty(t, 'outputEncoding', { value: 'identity' });
@@ -86,9 +86,9 @@ export function createResponseMasker(plan: MaskPlan, contentType: string, conten
  * A whole identity-encoded body masked in one call: the bytes the streaming masker would emit for
  * it, without a stream per response (the common small JSON answer arrives whole anyway).
  */
-export function maskBody(plan: MaskPlan, contentType: string, body: Uint8Array, options: MaskerOptions = {}): { body: Buffer; counts: MaskCounts } {
+export function maskBody(plan: MaskPlan, body: Uint8Array, options: MaskerOptions = {}): { body: Buffer; counts: MaskCounts } {
   const counts: MaskCounts = {};
-  const masker = textMasker(plan, contentType, counts, options);
+  const masker = textMasker(plan, counts, options);
   const utf8 = new Utf8Text();
   const text = utf8.write(body) + utf8.end();
   return { body: Buffer.from(masker.push(text) + masker.end(), 'utf8'), counts };

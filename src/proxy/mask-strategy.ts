@@ -42,7 +42,7 @@ export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskServi
   // A pass-through of our own, so undici tearing down the body on failure leaves the client's
   // socket open for the 502.
   if (!rules.length) return req.pipe(new PassThrough());
-  const out = masker.maskStream(rules, req.headers['content-type'], req.headers['content-encoding'], 'request');
+  const out = masker.maskStream(rules, req.headers['content-encoding'], 'request');
   x.streamMaskers.push(out);
   req.pipe(out);
   return out;
@@ -66,7 +66,7 @@ export async function sendResponse(
     }
     let masked: { body: Buffer; counts: Record<string, number> };
     try {
-      masked = maskService.maskBody(rules, up.headers['content-type'] as string | undefined, whole);
+      masked = maskService.maskBody(rules, whole);
     } catch (err) {
       if (unmaskable === 'refuse' || !(err instanceof MaskingFailed)) throw err;
       masked = { body: whole, counts: { [UNMASKABLE_PASSED]: 1 } };
@@ -83,7 +83,7 @@ export async function sendResponse(
   let source: Readable = up.body;
   try {
     if (rules.length) {
-      masker = maskService.maskStream(rules, String(up.headers['content-type'] ?? ''), up.headers['content-encoding'] as string | undefined, 'response');
+      masker = maskService.maskStream(rules, up.headers['content-encoding'] as string | undefined, 'response');
       // Binary is judged on the first chunk before the status goes out, so it can still be refused.
       if (!up.headers['content-encoding'] || up.headers['content-encoding'] === 'identity') {
         const peeked = await peekText(up.body);

@@ -81,18 +81,18 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
       if (rules.length === 0) return { text: json, counts: {} };
       return maskJsonText(plan(rules), json);
     },
-    maskBody(rules, contentType, body) {
+    maskBody(rules, body) {
       const p = plan(rules);
       if (p.empty) return { body, counts: {} };
       try {
-        return maskBody(p, contentType ?? '', body);
+        return maskBody(p, body);
       } catch (err) {
         throw new MaskingFailed('response', err);
       }
     },
-    maskStream(rules, contentType, contentEncoding, side) {
+    maskStream(rules, contentEncoding, side) {
       try {
-        return createResponseMasker(plan(rules), contentType ?? '', contentEncoding);
+        return createResponseMasker(plan(rules), contentEncoding);
       } catch (err) {
         if (err instanceof HttpError) throw err;
         throw new MaskingFailed(side, err);

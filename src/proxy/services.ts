@@ -35,11 +35,10 @@ export interface PolicyService {
 export interface MaskService {
   maskJson(rules: MaskRule[], json: string): { text: string; counts: Record<string, number> };
   /** A whole identity-encoded response body masked at once (the same bytes `maskStream` would give). */
-  maskBody(rules: MaskRule[], contentType: string | undefined, body: Buffer): { body: Buffer; counts: Record<string, number> };
-  /** Output is identity-encoded: callers drop content-encoding and content-length. */
+  maskBody(rules: MaskRule[], body: Buffer): { body: Buffer; counts: Record<string, number> };
+  /** What a body is comes from its first bytes, not its content type. Output is identity-encoded: callers drop content-encoding and content-length. */
   maskStream(
     rules: MaskRule[],
-    contentType: string | undefined,
     contentEncoding: string | undefined,
     side: 'request' | 'response',
   ): Transform & { counts(): Record<string, number> };
