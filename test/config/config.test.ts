@@ -97,7 +97,7 @@ test('a wrong type names the key, the line and what was expected', async () => {
 test('an unknown key (a typo) is refused with the nearest key suggested and the known keys listed', async () => {
   const t = base();
   t.routes[1].path_prefx = '/x';
-  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream\)/);
+  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream, unmaskable\)/);
   const camel = base();
   camel.policy.publicKeyFile = 'k.pub';
   assert.match(await failure(camel), /policy\.publicKeyFile: unknown key; did you mean "public_key_file"\?/);
