@@ -52,6 +52,16 @@ test('every printed PAN of every issuer row is found and loses all but its last 
   );
 });
 
+test('long texts (where RE2 and the scan-ahead take turns): exactly the reference output', () => {
+  const long = fc.array(fc.oneof(textArb, fc.constant('x'.repeat(3000)), fc.constant('1 '.repeat(700))), { minLength: 8, maxLength: 20 }).map((a) => a.join(' '));
+  fc.assert(
+    fc.property(long, fc.constantFrom(...CASES), (text, c) => {
+      assert.is(maskText(c.plan, text).text, refMask(text, c.format, c.mode));
+    }),
+    { numRuns: 25 },
+  );
+});
+
 test('streams: one character at a time', () => {
   fc.assert(
     fc.property(textArb, fc.constantFrom(...CASES), (text, c) => {
