@@ -6,6 +6,7 @@
  * route says so; and no audit record holding a card number, checked with the reference detector.
  */
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
@@ -136,8 +137,9 @@ test('no audit record holds a card number; the refusal and the lone-surrogate bo
   for (const e of events) for (const body of [e.request_body?.text, e.response_body?.text]) if (body) assert.equal(pans(body), []);
   assert.ok(events.some((e) => e.type === 'request.outcome' && e.status === 502 && e.error === 'masking_failed'));
   assert.ok(events.some((e) => e.type === 'request.decision' && e.request_body?.text?.includes('\\ud800')));
+  rmSync(rig.stateDir, { recursive: true, force: true });
   // Restarted for the last test.
-  rig = await startRig({ keepState: false, chatUnmaskable: 'pass' });
+  rig = await startRig({ keepState: true, chatUnmaskable: 'pass' });
 });
 
 test('a route with unmaskable: pass forwards a binary answer unmasked', async () => {
@@ -146,6 +148,13 @@ test('a route with unmaskable: pass forwards a binary answer unmasked', async ()
   const res = await fetch(`${rig.gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${await sam()}`, 'content-type': 'application/json' }, body: '{}' });
   assert.is(res.status, 200);
   assert.equal(Buffer.from(await res.arrayBuffer()), png);
+  const id = res.headers.get('x-request-id');
+  await rig.stop();
+  const tail = await runCli(['audit', 'tail', '--dir', join(rig.stateDir, 'audit')]);
+  const outcome = tail.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { event: Json }).event).find((e) => e.type === 'request.outcome' && e.request_id === id);
+  assert.equal(outcome?.masked, { unmaskable_passed: 1 }, 'the outcome record says the body went out unmasked');
+  rmSync(rig.stateDir, { recursive: true, force: true });
+  rig = await startRig();
 });
 
 test.run();
