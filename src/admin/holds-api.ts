@@ -1,7 +1,8 @@
 /**
  * The approvers' admin API and console, mounted on the admin listener (server.ts). Every `/api/*`
- * call is authenticated with the caller's own bearer token (the `authenticate` function the
- * composition root passes in); state changes need a JSON body. Routes:
+ * call is authenticated with the caller's console session (console-signin.ts; a state change then
+ * needs the session's CSRF token, 403 without it) or own bearer token (the `authenticate` function
+ * the composition root passes in); state changes need a JSON body. Routes:
  *
  *   GET  /api/holds[?state=pending]        holds the caller may see
  *   GET  /api/holds/events                 text/event-stream of changes (the console listens)
@@ -18,6 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../contract/index.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console/page.js';
 import { CONSOLE_JS } from './console/script.js';
+import { CsrfError } from './console-signin.js';
 import { routeAuditView, type AuditViews } from './audit-api.js';
 import { approvalsRequired, type Hold, type HoldService } from '../hold/index.js';
 import { BadRequest } from '../util/index.js';
@@ -59,7 +61,11 @@ export function createHoldsApi(service: HoldService, authenticate: (req: Incomin
     let caller: Identity;
     try {
       caller = await authenticate(req);
-    } catch {
+    } catch (err) {
+      if (err instanceof CsrfError) {
+        sendError(res, req, 403, 'csrf', err.message);
+        return true;
+      }
       sendError(res, req, 401, 'unauthenticated', 'the admin API needs your own valid bearer token', {
         'www-authenticate': 'Bearer realm="regate-admin"',
       });

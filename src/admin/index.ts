@@ -7,3 +7,4 @@ export { createAdminServer, type AdminMount, type AdminOptions, type AdminStatus
 export { createHoldsApi } from './holds-api.js';
 export type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from './audit-api.js';
 export { SECURITY_HEADERS } from './http.js';
+export { ConsoleSignIn, CsrfError, type ConsoleSignInOptions } from './console-signin.js';

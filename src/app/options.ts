@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AdminOptions } from '../admin/index.js';
+import type { AdminMount, AdminOptions } from '../admin/index.js';
 import type { GatewayConfig, IdentityConfig } from '../config/index.js';
 import type { IdentityOptions, JSONWebKeySet } from '../identity/index.js';
 import { DEFAULT_ENTRYPOINT, type LoadOptions, type WatchOptions } from '../policy/index.js';
@@ -18,6 +18,8 @@ export interface StartOptions {
   log?: NodeJS.WritableStream;
   /** A key set to verify tokens with instead of the config's source; served at /.well-known/jwks.json (the demo's dev IdP). */
   jwks?: JSONWebKeySet;
+  /** More admin-listener mounts, tried after the console's (the demo's dev IdP authorization server). */
+  adminMounts?: AdminMount[];
   /** Start although the audit store does not extend the checkpoint last published (`--accept-audit-store REASON`); the reason is recorded. */
   acceptAuditStore?: string;
 }

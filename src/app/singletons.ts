@@ -3,7 +3,7 @@
  * closed in order; and the `gateway.start` record.
  */
 import { join } from 'node:path';
-import { createHoldsApi, type AdminMount } from '../admin/index.js';
+import { ConsoleSignIn, createHoldsApi, type AdminMount } from '../admin/index.js';
 import { AuditLog, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import type { Reporting } from '../decision-log/index.js';
@@ -103,7 +103,13 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
   const ops = new OpsMetrics({ audit, holds, authenticator });
   // The console's auditors' view reads this same log; the holds service audits each view through `audit` above.
   const views = auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir));
-  const mounts: AdminMount[] = [createHoldsApi(holds, (req) => authenticator.authenticate(req.headers), views)];
+  const signIn = consoleSignIn(config, authenticator);
+  const mounts: AdminMount[] = [
+    ...(signIn ? [signIn.mount] : []),
+    // A console session (cookie, CSRF token on state changes) first; else the caller's bearer token.
+    createHoldsApi(holds, async (req) => signIn?.authenticate(req) ?? authenticator.authenticate(req.headers), views),
+    ...(opts.adminMounts ?? []),
+  ];
   if (opts.jwks) {
     const serveJwks = jwksRequestHandler(opts.jwks);
     mounts.push((req, res) => {
@@ -142,5 +148,18 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
 export async function recordStart(audit: AuditSink, logger: Logger): Promise<void> {
   await audit.append({ type: 'gateway.start', version: VERSION, reason: null }).catch((err: unknown) => {
     logger.log('error', 'the audit log cannot be written; requests will be refused', { error: (err as Error).message });
+  });
+}
+
+/** The console's sign-in through the identity provider, when `admin.console` configures it. */
+function consoleSignIn(config: GatewayConfig, authenticator: Authenticator): ConsoleSignIn | null {
+  const c = config.admin.console;
+  if (!c) return null;
+  return new ConsoleSignIn({
+    issuer: config.identity.issuer,
+    clientId: c.client_id,
+    discoveryUrl: c.discovery_url ?? `${config.identity.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
+    sessionSeconds: c.session_seconds,
+    verifyIdToken: (idToken) => authenticator.authenticate({ authorization: `Bearer ${idToken}` }),
   });
 }

@@ -15,13 +15,22 @@ const listenAddress = (defaultHost: string, defaultPort: number) =>
     port: optional(port, defaultPort),
   });
 
+const httpUrl = str({ pattern: /^https?:\/\/[^\s/]+/, expected: 'an http:// or https:// URL' });
+
+/** The console's sign-in through the identity provider (OIDC code flow with PKCE); docs/config.md. */
+const consoleSignIn = obj({
+  client_id: str({ nonEmpty: true }),
+  /** Default `<identity.issuer>/.well-known/openid-configuration`; a path means this admin listener (the demo's dev IdP). */
+  discovery_url: optional(str({ pattern: /^(https?:\/\/[^\s/]+|\/[^\s]*$)/, expected: 'an http:// or https:// URL, or a path on the admin listener' })),
+  session_seconds: optional(int({ min: 60, max: 86_400, unit: 'seconds' }), 3600),
+});
+
 const adminListener = obj({
   host: optional(str({ nonEmpty: true }), '127.0.0.1'),
   port: optional(port, 8081),
   metrics_public: optional(bool(), false),
+  console: optional(consoleSignIn),
 });
-
-const httpUrl = str({ pattern: /^https?:\/\/[^\s/]+/, expected: 'an http:// or https:// URL' });
 
 const credential = obj(
   {
@@ -308,6 +317,11 @@ export const configSchema = obj(
     check: (c) => {
       if (c.admin.port !== 0 && c.admin.port === c.listen.port) {
         throw new ConfigValueError('admin.port', `a port other than listen.port (${c.listen.port}): the admin listener and the clients' listener cannot share one`, c.admin.port);
+      }
+      // The ID token is verified by the gateway's own verifier, whose audience list must hold the client id (its "aud").
+      const audiences = ([] as string[]).concat(c.identity.audience);
+      if (c.admin.console && !audiences.includes(c.admin.console.client_id)) {
+        throw new ConfigValueError('admin.console.client_id', `one of identity.audience (${audiences.join(', ')}): the console's ID tokens are verified as the gateway's tokens are`, c.admin.console.client_id);
       }
       const seen = new Set<string>();
       c.routes.forEach((r, i) => {

@@ -8,7 +8,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_LIMITS, type GatewayConfig } from '../config/index.js';
-import { ensureDevIdentity, type DevIdentity } from '../identity/index.js';
+import { devAuthorizationServer, ensureDevIdentity, type DevIdentity, type DevUser } from '../identity/index.js';
 import { DEFAULT_BUNDLE, signBundle } from '../policy/index.js';
 import { startGateway, type RunningGateway } from '../app/index.js';
 import { startDemoService, type DemoService } from './service.js';
@@ -48,6 +48,12 @@ export const DEMO_ROLES = [
     request: { method: 'POST', path: '/v1/score', body: { transaction: { amount: 10 } } } },
 ] as const;
 
+/** Whom the dev IdP's sign-in page offers: each role's user once, and victor, the approver. */
+export const DEMO_USERS: DevUser[] = [
+  ...[...new Map(DEMO_ROLES.map((r) => [r.sub, { sub: r.sub, groups: [r.role as string] }])).values()],
+  { sub: 'victor', groups: ['pci-approvers'] },
+];
+
 /** Where the demo keeps its bundle signing key and the bundle it signed. */
 export interface DemoBundle {
   bundle: string;
@@ -83,7 +89,8 @@ export function demoConfig(o: DemoOptions, dev: DevIdentity, upstreamUrl: string
   const route = (name: string, path_prefix: string) => ({ name, path_prefix, host: undefined, upstream: 'demo', unmaskable: 'refuse' as const });
   return {
     listen: { host: '127.0.0.1', port: o.port },
-    admin: { host: '127.0.0.1', port: o.adminPort, metrics_public: false },
+    // The console signs in through the dev IdP this admin listener serves (devAuthorizationServer).
+    admin: { host: '127.0.0.1', port: o.adminPort, metrics_public: false, console: { client_id: dev.audience, discovery_url: '/.well-known/openid-configuration', session_seconds: 3600 } },
     state_dir: o.stateDir,
     max_body_bytes: 1 << 20,
     drain_seconds: 10,
@@ -136,7 +143,7 @@ async function banner(url: string, adminUrl: string, dev: DevIdentity, ttl: numb
   }
   const approver = await dev.sign({ sub: 'victor', groups: ['pci-approvers'], ttlSeconds: ttl });
   lines.push(
-    `# victor (pci-approvers): approve or deny held requests in the console at ${adminUrl}/console (paste this token), or:`,
+    `# victor (pci-approvers): approve or deny held requests in the console at ${adminUrl}/console (sign in as victor; or paste this token), or:`,
     `regate holds list --admin ${adminUrl} --token ${approver}`,
     '',
   );
@@ -149,7 +156,7 @@ export async function startDemo(o: DemoOptions): Promise<DemoSession> {
   const service = await startDemoService({ host: '127.0.0.1', port: o.upstreamPort, credential: { header: 'x-demo-credential', value: credential } });
   let gateway: RunningGateway;
   try {
-    gateway = await startGateway(demoConfig(o, dev, service.url, credential, await signDemoBundle(o.stateDir)), { jwks: dev.jwks, log: o.log });
+    gateway = await startGateway(demoConfig(o, dev, service.url, credential, await signDemoBundle(o.stateDir)), { jwks: dev.jwks, log: o.log, adminMounts: [devAuthorizationServer(dev, DEMO_USERS)] });
   } catch (err) {
     await service.close();
     throw err;

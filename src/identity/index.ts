@@ -7,6 +7,8 @@ export type { Authenticator, AuthenticatorDeps, AuthenticatorStats, CredentialHe
 export { API_KEY_ISSUER, hashApiKey } from './api-keys.js';
 export type { ApiKeyEntry } from './api-keys.js';
 export { DEV_AUDIENCE, DEV_ISSUER, ensureDevIdentity, jwksRequestHandler } from './dev-idp.js';
+export { devAuthorizationServer, pkceChallenge } from './dev-authorize.js';
+export type { DevUser } from './dev-authorize.js';
 export type { DevIdentity, DevTokenRequest } from './dev-idp.js';
 export * from './errors.js';
 export type { JSONWebKeySet } from 'jose';

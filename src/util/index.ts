@@ -11,3 +11,4 @@ export { openEnvironment } from './lmdb.js';
 export { USER_AGENT, VERSION } from './version.js';
 export { describeFailure, httpService, ServiceSetupError, statusMeaning, type HttpService, type ServiceOptions } from './http-service.js';
 export { backoffSeconds } from './backoff.js';
+export { listenerOrigin } from './listener-origin.js';

@@ -52,7 +52,7 @@ process.env.REGATE_TEST_LLM_KEY = 'sk-llm-456';
 test('a valid file loads with defaults, absolute paths and credentials read', async () => {
   const c = await loadConfig(write('ok.yaml', stringify(base())));
   assert.equal(c.listen, { host: '0.0.0.0', port: 8443 });
-  assert.equal(c.admin, { host: '127.0.0.1', port: 8081, metrics_public: false });
+  assert.equal(c.admin, { host: '127.0.0.1', port: 8081, metrics_public: false, console: undefined });
   assert.equal(c.limits, { requests_per_second: 50, burst: 100, max_concurrent: 32, json_max_depth: 64, headers_timeout_ms: 30_000, request_timeout_ms: 300_000, max_header_bytes: 16_384 });
   assert.is(c.max_body_bytes, 1 << 20);
   assert.equal(c.upstreams.fraud!.credential, { header: 'x-api-key', value: 'sk-fraud-123' });
@@ -92,6 +92,17 @@ test('a wrong type names the key, the line and what was expected', async () => {
     assert.match(m, /upstreams\.fraud\.timeouts\.headers_ms: expected an integer >= 1 \(milliseconds\), got "soon"/);
     assert.match(m, / line 11:/);
   }
+});
+
+test('admin.console: the client id must be one of identity.audience (its ID tokens are verified as the gateway\'s tokens); the session lasts 3600 s by default', async () => {
+  const t = base();
+  t.admin = { console: { client_id: 'regate-console' } };
+  assert.match(await failure(t), /admin\.console\.client_id: .*one of identity\.audience \(regate\)/);
+  t.identity.audience = ['regate', 'regate-console'];
+  const c = await loadConfig(write('console.yaml', stringify(t)));
+  assert.equal(c.admin.console, { client_id: 'regate-console', discovery_url: undefined, session_seconds: 3600 });
+  t.admin.console.discovery_url = 'idp.example.com/openid';
+  assert.match(await failure(t), /admin\.console\.discovery_url: .*an http:\/\/ or https:\/\/ URL, or a path on the admin listener/);
 });
 
 test('an unknown key (a typo) is refused with the nearest key suggested and the known keys listed', async () => {

@@ -16,8 +16,9 @@ export const CONSOLE_HTML = `<!doctype html>
 <body>
 <header>
   <h1>regate console</h1>
+  <a id="idp-signin" href="/console/login">Sign in with the identity provider</a>
   <form id="signin" autocomplete="off">
-    <label for="token">Your bearer token</label>
+    <label for="token">or paste a bearer token</label>
     <input id="token" type="password" spellcheck="false" required>
     <button type="submit">Sign in</button>
     <button type="button" id="signout" hidden>Sign out</button>

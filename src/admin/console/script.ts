@@ -3,13 +3,15 @@
  * supplied is put on the page with `textContent`, never as HTML. Rows are updated in place, keyed
  * by hold id, so an approver typing a comment keeps it while another approver acts; changes arrive
  * over the admin API's event stream (read with fetch, which, unlike EventSource, can send the
- * bearer token).
+ * bearer token). Signed in through the identity provider, the browser holds only an HttpOnly
+ * session cookie; the script sends the session's CSRF token (from /console/session) with each call.
  */
 
 export const CONSOLE_JS = String.raw`'use strict';
 (function () {
   var TOKEN_KEY = 'regate.console.token';
   var token = sessionStorage.getItem(TOKEN_KEY) || '';
+  var csrf = '';
   var clockSkew = 0;
   var streamAbort = null;
   var me = null;
@@ -35,13 +37,17 @@ export const CONSOLE_JS = String.raw`'use strict';
   }
   function serverNow() { return Date.now() + clockSkew; }
 
+  function signedIn() { return !!(token || csrf); }
+  /** The pasted bearer token, or else the session's CSRF token (the cookie goes by itself). */
+  function credentials() { return token ? { authorization: 'Bearer ' + token } : { 'x-csrf-token': csrf }; }
+
   async function api(method, path, body) {
-    var headers = { authorization: 'Bearer ' + token, accept: 'application/json' };
+    var headers = Object.assign(credentials(), { accept: 'application/json' });
     var init = { method: method, headers: headers, cache: 'no-store' };
     if (body !== undefined) { headers['content-type'] = 'application/json'; init.body = JSON.stringify(body); }
     var res = await fetch(path, init);
     var data = await res.json().catch(function () { return {}; });
-    if (res.status === 401) { signOut(); throw new Error('Your token was refused; sign in again.'); }
+    if (res.status === 401) { signOut(); throw new Error('Your sign-in was refused or has expired; sign in again.'); }
     if (!res.ok) throw new Error(data.message || ('HTTP ' + res.status));
     if (typeof data.now_ms === 'number') clockSkew = data.now_ms - Date.now();
     return data;
@@ -122,8 +128,8 @@ export const CONSOLE_JS = String.raw`'use strict';
     });
     Object.keys(rows).forEach(function (id) { rows[id].remove(); });
     // "No pending holds" only once signed in: before, the list is unknown, not empty.
-    $('holds-empty').hidden = !token || holds.length > 0;
-    $('holds-signed-out').hidden = !!token;
+    $('holds-empty').hidden = !signedIn() || holds.length > 0;
+    $('holds-signed-out').hidden = signedIn();
   }
 
   function renderGrants(grants) {
@@ -141,7 +147,7 @@ export const CONSOLE_JS = String.raw`'use strict';
         el('td', duration(g.expires_at_ms - serverNow())), cell);
       body.append(tr);
     });
-    $('grants-empty').hidden = !token || grants.length > 0;
+    $('grants-empty').hidden = !signedIn() || grants.length > 0;
   }
 
   async function refresh() {
@@ -171,11 +177,11 @@ export const CONSOLE_JS = String.raw`'use strict';
   }
 
   async function listen() {
-    while (token) {
+    while (signedIn()) {
       var controller = new AbortController();
       streamAbort = controller;
       try {
-        var res = await fetch('/api/holds/events', { headers: { authorization: 'Bearer ' + token }, signal: controller.signal });
+        var res = await fetch('/api/holds/events', { headers: credentials(), signal: controller.signal });
         if (!res.ok || !res.body) throw new Error('event stream refused: HTTP ' + res.status);
         var reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         var buffer = '';
@@ -322,8 +328,13 @@ export const CONSOLE_JS = String.raw`'use strict';
   function signIn(value) {
     token = value;
     sessionStorage.setItem(TOKEN_KEY, token);
-    $('signout').hidden = false;
     $('token').value = '';
+    start();
+  }
+
+  function start() {
+    $('signout').hidden = false;
+    $('idp-signin').hidden = true;
     say('Signed in.');
     refresh();
     showAuditorView();
@@ -331,6 +342,10 @@ export const CONSOLE_JS = String.raw`'use strict';
   }
 
   function signOut() {
+    // The session ends on the server too; a pasted token is only forgotten.
+    if (csrf) fetch('/console/logout', { method: 'POST', headers: { 'x-csrf-token': csrf } }).catch(function () {});
+    csrf = '';
+    $('idp-signin').hidden = false;
     token = '';
     me = null;
     $('me').hidden = true;
@@ -351,7 +366,14 @@ export const CONSOLE_JS = String.raw`'use strict';
     $('audit-search').addEventListener('submit', function (e) { e.preventDefault(); searchAudit(); });
     $('verify').addEventListener('click', verifySegments);
     setInterval(function () { Array.prototype.forEach.call($('holds').tBodies[0].rows, tick); }, 1000);
-    if (token) signIn(token);
+    if (token) return signIn(token);
+    fetch('/console/session', { cache: 'no-store' }).then(function (res) {
+      return res.ok ? res.json() : null;
+    }).then(function (session) {
+      if (!session) return;
+      csrf = session.csrf_token;
+      start();
+    }).catch(function () {});
   });
 })();
 `;
