@@ -19,6 +19,8 @@ export interface AdminStatus {
   inflight(): number | Promise<number>;
   /** The bundle each serving process runs (one, or one per worker; none yet while workers start). */
   bundles(): WatchStatus[] | Promise<WatchStatus[]>;
+  /** Why the gateway cannot serve now (the audit log is full), or null. */
+  unhealthy?(): string | null;
 }
 
 /** `/healthz`'s view of a bundle: what runs, since when, from where, and the source's latest failure. */
@@ -43,6 +45,8 @@ async function health(status: AdminStatus, query: URLSearchParams): Promise<{ co
   const revisions = [...new Set(bundles.map((b) => b.revision))];
   if (revisions.length > 1) body.revisions = revisions;
   if (query.has('bundles') && bundles.length === 0) return { code: 503, body: { ...body, status: 'bundle_not_activated' } };
+  const why = status.unhealthy?.() ?? null;
+  if (why !== null) return { code: 503, body: { ...body, status: 'unhealthy', reason: why } };
   return { code: 200, body };
 }
 

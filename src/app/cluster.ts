@@ -78,6 +78,7 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
     },
     inflight: async () => (await workerStatuses()).reduce((n, s) => n + (s?.inflight ?? 0), 0),
     bundles: workerBundles,
+    unhealthy: () => shared.audit.refusing(),
   };
   shared.bundlesFrom(workerBundles);
   const admin = createAdminServer(status, shared.mounts, adminOptions(config, shared.authenticator));

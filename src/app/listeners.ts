@@ -4,6 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { WatchStatus } from '../policy/index.js';
+import type { AuditLog } from '../audit/index.js';
 import type { AdminStatus } from '../admin/index.js';
 import type { Gateway } from '../proxy/index.js';
 import { listen } from '../util/index.js';
@@ -28,7 +29,10 @@ export async function listenOrFail(server: Server, key: keyof typeof LISTENERS, 
   }
 }
 
-/** The status of one in-process gateway, its bundle and the operator's metrics; `audit` adds the audit log's lines (witness lag). */
-export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus, ops: OpsMetrics, audit: () => string = () => ''): AdminStatus {
-  return { metricsText: async () => gateway.metrics.render() + (await ops.render()) + audit(), inflight: () => gateway.inflight, bundles: () => [bundle()] };
+/**
+ * The status of one in-process gateway, its bundle and the operator's metrics; `audit` adds the audit
+ * log's lines (witness lag); `unhealthy` says why the audit log refuses appends (full, unwritable), if it does.
+ */
+export function gatewayStatus(gateway: Gateway, bundle: () => WatchStatus, ops: OpsMetrics, audit: () => string = () => '', unhealthy: () => string | null = () => null): AdminStatus {
+  return { metricsText: async () => gateway.metrics.render() + (await ops.render()) + audit(), inflight: () => gateway.inflight, bundles: () => [bundle()], unhealthy };
 }

@@ -7,7 +7,7 @@
  * (so `process_*` describe the primary, and the key-set loads are the primary's authenticator's).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AuditLog } from '../audit/index.js';
+import type { Archiver, AuditLog } from '../audit/index.js';
 import type { HoldService } from '../hold/index.js';
 import type { Authenticator } from '../identity/index.js';
 import type { WatchStatus } from '../policy/index.js';
@@ -18,6 +18,8 @@ export interface OpsSources {
   audit: AuditLog;
   holds: HoldService;
   authenticator: Authenticator;
+  /** Set when `audit.archive` is configured. */
+  archiver?: Archiver | null;
 }
 
 export class OpsMetrics {
@@ -68,6 +70,18 @@ export class OpsMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     });
     const failures = new Counter({ name: 'regate_audit_append_failures_total', help: 'Audit records that could not be written (the request they belong to is refused), by event type.', labelNames: ['type'], registers });
+    new Gauge({ name: 'regate_audit_store_bytes', help: 'Bytes the live audit store\'s data occupies (pages in use).', registers, collect() { this.set(src.audit.fill().usedBytes); } });
+    new Gauge({ name: 'regate_audit_store_max_bytes', help: 'The most the live audit store may occupy (audit.max_size_bytes); at it, requests are refused with 503.', registers, collect() { this.set(src.audit.fill().capBytes); } });
+    new Gauge({ name: 'regate_audit_store_fill_ratio', help: 'How full the live audit store is (0..1); a warning record and log line at 0.8 and 0.9.', registers, collect() { const f = src.audit.fill(); this.set(f.usedBytes / f.capBytes); } });
+    const archiver = src.archiver;
+    if (archiver) {
+      new Gauge({ name: 'regate_audit_archive_pending_segments', help: 'Sealed segments not yet in the archive (they wait, in order, while archive writes fail).', registers, collect() { this.set(archiver.stats().pending); } });
+      new Gauge({ name: 'regate_audit_archived_through_segment', help: 'The newest segment the archive holds (all before it too).', registers, collect() { this.set(archiver.stats().archived_through); } });
+      new Gauge({ name: 'regate_audit_pruned_through_segment', help: 'The newest segment pruned from the live store after its archived copy was read back.', registers, collect() { this.set(archiver.stats().pruned_through); } });
+      new Gauge({ name: 'regate_audit_archive_failing', help: 'Archive writes that failed in a row now (0 when the last one succeeded).', registers, collect() { this.set(archiver.stats().failing); } });
+      new Counter({ name: 'regate_audit_archive_failures_total', help: 'Archive writes that failed (each is retried with backoff).', registers, collect() { this.reset(); this.inc(archiver.stats().failures); } });
+      new Counter({ name: 'regate_audit_segments_expired_total', help: 'Archived segments deleted under audit.retain_archive_days (each noted in a segment.expired record).', registers, collect() { this.reset(); this.inc(archiver.stats().segments_expired); } });
+    }
     tapAppends(src.audit, (type, _json, seconds, failure) => {
       if (failure !== undefined) return void failures.inc({ type });
       append.observe(seconds);

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { ConsoleSignIn, createHoldsApi, type AdminMount } from '../admin/index.js';
-import { AuditLog, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles } from '../audit/index.js';
+import { Archiver, AuditLog, FolderArchive, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import type { Reporting } from '../decision-log/index.js';
 import type { WatchStatus } from '../policy/index.js';
@@ -56,6 +56,8 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     keyId: key.keyId,
     mapSizeBytes: config.audit.max_size_bytes,
     durability: config.audit.durability,
+    segmentRecords: config.audit.segment_records,
+    segmentSeconds: config.audit.segment_seconds,
     scrub: auditScrub,
     ...(config.audit.origin ? { origin: config.audit.origin } : {}),
     // Outside the store: a store rolled back or rewritten no longer extends it, and start is refused.
@@ -100,7 +102,14 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     await audit.close();
     throw err;
   }
-  const ops = new OpsMetrics({ audit, holds, authenticator });
+  const archiver = config.audit.archive
+    ? await Archiver.start(audit, new FolderArchive(config.audit.archive.dir), {
+      retainLive: config.audit.retain_live,
+      retainArchiveDays: config.audit.retain_archive_days,
+      log: (level, message, fields) => logger.log(level, message, fields as Record<string, string | number | null>),
+    })
+    : null;
+  const ops = new OpsMetrics({ audit, holds, authenticator, archiver });
   // The console's auditors' view reads this same log; the holds service audits each view through `audit` above.
   const views = auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir));
   const signIn = consoleSignIn(config, authenticator);

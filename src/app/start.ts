@@ -33,7 +33,7 @@ export async function startGateway(config: GatewayConfig, opts: StartOptions = {
   }
   const { gateway, server } = pipeline;
   shared.bundlesFrom(() => [pipeline.bundleStatus()]);
-  const admin = createAdminServer(gatewayStatus(gateway, pipeline.bundleStatus, shared.ops, shared.auditMetrics), shared.mounts, adminOptions(config, shared.authenticator));
+  const admin = createAdminServer(gatewayStatus(gateway, pipeline.bundleStatus, shared.ops, shared.auditMetrics, () => shared.audit.refusing()), shared.mounts, adminOptions(config, shared.authenticator));
   let url: string;
   let adminUrl: string;
   try {

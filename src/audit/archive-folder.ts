@@ -2,7 +2,7 @@
  * The folder archive (`audit.archive.dir`, meant to be on another volume than the live log): one
  * gzip file per segment, `<dir>/<segment / 1000>/segment-<segment>-<sealed at>.seg.gz`, holding a
  * header line (JSON: segment, first, size, checkpoint, base) and then the records, one a line
- * (docs/audit-format.md §7; `zcat` reads it). A file is written under a temporary name, fsync'd,
+ * (docs/audit-format.md §10; `zcat` reads it). A file is written under a temporary name, fsync'd,
  * renamed into place and its folder fsync'd, so a reader sees a whole segment or none, and a crash
  * loses nothing the archiver believed stored. Folders of a thousand keep listings small.
  */

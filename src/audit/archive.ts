@@ -1,5 +1,5 @@
 /**
- * Where sealed segments go to stay for a year (docs/audit-format.md §7): one interface, so the
+ * Where sealed segments go to stay for a year (docs/audit-format.md §10): one interface, so the
  * folder backend (archive-folder.ts) and the cluster's PostgreSQL store are each one file. A backend
  * stores what it is given and hands it back byte for byte; the archiver (archiver.ts) decides what to
  * store, checks what it reads back, and prunes the live store only then.

@@ -1,5 +1,5 @@
 /**
- * The live log's lifecycle (docs/audit-format.md §7): every sealed segment is copied to the archive
+ * The live log's lifecycle (docs/audit-format.md §10): every sealed segment is copied to the archive
  * in order (a failed write is retried with backoff and holds back the later ones, so none is lost or
  * reordered); a segment leaves the live store only once `audit.retain_live` lets it go and the
  * archive's copy has been read back and checked (records byte for byte, root, checkpoint);

@@ -97,6 +97,8 @@ export class AuditLog {
   private usedBytes = 0;
   private bytesSinceMeasure = 0;
   private failure: AuditWriteError | null = null;
+  /** The last refusal for want of space, until an append fits again. */
+  private full: AuditLogFullError | null = null;
   private readonly unwritable: AuditReadOnlyError | null;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -233,8 +235,10 @@ export class AuditLog {
     }
     const { bytes, leaf } = encoded;
     if (this.usedBytes + (this.bytesSinceMeasure + bytes.length + RECORD_OVERHEAD) > this.capBytes && this.measure() + bytes.length + RECORD_OVERHEAD > this.capBytes) {
-      return Promise.reject(new AuditLogFullError(`the audit log at ${this.dir} is full: ${this.usedBytes} of ${this.capBytes + SEAL_RESERVE} bytes (mapSizeBytes) used; record ${this.nextSeq} was not written`));
+      this.full = new AuditLogFullError(`the audit log at ${this.dir} is full: ${this.usedBytes} of ${this.capBytes + SEAL_RESERVE} bytes (mapSizeBytes) used; record ${this.nextSeq} was not written`);
+      return Promise.reject(this.full);
     }
+    this.full = null;
     const seq = this.nextSeq++;
     this.prevHash = leaf.toString('hex');
     if (this.segment.count === 0) {
@@ -288,6 +292,11 @@ export class AuditLog {
     });
     this.sealQueue = done.catch(() => undefined);
     return done;
+  }
+
+  /** Why appends are refused now (the log is full, unwritable or failed), or null while they are taken. */
+  refusing(): string | null {
+    return (this.unwritable ?? this.failure ?? this.full)?.message ?? null;
   }
 
   /** How full the store is: the bytes its data occupies and the most it may (mapSizeBytes); refreshed by this call. */

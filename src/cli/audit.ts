@@ -9,7 +9,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  AuditLog, AuditWriteError, checkpointEnd, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
+  AuditLog, AuditWriteError, archiveInput, FolderArchive, checkpointEnd, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
   keyIdOf, readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
   type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
@@ -111,7 +111,7 @@ const clusterOptions = <T>(y: Argv<T>) =>
     .option('cluster', { type: 'string', describe: "The cluster store's archive: a gateway config file (its cluster.postgres) or a postgres:// URL" })
     .option('password-file', { type: 'string', describe: 'With a --cluster URL: file holding the database password' });
 
-interface VerifyArgs extends Where, ClusterArgs { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json: boolean }
+interface VerifyArgs extends Where, ClusterArgs { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; archive?: string; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json: boolean }
 
 /** A checkpoint file the user named: a signed note or JWS, bare or in a checkpoint.json. */
 function readCheckpoint(file: string): string {
@@ -138,6 +138,7 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' })
       .option('checkpoint', { type: 'string', array: true, describe: 'A checkpoint you kept (any age, repeatable): the log must be consistent with it' })
       .option('from', { type: 'number', describe: 'The export must start at or before this record (its first segments may not be missing)' })
+      .option('archive', { type: 'string', describe: 'The archive folder (audit.archive.dir): verify archive + live store as one log' })
       .option('witness-key', { type: 'string', array: true, describe: "A witness's verifier key (name+id+base64, or a file holding it; repeatable): cosignatures are then required" })
       .option('witness-quorum', { type: 'number', describe: 'How many of the witnesses must cosign (default: all)' })
       .option('witness-lag', { type: 'number', default: 0, describe: 'How many newest checkpoints may still lack cosignatures' })
@@ -167,7 +168,11 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       }
     };
     if (a.files && a.files.length > 0 && (a.dir || a.state)) throw new UsageError('verify either export files or a store (--dir/--state), not both');
-    const result = a.files && a.files.length > 0 ? await run(fileInput(a.files), false) : await withStore(a, (store) => run(storeInput(store), true));
+    if (a.archive !== undefined && a.files && a.files.length > 0) throw new UsageError('--archive goes with a store (--dir/--state), not export files');
+    const archive = a.archive === undefined ? null : new FolderArchive(a.archive);
+    const result = a.files && a.files.length > 0
+      ? await run(fileInput(a.files), false)
+      : await withStore(a, (store) => run(archive ? archiveInput(store, archive) : storeInput(store), true));
     if (!result.ok) throw new VerificationFailed(`audit log is NOT intact: ${result.fault.message}`);
     process.stdout.write(a.json ? JSON.stringify(result.summary) + '\n' : describe(result.summary));
   },

@@ -27,12 +27,8 @@ export interface ResolvedUpstream extends Omit<UpstreamConfig, 'credential'> {
 /** What the gateway runs on: the validated file with paths made absolute and secrets read. */
 export interface GatewayConfig extends Omit<ConfigFile, 'upstreams' | 'audit'> {
   upstreams: Record<string, ResolvedUpstream>;
-  /** `durability` unset: `fsync`. */
-  audit: {
-    dir: string; body_cap_bytes: number; max_size_bytes: number; durability?: 'fsync' | 'commit';
-    /** Checkpoint origin, witnesses and their quorum (docs/config.md); none when absent. */
-    origin?: string; witnesses?: Array<{ url: string; public_key: string }>; witness_quorum?: number;
-  };
+  /** `durability` unset: `fsync`; `retain_archive_days` unset: 400; origin, witnesses and their quorum (docs/config.md): none when absent. */
+  audit: Partial<Omit<ConfigFile['audit'], 'dir'>> & { dir: string; body_cap_bytes: number; max_size_bytes: number };
 }
 
 /** Line number (1-based) of the key at `path` (`routes[1].upstream`) in the document, if found. */
@@ -123,7 +119,7 @@ export async function resolveConfig(file: string, tree: unknown, lineFor: (path:
     policy: absolutePolicyPaths(parsed.policy, abs),
     decision_logs: parsed.decision_logs && { ...parsed.decision_logs, service: absoluteServicePaths(parsed.decision_logs.service, abs) },
     status: parsed.status && { ...parsed.status, service: absoluteServicePaths(parsed.status.service, abs) },
-    audit: { ...parsed.audit, dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit') },
+    audit: { ...parsed.audit, dir: parsed.audit.dir ? abs(parsed.audit.dir) : resolve(stateDir, 'audit'), archive: parsed.audit.archive && { dir: abs(parsed.audit.archive.dir) } },
     cluster: parsed.cluster && {
       ...parsed.cluster,
       postgres: {

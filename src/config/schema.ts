@@ -206,7 +206,7 @@ const policy = obj(
 /** LMDB keeps this much of the quota for sealing (src/audit/log.ts), so a quota must leave room for records. */
 const AUDIT_MIN_SIZE = 512 * 1024;
 
-/** A witness the gateway submits checkpoints to: its URL and its cosignature verifier key (docs/audit-format.md §7). */
+/** A witness the gateway submits checkpoints to: its URL and its cosignature verifier key (docs/audit-format.md §10). */
 const witness = obj({
   url: httpUrl,
   public_key: str({ pattern: /^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+={0,2}$/, expected: "a witness verifier key: name+keyid+base64 (`regate witness key` prints it)" }),
@@ -223,9 +223,23 @@ const audit = obj({
   max_size_bytes: optional(int({ min: AUDIT_MIN_SIZE, unit: 'bytes the audit log may occupy on disk' }), 64 * 2 ** 30),
   // `fsync` survives power loss; `commit` only a process crash, for a higher throughput (docs/config.md).
   durability: optional(oneOf(['fsync', 'commit'] as const), 'fsync'),
+  segment_records: optional(int({ min: 1, max: 10_000_000, unit: 'records a segment holds before it is sealed' }), 10_000),
+  segment_seconds: optional(int({ min: 1, max: 86_400, unit: 'seconds before an open segment is sealed' }), 60),
+  // The lifecycle (docs/audit-format.md §10): sealed segments go to the archive; the live store keeps what retain_live says.
+  archive: optional(obj({ dir: str({ nonEmpty: true }) })),
+  retain_live: optional(obj({
+    seconds: optional(int({ min: 0, unit: 'seconds a sealed segment stays in the live store' })),
+    bytes: optional(int({ min: 0, unit: 'bytes the live store may hold before its oldest archived segments leave it' })),
+  }, {
+    check: (r, path) => {
+      if (r.seconds === undefined && r.bytes === undefined) throw new ConfigValueError(`${path}.seconds`, 'seconds and/or bytes (how much stays in the live store)', undefined);
+    },
+  })),
+  retain_archive_days: optional(int({ min: 1, max: 36_500, unit: 'days archived segments are kept' }), 400),
 }, {
   check: (a, path) => {
     if (a.witness_quorum !== undefined && a.witness_quorum > a.witnesses.length) throw new ConfigValueError(`${path}.witness_quorum`, `at most the number of audit.witnesses (${a.witnesses.length})`, a.witness_quorum);
+    if (a.retain_live && !a.archive) throw new ConfigValueError(`${path}.archive.dir`, 'an archive folder: retain_live prunes only segments the archive holds', undefined);
   },
 });
 
