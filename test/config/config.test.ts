@@ -168,6 +168,21 @@ test('audit.durability: fsync by default, commit on request, anything else refus
   assert.match(await failure(t), /audit\.durability: expected one of "fsync", "commit", got "nosync"/);
 });
 
+test('audit lifecycle: archive.dir made absolute, retain_archive_days 400 by default; retain_live without an archive or without seconds/bytes refused by key', async () => {
+  const t = base();
+  t.audit = { archive: { dir: 'arch' }, retain_live: { bytes: 1024 } };
+  const c = await resolveConfig(join(dir, 'c.yaml'), t);
+  assert.is(c.audit.archive?.dir, join(dir, 'arch'));
+  assert.is(c.audit.retain_archive_days, 400);
+  assert.is(c.audit.retain_live?.bytes, 1024);
+  t.audit = { retain_live: { seconds: 60 } };
+  assert.match(await failure(t), /audit\.archive\.dir: expected an archive folder/);
+  t.audit = { archive: { dir: 'arch' }, retain_live: {} };
+  assert.match(await failure(t), /audit\.retain_live\.seconds: expected seconds and\/or bytes/);
+  t.audit = { retain_archive_days: 0 };
+  assert.match(await failure(t), /audit\.retain_archive_days/);
+});
+
 test('a credential needs exactly one source', async () => {
   const t = base();
   t.upstreams.fraud.credential.value_env = 'X';
