@@ -210,7 +210,17 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
   const upstream = await new UpstreamDouble().start();
   const logs = new LogSink();
   const stateDir = mkdtempSync(join(tmpdir(), 'regate-rig-'));
-  const gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { stateDir, ...over }), { log: logs });
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { stateDir, ...over }), { log: logs });
+  } catch (err) {
+    // A gateway that refuses to start (a test of that refusal) must not leave its doubles listening:
+    // they would keep the test process, and so `npm test`, from ever exiting.
+    await upstream.stop();
+    await idp.stop();
+    if (!over.keepState) rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     idp,
     upstream,
