@@ -71,15 +71,15 @@ export class AuditPublisher {
         return await this.publishMissing();
       }
       let start = cursor?.end ?? 0;
-      const todo: { segment: number; first: number; size: number; note: string }[] = [];
+      const unpublished: { segment: number; first: number; size: number; note: string }[] = [];
       for (const s of sealed) {
         const end = checkpointEnd(s.checkpoint as Exclude<typeof s.checkpoint, string>);
-        if (end > archived) todo.push({ segment: s.key, first: start, size: end, note: s.text });
+        if (end > archived) unpublished.push({ segment: s.key, first: start, size: end, note: s.text });
         else this.#cursor = { key: s.key, end, origin };
         start = end;
       }
-      this.#backlog = todo.length;
-      for (const t of todo) {
+      this.#backlog = unpublished.length;
+      for (const t of unpublished) {
         const lines: Buffer[] = [];
         for (const { value } of reader.records.getRange({ start: t.first, end: t.size })) lines.push(value, Buffer.from('\n'));
         await archiveCheckpoint(this.store.pool, {
