@@ -12,11 +12,13 @@
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { findOpa } from '../src/policy-build/index.js';
 import { report, type Row } from './lib/report.js';
 import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startNginx, startOpaServer, startStub } from './harness/contenders.js';
+import { startGoPeer, type EvalFigures, type GoPeer } from './harness/go-peer.js';
 import { startLiteLlm } from './harness/litellm.js';
 import { runFixedRate, runLoad, type LoadResult } from './harness/load.js';
 import { usage, type Started } from './harness/proc.js';
@@ -30,13 +32,20 @@ const sseStreams = Number(process.env.BENCH_SSE_STREAMS ?? 200);
 const only = process.env.BENCH_ONLY?.split(',');
 const regoDir = fileURLToPath(new URL('../../rego/', import.meta.url));
 const sseClient = fileURLToPath(new URL('./harness/sse-client.js', import.meta.url));
+const wasmEval = fileURLToPath(new URL('./harness/wasm-eval.js', import.meta.url));
 const exec = promisify(execFile);
 
 /** The request every contender serves: a card-scoring POST, as a fraud analyst sends it. */
 const score = { path: '/v1/score', method: 'POST', body: JSON.stringify({ amount: 12.5, merchant: 'm-42', card: { last4: '1111' } }) };
 const chat = { path: '/v1/chat/completions', method: 'POST', body: JSON.stringify({ model: 'demo', messages: [{ role: 'user', content: 'Is this charge legitimate?' }] }) };
 
-interface Running { base: string; procs: Started[]; auth?: string; cleanup?: () => void }
+interface Running {
+  base: string; procs: Started[]; auth?: string; cleanup?: () => void;
+  /** Called after the warm-up, before the measured load (resets a contender's own counters). */
+  beforeLoad?: () => Promise<void>;
+  /** Figures a contender reports about itself after the measured load (the Go peer's policy timings). */
+  collect?: () => Promise<Record<string, unknown>>;
+}
 interface Contender {
   id: string;
   label: string;
@@ -69,6 +78,23 @@ async function regateClustered(upstream: string): Promise<Running> {
   return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: clusterSetup.tokens.analyst };
 }
 
+/**
+ * The Go peer's policy evaluation p50 beside regate's Wasm: under load (timed inside the peer),
+ * and both engines evaluating the very input the peer last built, back to back, pinned to the
+ * contenders' core (regate's with `evaluate`, as the gateway calls it, from the bench bundle).
+ */
+const EVAL_LOOP = 20_000;
+async function evalFigures(g: GoPeer, setup: RegateSetup): Promise<Record<string, unknown>> {
+  const underLoad = await g.evalStats();
+  const loop = await g.evalLoop(EVAL_LOOP);
+  const inputFile = join(setup.dir, 'peer-input.json');
+  writeFileSync(inputFile, JSON.stringify(loop.input));
+  const { stdout } = await exec('taskset', ['-c', CONTENDER_CPU, process.execPath, wasmEval, join(setup.dir, 'bench.tar.gz'), inputFile, String(EVAL_LOOP)]);
+  const wasm = JSON.parse(/EVALJSON (\{.*\})/.exec(stdout)![1]!) as EvalFigures & { allow: boolean };
+  if (!wasm.allow) throw new Error('regate\'s Wasm denies the input the Go peer allowed: the two do not evaluate the same policy');
+  return { go_under_load: underLoad, go_loop: { evals: loop.evals, p50_us: loop.p50_us, p99_us: loop.p99_us }, regate_wasm_loop: wasm };
+}
+
 const contenders: Contender[] = [
   { id: 'direct', label: '1 direct to upstream', request: score, start: async (up) => ({ base: up, procs: [] }) },
   {
@@ -92,6 +118,14 @@ const contenders: Contender[] = [
     },
   },
   {
+    id: 'go-opa', label: '8 Go net/http + OPA Go SDK (JWT, policy; no masking, no audit)', request: score,
+    start: async (up) => {
+      const setup = (regateSetup ??= await prepareRegate(up));
+      const g = await startGoPeer(setup, up, CONTENDER_CPU);
+      return { base: g.base, procs: [g.proc], auth: setup.tokens.analyst, beforeLoad: async () => { await g.evalStats(); }, collect: () => evalFigures(g, setup) };
+    },
+  },
+  {
     id: 'nginx', label: '6 nginx proxy_pass', request: score,
     start: async (up) => { const p = await startNginx(up); return { base: `http://127.0.0.1:${p.port}`, procs: [p] }; },
   },
@@ -102,17 +136,19 @@ const contenders: Contender[] = [
   },
 ];
 
-interface Measured { c: Contender; load: LoadResult; cpu: number; rss: number; range: [number, number] }
+interface Measured { c: Contender; load: LoadResult; cpu: number; rss: number; range: [number, number]; own?: Record<string, unknown> }
 
 async function measure(c: Contender, upstream: string): Promise<Measured> {
   const r = await c.start(upstream);
   try {
     const spec = { url: r.base + c.request.path, connections, cpus: LOAD_CPU, method: c.request.method, body: c.request.body, auth: r.auth };
     await runLoad({ ...spec, seconds: 2 }); // warm-up: JIT, pools, token cache
+    await r.beforeLoad?.();
     const before = r.procs.map((p) => usage(p.child.pid!).cpuSeconds);
     const load = await runLoad({ ...spec, seconds });
     const after = r.procs.map((p) => usage(p.child.pid!));
-    return { c, load, cpu: after.reduce((a, u, i) => a + u.cpuSeconds - before[i]!, 0), rss: after.reduce((a, u) => a + u.rssBytes, 0), range: [load.rps, load.rps] };
+    const own = await r.collect?.();
+    return { c, load, cpu: after.reduce((a, u, i) => a + u.cpuSeconds - before[i]!, 0), rss: after.reduce((a, u) => a + u.rssBytes, 0), range: [load.rps, load.rps], own };
   } finally {
     for (const p of r.procs) await p.stop();
     r.cleanup?.();
@@ -182,8 +218,20 @@ try {
       'x bare': bare ? r.load.rps / bare.load.rps : NaN,
       'x opa-rest': opa ? r.load.rps / opa.load.rps : NaN,
       'x regate': byId('regate') ? r.load.rps / byId('regate')!.load.rps : NaN,
+      'x go-opa': byId('go-opa') ? r.load.rps / byId('go-opa')!.load.rps : NaN,
       errors: r.load.errors + r.load.non2xx,
     });
+  }
+
+  const go = byId('go-opa')?.own as { go_under_load: EvalFigures; go_loop: EvalFigures; regate_wasm_loop: EvalFigures } | undefined;
+  if (go) {
+    const evalRows: Row[] = [
+      { engine: 'OPA Go SDK (PreparedEvalQuery.Eval), inside the Go peer under load', evals: go.go_under_load.evals, 'p50 us': go.go_under_load.p50_us, 'p99 us': go.go_under_load.p99_us },
+      { engine: 'OPA Go SDK, the same input back to back', evals: go.go_loop.evals, 'p50 us': go.go_loop.p50_us, 'p99 us': go.go_loop.p99_us },
+      { engine: 'regate Wasm (evaluate), the same input back to back', evals: go.regate_wasm_loop.evals, 'p50 us': go.regate_wasm_loop.p50_us, 'p99 us': go.regate_wasm_loop.p99_us },
+    ];
+    extra.policy_eval = evalRows;
+    report('gateway-policy-eval', evalRows);
   }
 
   const half = bare ? Math.round(bare.load.rps / 2) : 0;
@@ -239,6 +287,7 @@ const md = (rs: Row[]) => rs.length === 0 ? '' : `| ${Object.keys(rs[0]!).join('
 writeFileSync(file.replace(/\.json$/, '.md'), [
   `# regate benchmark ${new Date().toISOString().slice(0, 10)}`, '', `Load: ${extra.load_generator as string}.`, '', md(rows),
   ...(extra.fixed_rate ? ['', `## Fixed rate (${(extra.fixed_rate as { rate: number }).rate} req/s)`, '', md((extra.fixed_rate as { rows: Row[] }).rows)] : []),
+  ...(extra.policy_eval ? ['', '## Policy evaluation, Go peer vs regate', '', md(extra.policy_eval as Row[])] : []),
   ...(extra.sse ? ['', '## SSE', '', md(extra.sse as Row[])] : []),
   ...(Object.keys(skipped).length ? ['', '## Skipped', '', ...Object.entries(skipped).map(([k, v]) => `- ${k}: ${v}`)] : []),
 ].join('\n'));
