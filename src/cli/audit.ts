@@ -15,6 +15,7 @@ import {
 } from '../audit/index.js';
 import { archiveTarget, describeVerdicts, exportArchive, verifyArchive } from './audit-cluster.js';
 import { UsageError, VerificationFailed } from './exit.js';
+import { report, verdict } from './output.js';
 import { progress } from './progress.js';
 
 interface Where { dir?: string; state?: string }
@@ -111,7 +112,7 @@ const clusterOptions = <T>(y: Argv<T>) =>
     .option('cluster', { type: 'string', describe: "The cluster store's archive: a gateway config file (its cluster.postgres) or a postgres:// URL" })
     .option('password-file', { type: 'string', describe: 'With a --cluster URL: file holding the database password' });
 
-interface VerifyArgs extends Where, ClusterArgs { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; archive?: string; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json: boolean }
+interface VerifyArgs extends Where, ClusterArgs { files?: string[]; key?: string[]; checkpoint?: string[]; from?: number; archive?: string; 'witness-key'?: string[]; 'witness-quorum'?: number; 'witness-lag': number; json?: boolean }
 
 /** A checkpoint file the user named: a signed note or JWS, bare or in a checkpoint.json. */
 function readCheckpoint(file: string): string {
@@ -142,7 +143,6 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('witness-key', { type: 'string', array: true, describe: "A witness's verifier key (name+id+base64, or a file holding it; repeatable): cosignatures are then required" })
       .option('witness-quorum', { type: 'number', describe: 'How many of the witnesses must cosign (default: all)' })
       .option('witness-lag', { type: 'number', default: 0, describe: 'How many newest checkpoints may still lack cosignatures' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
       .example('$0 audit verify --state .regate', 'verify the demo log with its public key')
       .example('$0 audit verify --cluster regate.yaml --key n1.pub.pem --key n2.pub.pem', "every node's log from the cluster store's archive, one line per node")
       .example('$0 audit verify ./export --key audit.pub.pem --checkpoint last.checkpoint.json', 'verify exported segments against a checkpoint you kept'),
@@ -150,10 +150,8 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
     const { keys, candidates } = await trustOf(a);
     if (a.cluster !== undefined) {
       const verdicts = await verifyArchive(await archiveTarget(a.cluster, a['password-file']), keys);
-      process.stdout.write(a.json ? JSON.stringify(verdicts) + '\n' : describeVerdicts(verdicts));
       const bad = verdicts.filter((v) => !v.ok);
-      if (bad.length > 0) throw new VerificationFailed(`the archived audit log of ${bad.map((v) => v.node).join(', ')} is NOT intact`);
-      return;
+      return verdict(a.json, describeVerdicts(verdicts), { nodes: verdicts }, bad.length > 0 ? `the archived audit log of ${bad.map((v) => v.node).join(', ')} is NOT intact` : undefined);
     }
     const checkpoints = (a.checkpoint ?? []).map(readCheckpoint);
     const witnesses = readWitnessKeys(a['witness-key'] ?? []);
@@ -173,12 +171,13 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
     const result = a.files && a.files.length > 0
       ? await run(fileInput(a.files), false)
       : await withStore(a, (store) => run(archive ? archiveInput(store, archive) : storeInput(store), true));
-    if (!result.ok) throw new VerificationFailed(`audit log is NOT intact: ${result.fault.message}`);
-    process.stdout.write(a.json ? JSON.stringify(result.summary) + '\n' : describe(result.summary));
+    // The verdict either way: on a fault, what it is and how far the log checked out before it.
+    if (!result.ok) return verdict(a.json, '', { fault: result.fault, ...result.summary }, `audit log is NOT intact: ${result.fault.message}`);
+    report(a.json, describe(result.summary), { ...result.summary });
   },
 };
 
-interface ExportArgs extends Where, ClusterArgs { out: string; from?: number; to?: number; key?: string[] }
+interface ExportArgs extends Where, ClusterArgs { out: string; from?: number; to?: number; key?: string[]; json?: boolean }
 
 const exportCommand: CommandModule<object, ExportArgs> = {
   command: 'export',
@@ -194,14 +193,15 @@ const exportCommand: CommandModule<object, ExportArgs> = {
     if (a.cluster !== undefined) {
       if (a.node === undefined) throw new UsageError('--cluster needs --node: the node id (or log origin) whose archived log to export');
       const r = await exportArchive(await archiveTarget(a.cluster, a['password-file']), a.node, a.out);
-      process.stdout.write(`exported ${r.segments.length} archived segments of ${r.origin} to ${a.out}; verify them with \`regate audit verify ${a.out} --key ...\`\n`);
-      return;
+      return report(a.json, `exported ${r.segments.length} archived segments of ${r.origin} to ${a.out}; verify them with \`regate audit verify ${a.out} --key ...\``, { out: a.out, origin: r.origin, segments: r.segments });
     }
     const keys = await allKeys(a);
     const r = await withStore(a, (store) => exportSegments(store, a.out, keys, { from: a.from, to: a.to }));
     if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);
     const recorded = await recordExport(a, r);
-    process.stdout.write(`exported segments ${r.segments[0]}..${r.segments[r.segments.length - 1]} (${r.records} records) to ${a.out}; ${recorded}\n`);
+    report(a.json, `exported segments ${r.segments[0]}..${r.segments[r.segments.length - 1]} (${r.records} records) to ${a.out}; ${recorded.text}`, {
+      out: a.out, segments: r.segments, first_record: r.firstRecord, records: r.records, recorded_as: recorded.seq,
+    });
   },
 };
 
@@ -209,29 +209,30 @@ const exportCommand: CommandModule<object, ExportArgs> = {
  * Access to the audit log is itself audited (PCI DSS 10.2.1.3). Given --state (whose signing key
  * this can use) and no gateway holding the log, the export is appended as a log.exported record.
  */
-async function recordExport(a: ExportArgs, r: ExportResult): Promise<string> {
-  if (!a.state || !existsSync(join(a.state, 'audit.key.pem'))) return 'not recorded in the log (give --state to record exports)';
+async function recordExport(a: ExportArgs, r: ExportResult): Promise<{ seq: number | null; text: string }> {
+  const not = (why: string) => ({ seq: null, text: `not recorded in the log${why}` });
+  if (!a.state || !existsSync(join(a.state, 'audit.key.pem'))) return not(' (give --state to record exports)');
   const key = await loadOrCreateAuditKey(a.state);
   let log: AuditLog;
   try {
     log = await AuditLog.open({ dir: logDir(a), signingKey: key.privateKey, keyId: key.keyId });
   } catch (err) {
-    if (err instanceof AuditWriteError) return `not recorded in the log: ${err.message}`;
+    if (err instanceof AuditWriteError) return not(`: ${err.message}`);
     throw err;
   }
   try {
     const first = r.firstRecord;
     const { seq } = await log.append({ type: 'log.exported', actor: process.env.USER ?? userInfo().username, first, last: first + r.records - 1, target: resolve(a.out) });
-    return `recorded in the log as record ${seq}`;
+    return { seq, text: `recorded in the log as record ${seq}` };
   } catch (err) {
-    if (err instanceof AuditWriteError) return `not recorded in the log: ${err.message}`;
+    if (err instanceof AuditWriteError) return not(`: ${err.message}`);
     throw err;
   } finally {
     await log.close();
   }
 }
 
-interface ProveArgs extends Where { seq?: number; consistency?: string[]; checkpoint?: string; key?: string[]; out?: string }
+interface ProveArgs extends Where { seq?: number; consistency?: string[]; checkpoint?: string; key?: string[]; out?: string; json?: boolean }
 
 /** OLD or NEW of `prove --consistency`: a checkpoint file, or a tree size whose checkpoint the store holds. */
 function checkpointArg(store: Store, arg: string): string {
@@ -261,12 +262,16 @@ const proveCommand: CommandModule<object, ProveArgs> = {
       a.seq !== undefined ? proveInclusion(store, a.seq, keys, kept) : proveConsistency(store, checkpointArg(store, a.consistency![0]!), checkpointArg(store, a.consistency![1]!), keys),
     );
     const text = JSON.stringify(proof, null, 2) + '\n';
-    if (a.out) writeFileSync(a.out, text);
+    const kind = a.seq !== undefined ? 'inclusion' : 'consistency';
+    if (a.out) {
+      writeFileSync(a.out, text);
+      if (a.json) report(true, '', { kind, out: a.out });
+    } else if (a.json) report(true, '', { kind, proof });
     else process.stdout.write(text);
   },
 };
 
-const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: string[]; checkpoint?: string }> = {
+const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: string[]; checkpoint?: string; json?: boolean }> = {
   command: 'verify-proof [proof]',
   describe: 'Check an inclusion or consistency proof (file, or - for stdin) against public key(s)',
   builder: (y) =>
@@ -289,13 +294,16 @@ const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: s
       const r = await verifyConsistency(proof, keys);
       if (!r.ok) throw new VerificationFailed(r.message);
       await compareWithLog(a, keys, [r.old.note, r.new.note]);
-      process.stdout.write(`tree size ${r.new.size} of ${r.new.origin} extends tree size ${r.old.size}: consistent, both signed by a trusted key.\n`);
-      return;
+      return report(a.json, `tree size ${r.new.size} of ${r.new.origin} extends tree size ${r.old.size}: consistent, both signed by a trusted key.`, {
+        kind: 'consistency', origin: r.new.origin, old_size: r.old.size, new_size: r.new.size,
+      });
     }
     const r = await verifyInclusion(proof, keys, kept);
     if (!r.ok) throw new VerificationFailed(r.message);
     if (proof.v === 2) await compareWithLog(a, keys, [proof.checkpoint]);
-    process.stdout.write(`record ${r.record.seq} (${r.record.event.type}, ${r.record.ts}) is included in the tree of size ${r.treeSize}, signed by a trusted key${kept ? ', consistent with the checkpoint you kept' : ''}.\n`);
+    report(a.json, `record ${r.record.seq} (${r.record.event.type}, ${r.record.ts}) is included in the tree of size ${r.treeSize}, signed by a trusted key${kept ? ', consistent with the checkpoint you kept' : ''}.`, {
+      kind: 'inclusion', seq: r.record.seq, type: r.record.event.type, ts: r.record.ts, tree_size: r.treeSize, checkpoint_kept: kept !== undefined,
+    });
   },
 };
 
@@ -308,7 +316,7 @@ async function compareWithLog(a: Where, keys: readonly TrustedKey[], checkpoints
   });
 }
 
-const keyCommand: CommandModule<object, Where & { key?: string[] }> = {
+const keyCommand: CommandModule<object, Where & { key?: string[]; json?: boolean }> = {
   command: 'key',
   describe: "Print the log's origin and its checkpoints' verifier key (name+id+base64, for witnesses and note tooling)",
   builder: (y) => where(y).option('key', { type: 'string', array: true, describe: 'Public key(s) (default: the --state keys)' }),
@@ -316,7 +324,8 @@ const keyCommand: CommandModule<object, Where & { key?: string[] }> = {
     const keys = await allKeys(a);
     const origin = await withStore(a, (store) => store.meta.get('origin'));
     if (origin === undefined) throw new UsageError(`the audit log at ${logDir(a)} has no origin yet (it has never been opened by this version)`);
-    process.stdout.write(`origin: ${origin}\n${keys.map((k) => `verifier key: ${verifierKey(origin, k.key)}\n`).join('')}`);
+    const verifierKeys = keys.map((k) => verifierKey(origin, k.key));
+    report(a.json, `origin: ${origin}\n${verifierKeys.map((v) => `verifier key: ${v}\n`).join('')}`, { origin, verifier_keys: verifierKeys });
   },
 };
 
@@ -327,7 +336,7 @@ function bodyBlock(side: string, body: BodyCapture | null): string {
   return `# ${side} body (masked, ${shown}, sha256 ${body.sha256}):\n${body.text}\n`;
 }
 
-const replayCommand: CommandModule<object, Where & { requestId: string }> = {
+const replayCommand: CommandModule<object, Where & { requestId: string; json?: boolean }> = {
   command: 'replay <requestId>',
   describe: 'Show one request as recorded (masked): decision, holds, outcome',
   builder: (y) => where(y).positional('requestId', { type: 'string', demandOption: true, describe: 'The request id (x-request-id the gateway gave the client)' }),
@@ -335,6 +344,7 @@ const replayCommand: CommandModule<object, Where & { requestId: string }> = {
     withStore(a, (store) => {
       const records = findExchange(store, a.requestId);
       if (records.length === 0) throw new UsageError(`no record of request ${a.requestId} in ${logDir(a)}`);
+      if (a.json) return report(true, '', { request_id: a.requestId, records: records.map((r) => ({ seq: r.seq, ts: r.ts, event: r.event })) });
       for (const r of records) process.stdout.write(`# record ${r.seq}  ${r.ts}  ${r.event.type}\n${JSON.stringify(r.event, null, 2)}\n`);
       const decision = records.find((r) => r.event.type === 'request.decision')?.event as RequestDecisionEvent | undefined;
       const outcome = records.find((r) => r.event.type === 'request.outcome')?.event as RequestOutcomeEvent | undefined;

@@ -6,7 +6,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { clusterStatus, formatStatus, migrate, openPool, type ClusterPostgresOptions } from '../cluster-store/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { UsageError, VerificationFailed } from './exit.js';
+import { UsageError } from './exit.js';
+import { report, verdict } from './output.js';
 
 interface Args { config: string; json?: boolean }
 
@@ -30,9 +31,10 @@ const migrateCommand: CommandModule<object, Args> = {
     const pool = openPool(await postgresOf(args.config));
     try {
       const r = await migrate(pool);
-      if (r.applied.length === 0) process.stdout.write(`cluster store schema is at version ${r.to}: nothing to do\n`);
-      for (const m of r.applied) process.stdout.write(`applied migration ${m.version}: ${m.name}\n`);
-      if (r.applied.length > 0) process.stdout.write(`cluster store schema is at version ${r.to} (was ${r.from})\n`);
+      const text = r.applied.length === 0
+        ? `cluster store schema is at version ${r.to}: nothing to do`
+        : `${r.applied.map((m) => `applied migration ${m.version}: ${m.name}\n`).join('')}cluster store schema is at version ${r.to} (was ${r.from})`;
+      report(args.json, text, { from: r.from, to: r.to, applied: r.applied.map((m) => ({ version: m.version, name: m.name })) });
     } finally {
       await pool.end().catch(() => undefined);
     }
@@ -43,12 +45,10 @@ const statusCommand: CommandModule<object, Args> = {
   command: 'status',
   describe: 'Show the cluster store\'s health, every node (alive, view lag, usage, audit backlog) and the audit archive',
   builder: (y) =>
-    y.option('config', { type: 'string', demandOption: true, describe: 'The gateway config file naming cluster.postgres' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the status as JSON' }),
+    y.option('config', { type: 'string', demandOption: true, describe: 'The gateway config file naming cluster.postgres' }),
   handler: async (args) => {
     const status = await clusterStatus(await postgresOf(args.config));
-    process.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
-    if (!status.store.reachable) throw new VerificationFailed(`the cluster store is unreachable: ${status.store.error}`);
+    verdict(args.json, formatStatus(status), { ...status }, status.store.reachable ? undefined : `the cluster store is unreachable: ${status.store.error}`);
   },
 };
 

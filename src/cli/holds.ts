@@ -7,6 +7,7 @@ import { request } from 'undici';
 import type { Argv, CommandModule } from 'yargs';
 import { RegateError } from '../util/index.js';
 import { UsageError } from './exit.js';
+import { report } from './output.js';
 
 /** The admin API refused a call or could not be reached; the message says which and why. */
 export class AdminApiError extends RegateError {
@@ -14,8 +15,8 @@ export class AdminApiError extends RegateError {
 }
 
 interface CommonArgs { admin: string; token?: string }
-interface ListArgs extends CommonArgs { json: boolean; state: string }
-interface IdArgs extends CommonArgs { id: string; json: boolean }
+interface ListArgs extends CommonArgs { json?: boolean; state: string }
+interface IdArgs extends CommonArgs { id: string; json?: boolean }
 interface ApproveArgs extends IdArgs { comment: string; 'grant-minutes'?: number }
 interface DenyArgs extends IdArgs { reason: string }
 
@@ -92,8 +93,8 @@ function describe(hold: HoldView, now: number): string {
   return lines.join('\n') + '\n';
 }
 
-function printHold(hold: HoldView, json: boolean): void {
-  process.stdout.write(json ? JSON.stringify(hold, null, 2) + '\n' : describe(hold, Date.now()));
+function printHold(hold: HoldView, json: boolean | undefined): void {
+  report(json, describe(hold, Date.now()), { hold });
 }
 
 function withCommon<T>(y: Argv<T>): Argv<T & CommonArgs> {
@@ -104,8 +105,7 @@ function withCommon<T>(y: Argv<T>): Argv<T & CommonArgs> {
 
 function withId<T>(y: Argv<T>): Argv<T & IdArgs> {
   return withCommon(y)
-    .positional('id', { type: 'string', demandOption: true, describe: 'Hold id' })
-    .option('json', { type: 'boolean', default: false, describe: 'Print the hold as JSON' }) as unknown as Argv<T & IdArgs>;
+    .positional('id', { type: 'string', demandOption: true, describe: 'Hold id' }) as unknown as Argv<T & IdArgs>;
 }
 
 const listCommand: CommandModule<object, ListArgs> = {
@@ -113,21 +113,17 @@ const listCommand: CommandModule<object, ListArgs> = {
   describe: 'List holds you may approve or requested (pending by default)',
   builder: (y) =>
     withCommon(y)
-      .option('json', { type: 'boolean', default: false, describe: 'Print a JSON array of holds' })
       .option('state', { type: 'string', default: 'pending', choices: ['pending', 'approved', 'denied', 'expired', 'all'] })
       .example('$0 holds list --admin http://127.0.0.1:9091 --token "$TOKEN"', 'pending holds, one a line') as Argv<ListArgs>,
   handler: async (args) => {
     const query = args.state === 'all' ? '' : `?state=${encodeURIComponent(args.state)}`;
     const { holds } = (await call(args, 'GET', `api/holds${query}`)) as { holds: HoldView[] };
-    if (args.json) return void process.stdout.write(JSON.stringify(holds, null, 2) + '\n');
-    if (holds.length === 0) return void process.stdout.write(`no ${args.state === 'all' ? '' : `${args.state} `}holds\n`);
     const now = Date.now();
-    for (const h of holds) {
-      process.stdout.write(
-        `${h.id}  ${h.state}  ${h.requester.sub}  ${h.method} ${h.path}  route=${h.route}  ` +
-          `${h.approvals.length}/${h.approvals_required}  age=${ago(now - h.created_at_ms)}  ${h.spec.reason}\n`,
-      );
-    }
+    const lines = holds.map((h) =>
+      `${h.id}  ${h.state}  ${h.requester.sub}  ${h.method} ${h.path}  route=${h.route}  ` +
+        `${h.approvals.length}/${h.approvals_required}  age=${ago(now - h.created_at_ms)}  ${h.spec.reason}`,
+    );
+    report(args.json, holds.length === 0 ? `no ${args.state === 'all' ? '' : `${args.state} `}holds` : lines.join('\n'), { holds });
   },
 };
 

@@ -8,7 +8,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { RegateError, VERSION } from '../util/index.js';
 import { commands } from './commands.js';
-import { exitCodeFor } from './exit.js';
+import { exitCodeFor, VerificationFailed } from './exit.js';
 import { failureJson } from './output.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -40,7 +40,10 @@ export async function main(argv: string[]): Promise<void> {
     const message = err instanceof RegateError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`regate: ${message}\n`);
     process.exitCode = exitCodeFor(err);
-    if (json) process.stdout.write(failureJson(err instanceof RegateError ? err.code : 'ERR_INTERNAL', err instanceof Error ? err.message : String(err), process.exitCode));
+    if (json) {
+      const code = err instanceof RegateError ? err.code : 'ERR_INTERNAL';
+      process.stdout.write(failureJson(code, err instanceof Error ? err.message : String(err), process.exitCode, err instanceof VerificationFailed ? err.report : undefined));
+    }
   }
 }
 

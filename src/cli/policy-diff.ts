@@ -12,8 +12,8 @@ import { fileInput, openStore, storeInput } from '../audit/index.js';
 import { BUNDLE_REVISIONS, BundleStore, CHANGE_KINDS, DEFAULT_CAPABILITIES, loadBundle, writeTarGz, type ChangeKind, type PolicyEngine } from '../policy/index.js';
 import { bundleEntries, compilePolicy } from '../policy-build/index.js';
 import { diffRecorded, formatReport, logRecords, type DecisionFilter } from '../policy-diff/index.js';
-import { UsageError, VerificationFailed } from './exit.js';
-import { report as writeReport } from './output.js';
+import { UsageError } from './exit.js';
+import { verdict } from './output.js';
 import { progress } from './progress.js';
 
 interface DiffArgs {
@@ -25,7 +25,7 @@ interface DiffArgs {
   since?: string;
   route?: string;
   subject?: string;
-  json: boolean;
+  json?: boolean;
   'fail-on'?: string;
   capabilities: string;
 }
@@ -82,7 +82,6 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
       .option('since', { type: 'string', requiresArg: true, describe: 'Only decisions recorded since: a duration (24h, 7d) or an ISO time' })
       .option('route', { type: 'string', requiresArg: true, describe: 'Only decisions on this route' })
       .option('subject', { type: 'string', requiresArg: true, describe: 'Only decisions about this subject' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print {summary, changes} as JSON' })
       .option('fail-on', { type: 'string', requiresArg: true, describe: 'Exit 1 when a change of these kinds occurs (allow-to-deny,deny-to-allow,mask-change,…, or any)' })
       .option('capabilities', { type: 'string', default: DEFAULT_CAPABILITIES, describe: 'Capabilities file a rego candidate is compiled against' })
       .example('$0 policy diff --candidate rego/ --audit .regate/audit --since 24h', "yesterday's traffic against the rego in this checkout")
@@ -121,15 +120,6 @@ export const diffCommand: CommandModule<object, DiffArgs> = {
     const label = fixed ? `baseline ${fixed.revision} (--baseline ${a.baseline})` : `the baseline recorded with each decision (${report.summary.baseline_revisions.join(', ') || 'none'})`;
     const hits = fail.filter((k) => report.summary[k] > 0);
     const failure = hits.length ? `the candidate changes decisions of the kinds --fail-on names: ${hits.map((k) => `${report.summary[k]} ${k.replaceAll('_', '-')}`).join(', ')}` : null;
-    if (!a.json) {
-      process.stdout.write(formatReport(report, label));
-      if (failure) throw new VerificationFailed(failure);
-      return;
-    }
-    // One JSON document either way: the report, and on a --fail-on hit the failure fields main.ts would print.
-    if (!failure) return writeReport(true, '', { ...report });
-    process.stdout.write(`${JSON.stringify({ ok: false, code: VerificationFailed.code, message: failure, exit_code: 1, ...report })}\n`);
-    process.stderr.write(`regate: ${failure}\n`);
-    process.exitCode = 1;
+    verdict(a.json, formatReport(report, label), { ...report }, failure ?? undefined);
   },
 };

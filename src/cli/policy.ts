@@ -3,9 +3,10 @@ import { text } from 'node:stream/consumers';
 import { DEFAULT_ENTRYPOINT, loadBundle } from '../policy/index.js';
 import { readBytes, readText } from './bundle.js';
 import { UsageError } from './exit.js';
+import { report } from './output.js';
 import { diffCommand } from './policy-diff.js';
 
-interface EvalArgs { bundle: string; input: string; key?: string; entrypoint: string }
+interface EvalArgs { bundle: string; input: string; key?: string; entrypoint: string; json?: boolean }
 
 const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
@@ -29,7 +30,8 @@ const evalCommand: CommandModule<object, EvalArgs> = {
     const publicKeyPem = args.key ? await readText(args.key, '--key') : undefined;
     const bytes = await readBytes(args.bundle, '--bundle');
     const engine = await loadBundle(bytes, { publicKeyPem, entrypoint: args.entrypoint });
-    process.stdout.write(`${JSON.stringify(engine.evaluate(input as Parameters<typeof engine.evaluate>[0]), null, 2)}\n`);
+    const decision = engine.evaluate(input as Parameters<typeof engine.evaluate>[0]);
+    report(args.json, JSON.stringify(decision, null, 2), { revision: engine.revision, decision });
   },
 };
 

@@ -5,8 +5,9 @@
 import type { CommandModule } from 'yargs';
 import { DEV_AUDIENCE, ensureDevIdentity } from '../identity/index.js';
 import { UsageError } from './exit.js';
+import { report } from './output.js';
 
-interface Args { sub: string; groups: string; state: string; ttl: string; aud: string[] }
+interface Args { sub: string; groups: string; state: string; ttl: string; aud: string[]; json?: boolean }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
@@ -40,6 +41,8 @@ export const tokenCommand: CommandModule<object, Args> = {
     const groups = args.groups.split(',').map((g) => g.trim()).filter((g) => g !== '');
     const dev = await ensureDevIdentity(args.state);
     const audience = args.aud.length === 1 ? args.aud[0]! : args.aud;
-    process.stdout.write(`${await dev.sign({ sub: args.sub, groups, ttlSeconds, audience })}\n`);
+    const expiresAt = new Date(Math.floor(Date.now() / 1000 + ttlSeconds) * 1000).toISOString();
+    const token = await dev.sign({ sub: args.sub, groups, ttlSeconds, audience });
+    report(args.json, token, { token, sub: args.sub, groups, audience: args.aud, expires_at: expiresAt });
   },
 };

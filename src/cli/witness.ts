@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 import { verifierKey } from '../audit/index.js';
 import { loadOrCreateWitnessKey, serveWitness, WitnessConfigError, WitnessStoreError } from '../witness/index.js';
 import { UsageError } from './exit.js';
+import { report } from './output.js';
 import { stopOnSignals } from './serve.js';
 
 interface ServeArgs {
@@ -14,6 +15,7 @@ interface ServeArgs {
   name: string;
   listen: string;
   log: string[];
+  json?: boolean;
 }
 
 const serve: CommandModule<object, ServeArgs> = {
@@ -36,17 +38,22 @@ const serve: CommandModule<object, ServeArgs> = {
       if (err instanceof WitnessConfigError || err instanceof WitnessStoreError) throw new UsageError(err.message, { cause: err });
       throw err;
     }
-    await stopOnSignals({ stop: running.close }, () => process.stderr.write(`regate witness ready ${running.url} (verifier key ${running.verifierKey})\n`));
+    await stopOnSignals({ stop: running.close }, () => {
+      process.stderr.write(`regate witness ready ${running.url} (verifier key ${running.verifierKey})\n`);
+      // For a script that starts the witness: where it listens, on stdout, once it does.
+      if (a.json) report(true, '', { name: a.name, url: running.url, verifier_key: running.verifierKey });
+    });
     process.exit(0);
   },
 };
 
-const key: CommandModule<object, { dir: string; name: string }> = {
+const key: CommandModule<object, { dir: string; name: string; json?: boolean }> = {
   command: 'key',
   describe: "Print the witness's cosignature verifier key (creating its key when missing)",
   builder: (y) => y.option('dir', { type: 'string', demandOption: true }).option('name', { type: 'string', demandOption: true }),
   handler: (a) => {
-    process.stdout.write(`${verifierKey(a.name, loadOrCreateWitnessKey(a.dir), 0x04)}\n`);
+    const vkey = verifierKey(a.name, loadOrCreateWitnessKey(a.dir), 0x04);
+    report(a.json, vkey, { name: a.name, verifier_key: vkey });
   },
 };
 

@@ -219,8 +219,10 @@ test('verify --json on a tampered log prints the verdict as JSON (ok false, code
   editLines(seg0(dir), (l) => l.splice(5, 1));
   const r = await runCli(['audit', 'verify', dir, '--key', f.pub, '--json']);
   assert.is(r.code, 1);
-  const doc = JSON.parse(r.stdout) as { ok: boolean; code: string; message: string; exit_code: number };
-  assert.equal(doc, { ok: false, code: 'ERR_VERIFICATION_FAILED', message: 'audit log is NOT intact: record 5 was deleted: record 6 (segment-000000.jsonl line 6) follows record 4', exit_code: 1 });
+  const doc = JSON.parse(r.stdout) as { ok: boolean; code: string; message: string; exit_code: number; fault: { kind: string } };
+  const { ok, code, message, exit_code } = doc;
+  assert.equal({ ok, code, message, exit_code }, { ok: false, code: 'ERR_VERIFICATION_FAILED', message: 'audit log is NOT intact: record 5 was deleted: record 6 (segment-000000.jsonl line 6) follows record 4', exit_code: 1 });
+  assert.is(doc.fault.kind, 'deleted');
 });
 
 const drop = (n: number) => (d: string) => ['jsonl', 'checkpoint.json'].forEach((k) => unlinkSync(join(d, `segment-00000${n}.${k}`)));

@@ -27,8 +27,8 @@ test('list --json, show, self-approval refused, approve: the waiting client gets
   const id = await pendingHoldId(stack, bob);
   const list = await holds(['list', '--json'], bob);
   assert.is(list.code, 0, list.stderr);
-  const parsed = JSON.parse(list.stdout) as { id: string; state: string }[];
-  assert.equal(parsed.map((h) => [h.id, h.state]), [[id, 'pending']]);
+  const parsed = JSON.parse(list.stdout) as { ok: true; holds: { id: string; state: string }[] };
+  assert.equal(parsed.holds.map((h) => [h.id, h.state]), [[id, 'pending']]);
   const text = await holds(['list'], bob);
   assert.match(text.stdout, new RegExp(`^${id}  pending  alice  GET /v1/transactions\\?limit=5000`));
   const show = await holds(['show', id], bob);
