@@ -104,6 +104,10 @@ export async function checkGatewayConfig(file: string): Promise<CheckResult> {
     } catch (err) {
       problems.push(`policy.bundle: ${config.policy.bundle} refused: ${(err as Error).message}`);
     }
+  } else if (!/^https?:\/\//.test(config.policy.bundle)) {
+    // The bundle cannot be verified without good keys, but a missing bundle file is a problem of its own.
+    const p = await readable(config.policy.bundle, 'policy.bundle');
+    if (p) problems.push(p);
   }
 
   await Promise.all(Object.entries(config.upstreams).map(async ([name, up]) => {

@@ -57,7 +57,7 @@ export const serveCommand: CommandModule<object, Args> = {
       if (problems.length) {
         if (!args.json) process.stderr.write(`${text}\n`);
         const count = `${problems.length} problem${problems.length > 1 ? 's' : ''} found in ${file}`;
-        throw new VerificationFailed(args.json ? `${count}: ${problems.join('; ')}` : count);
+        throw new VerificationFailed(args.json ? `${count}: ${problems.join('; ')}` : count, { report: { config: file, checked, problems } });
       }
       return report(args.json, text, { config: file, checked });
     }

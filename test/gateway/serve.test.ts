@@ -169,18 +169,20 @@ test('serve --check prints every problem, not only the first: each bad key, then
       listen: { port },
       upstreams: { models: { url: `http://127.0.0.1:${closed}`, credential: { header: 'x-upstream-key', value_file: 'upstream.key' } } },
       identity: { issuer: idp.issuer, audience: 'regate-test', jwks_file: 'missing-jwks.json' },
-      policy: { bundle: 'pci.tar.gz', keys: { prod: { public_key_file: 'not-a-key.pem' } } },
+      policy: { bundle: 'missing.tar.gz', keys: { prod: { public_key_file: 'not-a-key.pem' } } },
     })]);
     assert.is(r.code, 1);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; message: string };
+    const doc = JSON.parse(r.stdout) as { ok: boolean; message: string; problems: string[] };
     assert.is(doc.ok, false);
+    assert.is(doc.problems.length, 5);
     for (const expected of [
       /identity\.jwks_file: cannot read \S+missing-jwks\.json \(ENOENT\)/,
       /policy\.keys\.prod\.public_key_file: \S+not-a-key\.pem is not a PEM public key/,
+      /policy\.bundle: cannot read \S+missing\.tar\.gz \(ENOENT\)/,
       new RegExp(`upstreams\\.models\\.url: cannot connect to 127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`),
       new RegExp(`listen\\.port: 127\\.0\\.0\\.1:${port} is already in use by another process \\(EADDRINUSE\\)`),
     ]) assert.match(doc.message, expected);
-    assert.match(doc.message, /^4 problems found in /);
+    assert.match(doc.message, /^5 problems found in /);
   } finally {
     await new Promise((r) => taken.close(r));
   }

@@ -41,3 +41,19 @@ export function whenReady(child: ChildProcess): Promise<{ url: string; adminUrl:
     child.once('exit', (code) => reject(new Error(`regate serve exited ${code}: ${err}`)));
   });
 }
+
+/**
+ * Every leaf command `regate --help` leads to (`audit verify`, `token`, …), found by walking the
+ * help texts, so a test over "every command" covers a command added later without being told.
+ */
+export async function allCommands(prefix: string[] = []): Promise<string[]> {
+  const help = await runCli([...prefix, '--help']);
+  const section = help.stdout.split(/^Commands:$/m)[1]?.split(/^\S/m)[0] ?? '';
+  const found: string[] = [];
+  for (const m of section.matchAll(/^ {2}regate ((?:[\w-]+ )*[\w-]+)( <command>)?/gm)) {
+    const words = m[1]!.split(' ');
+    if (words.at(-1) === 'completion') continue;
+    found.push(...(m[2] ? await allCommands(words) : [words.join(' ')]));
+  }
+  return found;
+}
