@@ -68,6 +68,11 @@ const route = obj(
     // A body the policy says to mask that cannot be masked at all (binary, unknown encoding):
     // refused with 502 by default; `pass` forwards it unmasked, for routes known to carry none.
     unmaskable: optional(oneOf(['refuse', 'pass'] as const), 'refuse'),
+    // When an allowed request is sent upstream: `overlap` sends it while its decision record
+    // commits (the response is held until the record is durable), `after_commit` only once it is.
+    // Unset: after_commit for state-changing calls to the provider's management API, else overlap
+    // (src/proxy/commit-order.ts, docs/config.md).
+    forward: optional(oneOf(['overlap', 'after_commit'] as const)),
   },
 );
 

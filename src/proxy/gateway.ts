@@ -23,7 +23,8 @@ import {
   AuditUnavailable, authFailure, Forbidden, holdFailure, HttpError, InternalError, NoRoute, PolicyFailed, sendError, ShuttingDown, toHttpError,
 } from './errors.js';
 import { addCounts, clientAddress, clientIp, newExchange, outcomeOf, type Exchange, type RefusalFacts } from './exchange.js';
-import { classifyUpstreamError, Upstreams, type Upstream } from './forward.js';
+import { forwardsAfterCommit } from './commit-order.js';
+import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse } from './forward.js';
 import { upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
 import { IdentityLimits } from './limits.js';
@@ -223,10 +224,17 @@ export class Gateway {
     this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
     const recorded = { effect: x.outcome as DecisionEffect, reason: decision.reason, rules: decision.rules ?? [] };
-    await this.#recordDecision(x, identity, route.upstream, recorded, approval, input, raw === null ? null : auditBody(policy, decision.mask.request, raw));
+    const durable = this.#recordDecision(x, identity, route.upstream, recorded, approval, input, raw === null ? null : auditBody(policy, decision.mask.request, raw));
 
+    // A plain allow leaves for the upstream while its record commits; the answer waits for the
+    // record (commit-order.ts). Refusals, holds, replays and state-changing calls wait first.
+    if (decision.allow && !decision.hold && approval?.kind !== 'replay' && !forwardsAfterCommit(route, x.method, target.path)) {
+      await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, durable);
+      return;
+    }
+    await durable;
     if (await this.#enforce(x, policy, decision, approval, { identity, heldTarget, bodySha256, raw }, abort.signal)) {
-      await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort.signal);
+      await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, null);
     }
   }
 
@@ -333,6 +341,12 @@ export class Gateway {
     }
   }
 
+  /**
+   * Sends the request upstream and relays the answer. With `durable` (the decision record still
+   * committing) the request leaves at once and nothing of the answer is read or sent before the
+   * record is durable; if it cannot be written the upstream call is aborted and the client gets
+   * the audit failure (503), never an upstream byte.
+   */
   async #forward(
     x: Exchange,
     req: IncomingMessage,
@@ -342,26 +356,47 @@ export class Gateway {
     decision: Decision,
     read: { raw: Buffer | null; body: unknown },
     unmaskable: 'refuse' | 'pass',
-    signal: AbortSignal,
+    abort: AbortController,
+    durable: Promise<void> | null,
   ): Promise<void> {
-    const reqBody = requestBody(x, req, maskService, decision.mask.request, read);
-    const headers = upstreamHeaders(req.headers, {
-      clientIp: clientIp(req),
-      proto: 'http',
-      host: req.headers.host ?? '',
-      requestId: x.id,
-      credential: upstream.credential,
-      identityEncoding: decision.mask.response.length > 0,
-    });
-    if (Buffer.isBuffer(reqBody)) headers['content-length'] = String(reqBody.length);
-    else if (reqBody && decision.mask.request.length) {
-      delete headers['content-length'];
-      delete headers['content-encoding'];
+    const signal = abort.signal;
+    let sent: Promise<UpstreamResponse>;
+    try {
+      const reqBody = requestBody(x, req, maskService, decision.mask.request, read);
+      const headers = upstreamHeaders(req.headers, {
+        clientIp: clientIp(req),
+        proto: 'http',
+        host: req.headers.host ?? '',
+        requestId: x.id,
+        credential: upstream.credential,
+        identityEncoding: decision.mask.response.length > 0,
+      });
+      if (Buffer.isBuffer(reqBody)) headers['content-length'] = String(reqBody.length);
+      else if (reqBody && decision.mask.request.length) {
+        delete headers['content-length'];
+        delete headers['content-encoding'];
+      }
+      sent = upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal });
+    } catch (err) {
+      // Nothing left: the record is still written before the failure is answered.
+      if (durable) await durable;
+      throw err;
+    }
+    if (durable) {
+      sent.catch(() => undefined); // read below, once the record is durable
+      try {
+        await durable;
+      } catch (err) {
+        abort.abort();
+        throw err;
+      }
+      // The client left while the record committed: its outcome follows the record now.
+      if (x.closed) this.#recordOutcome(x, res);
     }
 
     let up;
     try {
-      up = await upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal });
+      up = await sent;
     } catch (err) {
       if (signal.aborted) return;
       throw this.#upstreamFailure(upstream, err);

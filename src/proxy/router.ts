@@ -13,6 +13,8 @@ export interface Route {
   upstream: string;
   /** A body that cannot be masked: refused (502) or, for routes known to carry binary, passed. */
   unmaskable: 'refuse' | 'pass';
+  /** When an allowed request is sent upstream relative to its decision record (commit-order.ts); unset: by the request. */
+  forward: 'overlap' | 'after_commit' | undefined;
 }
 
 function prefixMatches(prefix: string, path: string): boolean {
@@ -34,7 +36,7 @@ export class Router {
 
   constructor(routes: (Omit<RouteConfig, 'unmaskable'> & Partial<Pick<RouteConfig, 'unmaskable'>>)[]) {
     this.#routes = routes
-      .map((r) => ({ name: r.name, prefix: r.path_prefix, host: r.host?.toLowerCase(), upstream: r.upstream, unmaskable: r.unmaskable ?? 'refuse' }))
+      .map((r) => ({ name: r.name, prefix: r.path_prefix, host: r.host?.toLowerCase(), upstream: r.upstream, unmaskable: r.unmaskable ?? 'refuse', forward: r.forward }))
       .sort((a, b) => b.prefix.length - a.prefix.length || Number(b.host !== undefined) - Number(a.host !== undefined));
   }
 

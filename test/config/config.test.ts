@@ -108,7 +108,7 @@ test('admin.console: the client id must be one of identity.audience (its ID toke
 test('an unknown key (a typo) is refused with the nearest key suggested and the known keys listed', async () => {
   const t = base();
   t.routes[1].path_prefx = '/x';
-  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream, unmaskable\)/);
+  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream, unmaskable, forward\)/);
   const camel = base();
   camel.policy.publicKeyFile = 'k.pub';
   assert.match(await failure(camel), /policy\.publicKeyFile: unknown key; did you mean "public_key_file"\?/);
