@@ -83,7 +83,12 @@ export async function watchOptions(config: GatewayConfig): Promise<WatchOptions>
     ...(await bundleOptions(config)),
     pollSeconds,
     persistPath: persistedBundlePath(config),
-    ...(service ? { service: serviceOptions(service), maxBackoffSeconds: service.max_backoff_seconds } : {}),
+    ...(service ? {
+      // A held poll is answered up to long_polling_timeout_seconds late: the request may take that much longer.
+      service: { ...serviceOptions(service), timeoutMs: service.timeout_ms + (service.long_polling_timeout_seconds ?? 0) * 1000 },
+      maxBackoffSeconds: service.max_backoff_seconds,
+      longPollingSeconds: service.long_polling_timeout_seconds,
+    } : {}),
   };
 }
 

@@ -149,6 +149,7 @@ const bundleService = obj({
   ...serviceClient,
   max_backoff_seconds: optional(int({ min: 1, max: 86_400, unit: 'longest wait between attempts after failures' }), 300),
   persist: optional(bool(), true),
+  long_polling_timeout_seconds: optional(int({ min: 1, max: 3600, unit: 'seconds the bundle server may hold a poll open' })),
 });
 
 /** A service regate reports to (decision logs, status): where, and how to reach it. */

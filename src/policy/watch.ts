@@ -24,8 +24,13 @@ import { backoffSeconds } from '../util/index.js';
 export interface WatchOptions extends LoadOptions {
   /** HTTP: seconds between polls (default 30). Files: seconds between fallback stat checks (default 5). 0: load once, never reload. */
   pollSeconds?: number;
-  /** HTTP: credentials, client TLS and timeout for the bundle server. */
+  /** HTTP: credentials, client TLS and timeout for the bundle server (the timeout must exceed the long poll). */
   service?: BundleServiceOptions;
+  /**
+   * HTTP: ask the server to hold each poll open up to this many seconds until the bundle changes
+   * (OPA's long polling). While the server says it does so, the next poll follows at once.
+   */
+  longPollingSeconds?: number | undefined;
   /** HTTP: where the last verified bundle is kept, and started from when the server is down. */
   persistPath?: string | undefined;
   /** The longest wait between attempts after failures, seconds (default 300). */
@@ -57,6 +62,8 @@ export interface WatchStatus {
   lastError: { message: string; code: string; at: Date } | undefined;
   /** Consecutive failed attempts (0 when the last one succeeded). */
   failures: number;
+  /** Whether the server holds polls open (long polling asked for and its last answer said so). */
+  longPolling: boolean;
   /** When the source was last asked, last answered (a bundle or "unchanged"), and last gave a bundle. */
   lastRequest: Date | undefined;
   lastSuccessfulRequest: Date | undefined;
@@ -89,11 +96,15 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
   const limits = opts.limits ?? DEFAULT_TAR_LIMITS;
   const http = isUrl(source) ? await bundleService(source, opts.service ?? {}, limits.maxCompressedBytes) : undefined;
   let etag: string | undefined;
+  let longPolling = false;
+  // Aborts a request in flight when the watcher closes: a held long poll must not delay a shutdown.
+  const stopping = new AbortController();
   const times: Pick<WatchStatus, 'lastRequest' | 'lastSuccessfulRequest' | 'lastSuccessfulDownload'> = { lastRequest: undefined, lastSuccessfulRequest: undefined, lastSuccessfulDownload: undefined };
   const fetchOnce = async (): Promise<Fetched> => {
     times.lastRequest = new Date();
-    const got: Fetched = http ? await http.fetch(etag) : { kind: 'bytes', bytes: await readBundleFile(source, limits), etag: undefined };
+    const got: Fetched = http ? await http.fetch(etag, opts.longPollingSeconds, stopping.signal) : { kind: 'bytes', bytes: await readBundleFile(source, limits), etag: undefined, longPoll: false };
     times.lastSuccessfulRequest = new Date();
+    longPolling = got.longPoll;
     if (got.kind === 'bytes') {
       times.lastSuccessfulDownload = times.lastSuccessfulRequest;
       // Like OPA, a refused bundle's ETag is kept too: the server must publish a new one.
@@ -185,7 +196,8 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
   let timer: NodeJS.Timeout | undefined;
   const schedule = () => {
     if (closed || pollSeconds === 0) return;
-    const wait = backoffSeconds(pollSeconds, failures, opts.maxBackoffSeconds ?? 300, opts.random ?? Math.random);
+    // A server that holds polls open has already waited for a change: ask again at once (after a failure, back off as usual).
+    const wait = longPolling && failures === 0 ? 0 : backoffSeconds(pollSeconds, failures, opts.maxBackoffSeconds ?? 300, opts.random ?? Math.random);
     timer = setTimeout(() => void reload().then(schedule), wait * 1000);
     timer.unref();
   };
@@ -204,9 +216,10 @@ export async function watchBundle(source: string, opts: WatchOptions = {}): Prom
 
   return {
     current: () => engine,
-    status: () => ({ revision: engine.revision, activatedAt, origin, lastError: failures ? lastError : undefined, failures, ...times }),
+    status: () => ({ revision: engine.revision, activatedAt, origin, lastError: failures ? lastError : undefined, failures, longPolling, ...times }),
     async close() {
       closed = true;
+      stopping.abort();
       clearTimeout(timer);
       clearTimeout(debounce);
       watcher?.close();

@@ -28,7 +28,7 @@ export interface ServiceOptions {
 
 export interface HttpService {
   /** One request with the service's credentials; a failure to get an answer is a sentence (see `describe`). */
-  request(url: string, init: Omit<RequestInit, 'dispatcher' | 'signal'>): Promise<Response>;
+  request(url: string, init: Omit<RequestInit, 'dispatcher' | 'signal'> & { signal?: AbortSignal }): Promise<Response>;
   /** Why a request (or reading its body) failed, in words. */
   describe(err: unknown): string;
   readonly timeoutMs: number;
@@ -99,7 +99,9 @@ export async function httpService(opts: ServiceOptions, keyPrefix: string): Prom
         if (!token) throw new ServiceSetupError(`the token file ${opts.tokenFile} (${keyPrefix}.credentials.bearer.token_file) is empty`);
         headers.authorization = `${opts.scheme ?? 'Bearer'} ${token}`;
       }
-      return fetch(url, { ...init, headers, dispatcher, signal: AbortSignal.timeout(timeoutMs) });
+      // The caller's signal (a watcher stopping while a long poll is held) ends the request too.
+      const timeout = AbortSignal.timeout(timeoutMs);
+      return fetch(url, { ...init, headers, dispatcher, signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout });
     },
     describe: (err) => describeFailure(err, timeoutMs, keyPrefix, Boolean(tls.certFile), lastHttps),
     close: () => dispatcher.close(),

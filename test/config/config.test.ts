@@ -78,6 +78,18 @@ test('policy.shadow: a bundle path is made absolute, a URL kept; absent, there i
   assert.match(await failure(t), /policy\.shadow/);
 });
 
+test('policy.service.long_polling_timeout_seconds: the watcher long-polls and each request may take that much longer; 0 or over an hour refused by key', async () => {
+  const { watchOptions } = await import('../../src/app/options.js');
+  const tree = { ...base(), policy: { bundle: 'https://bundles.example.com/pci.tar.gz', allow_unsigned: true, service: { timeout_ms: 2000, long_polling_timeout_seconds: 30 } } };
+  const w = await watchOptions(await resolveConfig(join(dir, 'c.yaml'), tree));
+  assert.equal([w.longPollingSeconds, w.service?.timeoutMs], [30, 32_000]);
+  const plain = await watchOptions(await resolveConfig(join(dir, 'c.yaml'), { ...tree, policy: { ...tree.policy, service: { timeout_ms: 2000 } } }));
+  assert.equal([plain.longPollingSeconds, plain.service?.timeoutMs], [undefined, 2000]);
+  for (const bad of [0, 3601]) {
+    assert.match(await failure({ ...tree, policy: { ...tree.policy, service: { long_polling_timeout_seconds: bad } } }), 'policy.service.long_polling_timeout_seconds');
+  }
+});
+
 test('a wrong type names the key, the line and what was expected', async () => {
   const t = base();
   t.upstreams.fraud.timeouts.headers_ms = 'soon';

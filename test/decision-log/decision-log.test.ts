@@ -169,7 +169,7 @@ test('property: no card number reaches the receiver, whatever the body; masked n
 });
 
 const bundleStatus = (over: Partial<WatchStatus> = {}): WatchStatus => ({
-  revision: 'rev-7', activatedAt: new Date('2026-12-01T07:00:00Z'), origin: 'source', lastError: undefined, failures: 0,
+  revision: 'rev-7', activatedAt: new Date('2026-12-01T07:00:00Z'), origin: 'source', lastError: undefined, failures: 0, longPolling: false,
   lastRequest: new Date('2026-12-01T07:05:00Z'), lastSuccessfulRequest: new Date('2026-12-01T07:05:00Z'), lastSuccessfulDownload: new Date('2026-12-01T07:00:00Z'), ...over,
 });
 

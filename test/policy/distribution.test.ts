@@ -192,10 +192,7 @@ test('server down at start: a precise error; with a persisted good bundle the wa
     assert.is(s.lastError?.code, 'ERR_BUNDLE_FETCH');
     assert.match(rejects[0]!.message, /ECONNREFUSED/);
 
-    const v2 = await signBundle(await (async () => {
-      const { readTarGz, writeTarGz } = await import('../../src/policy/tar.js');
-      return writeTarGz(readTarGz(committed).map((e) => (e.name === '.manifest' ? { name: e.name, bytes: new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(e.bytes)), revision: 'v2' })) } : e)));
-    })(), { privateKeyPem: signedKey.priv });
+    const v2 = await signBundle(await withRevision('v2'), { privateKeyPem: signedKey.priv });
     srv.state.body = v2;
     srv.state.etag = '"2"';
     await srv.listen(port);
@@ -255,6 +252,99 @@ test('client TLS: a private CA is trusted only when configured; a server requiri
     assert.type(w.current().revision, 'string');
     await w.close();
   } finally {
+    await srv.close();
+  }
+});
+
+/** The committed bundle with its manifest's revision set to `revision` (unsigned). */
+async function withRevision(revision: string): Promise<Uint8Array> {
+  const { readTarGz, writeTarGz } = await import('../../src/policy/tar.js');
+  return writeTarGz(readTarGz(committed).map((e) => (e.name === '.manifest' ? { name: e.name, bytes: new TextEncoder().encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(e.bytes)), revision })) } : e)));
+}
+
+const LONG_POLL_TYPE = 'application/vnd.openpolicyagent.bundles';
+
+/**
+ * A bundle server speaking OPA's long-polling protocol (or, with `supports` false, one that ignores
+ * it): a request whose If-None-Match is the current ETag and that carries `Prefer: wait=N` is held
+ * until a new bundle is published or N seconds pass.
+ */
+function longPollServer(supports: boolean) {
+  const state = { body: committed as Uint8Array, etag: '"1"', requests: [] as IncomingMessage['headers'][], held: [] as (() => void)[] };
+  const server = createServer((req, res) => {
+    state.requests.push(req.headers);
+    const type = supports ? LONG_POLL_TYPE : 'application/gzip';
+    const answer = () => {
+      if (req.headers['if-none-match'] === state.etag) res.writeHead(304, { 'content-type': type }).end();
+      else res.writeHead(200, { etag: state.etag, 'content-type': type }).end(state.body);
+    };
+    const wait = /^wait=(\d+)$/.exec(String(req.headers.prefer ?? ''));
+    if (!supports || !wait || req.headers['if-none-match'] !== state.etag) return answer();
+    const release = () => {
+      clearTimeout(timer);
+      state.held = state.held.filter((r) => r !== release);
+      answer();
+    };
+    const timer = setTimeout(release, Number(wait[1]) * 1000).unref();
+    state.held.push(release);
+  });
+  return {
+    state,
+    publish(body: Uint8Array, etag: string) {
+      Object.assign(state, { body, etag });
+      for (const release of [...state.held]) release();
+    },
+    async listen(): Promise<string> {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/b.tar.gz`;
+    },
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('long polling: the poll is held by the server and a new bundle arrives through it, though poll_seconds is an hour; the next poll follows at once', async () => {
+  const srv = longPollServer(true);
+  const url = await srv.listen();
+  const w = await watchBundle(url, { pollSeconds: 3600, longPollingSeconds: 30 });
+  try {
+    assert.is(w.current().revision, (await loadBundle(committed)).revision);
+    // pollSeconds is an hour: a second request now can only be the long poll that follows the first answer at once.
+    await until('a poll held by the server', () => srv.state.held.length === 1);
+    const held = srv.state.requests.at(-1)!;
+    assert.equal([held['if-none-match'], held.prefer], ['"1"', 'wait=30']);
+    assert.is(w.status().longPolling, true);
+    srv.publish(await withRevision('v2'), '"2"');
+    await until('the published bundle is current', () => w.current().revision === 'v2');
+    await until('the next poll, held again, for the new ETag', () => srv.state.held.length === 1 && srv.state.requests.at(-1)!['if-none-match'] === '"2"');
+  } finally {
+    // Closing while a poll is held aborts it rather than waiting up to 30 s for the server.
+    await w.close();
+    assert.is(srv.state.held.length, 1, 'the held poll was still open when the watcher closed');
+    await srv.close();
+  }
+});
+
+test('long polling asked of a server that does not do it: plain answers, no long-polling claimed, ordinary polling picks up a new bundle', async () => {
+  const srv = longPollServer(false);
+  const url = await srv.listen();
+  const w = await watchBundle(url, { pollSeconds: 0.05, longPollingSeconds: 30 });
+  try {
+    await until('a conditional poll', () => srv.state.requests.some((h) => h['if-none-match'] === '"1"'));
+    assert.is(srv.state.requests.at(-1)!.prefer, 'wait=30');
+    assert.is(w.status().longPolling, false);
+    srv.publish(await withRevision('v3'), '"3"');
+    await until('the published bundle is current', () => w.current().revision === 'v3');
+    assert.is(w.status().longPolling, false);
+  } finally {
+    await w.close();
     await srv.close();
   }
 });
