@@ -57,8 +57,11 @@ interface Contender {
 
 let regateSetup: RegateSetup | undefined;
 let shadowSetup: RegateSetup | undefined;
-async function regate(upstream: string, role: 'analyst' | 'agent', shadow = false): Promise<Running> {
-  const setup = shadow ? (shadowSetup ??= await prepareRegate(upstream, { shadow: true })) : (regateSetup ??= await prepareRegate(upstream));
+let afterCommitSetup: RegateSetup | undefined;
+async function regate(upstream: string, role: 'analyst' | 'agent', variant?: 'shadow' | 'after_commit'): Promise<Running> {
+  const setup = variant === 'shadow' ? (shadowSetup ??= await prepareRegate(upstream, { shadow: true }))
+    : variant === 'after_commit' ? (afterCommitSetup ??= await prepareRegate(upstream, { forward: 'after_commit' }))
+    : (regateSetup ??= await prepareRegate(upstream));
   const p = await startRegate(setup, CONTENDER_CPU);
   return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: setup.tokens[role] };
 }
@@ -104,7 +107,9 @@ const contenders: Contender[] = [
   { id: 'regate', label: '3 regate allow (JWT, policy, mask, audit)', request: score, start: (up) => regate(up, 'analyst') },
   { id: 'regate-cluster', label: '3c regate node with cluster store', request: score, start: regateClustered },
   // Shadow mode's cost: the same bundle also runs as the shadow policy, deciding every request a second time off the response path.
-  { id: 'regate-shadow', label: '3b regate allow + shadow policy', request: score, start: (up) => regate(up, 'analyst', true) },
+  { id: 'regate-shadow', label: '3b regate allow + shadow policy', request: score, start: (up) => regate(up, 'analyst', 'shadow') },
+  // Issue 17's first design change, before and after in one run: the decision record committed before the request is forwarded.
+  { id: 'regate-after-commit', label: '3a regate allow, forward: after_commit (record, then forward)', request: score, start: (up) => regate(up, 'analyst', 'after_commit') },
   {
     id: 'regate-dense', label: '4 regate dense masking (20 PAN rows)', request: { path: '/v1/transactions?limit=20', method: 'GET' },
     start: (up) => regate(up, 'analyst'),
@@ -267,14 +272,22 @@ try {
   }
 
   if (!only || only.includes('sse')) {
-    process.stdout.write(`SSE: ${sseStreams} sequential 200-token streams, direct, bare undici proxy, regate (masking on)...\n`);
-    const d = await sse(upstream);
-    const bareProxy = await startBareProxy(upstream);
-    let b: Record<string, number>;
-    try { b = await sse(`http://127.0.0.1:${bareProxy.port}`); } finally { await bareProxy.stop(); }
-    const running = await regate(upstream, 'agent');
-    let g: Record<string, number>;
-    try { g = await sse(running.base, running.auth); } finally { for (const p of running.procs) await p.stop(); }
+    process.stdout.write(`SSE: ${sseStreams} sequential 200-token streams, direct, bare undici proxy, regate (masking on) and regate with forward: after_commit, ${rounds} rounds taking turns...\n`);
+    /** One SSE measurement of a contender started for it (and stopped after). */
+    const through = async (start: () => Promise<Running>): Promise<Record<string, number>> => {
+      const r = await start();
+      try { return await sse(r.base, r.auth); } finally { for (const p of r.procs) await p.stop(); }
+    };
+    const runs: Record<'d' | 'b' | 'g' | 'a', Record<string, number>[]> = { d: [], b: [], g: [], a: [] };
+    for (let round = 1; round <= rounds; round++) {
+      runs.d.push(await sse(upstream));
+      runs.b.push(await through(async () => { const p = await startBareProxy(upstream); return { base: `http://127.0.0.1:${p.port}`, procs: [p] }; }));
+      runs.g.push(await through(() => regate(upstream, 'agent')));
+      runs.a.push(await through(() => regate(upstream, 'agent', 'after_commit')));
+    }
+    // Each row is the round with the median first-event p50.
+    const median = (ms: Record<string, number>[]) => [...ms].sort((x, y) => x.first_event_p50_ms! - y.first_event_p50_ms!)[(ms.length - 1) >> 1]!;
+    const [d, b, g, a] = [median(runs.d), median(runs.b), median(runs.g), median(runs.a)];
     const row = (path: string, m: Record<string, number>, minus?: Record<string, number>): Row => ({
       path,
       'first event p50 ms': m.first_event_p50_ms! - (minus?.first_event_p50_ms ?? 0),
@@ -285,8 +298,10 @@ try {
       row('direct', d),
       row('2 bare undici proxy', b),
       row('regate (SSE masked)', g),
+      row('regate, forward: after_commit', a),
       row('added by the bare proxy', b, d),
       row('added by regate', g, d),
+      row('added by regate, forward: after_commit', a, d),
     ];
     extra.sse = sseRows;
     report('gateway-sse', sseRows);
@@ -297,6 +312,7 @@ try {
   clusterSetup?.cleanup();
   await clusterPg?.stop();
   shadowSetup?.cleanup();
+  afterCommitSetup?.cleanup();
 }
 
 extra.skipped = skipped;

@@ -43,6 +43,7 @@ async function measure(label: string, p: Started, auth?: string): Promise<Measur
 const stub = await startStub();
 const upstream = `http://127.0.0.1:${stub.port}`;
 const setup = await prepareRegate(upstream);
+const afterCommit = await prepareRegate(upstream, { forward: 'after_commit' });
 const auth = setup.tokens.analyst;
 process.stdout.write(`load: wrk -t1 -c${connections} -d${seconds}s POST /v1/score; gateways on CPU ${CONTENDER_CPU}, wrk + stub on CPU ${LOAD_CPU}\n`);
 try {
@@ -53,6 +54,9 @@ try {
     const p = await startPinned(CONTENDER_CPU, process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `rung-${i}.cpuprofile`] : []), rungScript, setup.config, String(i)], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
     rungs.push(await measure(label, p, auth));
   }
+  // Issue 17's overlap, before and after in the same run: the last rung with the record committed before forwarding.
+  process.stdout.write('rung 4 again with forward: after_commit (record, then forward)\n');
+  const recordFirst = await measure(`${RUNGS[4]}, forward: after_commit`, await startPinned(CONTENDER_CPU, process.execPath, [rungScript, afterCommit.config, '4'], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } }), auth);
   const serve = await measure('regate serve (cross-check of the last rung)', await startRegate(setup, CONTENDER_CPU), auth);
   const row = (m: Measured, prev?: Measured): Row => ({
     gateway: m.label,
@@ -63,8 +67,9 @@ try {
     added_cpu_ms: prev ? m.cpuMsPerReq - prev.cpuMsPerReq : '',
     'x bare': m.load.rps / bare.load.rps,
   });
-  report('stages', [row(bare), ...rungs.map((m, i) => row(m, i === 0 ? bare : rungs[i - 1])), row(serve)], { seconds, connections, body });
+  report('stages', [row(bare), ...rungs.map((m, i) => row(m, i === 0 ? bare : rungs[i - 1])), row(recordFirst, rungs[3]), row(serve)], { seconds, connections, body });
 } finally {
   setup.cleanup();
+  afterCommit.cleanup();
   await stub.stop();
 }

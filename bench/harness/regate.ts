@@ -26,8 +26,12 @@ export interface RegateSetup { dir: string; config: string; tokens: Record<strin
  * Writes keys, a bench bundle and a config for an upstream; returns bearer tokens per role. With
  * `shadow`, the same bundle also runs as the shadow policy (`policy.shadow`), so every request is
  * decided twice and the two always agree: the cost of shadow mode itself, without disagreement records.
+ * With `forward`, every route has that `routes[].forward`.
  */
-export async function prepareRegate(upstream: string, opts: { workers?: number; limits?: Record<string, number>; cluster?: { url: string; passwordFile: string }; shadow?: boolean } = {}): Promise<RegateSetup> {
+export async function prepareRegate(
+  upstream: string,
+  opts: { workers?: number; limits?: Record<string, number>; cluster?: { url: string; passwordFile: string }; shadow?: boolean; forward?: 'overlap' | 'after_commit' } = {},
+): Promise<RegateSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-'));
   const rego = join(dir, 'rego');
   cpSync(join(root, 'rego'), rego, { recursive: true });
@@ -59,11 +63,12 @@ export async function prepareRegate(upstream: string, opts: { workers?: number; 
     state_dir: join(dir, 'state'),
     ...(opts.workers ? { workers: opts.workers } : {}),
     upstreams: { stub: { url: upstream, credential: { header: 'x-upstream-key', value_env: 'BENCH_UPSTREAM_KEY' }, connections: 128 } },
+    // `forward: after_commit` on every route is the order before issue 17 (record, then forward): the bench's "before".
     routes: [
       { name: 'fraud-model', path_prefix: '/v1/score', upstream: 'stub' },
       { name: 'transactions', path_prefix: '/v1/transactions', upstream: 'stub' },
       { name: 'chat', path_prefix: '/v1/chat', upstream: 'stub' },
-    ],
+    ].map((r) => (opts.forward ? { ...r, forward: opts.forward } : r)),
     identity: { issuer: 'urn:bench', audience: 'regate', jwks_file: join(dir, 'jwks.json') },
     policy: {
       bundle: join(dir, 'bench.tar.gz'), public_key_file: join(dir, 'bundle.pub.pem'), poll_seconds: 0,
