@@ -168,25 +168,69 @@ test('witness key --json, and witness serve --json prints where it listens on st
     const k = ok(await runCli(['witness', 'key', '--dir', dir, '--name', 'witness.example/w1', '--json']));
     assert.equal([k.name, k.verifier_key.split('+')[0]], ['witness.example/w1', 'witness.example/w1']);
     const logKey = ok(await runCli(['audit', 'key', '--state', f.state, '--json'])).verifier_keys[0] as string;
-    const child = spawn(process.execPath, [cliPath, 'witness', 'serve', '--dir', dir, '--name', 'witness.example/w1', '--log', logKey, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    try {
-      const ready = await new Promise<Record<string, any>>((resolve, reject) => {
-        let out = '';
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-          if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))) as Record<string, any>);
-        });
-        child.once('exit', (code) => reject(new Error(`witness serve exited ${code}`)));
-      });
+    await whileServing(['witness', 'serve', '--dir', dir, '--name', 'witness.example/w1', '--log', logKey, '--json'], async (ready) => {
       assert.equal([ready.ok, ready.name, ready.verifier_key], [true, 'witness.example/w1', k.verifier_key]);
       assert.match(ready.url, /^http:\/\/127\.0\.0\.1:\d+/);
       const res = await fetch(`${ready.url}/add-checkpoint`, { method: 'POST', body: 'not a checkpoint' });
       assert.ok(res.status >= 400 && res.status < 500, `the witness answers (HTTP ${res.status})`);
-    } finally {
-      const exited = new Promise((r) => child.once('exit', r));
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    }
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Starts a serving command with --json, hands its ready document (the first stdout line) to `fn`,
+ * then stops it with SIGTERM and waits for it to exit, also when `fn` fails.
+ */
+async function whileServing(args: string[], fn: (ready: Record<string, any>) => Promise<void>): Promise<string> {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    const ready = await new Promise<Record<string, any>>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (out.includes('\n')) resolve(JSON.parse(out.slice(0, out.indexOf('\n'))) as Record<string, any>);
+      });
+      child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${err}`)));
+    });
+    await fn(ready);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  }
+  return out;
+}
+
+test('serve --json and demo --json print where they listen as one JSON document on stdout once they do (logs stay on stderr)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-serve-json-'));
+  try {
+    const config = join(dir, 'regate.yaml');
+    writeFileSync(config, stringify({
+      listen: { port: 0 },
+      admin: { port: 0 },
+      state_dir: join(dir, 'state'),
+      upstreams: { models: { url: 'http://127.0.0.1:9/' } },
+      routes: [{ name: 'fraud-model', path_prefix: '/v1', upstream: 'models' }],
+      identity: { issuer: 'http://127.0.0.1:9', audience: 'regate-test', jwks_url: 'http://127.0.0.1:9/jwks.json' },
+      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
+      logging: { level: 'info' },
+    }));
+    const served = await whileServing(['serve', '--config', config, '--json'], async (ready) => {
+      assert.equal([ready.ok, ready.workers], [true, 1]);
+      assert.is((await fetch(`${ready.admin_url}/healthz`)).status, 200);
+      assert.is((await fetch(`${ready.url}/v1/x`)).status, 401, 'the gateway itself answers (no token)');
+    });
+    assert.is(served.split('\n').filter((l) => l !== '').length, 1, `only the ready document on stdout: ${served}`);
+    const demo = await whileServing(['demo', '--port', '0', '--admin-port', '0', '--upstream-port', '0', '--state', join(dir, 'demo'), '--json'], async (ready) => {
+      assert.equal([ready.ok, ready.state], [true, join(dir, 'demo')]);
+      assert.is((await fetch(`${ready.admin_url}/healthz`)).status, 200);
+      assert.match(ready.upstream_url, /^http:\/\/127\.0\.0\.1:\d+/);
+    });
+    assert.is(demo.split('\n').filter((l) => l !== '').length, 1, `only the ready document on stdout: ${demo}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

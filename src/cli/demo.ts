@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { startDemo } from '../demo/index.js';
+import { report } from './output.js';
 import { stopOnSignals } from './serve.js';
 
 interface Args {
@@ -8,6 +9,7 @@ interface Args {
   'admin-port': number;
   'upstream-port': number;
   state: string;
+  json?: boolean;
 }
 
 /** `regate demo` (= `npm start`): the gateway on its embedded default, no config needed. */
@@ -30,7 +32,9 @@ export const demoCommand: CommandModule<object, Args> = {
       stateDir: resolve(args.state),
       log: process.stderr,
     });
-    await stopOnSignals(session, () => process.stdout.write(`${session.banner}\n`));
+    const state = resolve(args.state);
+    await stopOnSignals(session, () =>
+      report(args.json, session.banner, { url: session.gateway.url, admin_url: session.gateway.adminUrl, upstream_url: session.service.url, state }));
     process.exit(0);
   },
 };

@@ -75,7 +75,11 @@ export const serveCommand: CommandModule<object, Args> = {
     if (reason !== undefined && (typeof reason !== 'string' || reason.trim() === '')) throw new UsageError('--accept-audit-store needs a reason (it is recorded in the audit log)');
     const start = reason !== undefined ? { acceptAuditStore: reason as string } : {};
     const running = workers > 1 ? await startCluster(config, workers, start) : await startGateway(config, start);
-    await stopOnSignals(running, () => process.stderr.write(`regate ready ${running.url} (admin ${running.adminUrl})\n`));
+    await stopOnSignals(running, () => {
+      process.stderr.write(`regate ready ${running.url} (admin ${running.adminUrl})\n`);
+      // For a script that starts the gateway: where it listens, on stdout, once it does.
+      if (args.json) report(true, '', { url: running.url, admin_url: running.adminUrl, workers });
+    });
     process.exit(0);
   },
 };
