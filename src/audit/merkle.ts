@@ -6,15 +6,25 @@
  */
 import { hash } from 'node:crypto';
 
-const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 
+/** `0x00 || record` is assembled here, not in a new buffer per record: verify hashes every record of a log. */
+let scratch = Buffer.alloc(64 * 1024);
+
 export function leafHash(record: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([LEAF, record]), 'buffer');
+  if (record.length + 1 > scratch.length) scratch = Buffer.alloc(Math.max(record.length + 1, scratch.length * 2));
+  scratch[0] = 0;
+  scratch.set(record, 1);
+  return hash('sha256', scratch.subarray(0, record.length + 1), 'buffer');
 }
 
+const node = Buffer.alloc(65, 1);
+
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
+  if (left.length !== 32 || right.length !== 32) return hash('sha256', Buffer.concat([NODE, left, right]), 'buffer');
+  node.set(left, 1);
+  node.set(right, 33);
+  return hash('sha256', node, 'buffer');
 }
 
 /** The largest power of two smaller than n (n ≥ 2). */

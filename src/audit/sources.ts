@@ -43,8 +43,29 @@ export function recordsAfter(store: Store, after: number, limit = Infinity): Ent
 }
 
 /**
- * The live store's segments. Once pruned (src/audit/archiver.ts), it starts after its base: the
- * last pruned segment's checkpoint and frontier, kept for this, from which its first segment is checked.
+ * Up to `limit` records with keys after `after`, streamed from an LMDB cursor as they are iterated
+ * (each iteration reads afresh); `onKey` hears each key read, so the caller knows where it stopped.
+ */
+export function streamRecordsAfter(store: Store, after: number, limit: number, onKey: (key: number) => void): Iterable<Entry> {
+  return {
+    *[Symbol.iterator]() {
+      if (limit <= 0) return;
+      let n = 0;
+      for (const { key, value } of store.records.getRange({ start: after + 1, limit: limit === Infinity ? undefined : limit })) {
+        if (key <= after) continue;
+        onKey(key);
+        yield { bytes: value, where: `key ${key}`, key };
+        if (++n >= limit) return;
+      }
+    },
+  };
+}
+
+/**
+ * The live store's segments, each streamed from the store as the verifier walks it (memory holds
+ * one record at a time, however large the segment). Once pruned (src/audit/archiver.ts), it starts
+ * after its base: the last pruned segment's checkpoint and frontier, kept for this, from which its
+ * first segment is checked.
  */
 export function storeInput(store: Store): { input: Iterable<LogItem>; total: number } {
   const total = (store.records.getStats() as { entryCount: number }).entryCount;
@@ -52,6 +73,9 @@ export function storeInput(store: Store): { input: Iterable<LogItem>; total: num
   function* input(): Generator<LogItem> {
     let after = -1;
     let end = 0;
+    // The verifier walks a segment's records before it asks for the next item: `last` is then where it stopped.
+    let last = -1;
+    const seen = (key: number) => (last = key);
     for (const { key, text, checkpoint } of storedCheckpoints(store)) {
       const next = typeof checkpoint === 'string' ? end : checkpointEnd(checkpoint);
       if (key <= pruned) {
@@ -63,12 +87,13 @@ export function storeInput(store: Store): { input: Iterable<LogItem>; total: num
         }
         continue;
       }
-      const entries = recordsAfter(store, after, next - end);
-      if (entries.length > 0) after = entries[entries.length - 1]!.key!;
+      last = after;
+      const entries = streamRecordsAfter(store, after, next - end, seen);
       end = next;
       yield { kind: 'segment', segment: { label: `segment ${key}`, number: key, checkpoint: { text, where: `checkpoint key ${key}` }, entries } };
+      after = last;
     }
-    yield { kind: 'unsealed', entries: recordsAfter(store, after) };
+    yield { kind: 'unsealed', entries: streamRecordsAfter(store, after, Infinity, seen) };
   }
   return { input: input(), total };
 }

@@ -12,7 +12,8 @@ import { checkpointHash, verifyAnyCheckpoint, type AnyCheckpoint, type Checkpoin
 import type { TrustedKey } from './keys.js';
 import { Frontier, leafHash, merkleRoot } from './merkle.js';
 import { cosignature } from './note.js';
-import { GENESIS_PREV, parseRecord, type AuditRecord } from './record.js';
+import { GENESIS_PREV, parseRecord } from './record.js';
+import { scanRecord, type Envelope } from './record-scan.js';
 
 /** One stored record as read, with where it was found (for messages) and its storage key, if any. */
 export interface Entry {
@@ -27,7 +28,8 @@ export interface SegmentInput {
   /** The segment number the store key or file name gives (format 1 checkpoints carry their own). */
   number: number;
   checkpoint: { text: string; where: string } | null;
-  entries: Entry[];
+  /** Its records in stored order, read as the verifier walks them (a store streams them from a cursor). */
+  entries: Iterable<Entry>;
   /** Set by a source that knows the segment should be there but is not (e.g. named in export.json). */
   missing?: string;
 }
@@ -47,7 +49,7 @@ export interface StartInput {
   expired?: boolean;
 }
 
-export type LogItem = { kind: 'start'; start: StartInput } | { kind: 'segment'; segment: SegmentInput } | { kind: 'unsealed'; entries: Entry[] };
+export type LogItem = { kind: 'start'; start: StartInput } | { kind: 'segment'; segment: SegmentInput } | { kind: 'unsealed'; entries: Iterable<Entry> };
 export type LogInput = Iterable<LogItem> | AsyncIterable<LogItem>;
 
 export type FaultKind =
@@ -72,8 +74,14 @@ export interface VerifySummary {
   /** The tree size and root (base64) of the last checkpoint verified, null when none or format 1 only. */
   treeHead: { size: number; root: string } | null;
   kids: string[];
-  /** request.decision records with no request.outcome (the gateway stopped between the two). */
+  /**
+   * request.decision records with no request.outcome (the gateway stopped between the two), in log
+   * order; past PAIRING_WINDOW decisions waiting at once, the oldest are reported here (the first
+   * UNPAIRED_EXAMPLES of them by id) and counted.
+   */
   decisionsWithoutOutcome: Array<{ request_id: string; seq: number }>;
+  /** How many decisions have no outcome (the list above may show fewer). */
+  decisionsWithoutOutcomeCount: number;
   /** Whether every checkpoint the auditor kept was found consistent with the log (null when none was given). */
   lastCheckpointMatched: boolean | null;
   /** With witness keys: the last segment whose checkpoint a quorum cosigned, and its tree size. */
@@ -110,6 +118,25 @@ export interface VerifyOptions {
   /** How many newest checkpoints may still wait for their cosignatures (default 0). */
   witnessLag?: number;
   onProgress?: (records: number) => void;
+  /** How many decisions may wait for their outcome at once (default PAIRING_WINDOW). */
+  pairingWindow?: number;
+}
+
+/** How many decisions may wait for their outcome at once before the oldest is reported without one. */
+export const PAIRING_WINDOW = 1_000_000;
+/** How many of the decisions pushed out of the window are named in the summary (all are counted). */
+const UNPAIRED_EXAMPLES = 1000;
+
+/**
+ * Reads on (the walk stops at the fault it is about to report anyway) for record `seq`: where it
+ * is, when it comes later in the segment (the records were reordered), else null.
+ */
+function findLater(it: Iterator<Entry>, seq: number): string | null {
+  for (let step = it.next(); !step.done; step = it.next()) {
+    const r = scanRecord(step.value.bytes);
+    if (typeof r !== 'string' && r.seq === seq) return step.value.where;
+  }
+  return null;
 }
 
 class Failed extends Error {
@@ -159,7 +186,11 @@ class Verifier {
   private unsealedCount = 0;
   private readonly kids = new Set<string>();
   private readonly legacyHashes = new Map<number, string>();
+  /** Decisions waiting for their outcome, request id → record number, oldest first (at most PAIRING_WINDOW). */
   private readonly pending = new Map<string, number>();
+  /** Decisions pushed out of the window without an outcome: the first UNPAIRED_EXAMPLES by id, and how many. */
+  private readonly unpaired = new Map<string, number>();
+  private unpairedCount = 0;
   private kept: Kept[] = [];
   private keptLegacy: Array<{ segment: number; hash: string; matched: boolean }> = [];
   private treeHead: { size: number; root: string } | null = null;
@@ -240,7 +271,8 @@ class Verifier {
     const number = cp.v === 1 ? cp.payload.segment : s.number;
     const name = `segment ${number}`;
     this.lastSegmentName = name;
-    if (this.nextSegment === null) this.startAt(cp, number, s.entries[0]);
+    // A source's array can be peeked at; a stream's first record vouches for its own prev.
+    if (this.nextSegment === null) this.startAt(cp, number, Array.isArray(s.entries) ? s.entries[0] ?? null : undefined);
     if (number > this.nextSegment!) {
       const missing = this.nextSegment === number - 1 ? `segment ${this.nextSegment} is missing` : `segments ${this.nextSegment}..${number - 1} are missing`;
       fail({ kind: 'missing-segment', segment: this.nextSegment!, message: `${missing}: ${name} follows ${this.nextSegment === 0 ? 'the start of the log' : `segment ${this.nextSegment! - 1}`}` });
@@ -274,7 +306,8 @@ class Verifier {
     if (p.first !== this.nextSeq || p.tree_size !== p.last - p.first + 1) {
       fail({ kind: 'bad-checkpoint', segment: p.segment, message: `${name}'s checkpoint covers records ${p.first}..${p.last} (tree size ${p.tree_size}), but the previous segment ended at record ${this.nextSeq! - 1}` });
     }
-    const leaves = this.walk(s.entries, p.last);
+    const leaves: Buffer[] = [];
+    this.walk(s.entries, p.last, leaves);
     if (leaves.length !== p.tree_size) {
       fail({ kind: 'deleted', segment: p.segment, seq: this.nextSeq!, message: `record ${this.nextSeq} was deleted: ${name} ends at record ${this.nextSeq! - 1}, but its checkpoint says ${p.last}` });
     }
@@ -328,14 +361,14 @@ class Verifier {
   /** Unsealed records are signed by nobody yet: they vouch for no key. */
   private inUnsealed = false;
 
-  unsealed(entries: Entry[]): void {
+  unsealed(entries: Iterable<Entry>): void {
     this.inUnsealed = true;
-    if (this.nextSeq === null && entries[0]) this.startEmpty();
-    this.unsealedCount += this.walk(entries, Infinity).length;
+    if (this.nextSeq === null) this.startEmpty();
+    this.unsealedCount += this.walk(entries, Infinity);
   }
 
   /** An export of a later range with no base (format 1) starts mid-log: take its first checkpoint and record as given. */
-  private startAt(cp: AnyCheckpoint, number: number, first: Entry | undefined): void {
+  private startAt(cp: AnyCheckpoint, number: number, first: Entry | null | undefined): void {
     if (cp.v === 2) {
       if (number === 0 && (this.opts.fromRecord ?? 0) === 0) return this.startEmpty();
       fail({ kind: 'missing-segment', segment: number, message: `the log starts at segment ${number}, without the base checkpoint and compact range a partial export carries (export.json): segments before it are missing` });
@@ -347,8 +380,11 @@ class Verifier {
     this.nextSegment = p.segment;
     this.prevCheckpoint = p.prev_checkpoint;
     this.nextSeq = p.first;
-    const r = first ? parseRecord(first.bytes) : null;
-    this.prevHash = r !== null && typeof r !== 'string' ? r.prev : GENESIS_PREV;
+    if (first === undefined) this.prevHash = null;
+    else {
+      const r = first ? parseRecord(first.bytes) : null;
+      this.prevHash = r !== null && typeof r !== 'string' ? r.prev : GENESIS_PREV;
+    }
     // Format 1 segments carry their own roots; the whole-log tree is not known mid-log.
     this.frontier = null;
     this.checkKeptBefore(p.first, `the export starts at record ${p.first} (segment ${p.segment})`);
@@ -363,21 +399,25 @@ class Verifier {
   }
 
   /**
-   * Walks records in stored order, checking number and hash chain, growing the tree; returns their
-   * leaf hashes. Too few records are left to the caller's count check.
+   * Walks records in stored order as the source streams them, checking number and hash chain,
+   * growing the tree; returns how many it walked, and pushes their leaf hashes to `leaves` when
+   * given (format 1 roots). Too few records are left to the caller's count check. Each record is
+   * read by scanRecord (canonical form and the few fields needed, without building the record),
+   * so memory holds one record at a time plus the segment's record numbers seen (for messages).
    */
-  private walk(entries: Entry[], last: number): Buffer[] {
-    const leaves: Buffer[] = [];
-    const parsed = entries.map((e) => parseRecord(e.bytes));
+  private walk(entries: Iterable<Entry>, last: number, leaves?: Buffer[]): number {
+    const it = entries[Symbol.iterator]();
     const seen = new Map<number, string>();
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      const r = parsed[i]!;
+    let count = 0;
+    for (let step = it.next(); !step.done; step = it.next()) {
+      const e = step.value;
+      const r = scanRecord(e.bytes, this.prevHash);
       const expected = this.nextSeq!;
       if (typeof r === 'string') fail({ kind: r === 'it is not canonical JSON' ? 'changed' : 'not-a-record', seq: e.key ?? expected, message: `the record at ${e.where} was changed: ${r}` });
-      const rec = r as AuditRecord;
-      const later = rec.seq > expected ? parsed.findIndex((x, j) => j > i && typeof x !== 'string' && x.seq === expected) : -1;
-      if (rec.seq !== expected && later < 0 && e.key === expected) {
+      const rec = r as Envelope;
+      // Only when a record comes early: is the one expected further on (reordered) or gone (deleted)?
+      const later = rec.seq > expected ? findLater(it, expected) : null;
+      if (rec.seq !== expected && later === null && e.key === expected) {
         // The store's key says where it belongs: the record there now claims another number.
         fail({ kind: 'changed', seq: expected, message: `the record at ${e.where} was changed: it claims to be record ${rec.seq}` });
       }
@@ -386,7 +426,7 @@ class Verifier {
         fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: it claims to be record ${rec.seq}, which ${other ?? 'an earlier record'} already is` });
       }
       if (rec.seq > expected) {
-        if (later >= 0) fail({ kind: 'reordered', seq: expected, message: `records were reordered: record ${rec.seq} (${e.where}) comes before record ${expected} (${entries[later]!.where})` });
+        if (later !== null) fail({ kind: 'reordered', seq: expected, message: `records were reordered: record ${rec.seq} (${e.where}) comes before record ${expected} (${later})` });
         const which = rec.seq === expected + 1 ? `record ${expected} was deleted` : `records ${expected}..${rec.seq - 1} were deleted`;
         fail({ kind: 'deleted', seq: expected, message: `${which}: record ${rec.seq} (${e.where}) follows ${expected === 0 ? 'the start of the log' : `record ${expected - 1}`}` });
       }
@@ -396,17 +436,18 @@ class Verifier {
       }
       if (rec.seq > last) fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: the segment's checkpoint ends at record ${last}` });
       const leaf = leafHash(e.bytes);
-      leaves.push(leaf);
+      leaves?.push(leaf);
       seen.set(rec.seq, e.where);
       this.prevHash = leaf.toString('hex');
       this.nextSeq = expected + 1;
+      count++;
       if (this.frontier) {
         this.frontier.push(leaf);
-        this.checkKept();
+        if (this.kept.length > 0) this.checkKept();
       }
       this.note(rec);
     }
-    return leaves;
+    return count;
   }
 
   /** A kept checkpoint whose size the tree just reached must have the same root. */
@@ -424,13 +465,33 @@ class Verifier {
     }
   }
 
-  private note(r: AuditRecord): void {
+  private note(r: Envelope): void {
     this.records++;
-    if (r.event.type === 'key.rotated' && r.event.previous_kid && this.segmentKid && !this.inUnsealed) this.vouches.push({ by: this.segmentKid, previous: r.event.previous_kid });
-    if (r.event.type === 'request.decision') this.pending.set(r.event.request_id, r.seq);
-    else if (r.event.type === 'request.outcome') this.pending.delete(r.event.request_id);
-    else if (r.event.type === 'segment.expired') this.expiredThrough = Math.max(this.expiredThrough, r.event.last_segment);
+    if (r.type === 'key.rotated' && r.previousKid && this.segmentKid && !this.inUnsealed) this.vouches.push({ by: this.segmentKid, previous: r.previousKid });
+    if (r.type === 'request.decision' && r.requestId !== undefined) this.decided(r.requestId, r.seq);
+    else if (r.type === 'request.outcome' && r.requestId !== undefined) this.answered(r.requestId);
+    else if (r.type === 'segment.expired' && r.lastSegment !== undefined) this.expiredThrough = Math.max(this.expiredThrough, r.lastSegment);
     if (this.records % 10_000 === 0) this.opts.onProgress?.(this.records);
+  }
+
+  /**
+   * Pairing decisions with outcomes in bounded memory: a decision still waiting when PAIRING_WINDOW
+   * newer ones wait too is reported without an outcome (a request outlives a million others only when
+   * the gateway never answered it); if its outcome comes after all, the report drops it.
+   */
+  private decided(requestId: string, seq: number): void {
+    this.pending.delete(requestId);
+    this.pending.set(requestId, seq);
+    if (this.pending.size <= (this.opts.pairingWindow ?? PAIRING_WINDOW)) return;
+    const [oldest, at] = this.pending.entries().next().value as [string, number];
+    this.pending.delete(oldest);
+    this.unpairedCount++;
+    if (this.unpaired.size < UNPAIRED_EXAMPLES) this.unpaired.set(oldest, at);
+  }
+
+  private answered(requestId: string): void {
+    if (this.pending.delete(requestId) || this.unpairedCount === 0) return;
+    if (this.unpaired.delete(requestId)) this.unpairedCount--;
   }
 
   async finish(): Promise<void> {
@@ -503,7 +564,8 @@ class Verifier {
       unsealed: this.unsealedCount,
       treeHead: this.treeHead,
       kids: [...this.kids],
-      decisionsWithoutOutcome: [...this.pending].map(([request_id, seq]) => ({ request_id, seq })),
+      decisionsWithoutOutcome: [...this.unpaired, ...this.pending].map(([request_id, seq]) => ({ request_id, seq })),
+      decisionsWithoutOutcomeCount: this.unpairedCount + this.pending.size,
       lastCheckpointMatched: given === 0 ? null : [...this.kept, ...this.keptLegacy].every((k) => k.matched),
       witnessed: this.lastWitnessed && { segment: this.lastWitnessed.segment, size: this.lastWitnessed.size },
     };

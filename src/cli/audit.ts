@@ -98,9 +98,9 @@ function describe(s: VerifySummary): string {
   if (s.unsealed > 0) lines.push(`${s.unsealed} newer records are not sealed yet (hash chain checked, no signature yet).`);
   if (s.lastCheckpointMatched) lines.push('Every checkpoint you kept is consistent with this log: nothing they cover was rewritten or truncated.');
   if (s.witnessed) lines.push(`Witnessed: the checkpoint of segment ${s.witnessed.segment} (tree size ${s.witnessed.size}) carries the witnesses' cosignatures.`);
-  if (s.decisionsWithoutOutcome.length > 0) {
+  if (s.decisionsWithoutOutcomeCount > 0) {
     const list = s.decisionsWithoutOutcome.slice(0, 10).map((d) => `request ${d.request_id} (record ${d.seq})`).join(', ');
-    lines.push(`${s.decisionsWithoutOutcome.length} request decision(s) without an outcome (the gateway stopped between decision and response; not tampering): ${list}${s.decisionsWithoutOutcome.length > 10 ? ', …' : ''}.`);
+    lines.push(`${s.decisionsWithoutOutcomeCount} request decision(s) without an outcome (the gateway stopped between decision and response; not tampering): ${list}${s.decisionsWithoutOutcomeCount > 10 ? ', …' : ''}.`);
   }
   return lines.join('\n') + '\n';
 }
