@@ -179,6 +179,22 @@ test('witness key --json, and witness serve --json prints where it listens on st
   }
 });
 
+/** A gateway config file in `dir` (its state in dir/state): unsigned committed bundle, nothing listening upstream, plus `extra`. */
+function gatewayConfig(dir: string, extra: Record<string, unknown>): string {
+  const config = join(dir, 'regate.yaml');
+  writeFileSync(config, stringify({
+    listen: { port: 0 },
+    admin: { port: 0 },
+    state_dir: join(dir, 'state'),
+    upstreams: { models: { url: 'http://127.0.0.1:9/' } },
+    routes: [{ name: 'fraud-model', path_prefix: '/v1', upstream: 'models' }],
+    identity: { issuer: 'http://127.0.0.1:9', audience: 'regate-test', jwks_url: 'http://127.0.0.1:9/jwks.json' },
+    policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
+    ...extra,
+  }));
+  return config;
+}
+
 /**
  * Starts a serving command with --json, hands its ready document (the first stdout line) to `fn`,
  * then stops it with SIGTERM and waits for it to exit, also when `fn` fails.
@@ -208,17 +224,7 @@ async function whileServing(args: string[], fn: (ready: Record<string, any>) => 
 test('serve --json and demo --json print where they listen as one JSON document on stdout once they do (logs stay on stderr)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'regate-serve-json-'));
   try {
-    const config = join(dir, 'regate.yaml');
-    writeFileSync(config, stringify({
-      listen: { port: 0 },
-      admin: { port: 0 },
-      state_dir: join(dir, 'state'),
-      upstreams: { models: { url: 'http://127.0.0.1:9/' } },
-      routes: [{ name: 'fraud-model', path_prefix: '/v1', upstream: 'models' }],
-      identity: { issuer: 'http://127.0.0.1:9', audience: 'regate-test', jwks_url: 'http://127.0.0.1:9/jwks.json' },
-      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
-      logging: { level: 'info' },
-    }));
+    const config = gatewayConfig(dir, { logging: { level: 'info' } });
     const served = await whileServing(['serve', '--config', config, '--json'], async (ready) => {
       assert.equal([ready.ok, ready.workers], [true, 1]);
       assert.is((await fetch(`${ready.admin_url}/healthz`)).status, 200);
@@ -240,17 +246,7 @@ test('cluster migrate / status --json against a real PostgreSQL; status of a sto
   const pg = await startPostgres();
   const dir = mkdtempSync(join(tmpdir(), 'regate-cluster-json-'));
   try {
-    const config = join(dir, 'n1.yaml');
-    writeFileSync(config, stringify({
-      listen: { port: 0 },
-      admin: { port: 0 },
-      state_dir: join(dir, 'n1'),
-      upstreams: { models: { url: 'http://127.0.0.1:9/' } },
-      routes: [{ name: 'fraud-model', path_prefix: '/v1', upstream: 'models' }],
-      identity: { issuer: 'http://127.0.0.1:9', audience: 'regate-test', jwks_url: 'http://127.0.0.1:9/jwks.json' },
-      policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
-      cluster: { postgres: { url: pg.url, password_file: pg.passwordFile, timeout_ms: 1000 }, node_id: 'n1' },
-    }));
+    const config = gatewayConfig(dir, { cluster: { postgres: { url: pg.url, password_file: pg.passwordFile, timeout_ms: 1000 }, node_id: 'n1' } });
     const first = ok(await runCli(['cluster', 'migrate', '--config', config, '--json']));
     assert.is(first.from, 0);
     assert.ok(first.applied.length >= 1 && first.applied[0].version === 1, JSON.stringify(first));
