@@ -35,6 +35,14 @@ interface HoldView {
   created_at_ms: number;
   expires_at_ms: number;
   grant_id: string | null;
+  /** Whether the requester's client is still held open, and when it gives up (the gateway's wait, not the hold's TTL). */
+  client?: { waiting: boolean; gives_up_at_ms: number };
+}
+
+/** For a pending hold: how long its client still waits for the answer (0: gone), as the web console says it. */
+function clientLeftMs(hold: HoldView, now: number): number | undefined {
+  if (hold.state !== 'pending' || !hold.client) return undefined;
+  return hold.client.waiting ? Math.max(0, hold.client.gives_up_at_ms - now) : 0;
 }
 
 function tokenOf(args: CommonArgs): string {
@@ -88,6 +96,8 @@ function describe(hold: HoldView, now: number): string {
       (hold.approvals.length ? ` (${hold.approvals.map((a) => a.by.sub + (a.comment ? `: ${a.comment}` : '')).join('; ')})` : ''),
     `age       ${ago(now - hold.created_at_ms)}, expires in ${ago(hold.expires_at_ms - now)}`,
   ];
+  const left = clientLeftMs(hold, now);
+  if (left !== undefined) lines.push(`client    ${left > 0 ? `waiting, gives up in ${ago(left)}` : 'gone: an approval lets the same request through once'}`);
   if (hold.denial) lines.push(`denied    by ${hold.denial.by.sub}: ${hold.denial.reason}`);
   if (hold.grant_id) lines.push(`grant     ${hold.grant_id}`);
   return lines.join('\n') + '\n';
@@ -119,9 +129,10 @@ const listCommand: CommandModule<object, ListArgs> = {
     const query = args.state === 'all' ? '' : `?state=${encodeURIComponent(args.state)}`;
     const { holds } = (await call(args, 'GET', `api/holds${query}`)) as { holds: HoldView[] };
     const now = Date.now();
+    const client = (left: number | undefined) => (left === undefined ? '' : left > 0 ? `client=waiting ${ago(left)}  ` : 'client=gone  ');
     const lines = holds.map((h) =>
       `${h.id}  ${h.state}  ${h.requester.sub}  ${h.method} ${h.path}  route=${h.route}  ` +
-        `${h.approvals.length}/${h.approvals_required}  age=${ago(now - h.created_at_ms)}  ${h.spec.reason}`,
+        `${h.approvals.length}/${h.approvals_required}  age=${ago(now - h.created_at_ms)}  ${client(clientLeftMs(h, now))}${h.spec.reason}`,
     );
     report(args.json, holds.length === 0 ? `no ${args.state === 'all' ? '' : `${args.state} `}holds` : lines.join('\n'), { holds });
   },

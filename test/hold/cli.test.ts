@@ -30,8 +30,9 @@ test('list --json, show, self-approval refused, approve: the waiting client gets
   const parsed = JSON.parse(list.stdout) as { ok: true; holds: { id: string; state: string }[] };
   assert.equal(parsed.holds.map((h) => [h.id, h.state]), [[id, 'pending']]);
   const text = await holds(['list'], bob);
-  assert.match(text.stdout, new RegExp(`^${id}  pending  alice  GET /v1/transactions\\?limit=5000`));
+  assert.match(text.stdout, new RegExp(`^${id}  pending  alice  GET /v1/transactions\\?limit=5000 .* client=waiting \\d+s `));
   const show = await holds(['show', id], bob);
+  assert.match(show.stdout, /^client {4}waiting, gives up in \d+s$/m);
   assert.match(show.stdout, /reason {4}bulk extraction of transactions/);
   assert.match(show.stdout, /0 of 1 approved/);
   const self = await holds(['approve', id], alice);
