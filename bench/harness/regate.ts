@@ -89,5 +89,7 @@ export async function migrateCluster(setup: RegateSetup): Promise<void> {
 
 /** Starts `regate serve` on the given CPUs; resolves once it prints `regate ready`. */
 export function startRegate(setup: RegateSetup, cpus: string): Promise<Started> {
-  return startPinned(cpus, process.execPath, [cli, 'serve', '--config', setup.config], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
+  // BENCH_NODE_ARGS: node options for regate's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a row.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return startPinned(cpus, process.execPath, [...nodeArgs, cli, 'serve', '--config', setup.config], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
 }

@@ -7,13 +7,16 @@
  * records), then records `gateway.stop` and seals and closes the log.
  *
  * Per-identity usage counts (`usage.requests_last_minute`) and the token cache stay per worker:
- * see docs/config.md (`workers`) for what that means for the bulk-extraction rule.
+ * see docs/config.md (`workers`) for what that means for the bulk-extraction rule. On a cluster
+ * node (`cluster.postgres`) each worker keeps its own view of the cluster store and flushes its
+ * usage counts as a unit of its own, so the counts are cluster-wide there (docs/cluster.md); the
+ * primary holds the holds service, the audit log with its archive, and the heartbeat.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config/index.js';
 import { createAdminServer, type AdminStatus } from '../admin/index.js';
 import { GatewayMetrics, Logger } from '../proxy/index.js';
-import { closeServer } from '../util/index.js';
+import { closeServer, VERSION } from '../util/index.js';
 import { StartupError } from './errors.js';
 import { RpcChannel } from './ipc.js';
 import { listenOrFail } from './listeners.js';
@@ -57,11 +60,6 @@ function workerHandlers(shared: Singletons, m: () => Member, events: { ready(url
 }
 
 export async function startCluster(config: GatewayConfig, workers: number, opts: StartOptions = {}): Promise<RunningCluster> {
-  if (config.cluster) {
-    // Workers answer "is a replay owed?" from the primary's LMDB; on the cluster store each would
-    // need its own view of PostgreSQL. Scale a cluster node out with more nodes instead (docs/cluster.md).
-    throw new StartupError('a cluster node runs as one process: `workers` above 1 with `cluster.postgres` is not supported; add nodes instead');
-  }
   const logger = new Logger(opts.log ?? process.stderr, config.logging.level, { worker: 'primary', pid: process.pid });
   const shared = await openSingletons(config, logger, opts);
   const members = new Map<number, Member>();
@@ -147,7 +145,8 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
     throw err;
   }
   await recordStart(shared.audit, logger);
-  logger.log('info', 'gateway started', { url, admin_url: adminUrl, workers });
+  shared.cluster?.announce({ listen_url: url, admin_url: adminUrl, version: VERSION });
+  logger.log('info', 'gateway started', { url, admin_url: adminUrl, workers, ...(shared.cluster ? { cluster_node: shared.cluster.nodeId } : {}) });
 
   let stopped: Promise<void> | null = null;
   return {

@@ -2,6 +2,7 @@
  * What only one process may hold (the audit log, the holds service, the admin mounts), opened and
  * closed in order; and the `gateway.start` record.
  */
+import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { ConsoleSignIn, createHoldsApi, type AdminMount } from '../admin/index.js';
 import { Archiver, AuditLog, FolderArchive, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles } from '../audit/index.js';
@@ -50,6 +51,7 @@ export interface Singletons {
 
 export async function openSingletons(config: GatewayConfig, logger: Logger, opts: StartOptions): Promise<Singletons> {
   const key = await loadOrCreateAuditKey(config.state_dir);
+  const previousKeys = (await readTrustedKeys(statePublicKeyFiles(config.state_dir))).filter((k) => k.kid !== key.keyId);
   const audit = await AuditLog.open({
     dir: config.audit.dir,
     signingKey: key.privateKey,
@@ -63,7 +65,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     // Outside the store: a store rolled back or rewritten no longer extends it, and start is refused.
     publishedFile: join(config.state_dir, 'audit.published'),
     // Rotated-out public keys kept in the state folder: the one that signed the last checkpoint is vouched for in the log.
-    previousKeys: (await readTrustedKeys(statePublicKeyFiles(config.state_dir))).filter((k) => k.kid !== key.keyId),
+    previousKeys,
     ...(opts.acceptAuditStore !== undefined ? { override: opts.acceptAuditStore } : {}),
   });
   let bundleSource: () => WatchStatus[] | Promise<WatchStatus[]> = () => [];
@@ -82,7 +84,6 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
   let cluster: ClusterNode | null = null;
   try {
     cluster = await joinCluster(config, logger);
-    cluster?.publish(audit);
     holds = await HoldService.open({
       backend: cluster?.holds,
       // The audit log records the holds stage's events as they are (same shape).
@@ -102,13 +103,19 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     await audit.close();
     throw err;
   }
-  const archiver = config.audit.archive
-    ? await Archiver.start(audit, new FolderArchive(config.audit.archive.dir), {
+  // One archiver, one interface: the folder on a single node, the cluster store on a cluster node
+  // (the config refuses both at once).
+  const archive = cluster
+    ? cluster.archive(audit.origin, [{ kid: key.keyId, key: createPublicKey(key.privateKey) }, ...previousKeys])
+    : config.audit.archive ? new FolderArchive(config.audit.archive.dir) : null;
+  const archiver = archive
+    ? await Archiver.start(audit, archive, {
       retainLive: config.audit.retain_live,
       retainArchiveDays: config.audit.retain_archive_days,
       log: (level, message, fields) => logger.log(level, message, fields as Record<string, string | number | null>),
     })
     : null;
+  if (archiver) cluster?.reportArchive(() => archiver.stats());
   const ops = new OpsMetrics({ audit, holds, authenticator, archiver });
   // The console's auditors' view reads this same log; the holds service audits each view through `audit` above.
   const views = auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir));
@@ -147,7 +154,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
       if (started) await audit.append({ type: 'gateway.stop', version: VERSION, reason: 'stopped' }).catch(() => undefined);
       await reporting?.close();
       await audit.close();
-      // After the log: closing it seals the last segment, which the cluster's publisher then sends.
+      // After the log: closing it seals the last segment, which the archiver stores before the log closes.
       await cluster?.close();
     },
   };

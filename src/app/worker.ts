@@ -4,7 +4,8 @@
  * reached in the primary over IPC: the audit log (an append resolves only once the primary's log
  * has made the record durable, so "recorded before forwarded" holds across the process boundary)
  * and the holds service (waiting clients, approvals). The per-request hold questions (replay owed?
- * grants held?) are answered from this worker's own read handle on the hold store.
+ * grants held?) are answered from this worker's own read handle on the hold store, or on a cluster
+ * node from the worker's own view of the cluster store (with its usage counts).
  *
  * The worker ignores SIGTERM/SIGINT: the primary orchestrates shutdown (`stop` over IPC), so a
  * Ctrl-C to the process group still drains in order. If the primary goes away the worker drains
@@ -19,6 +20,7 @@ import { createAuthenticator } from '../identity/index.js';
 import type { HoldOutcome, HoldRequest } from '../hold/index.js';
 import { Logger, type AuditSink, type HoldsService, type MetricsSnapshot } from '../proxy/index.js';
 import { auditScrub } from './audit-scrub.js';
+import { workerView } from './cluster-node.js';
 import { RpcChannel } from './ipc.js';
 import { listenOrFail } from './listeners.js';
 import { holdsDir, identityOptions, type StartOptions } from './options.js';
@@ -73,7 +75,7 @@ export async function runWorker(config: GatewayConfig, opts: StartOptions = {}):
     (stopping ??= (async () => {
       await pipeline?.stop();
       authenticator.close();
-      await reader.close();
+      await reader?.close();
     })());
   const channel = new RpcChannel(
     process as unknown as ConstructorParameters<typeof RpcChannel>[0],
@@ -102,10 +104,14 @@ export async function runWorker(config: GatewayConfig, opts: StartOptions = {}):
       return channel.call<{ seq: number }>('audit', { type: event.type, json } satisfies AuditCall);
     },
   };
-  const reader = HoldReader.open(holdsDir(config));
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
+  let reader: HoldReader | null = null;
   try {
-    pipeline = await openPipeline(config, logger, { audit, holds: remoteHolds(channel, reader), authenticator });
+    // On a cluster node the hold questions are answered from this worker's own view of the
+    // cluster store (cluster-node.ts); alone, from its read handle on the primary's LMDB.
+    const view = config.cluster ? await workerView(config, cluster.worker?.id ?? 0, logger) : null;
+    reader = view ? new HoldReader(view.index, Date.now, () => view.close()) : HoldReader.open(holdsDir(config));
+    pipeline = await openPipeline(config, logger, { audit, holds: remoteHolds(channel, reader), authenticator, sharedUsage: view?.usage });
     const url = await listenOrFail(pipeline.server, 'listen', config.listen);
     await channel.call('ready', { url, revision: pipeline.revision() });
   } catch (err) {

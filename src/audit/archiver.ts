@@ -56,6 +56,7 @@ export class Archiver {
   private fillLevel = 0;
   private running: Promise<void> | null = null;
   private again = false;
+  private passFailing = false;
   private retryAt = 0;
   private closed = false;
   /** Set while the log closes: only archiving is left to do (no record can be appended any more). */
@@ -77,9 +78,15 @@ export class Archiver {
   static async start(log: AuditLog, archive: AuditArchive, opts: ArchiverOptions = {}): Promise<Archiver> {
     const a = new Archiver(log, archive, opts);
     a.archivedThrough = prunedThrough(a.store);
-    for await (const e of archive.list(a.archivedThrough + 1)) {
-      if (e.segment !== a.archivedThrough + 1) break;
-      a.archivedThrough = e.segment;
+    try {
+      for await (const e of archive.list(a.archivedThrough + 1)) {
+        if (e.segment !== a.archivedThrough + 1) break;
+        a.archivedThrough = e.segment;
+      }
+    } catch (err) {
+      // An archive out of reach at start must not keep the gateway from starting: the passes store
+      // again what it may already hold (storing a segment again is allowed) until it answers.
+      opts.log?.('warn', 'cannot list the audit archive at start; archiving from the oldest live segment', { archive: archive.where, error: (err as Error).message });
     }
     a.kick();
     return a;
@@ -108,8 +115,12 @@ export class Archiver {
           this.again = false;
           try {
             await this.pass();
+            if (this.passFailing) this.opts.log?.('info', 'audit archive passes succeed again', { archive: this.archive.where });
+            this.passFailing = false;
           } catch (err) {
-            this.opts.log?.('error', 'audit archive pass failed; retrying', { archive: this.archive.where, error: (err as Error).message });
+            // Once per outage, not once a second: the metrics show it meanwhile.
+            if (!this.passFailing) this.opts.log?.('error', 'audit archive pass failed; retrying', { archive: this.archive.where, error: (err as Error).message });
+            this.passFailing = true;
           }
         } while (this.again && !this.closed);
       } finally {

@@ -34,3 +34,8 @@ export class ClusterConflict extends RegateError {
 export class CheckpointRefused extends RegateError {
   static override readonly code: string = 'ERR_CLUSTER_CHECKPOINT_REFUSED';
 }
+
+/** A segment arrived whose predecessors the archive lacks (the archiver stores in order; retry after them). */
+export class ArchiveGap extends RegateError {
+  static override readonly code: string = 'ERR_CLUSTER_ARCHIVE_GAP';
+}

@@ -16,21 +16,32 @@ export class ClusterHoldBackend implements HoldBackend {
   readonly #feed: ChangeFeed;
   readonly #sweep: NodeJS.Timeout;
 
+  /** Where the view started: the snapshot's change number and how many live holds and grants it held. */
+  readonly startedFrom: { seq: number; rows: number };
+
   private constructor(
     private readonly store: ClusterStore,
     postgres: ClusterPostgresOptions,
     feed: ChangeFeedOptions,
-    now: () => number,
+    view: ClusterView,
+    snapshot: { seq: number; changes: Change[] },
   ) {
-    this.#view = new ClusterView(now);
-    this.#feed = new ChangeFeed(store, postgres, (c) => this.#view.apply(c), 0, feed);
+    this.#view = view;
+    this.startedFrom = { seq: snapshot.seq, rows: snapshot.changes.length };
+    this.#feed = new ChangeFeed(store, postgres, (c) => this.#view.apply(c), snapshot.seq, feed);
     this.#sweep = setInterval(() => this.#view.sweep(), 1000);
     this.#sweep.unref();
   }
 
-  /** Opens the backend and reads the store's live holds and grants before answering anything. */
+  /**
+   * Opens the backend: the view starts from a snapshot of the live holds and grants (not from the
+   * whole change history, which grows for ever), then the feed applies every change after it.
+   */
   static async open(store: ClusterStore, postgres: ClusterPostgresOptions, feed: ChangeFeedOptions = {}, now: () => number = Date.now): Promise<ClusterHoldBackend> {
-    const backend = new ClusterHoldBackend(store, postgres, feed, now);
+    const snapshot = await store.snapshot(now());
+    const view = new ClusterView(now);
+    for (const change of snapshot.changes) view.apply(change);
+    const backend = new ClusterHoldBackend(store, postgres, feed, view, snapshot);
     await backend.#feed.start();
     return backend;
   }
@@ -45,13 +56,19 @@ export class ClusterHoldBackend implements HoldBackend {
   }
 
   async mutate<T>(fn: (w: HoldWriter) => Promise<T>): Promise<T> {
-    const result = await this.store.write((tx) => fn({
-      getHold: (id) => tx.getHold(id),
-      getGrant: (id) => tx.getGrant(id),
-      putHold: (hold) => tx.putHold(hold),
-      putGrant: (grant, hold) => tx.putGrant(grant, hold),
-      claimUse: (holdId, kind, nowMs) => tx.claimUse(holdId, kind, nowMs),
-    }));
+    const result = await this.store.write(async (tx) => {
+      // Under the write lock nothing else commits: reading the changes now makes this node's view,
+      // and the holds service's pending set fed by it, exact for the step's rules (the pending
+      // limits count every node's holds, not those the notification has brought so far).
+      await this.#feed.pull();
+      return fn({
+        getHold: (id) => tx.getHold(id),
+        getGrant: (id) => tx.getGrant(id),
+        putHold: (hold) => tx.putHold(hold),
+        putGrant: (grant, hold) => tx.putGrant(grant, hold),
+        claimUse: (holdId, kind, nowMs) => tx.claimUse(holdId, kind, nowMs),
+      });
+    });
     // Our own change is in our view before the caller goes on (the notification may come later).
     await this.#feed.pull();
     return result;

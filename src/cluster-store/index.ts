@@ -12,5 +12,4 @@ export { ClusterView } from './view.js';
 export { ClusterUsage, type ClusterUsageOptions } from './usage.js';
 export { clusterStatus, formatStatus, type ClusterStatus, type NodeReport } from './status.js';
 export { ClusterHoldBackend } from './hold-backend.js';
-export { archiveCheckpoint, archivedLogs, lastArchived, writeArchivedExport, type ArchivedLog, type Publication } from './archive.js';
-export { AuditPublisher, type PublisherOptions } from './publisher.js';
+export { archivedLogs, lastArchived, PostgresArchive, writeArchivedExport, type ArchivedLog, type PostgresArchiveOptions } from './archive.js';

@@ -118,6 +118,30 @@ export const MIGRATIONS: readonly Migration[] = [
     // can afford (docs/cluster.md, sizing).
     sql: `ALTER TABLE regate_audit_segments ALTER COLUMN body SET STORAGE EXTERNAL;`,
   },
+  {
+    version: 4,
+    name: 'the audit archive behind the AuditArchive interface: segments keep their base; logs keep their keys',
+    // A segment carries what verifies it on its own (its first record number, the checkpoint
+    // before it and the tree's compact range there), as the folder archive's files do, so
+    // retention may delete older ones. The keys table is the witness's memory of who signs each
+    // log: a checkpoint signed by another key is refused unless the log vouches for it
+    // (a key.rotated record naming a key already held). Rows archived before this step have no
+    // base; the archive derives it from the segments before them. A log with no key yet (new, or
+    // archived before this step) takes the key of the first checkpoint it is given.
+    sql: `
+      ALTER TABLE regate_audit_segments
+        ADD COLUMN first_seq bigint, ADD COLUMN base_checkpoint text, ADD COLUMN base_frontier bytea, ADD COLUMN sealed_at text;
+      CREATE TABLE regate_audit_keys (
+        origin text NOT NULL,
+        kid text NOT NULL,
+        public_key text NOT NULL,
+        node text NOT NULL,
+        vouched_by text,
+        added_at_ms bigint NOT NULL,
+        PRIMARY KEY (origin, kid)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,6 +16,7 @@ import { openPool, type ClusterPostgresOptions, describeTarget } from './connect
 import { RegateError } from '../util/index.js';
 import { ClusterUnavailable } from './errors.js';
 import { checkSchema } from './migrations.js';
+import { inTransaction } from './transaction.js';
 
 /** Channel every committed hold or grant change is announced on (payload: its change number). */
 export const CHANGES_CHANNEL = 'regate_changes';
@@ -160,26 +161,12 @@ export class ClusterStore {
 
   /** Runs `fn` in one transaction under the store's write lock; rolls back if it throws. */
   async write<T>(fn: (tx: ClusterTx) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw unavailable('write', err);
-    }
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, 'BEGIN', async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
-      const result = await fn(new ClusterTx(client, this.nodeId));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => (broken = true));
-      // A typed refusal from `fn` (rules, audit) passes through; a driver error means the store is unavailable.
-      throw isDriverError(err) ? unavailable('write', err) : err;
-    } finally {
-      client.release(broken);
-    }
+      return fn(new ClusterTx(client, this.nodeId));
+    },
+    // A typed refusal from `fn` (rules, audit) passes through; a driver error means the store is unavailable.
+    (err) => (isDriverError(err) ? unavailable('write', err) : (err as Error)));
   }
 
   async getHold(id: string): Promise<Hold | undefined> {
@@ -226,6 +213,29 @@ export class ClusterStore {
     );
     return r.rows.map((row) =>
       row.kind === 'hold' ? { seq: Number(row.seq), kind: 'hold', hold: row.doc } : { seq: Number(row.seq), kind: 'grant', grant: row.doc });
+  }
+
+  /**
+   * What a starting node's view needs, read in one snapshot: the holds and grants that can still
+   * matter at `nowMs` (pending or approved before expiry; grants not revoked before theirs) and
+   * the change number the snapshot is complete up to. Change numbers commit in order (write()),
+   * so every change up to the largest number visible is visible, and the feed goes on from there:
+   * a node joining a long-lived cluster reads its live rows, not the whole change history.
+   */
+  async snapshot(nowMs: number): Promise<{ seq: number; changes: Change[] }> {
+    return inTransaction(this.pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
+      const top = await client.query<{ n: string }>(
+        'SELECT greatest((SELECT coalesce(max(seq), 0) FROM regate_holds), (SELECT coalesce(max(seq), 0) FROM regate_grants)) AS n');
+      const holds = await client.query<{ seq: string; doc: Hold }>(
+        `SELECT seq, doc FROM regate_holds WHERE state IN ('pending', 'approved') AND expires_at_ms > $1 ORDER BY seq`, [nowMs]);
+      const grants = await client.query<{ seq: string; doc: Grant }>(
+        `SELECT seq, doc FROM regate_grants WHERE expires_at_ms > $1 AND coalesce(doc->'revoked', 'null'::jsonb) = 'null'::jsonb ORDER BY seq`, [nowMs]);
+      const changes: Change[] = [
+        ...holds.rows.map((r) => ({ seq: Number(r.seq), kind: 'hold' as const, hold: r.doc })),
+        ...grants.rows.map((r) => ({ seq: Number(r.seq), kind: 'grant' as const, grant: r.doc })),
+      ].sort((a, b) => a.seq - b.seq);
+      return { seq: Number(top.rows[0]!.n), changes };
+    }, (err) => unavailable('read a snapshot', err));
   }
 
   // ---- nodes ---------------------------------------------------------------------------------

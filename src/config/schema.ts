@@ -245,7 +245,6 @@ const audit = obj({
 }, {
   check: (a, path) => {
     if (a.witness_quorum !== undefined && a.witness_quorum > a.witnesses.length) throw new ConfigValueError(`${path}.witness_quorum`, `at most the number of audit.witnesses (${a.witnesses.length})`, a.witness_quorum);
-    if (a.retain_live && !a.archive) throw new ConfigValueError(`${path}.archive.dir`, 'an archive folder: retain_live prunes only segments the archive holds', undefined);
   },
 });
 
@@ -338,6 +337,9 @@ export const configSchema = obj(
       if (c.admin.port !== 0 && c.admin.port === c.listen.port) {
         throw new ConfigValueError('admin.port', `a port other than listen.port (${c.listen.port}): the admin listener and the clients' listener cannot share one`, c.admin.port);
       }
+      // The archive is the folder, or on a cluster node the cluster store (docs/cluster.md): one of them.
+      if (c.audit.retain_live && !c.audit.archive && !c.cluster) throw new ConfigValueError('audit.archive.dir', 'an archive folder (or cluster.postgres, whose store is the archive): retain_live prunes only segments the archive holds', undefined);
+      if (c.audit.archive && c.cluster) throw new ConfigValueError('audit.archive', 'absent on a cluster node: its sealed segments are archived in the cluster store (docs/cluster.md)', c.audit.archive.dir);
       // The ID token is verified by the gateway's own verifier, whose audience list must hold the client id (its "aud").
       const audiences = ([] as string[]).concat(c.identity.audience);
       if (c.admin.console && !audiences.includes(c.admin.console.client_id)) {

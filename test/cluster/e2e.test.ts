@@ -1,6 +1,7 @@
 /**
  * The real thing (issue 16, point 6): a throwaway PostgreSQL 15, three `regate serve` nodes on
- * loopback joined to it, HAProxy round-robin in front, curl as the client. One scenario, in order:
+ * loopback joined to it (n2 with `--workers 2`: two serving processes, each with its own view and
+ * usage counts), HAProxy round-robin in front, curl as the client. One scenario, in order:
  *   migrate and status through the CLI; alice's bulk request held through the balancer, approved
  *   through another node's admin API, her unchanged curl answered 200; the bulk-rate rule holding
  *   a caller whose requests the balancer spreads over the three nodes; a node killed with -9 while
@@ -57,9 +58,9 @@ function configFor(id: string): string {
   return file;
 }
 
-async function startNode(id: string): Promise<Node> {
+async function startNode(id: string, args: string[] = []): Promise<Node> {
   const config = configFor(id);
-  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'serve', '--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -129,10 +130,11 @@ test('three nodes on PostgreSQL behind HAProxy: holds, approvals, usage and fail
   assert.match(unmigrated.stderr, /regate cluster migrate/);
   const migrated = await runCli(['cluster', 'migrate', '--config', configFor('n1')]);
   assert.is(migrated.code, 0, migrated.stderr);
-  assert.match(migrated.stdout, /applied migration 1: .*\napplied migration 2: .*\napplied migration 3/);
+  assert.match(migrated.stdout, /applied migration 1: .*\napplied migration 2: .*\napplied migration 3: .*\napplied migration 4/);
   assert.match((await runCli(['cluster', 'migrate', '--config', configFor('n1')])).stdout, /nothing to do/);
 
-  for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode(id));
+  // n2 runs two worker processes (`--workers 2`): each with its own view and usage counts.
+  for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode(id, id === 'n2' ? ['--workers', '2'] : []));
   lb = await startHaproxy(nodes.map((n) => n.url));
   const [n1, n2, n3] = nodes as [Node, Node, Node];
   const alice = await idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
@@ -222,8 +224,8 @@ test('three nodes on PostgreSQL behind HAProxy: holds, approvals, usage and fail
   assert.is((await after).status, 403);
   assert.match(n1.log() + n2.log(), /the policy sees this node's counts only/, n1.log());
 
-  // -- audit: stopping n1 and n2 seals their logs, and each node publishes its segments and
-  // checkpoints to the archive (the store accepting each only as a consistent extension).
+  // -- audit: stopping n1 and n2 seals their logs, and each node's archiver stores its segments
+  // and checkpoints in the store (which takes each only as a consistent, signed extension).
   await stopNode(n1);
   await stopNode(n2);
   const keys = nodes.flatMap((n) => statePublicKeyFiles(join(dir, n.id)).flatMap((f) => ['--key', f]));

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  ChangeFeed, ClusterSchemaMissing, ClusterSchemaTooNew, ClusterStore, ClusterView, LATEST_VERSION, migrate, openPool,
+  ChangeFeed, ClusterHoldBackend, ClusterSchemaMissing, ClusterSchemaTooNew, ClusterStore, ClusterView, LATEST_VERSION, migrate, openPool,
   type ClusterPostgresOptions,
 } from '../../src/cluster-store/index.js';
 import type { Grant, Hold } from '../../src/hold/index.js';
@@ -66,7 +66,7 @@ test('migrate creates the schema once, is idempotent, and refuses a newer schema
     const first = await migrate(pool);
     assert.is(first.from, 0);
     assert.is(first.to, LATEST_VERSION);
-    assert.equal(first.applied.map((a) => a.version), [1, 2, 3]);
+    assert.equal(first.applied.map((a) => a.version), [1, 2, 3, 4]);
     const again = await migrate(pool);
     assert.equal(again.applied, []);
     assert.is(again.from, LATEST_VERSION);
@@ -74,7 +74,7 @@ test('migrate creates the schema once, is idempotent, and refuses a newer schema
     const opts2 = await freshDb(false);
     const p2 = openPool(opts2);
     const both = await Promise.all([migrate(p2), migrate(p2)]);
-    assert.equal(both.map((b) => b.applied.length).sort(), [0, 3]);
+    assert.equal(both.map((b) => b.applied.length).sort(), [0, 4]);
     await p2.end();
 
     await pool.query(`INSERT INTO regate_schema (version, name) VALUES (${LATEST_VERSION + 1}, 'from the future')`);
@@ -226,6 +226,50 @@ test('property: the view answers "which holds and grants apply" as a full scan o
     );
   } finally {
     await feed.close();
+    await a.close();
+    await b.close();
+  }
+});
+
+test('a starting node\'s view reads a snapshot of the live holds and grants, not the whole change history; later changes arrive by the feed', async () => {
+  const opts = await freshDb();
+  const a = await ClusterStore.open(opts, 'a');
+  const b = await ClusterStore.open(opts, 'b');
+  let replayed = 0;
+  const changesSince = b.changesSince.bind(b);
+  b.changesSince = async (seq, limit) => {
+    const batch = await changesSince(seq, limit);
+    replayed += batch.length;
+    return batch;
+  };
+  let backend: ClusterHoldBackend | null = null;
+  try {
+    // A long-lived cluster: 20,000 changes of holds long decided, then a few that still matter.
+    await a.pool.query(`INSERT INTO regate_holds (id, seq, node, subject_key, request_key, state, created_at_ms, expires_at_ms, doc)
+      SELECT 'old_' || g, nextval('regate_change_seq'), 'a', 's', 'r', 'denied', 0, 1, '{}'::jsonb FROM generate_series(1, 20000) g`);
+    const gone = { expires_at_ms: Date.now() - 1 };
+    await a.write(async (tx) => {
+      await tx.putHold(holdOf(1));
+      await tx.putHold(holdOf(2, { state: 'approved' }));
+      await tx.putHold(holdOf(3, gone));
+      await tx.putGrant(grantOf(4));
+      await tx.putGrant(grantOf(5, { revoked: { by: { sub: 'bob', iss: 'x', groups: [] }, at_ms: 1 } }));
+      await tx.putGrant(grantOf(6, gone));
+    });
+    const top = Number((await a.pool.query<{ n: string }>('SELECT last_value AS n FROM regate_change_seq')).rows[0]!.n);
+    backend = await ClusterHoldBackend.open(b, opts, { pollMs: 60_000 });
+    assert.equal(backend.startedFrom, { seq: top, rows: 3 });
+    assert.is(replayed, 0, 'no change before the snapshot was read again');
+    assert.is(backend.feed.seq, top);
+    assert.equal(backend.index.size, { holds: 2, grants: 1 });
+    assert.equal(backend.index.holdsForRequest('https://idp', 'user2', 'r', 'GET', '/p/2', 'e3b0').map((h) => h.id), ['hold_2']);
+    assert.equal(backend.index.grantsForSubject('https://idp', 'user1', 's').map((g) => g.id), ['grant_4']);
+    // A change after the snapshot: by NOTIFY, exactly the one change is read.
+    await a.write((tx) => tx.putHold(holdOf(1, { state: 'denied' })));
+    await eventually(() => backend!.index.size.holds === 1, 'the denial reaches the view');
+    assert.is(replayed, 1);
+  } finally {
+    await backend?.close();
     await a.close();
     await b.close();
   }

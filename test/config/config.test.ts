@@ -193,6 +193,12 @@ test('audit lifecycle: archive.dir made absolute, retain_archive_days 400 by def
   assert.match(await failure(t), /audit\.retain_live\.seconds: expected seconds and\/or bytes/);
   t.audit = { retain_archive_days: 0 };
   assert.match(await failure(t), /audit\.retain_archive_days/);
+  // A cluster node's archive is the cluster store: retain_live needs no folder, and a folder as well is refused.
+  t.cluster = { postgres: { url: 'postgres://regate@db:5432/regate' } };
+  t.audit = { retain_live: { seconds: 60 } };
+  assert.is((await resolveConfig(join(dir, 'c.yaml'), t)).audit.retain_live?.seconds, 60);
+  t.audit = { archive: { dir: 'arch' } };
+  assert.match(await failure(t), /audit\.archive: expected absent on a cluster node: its sealed segments are archived in the cluster store/);
 });
 
 test('a credential needs exactly one source', async () => {
