@@ -5,6 +5,11 @@
  * straight into Wasm memory and the result decoded in place, which is what keeps an evaluation in
  * the microseconds. Every failure is a typed error; no path returns a decision that was not
  * validated against the contract.
+ *
+ * Most requests get one of a few decisions (the same text, byte for byte, from the module), so a
+ * validated decision is kept by its text: the same text again skips `JSON.parse` and the contract
+ * check (which proved exactly that text) and returns the same frozen object. A frozen decision
+ * cannot be changed by one request for the next.
  */
 import { createRequire } from 'node:module';
 import type { LoadedPolicy } from '@open-policy-agent/opa-wasm';
@@ -48,6 +53,17 @@ interface OpaExports {
 const PAGE = 64 * 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** Distinct decision texts kept per engine, and the longest kept (longer ones are decided afresh). */
+const MEMO_ENTRIES = 256;
+const MEMO_TEXT_MAX = 4096;
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+    Object.freeze(v);
+  }
+  return v;
+}
 
 function message(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -97,6 +113,10 @@ export function createEngine(opts: EngineOptions): PolicyEngine {
   }
   const base: number = policy.dataHeapPtr;
   const dataAddr = policy.dataAddr;
+  const memo = new Map<string, Decision>();
+  /** A view of the Wasm memory, made again only when the memory grew (growing detaches the old buffer). */
+  let view = new Uint8Array(mem.buffer);
+  const memory = (): Uint8Array => (view.buffer === mem.buffer ? view : (view = new Uint8Array(mem.buffer)));
 
   /** Makes room for `bytes` of input above the data heap. */
   function reserve(bytes: number): Uint8Array {
@@ -108,30 +128,49 @@ export function createEngine(opts: EngineOptions): PolicyEngine {
         throw new PolicyEvalError(`policy input of ${bytes} bytes does not fit the ${maximum}-page Wasm memory limit`, { cause: err });
       }
     }
-    return new Uint8Array(mem.buffer);
+    return memory();
   }
 
-  function run(json: string | Uint8Array): Decision {
-    let len: number;
-    if (typeof json === 'string') {
-      const view = reserve(json.length * 3);
-      len = encoder.encodeInto(json, view.subarray(base)).written;
-    } else {
-      reserve(json.byteLength).set(json, base);
-      len = json.byteLength;
-    }
+  /** The decision in a result-set text: the one kept for this text, or parsed, checked, frozen and kept. */
+  function decisionOf(text: string): Decision {
+    const known = memo.get(text);
+    if (known !== undefined) return known;
     let resultSet: unknown;
     try {
-      const addr = exports.opa_eval(0, entrypointId!, dataAddr, base, len, base + len, 0);
-      resultSet = readJson(mem, addr);
+      resultSet = JSON.parse(text);
     } catch (err) {
-      throw new PolicyEvalError(`policy evaluation of ${opts.entrypoint} failed: ${message(err)}`, { cause: err });
+      throw new PolicyEvalError(`policy evaluation of ${opts.entrypoint} returned malformed JSON: ${message(err)}`, { cause: err });
     }
     if (!Array.isArray(resultSet) || resultSet.length === 0) {
       throw new PolicyDecisionError(`policy entrypoint ${opts.entrypoint} is undefined for this input (no decision)`);
     }
     if (resultSet.length > 1) throw new PolicyDecisionError(`policy entrypoint ${opts.entrypoint} produced ${resultSet.length} results, expected one`);
-    return validateDecision((resultSet[0] as { result?: unknown }).result);
+    const decision = deepFreeze(validateDecision((resultSet[0] as { result?: unknown }).result));
+    if (text.length <= MEMO_TEXT_MAX) {
+      if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+      memo.set(text, decision);
+    }
+    return decision;
+  }
+
+  function run(json: string | Uint8Array): Decision {
+    let len: number;
+    if (typeof json === 'string') {
+      len = encoder.encodeInto(json, reserve(json.length * 3).subarray(base)).written;
+    } else {
+      reserve(json.byteLength).set(json, base);
+      len = json.byteLength;
+    }
+    let text: string;
+    try {
+      const addr = exports.opa_eval(0, entrypointId!, dataAddr, base, len, base + len, 0);
+      const bytes = memory();
+      const end = bytes.indexOf(0, addr);
+      text = decoder.decode(bytes.subarray(addr, end === -1 ? bytes.length : end));
+    } catch (err) {
+      throw new PolicyEvalError(`policy evaluation of ${opts.entrypoint} failed: ${message(err)}`, { cause: err });
+    }
+    return decisionOf(text);
   }
 
   return {

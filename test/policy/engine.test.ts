@@ -2,6 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { DEFAULT_BUNDLE, loadBundle, PolicyDecisionError, PolicyEvalError, type PolicyEngine } from '../../src/policy/index.js';
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { parseBundle } from '../../src/policy/bundle.js';
+import { readTarGz } from '../../src/policy/tar.js';
 import { hasCode } from '../../src/util/errors.js';
 import { compileBundle, input, tempDir } from './fixtures.js';
 
@@ -124,6 +128,46 @@ test('malformed pre-serialised JSON reaches the policy as no input, and the defa
   const d = engine.evaluateJson('{"identity": ');
   assert.is(d.allow, false);
   assert.is(d.hold, null);
+});
+
+test('a decision seen before is returned frozen, the same object: no request can change the decision the next one gets', () => {
+  const first = engine.evaluate(input(['fraud-analysts'], 'POST', '/v1/score'));
+  const again = engine.evaluate(input(['fraud-analysts'], 'POST', '/v1/score'));
+  assert.is(again, first, 'the same text gives the same validated decision');
+  assert.ok(Object.isFrozen(first) && Object.isFrozen(first.mask) && Object.isFrozen(first.mask.response) && Object.isFrozen(first.mask.response[0]));
+  assert.throws(() => (first.mask.response as unknown[]).length = 0, TypeError);
+  assert.throws(() => { (first as { allow: boolean }).allow = false; }, TypeError);
+  assert.throws(() => { (first.mask.response[0] as { format: string }).format = 'full'; }, TypeError);
+  const other = engine.evaluate(input(['support-agents'], 'POST', '/v1/score'));
+  assert.is.not(other, first);
+  assert.is(other.allow, false);
+  assert.equal(engine.evaluate(input(['fraud-analysts'], 'POST', '/v1/score')).mask.response.map((r) => r.format), ['last4', 'full', 'full']);
+});
+
+test('kept decisions match the opa-wasm SDK deciding afresh, also past the number of texts kept', async () => {
+  const sdkLib = createRequire(import.meta.url)('@open-policy-agent/opa-wasm') as typeof import('@open-policy-agent/opa-wasm');
+  const bundle = parseBundle(readTarGz(await readFile(DEFAULT_BUNDLE)), engine.entrypoint);
+  const sdk = sdkLib.loadPolicySync(new WebAssembly.Module(bundle.wasm), { initial: 5 });
+  sdk.setData(bundle.data as object);
+  fc.assert(
+    fc.property(reqArb, (r) => {
+      const inp = input(r.groups, r.method, r.path, { usage: { requests_last_minute: r.rate } });
+      if (r.limit !== undefined) inp.request.query = { limit: [r.limit] };
+      inp.request.body = r.body;
+      assert.equal(engine.evaluate(inp), (sdk.evaluate(inp, engine.entrypoint) as { result: unknown }[])[0]!.result);
+    }),
+    { numRuns: 300 },
+  );
+  // 600 distinct decisions (the reason names the number): more than are kept, and each still its own.
+  const numbered = await loadBundle(await compileBundle(tmp.dir, 'package regate\n\ndecision := {"allow": true, "reason": sprintf("n=%d", [input.n]), "mask": {"request": [], "response": []}, "hold": null}\n'));
+  for (let round = 0; round < 2; round++) {
+    for (let n = 0; n < 600; n++) assert.is(numbered.evaluateJson(`{"n": ${n}}`).reason, `n=${n}`);
+  }
+});
+
+test('a decision outside the contract is refused every time, never kept', async () => {
+  const bad = await loadBundle(await compileBundle(tmp.dir, 'package regate\n\ndecision := {"allow": true, "reason": "", "mask": {"request": [{"detecter": "pan"}], "response": []}, "hold": null}\n'));
+  for (let i = 0; i < 3; i++) assert.throws(() => bad.evaluate(input([], 'GET', '/')), (err: unknown) => hasCode(err, 'ERR_POLICY_DECISION'));
 });
 
 test.run();
