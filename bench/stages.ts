@@ -56,7 +56,7 @@ try {
   }
   // Issue 17's overlap, before and after in the same run: the last rung with the record committed before forwarding.
   process.stdout.write('rung 4 again with forward: after_commit (record, then forward)\n');
-  const recordFirst = await measure(`${RUNGS[4]}, forward: after_commit`, await startPinned(CONTENDER_CPU, process.execPath, [rungScript, afterCommit.config, '4'], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } }), auth);
+  const recordFirst = await measure(`${RUNGS[4]}, forward: after_commit`, await startPinned(CONTENDER_CPU, process.execPath, [rungScript, afterCommit.config, '4'], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } }), afterCommit.tokens.analyst);
   const serve = await measure('regate serve (cross-check of the last rung)', await startRegate(setup, CONTENDER_CPU), auth);
   const row = (m: Measured, prev?: Measured): Row => ({
     gateway: m.label,
