@@ -39,7 +39,7 @@ const policy = policyAt();
 const noHolds: HoldsService = {
   approvalFor: () => null,
   grantsFor: () => [],
-  hold: () => Promise.reject(new Error('no holds in this rung')),
+  open: () => Promise.reject(new Error('no holds in this rung')),
   consumeReplay: () => Promise.reject(new Error('no holds in this rung')),
 };
 const noAudit: AuditSink = { append: () => Promise.resolve({ seq: 0 }) };

@@ -42,18 +42,33 @@ interface Member {
   started: number;
   /** Aborts for this worker's clients waiting on holds, by the worker's token. */
   holds: Map<number, AbortController>;
+  /** Outcomes of this worker's open holds, until the worker asks for them ('hold.wait'). */
+  outcomes: Map<number, Promise<unknown>>;
 }
 
 function workerHandlers(shared: Singletons, m: () => Member, events: { ready(url: string): void; failed(message: string): void }) {
   return {
     audit: ({ type, json }: AuditCall) => shared.audit.appendCanonical(type, json),
-    hold: ({ token, req }: HoldCall) => {
+    hold: async ({ token, req }: HoldCall) => {
       const abort = new AbortController();
       m().holds.set(token, abort);
-      return shared.holds.hold(req, abort.signal).finally(() => m().holds.delete(token));
+      try {
+        const opened = await shared.holds.open(req, abort.signal);
+        m().outcomes.set(token, opened.outcome.finally(() => m().holds.delete(token)));
+        return opened.holdId;
+      } catch (err) {
+        m().holds.delete(token);
+        throw err;
+      }
+    },
+    // The worker asks for the outcome right after the id came back.
+    'hold.wait': (token: number) => {
+      const outcome = m().outcomes.get(token);
+      m().outcomes.delete(token);
+      return outcome ?? Promise.reject(new Error(`no hold is open under token ${token}`));
     },
     'hold.abort': (token: number) => m().holds.get(token)?.abort(),
-    replay: (holdId: string) => shared.holds.consumeReplay(holdId),
+    replay: ({ holdId, requestId }: { holdId: string; requestId: string }) => shared.holds.consumeReplay(holdId, requestId),
     ready: ({ url }: { url: string }) => events.ready(url),
     failed: (message: string) => events.failed(message),
   } as Record<string, (arg: never) => unknown> as Record<string, (arg: unknown) => unknown>;
@@ -92,6 +107,7 @@ export async function startCluster(config: GatewayConfig, workers: number, opts:
         worker,
         started: Date.now(),
         holds: new Map(),
+        outcomes: new Map(),
         channel: new RpcChannel(
           worker,
           workerHandlers(shared, () => member, {

@@ -54,14 +54,21 @@ function remoteHolds(channel: RpcChannel, reader: HoldReader): HoldsService {
   return {
     approvalFor: (identity, route, method, path, bodySha256) => reader.approvalFor(identity, route, method, path, bodySha256),
     grantsFor: (identity, route) => reader.grantsFor(identity, route),
-    consumeReplay: (holdId) => channel.call<void>('replay', holdId),
-    hold: (req, signal) => {
+    consumeReplay: (holdId, requestId) => channel.call<void>('replay', { holdId, requestId }),
+    // Two calls: the hold's id comes back once it exists (the decision record names it), then its outcome.
+    open: async (req, signal) => {
       const token = nextToken++;
       const abort = () => channel.cast('hold.abort', token);
-      const answer = channel.call<HoldOutcome>('hold', { token, req } satisfies HoldCall);
       if (signal.aborted) abort();
       else signal.addEventListener('abort', abort, { once: true });
-      return answer.finally(() => signal.removeEventListener('abort', abort));
+      try {
+        const holdId = await channel.call<string>('hold', { token, req } satisfies HoldCall);
+        const outcome = channel.call<HoldOutcome>('hold.wait', token).finally(() => signal.removeEventListener('abort', abort));
+        return { holdId, outcome };
+      } catch (err) {
+        signal.removeEventListener('abort', abort);
+        throw err;
+      }
     },
   };
 }

@@ -15,7 +15,11 @@ export interface BodyCapture {
   truncated: boolean;
 }
 
-export type DecisionEffect = 'allow' | 'deny' | 'mask' | 'hold' | 'error';
+/**
+ * `limited`: refused with 429 by a limit (rate, requests in flight, pending holds), never "hold" or
+ * "deny": the caller may retry later, and an auditor tells throttling from policy refusals.
+ */
+export type DecisionEffect = 'allow' | 'deny' | 'mask' | 'hold' | 'error' | 'limited';
 
 export interface RequestDecisionEvent {
   type: 'request.decision';

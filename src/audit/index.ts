@@ -18,6 +18,7 @@ export { storeInput, fileInput, checkpointFile, segmentFileName, type ExportMani
 export { exportSegments, type ExportResult } from './export.js';
 export { consistencyNodes, proveInclusion, proveConsistency, verifyInclusion, verifyConsistency, type InclusionProof, type LegacyInclusionProof, type ConsistencyProof } from './proof.js';
 export { findExchange, tailRecords } from './query.js';
+export { requestStory, storyLine } from './story.js';
 export { rebuildInput, recordInput, UNREBUILT_REASONS, type RebuiltInput, type UnrebuiltReason } from './recorded-input.js';
 export type { AuditArchive, ArchivedSegment, ArchiveEntry } from './archive.js';
 export { FolderArchive } from './archive-folder.js';

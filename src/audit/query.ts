@@ -5,31 +5,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseRecord, type AuditRecord } from './record.js';
 import { recordsAfter } from './sources.js';
+import { requestStory } from './story.js';
 import type { Store } from './store.js';
 
 /**
- * Every record about `requestId` in log order: auth failure, decision, outcome, and the hold or
- * grant its decision names (which may be recorded before or after it).
+ * Every record of `requestId`'s story in log order (story.ts): its own records, its hold with each
+ * approver, the grant made from it, and the requests linked through them (the retry a late approval
+ * let through, the held request a retry came from).
  */
 export function findExchange(store: Store, requestId: string): AuditRecord[] {
-  const records = function* (): Generator<AuditRecord> {
+  return requestStory(function* (): Generator<AuditRecord> {
     for (const { value } of store.records.getRange()) {
       const r = parseRecord(value);
       if (typeof r !== 'string') yield r;
     }
-  };
-  // Two passes, so a long log is streamed rather than held: the request's own records first…
-  const approvals = new Set<string>();
-  for (const r of records()) {
-    if (r.event.type === 'request.decision' && r.event.request_id === requestId && r.event.approval !== null) approvals.add(r.event.approval);
-  }
-  // …then everything about it, holds and grants included, in log order.
-  const out: AuditRecord[] = [];
-  for (const r of records()) {
-    const e = r.event;
-    if ('request_id' in e ? e.request_id === requestId : 'hold_id' in e && [e.hold_id, e.grant_id].some((id) => id !== null && approvals.has(id))) out.push(r);
-  }
-  return out;
+  }, requestId);
 }
 
 /**

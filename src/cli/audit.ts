@@ -10,8 +10,8 @@ import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
   AuditLog, AuditWriteError, archiveInput, FolderArchive, checkpointEnd, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
-  keyIdOf, readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
-  type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
+  keyIdOf, readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, storyLine, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
+  type AuditRecord, type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
 import { archiveTarget, describeVerdicts, exportArchive, verifyArchive } from './audit-cluster.js';
 import { UsageError, VerificationFailed } from './exit.js';
@@ -338,16 +338,19 @@ function bodyBlock(side: string, body: BodyCapture | null): string {
 
 const replayCommand: CommandModule<object, Where & { requestId: string; json?: boolean }> = {
   command: 'replay <requestId>',
-  describe: 'Show one request as recorded (masked): decision, holds, outcome',
+  describe: 'Show one request as recorded (masked): decision, hold, approvers, grant, outcome, and the retry its approval let through',
   builder: (y) => where(y).positional('requestId', { type: 'string', demandOption: true, describe: 'The request id (x-request-id the gateway gave the client)' }),
   handler: (a) =>
     withStore(a, (store) => {
       const records = findExchange(store, a.requestId);
       if (records.length === 0) throw new UsageError(`no record of request ${a.requestId} in ${logDir(a)}`);
-      if (a.json) return report(true, '', { request_id: a.requestId, records: records.map((r) => ({ seq: r.seq, ts: r.ts, event: r.event })) });
+      if (a.json) return report(true, '', { request_id: a.requestId, records: records.map((r) => ({ seq: r.seq, ts: r.ts, story: storyLine(r), event: r.event })) });
       for (const r of records) process.stdout.write(`# record ${r.seq}  ${r.ts}  ${r.event.type}\n${JSON.stringify(r.event, null, 2)}\n`);
-      const decision = records.find((r) => r.event.type === 'request.decision')?.event as RequestDecisionEvent | undefined;
-      const outcome = records.find((r) => r.event.type === 'request.outcome')?.event as RequestOutcomeEvent | undefined;
+      // The story: this request, its hold and approvers, the grant, and the requests linked to it.
+      process.stdout.write(`# story of request ${a.requestId}:\n${records.map((r) => `#   ${r.seq}  ${storyLine(r)}\n`).join('')}`);
+      const own = (r: AuditRecord) => 'request_id' in r.event && r.event.request_id === a.requestId;
+      const decision = records.find((r) => r.event.type === 'request.decision' && own(r))?.event as RequestDecisionEvent | undefined;
+      const outcome = records.find((r) => r.event.type === 'request.outcome' && own(r))?.event as RequestOutcomeEvent | undefined;
       if (decision) process.stdout.write(`# ${decision.method} ${decision.path} by ${decision.subject}: ${decision.decision.effect} (${decision.decision.reason})\n${bodyBlock('request', decision.request_body)}`);
       if (outcome) process.stdout.write(`# answered ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}, ${outcome.bytes_in} bytes in, ${outcome.bytes_out} bytes out\n${bodyBlock('response', outcome.response_body)}`);
       else if (decision) process.stdout.write('# no outcome recorded: the gateway stopped before the response ended\n');

@@ -26,6 +26,8 @@ export interface RequestFacts {
 /** An approval of a held request, or an active just-in-time grant, as the policy sees it. */
 export interface Approval {
   hold_id: string;
+  /** A just-in-time grant's own id (kind `grant`); absent for a replay. */
+  grant_id?: string;
   approvers: string[];
   approved_at_ns: number;
   kind: 'replay' | 'grant';
@@ -105,6 +107,14 @@ export interface HoldAuditEvent {
   at_ms: number;
   hold_id: string | null;
   grant_id: string | null;
+  /**
+   * The request the hold or grant concerns: the held request (a grant made from a hold carries its
+   * hold's); null when there is none (`console.viewed`, holds and grants stored before regate
+   * recorded it).
+   */
+  request_id: string | null;
+  /** `hold.replayed`: the retried request that used the approval (the link back from the held one). */
+  replay_request_id?: string;
   route: string | null;
   /** Who caused the change (approver, requester); null when the clock did (expiry). */
   actor: Principal | null;

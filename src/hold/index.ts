@@ -4,7 +4,7 @@
  * workers and the CLI use), the rules an approval must satisfy, and the stage's errors. The admin
  * API and console that drive it live in src/admin.
  */
-export { HoldService, type HoldChange, type HoldOutcome, type HoldRequest, type HoldServiceOptions } from './service.js';
+export { HoldService, type HoldChange, type HoldOutcome, type HoldRequest, type OpenedHold, type HoldServiceOptions } from './service.js';
 export { HoldReader } from './reader.js';
 export type { HoldBackend, HoldIndex, HoldWriter, RemoteChange } from './backend.js';
 export { approvalsRequired } from './rules.js';

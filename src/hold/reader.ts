@@ -52,6 +52,7 @@ export class HoldReader {
       .filter((g) => rules.isGrantActive(g, now))
       .map((g) => ({
         hold_id: g.hold_id,
+        grant_id: g.id,
         approvers: g.approvers,
         approved_at_ns: g.created_at_ms * NS_PER_MS,
         kind: 'grant' as const,

@@ -22,6 +22,8 @@ import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent,
 import { notifyWebhook } from './webhook.js';
 
 export interface HoldRequest {
+  /** The held request's id (its `x-request-id`), carried by every record of the hold and its grant. */
+  requestId: string;
   identity: Identity;
   route: string;
   method: string;
@@ -36,6 +38,15 @@ export type HoldOutcome =
   | { status: 'approved'; holdId: string }
   | { status: 'denied'; holdId: string; reason: string }
   | { status: 'timeout'; holdId: string };
+
+/**
+ * A hold just created: its id at once (the proxy records it in the request's decision before the
+ * client waits) and the decision to come.
+ */
+export interface OpenedHold {
+  holdId: string;
+  outcome: Promise<HoldOutcome>;
+}
 
 export interface HoldServiceOptions {
   /** Directory of the hold store's own LMDB environment (the single-node backend). */
@@ -113,6 +124,14 @@ export class HoldService {
 
   /** Creates a hold and waits up to `waitSeconds` for its decision (or until `signal` aborts). */
   async hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome> {
+    return (await this.open(req, signal)).outcome;
+  }
+
+  /**
+   * Creates a hold (limits checked, `hold.created` recorded) and starts the wait of up to
+   * `waitSeconds` for its decision (or until `signal` aborts); the id is known before the wait ends.
+   */
+  async open(req: HoldRequest, signal: AbortSignal): Promise<OpenedHold> {
     // The waiter is registered in the same step that stores the hold, so no decision can slip
     // between the two.
     const { hold, decision } = await this.mutate(async (w) => {
@@ -120,14 +139,16 @@ export class HoldService {
       return { hold: created, decision: this.waitFor(created.id, signal) };
     });
     if (this.opts.webhookUrl) this.track(this.notify(hold, this.opts.webhookUrl));
-    const decided = await decision;
-    if (decided?.state === 'approved') return { status: 'approved', holdId: hold.id };
-    if (decided?.state === 'denied') return { status: 'denied', holdId: hold.id, reason: decided.denial?.reason ?? '' };
-    if (!decided) {
-      await this.emit({ ...this.eventFor('hold.timeout', hold, principalOf(req.identity)),
-        detail: `the client stopped waiting; an approval now grants one replay until the hold expires` }).catch(() => undefined);
-    }
-    return { status: 'timeout', holdId: hold.id };
+    const outcome = decision.then(async (decided): Promise<HoldOutcome> => {
+      if (decided?.state === 'approved') return { status: 'approved', holdId: hold.id };
+      if (decided?.state === 'denied') return { status: 'denied', holdId: hold.id, reason: decided.denial?.reason ?? '' };
+      if (!decided) {
+        await this.emit({ ...this.eventFor('hold.timeout', hold, principalOf(req.identity)),
+          detail: `the client stopped waiting; an approval now grants one replay until the hold expires` }).catch(() => undefined);
+      }
+      return { status: 'timeout', holdId: hold.id };
+    });
+    return { holdId: hold.id, outcome };
   }
 
   /** The replay owed for exactly this request after a late approval, if any (not yet consumed). */
@@ -135,8 +156,11 @@ export class HoldService {
     return this.reader.approvalFor(identity, route, method, path, bodySha256);
   }
 
-  /** Uses up the one replay of `holdId`; throws ReplayUnavailable if already used or expired. */
-  async consumeReplay(holdId: string): Promise<void> {
+  /**
+   * Uses up the one replay of `holdId` for the retried request `requestId` (recorded, so the held
+   * request links to the retry); throws ReplayUnavailable if already used or expired.
+   */
+  async consumeReplay(holdId: string, requestId: string | null = null): Promise<void> {
     await this.mutate(async (w) => {
       const hold = await this.mustGetHold(w, holdId);
       const now = this.now();
@@ -144,7 +168,11 @@ export class HoldService {
       if (!rules.replayUsable(hold, now) || !(await w.claimUse(holdId, 'replay', now))) {
         throw new ReplayUnavailable(`hold ${holdId} owes no replay: it was already used, delivered, or it expired`);
       }
-      await this.emit({ ...this.eventFor('hold.replayed', hold, hold.requester), detail: 'the approved request was replayed' });
+      await this.emit({
+        ...this.eventFor('hold.replayed', hold, hold.requester),
+        ...(requestId ? { replay_request_id: requestId } : {}),
+        detail: requestId ? `the approved request was replayed as request ${requestId}` : 'the approved request was replayed',
+      });
       return this.save(w, { ...hold, replayed_at_ms: now });
     });
   }
@@ -225,7 +253,7 @@ export class HoldService {
       if (!rules.isGrantActive(grant, this.now())) throw new ReplayUnavailable(`grant ${id} is already revoked or expired`);
       const revoked: Grant = { ...grant, revoked: { by: who, at_ms: this.now() } };
       await this.emit({
-        type: 'grant.revoked', at_ms: this.now(), hold_id: grant.hold_id, grant_id: id, route: grant.route,
+        type: 'grant.revoked', at_ms: this.now(), hold_id: grant.hold_id, grant_id: id, request_id: grant.request_id ?? null, route: grant.route,
         actor: who, subject: grant.subject, detail: `revoked before ${new Date(grant.expires_at_ms).toISOString()}`,
       });
       await w.putGrant(revoked);
@@ -261,7 +289,7 @@ export class HoldService {
     const result = await read(views);
     const shown = range(result);
     await this.emit({
-      type: 'console.viewed', at_ms: this.now(), hold_id: null, grant_id: null, route: null, actor: principalOf(viewer), subject: null,
+      type: 'console.viewed', at_ms: this.now(), hold_id: null, grant_id: null, request_id: null, route: null, actor: principalOf(viewer), subject: null,
       detail: target, view: { first: shown?.first ?? -1, last: shown?.last ?? -1, target },
     });
     return result;
@@ -321,7 +349,7 @@ export class HoldService {
       id: newId('hold'), state: 'pending', requester, route: req.route, method: req.method.toUpperCase(),
       path: req.path, body_sha256: req.bodySha256, summary: req.summary, spec: req.spec,
       created_at_ms: now, expires_at_ms: now + req.spec.ttl_seconds * 1000, approvals: [], denial: null,
-      decided_at_ms: null, delivered: false, replayed_at_ms: null, grant_id: null,
+      decided_at_ms: null, delivered: false, replayed_at_ms: null, grant_id: null, request_id: req.requestId,
     };
     await this.emit({ ...this.eventFor('hold.created', hold, requester), detail: req.spec.reason });
     return this.save(w, hold);
@@ -332,12 +360,12 @@ export class HoldService {
     if (seconds === null) return null;
     const now = this.now();
     const grant: Grant = {
-      id: newId('grant'), hold_id: hold.id, subject: hold.requester, route: hold.route,
+      id: newId('grant'), hold_id: hold.id, request_id: hold.request_id ?? null, subject: hold.requester, route: hold.route,
       approvers: hold.approvals.map((a) => a.by.sub), approver_groups: hold.spec.approvers,
       created_at_ms: now, expires_at_ms: now + seconds * 1000, revoked: null,
     };
     await this.emit({
-      type: 'grant.created', at_ms: now, hold_id: hold.id, grant_id: grant.id, route: hold.route, actor: who,
+      type: 'grant.created', at_ms: now, hold_id: hold.id, grant_id: grant.id, request_id: grant.request_id ?? null, route: hold.route, actor: who,
       subject: hold.requester, detail: `just-in-time access for ${seconds} s`,
     });
     return grant;
@@ -451,7 +479,7 @@ export class HoldService {
   }
 
   private eventFor(type: HoldAuditEvent['type'], hold: Hold, actor: Principal | null): HoldAuditEvent {
-    return { type, at_ms: this.now(), hold_id: hold.id, grant_id: null, route: hold.route, actor, subject: hold.requester, detail: '' };
+    return { type, at_ms: this.now(), hold_id: hold.id, grant_id: null, request_id: hold.request_id ?? null, route: hold.route, actor, subject: hold.requester, detail: '' };
   }
 
   private async emit(event: HoldAuditEvent): Promise<void> {

@@ -38,11 +38,15 @@ export interface Hold {
   /** Set when the one replay owed after a late approval was used. */
   replayed_at_ms: number | null;
   grant_id: string | null;
+  /** The held request (its `x-request-id`); absent from holds stored before regate recorded it. */
+  request_id?: string | null;
 }
 
 export interface Grant {
   id: string;
   hold_id: string;
+  /** The request whose hold the grant came from; absent from grants stored before regate recorded it. */
+  request_id?: string | null;
   subject: Principal;
   route: string;
   approvers: string[];

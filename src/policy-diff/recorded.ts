@@ -22,8 +22,8 @@ export interface DecisionFacts {
 /** A recorded decision with its rebuilt input, or with the reason it cannot be decided again. */
 export type RecordedDecision = RebuiltInput & {
   facts: DecisionFacts;
-  /** What the gateway decided and recorded. */
-  effect: DecisionEffect;
+  /** What the gateway decided and recorded (`limited` read as the policy's hold, see below). */
+  effect: Exclude<DecisionEffect, 'limited'>;
   reason: string;
   rules: string[];
 };
@@ -44,7 +44,9 @@ export function recordedDecision(r: AuditRecord, filter: DecisionFilter = {}): R
   if (filter.subject !== undefined && e.subject !== filter.subject) return null;
   return {
     facts: { seq: r.seq, ts: r.ts, request_id: e.request_id, subject: e.subject, route: e.route, method: e.method, path: e.path },
-    effect: e.decision.effect,
+    // `limited` with an input: the policy held the request and the gateway could not hold it (too
+    // many pending holds). Without one (a rate limit) the decision is skipped: nothing to decide again.
+    effect: e.decision.effect === 'limited' ? 'hold' : e.decision.effect,
     reason: e.decision.reason,
     rules: e.decision.rules ?? [],
     ...rebuildInput(e),

@@ -6,8 +6,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import { captureBody, recordInput, type DecisionEffect, type RequestDecisionEvent, type RequestOutcomeEvent } from '../audit/index.js';
-import type { Approval, Identity, MaskRule, PolicyInput } from '../contract/index.js';
-import type { HttpError } from './errors.js';
+import type { Identity, MaskRule, PolicyInput } from '../contract/index.js';
+import { errorFields, type HttpError } from './errors.js';
 import type { Exchange, RefusalFacts } from './exchange.js';
 import { scrubPath } from './log.js';
 import { CARD_RULES } from './masking.js';
@@ -38,10 +38,11 @@ export function holdSummary(policy: ActivePolicy, method: string, path: string, 
 
 /**
  * The policy's decision on an exchange, with the input it was decided on (`policy diff` decides it
- * again); `body` is the masked request body, kept up to `bodyCap` bytes.
+ * again); `body` is the masked request body, kept up to `bodyCap` bytes. `approval` is the hold id
+ * of a held request, or the hold or grant id that let this one through.
  */
 export function decisionRecord(
-  x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: Approval | null, input: PolicyInput, body: string | null, bodyCap: number,
+  x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, input: PolicyInput, body: string | null, bodyCap: number,
 ): RequestDecisionEvent {
   return {
     type: 'request.decision',
@@ -54,7 +55,7 @@ export function decisionRecord(
     method: x.method,
     path: scrubPath(x.path),
     decision: { ...decided, policy_revision: x.revision },
-    approval: approval?.hold_id ?? null,
+    approval,
     request_body: body === null ? null : captureBody(body, bodyCap),
     policy_input: recordInput(input),
   };
@@ -72,10 +73,33 @@ export function refusalRecord(x: RefusalFacts, e: HttpError): RequestDecisionEve
     upstream: null,
     method: x.method,
     path: scrubPath(x.path),
-    decision: { effect: e.status >= 500 ? 'error' : 'deny', reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null, rules: [] },
+    decision: { effect: refusalEffect(e.status), reason: `gateway refused (${e.error}): ${e.message}`, policy_revision: null, rules: [] },
     approval: null,
     request_body: null,
     policy_input: null,
+  };
+}
+
+/** A refusal's effect: a limit's 429 is `limited` (never a denial or a hold), a gateway fault `error`. */
+export function refusalEffect(status: number): DecisionEffect {
+  return status === 429 ? 'limited' : status >= 500 ? 'error' : 'deny';
+}
+
+/**
+ * The outcome of an exchange the gateway answers itself with `e`, recorded before the answer goes
+ * out: the status and the exact length of the JSON error body the client is about to receive.
+ */
+export function answerOutcomeRecord(x: Exchange, e: HttpError): RequestOutcomeEvent {
+  return {
+    type: 'request.outcome',
+    request_id: x.id,
+    status: e.status,
+    bytes_in: x.bodyBytes,
+    bytes_out: Buffer.byteLength(JSON.stringify(errorFields(e, x.id))),
+    duration_ms: Math.round(performance.now() - x.started),
+    masked: x.masked,
+    response_body: null,
+    error: e.error,
   };
 }
 
@@ -98,6 +122,6 @@ export function outcomeRecord(x: Exchange, res: ServerResponse): RequestOutcomeE
 }
 
 /** The outcome of a request the HTTP parser refused: nothing read, nothing sent but the fault. */
-export function faultOutcomeRecord(requestId: string, status: number, error: string): RequestOutcomeEvent {
-  return { type: 'request.outcome', request_id: requestId, status, bytes_in: 0, bytes_out: 0, duration_ms: 0, masked: {}, response_body: null, error };
+export function faultOutcomeRecord(requestId: string, status: number, error: string, bytesIn = 0): RequestOutcomeEvent {
+  return { type: 'request.outcome', request_id: requestId, status, bytes_in: bytesIn, bytes_out: 0, duration_ms: 0, masked: {}, response_body: null, error };
 }

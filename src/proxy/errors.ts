@@ -125,11 +125,16 @@ export function toHttpError(err: unknown): HttpError {
   return new InternalError(err);
 }
 
+/** The JSON error body's fields (its length goes into the outcome record before it is sent). */
+export function errorFields(err: HttpError, requestId: string): Record<string, unknown> {
+  return { error: err.error, message: err.message, request_id: requestId, ...err.details };
+}
+
 /** Writes the JSON error body; if headers are already out, the only honest signal left is a reset. */
 export function sendError(res: ServerResponse, err: HttpError, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, err.status, { error: err.error, message: err.message, request_id: requestId, ...err.details }, { ...err.headers, 'cache-control': 'no-store', 'x-request-id': requestId });
+  sendJson(res, err.status, errorFields(err, requestId), { ...err.headers, 'cache-control': 'no-store', 'x-request-id': requestId });
 }

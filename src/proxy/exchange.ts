@@ -9,7 +9,7 @@ import type { BodyCapturer } from '../audit/index.js';
 import type { Decision, Identity } from '../contract/index.js';
 
 /** Decision labels for metrics and logs. */
-export type Outcome = 'allow' | 'deny' | 'mask' | 'hold' | 'unauthenticated' | 'error' | 'none';
+export type Outcome = 'allow' | 'deny' | 'mask' | 'hold' | 'limited' | 'unauthenticated' | 'error' | 'none';
 
 /** What one request accumulated on its way through, for the log line, metrics and audit. */
 export interface Exchange {
@@ -30,6 +30,8 @@ export interface Exchange {
   bodyBytes: number;
   /** Set once the decision record is durable: an outcome record then follows. */
   recorded: boolean;
+  /** Set once the outcome record is written (or being written): no second one follows. */
+  outcomeWritten: boolean;
   /** Set once an auth.failure record is durable (the refusal is then already audited). */
   authAudited: boolean;
   identity: Identity | null;
@@ -76,6 +78,7 @@ export function newExchange(req: IncomingMessage): Exchange {
     client: clientIp(req),
     bodyBytes: 0,
     recorded: false,
+    outcomeWritten: false,
     authAudited: false,
     identity: null,
     timedOut: false,

@@ -14,15 +14,17 @@ import { hash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AuditEvent, DecisionEffect } from '../audit/index.js';
-import type { Approval, Decision, Identity, PolicyInput } from '../contract/index.js';
+import type { Approval, Decision, HoldSpec, Identity, PolicyInput } from '../contract/index.js';
 import { refuseRepeatedCredentials } from '../identity/index.js';
-import { auditBody, decisionRecord, type RecordedDecision, faultOutcomeRecord, holdSummary, outcomeRecord, refusalRecord } from './audit-records.js';
+import {
+  answerOutcomeRecord, auditBody, decisionRecord, faultOutcomeRecord, holdSummary, outcomeRecord, refusalRecord, type RecordedDecision,
+} from './audit-records.js';
 import { readRequest } from './body.js';
 import { answerClientFault, clientFault } from './client-fault.js';
 import {
   AuditUnavailable, authFailure, Forbidden, holdFailure, HttpError, InternalError, NoRoute, PolicyFailed, sendError, ShuttingDown, toHttpError,
 } from './errors.js';
-import { addCounts, clientAddress, clientIp, newExchange, outcomeOf, type Exchange, type RefusalFacts } from './exchange.js';
+import { addCounts, clientAddress, clientIp, newExchange, outcomeOf, type Exchange } from './exchange.js';
 import { forwardsAfterCommit } from './commit-order.js';
 import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse } from './forward.js';
 import { upstreamHeaders } from './headers.js';
@@ -89,20 +91,8 @@ export class Gateway {
         if (e instanceof InternalError) {
           this.services.logger.log('error', 'internal error', { request_id: x.id, error: err instanceof Error ? err.message : String(err) });
         }
-        // A refusal before the policy decided is audited as a gateway denial (PCI DSS 10.2.1: every
-        // access attempt); if it cannot be recorded the answer is the audit failure.
-        if (!x.recorded && !x.authAudited && !(e instanceof AuditUnavailable)) {
-          e = await this.#recordRefusal(x, e).then(
-            () => {
-              x.recorded = true;
-              // The connection may already be gone (a timed-out body): the outcome follows now.
-              if (x.closed) this.#recordOutcome(x, res);
-              return e;
-            },
-            (failure: unknown) => toHttpError(failure),
-          );
-          x.error = e.error;
-        }
+        e = await this.#recordAnswer(x, res, e);
+        x.error = e.error;
         sendError(res, e, x.id);
       })
       .catch((err: unknown) => {
@@ -130,15 +120,25 @@ export class Gateway {
       live.error = fault.error;
     }
     const id = live?.id ?? randomUUID();
-    answerClientFault(socket, fault, id);
-    if (live) return;
-    const facts: RefusalFacts = { id, client: clientAddress(socket.remoteAddress), route: '', method: '', path: '', identity: null };
-    this.metrics.requests.inc({ route: '(none)', decision: 'none', status: String(fault.status) });
-    const write = this.#recordRefusal(facts, new HttpError(fault.status, fault.error, fault.message))
-      .then(() => this.services.audit.append(faultOutcomeRecord(id, fault.status, fault.error)))
+    if (!live) this.metrics.requests.inc({ route: '(none)', decision: 'none', status: String(fault.status) });
+    // The refusal (and its outcome) is durable before the answer goes out; a live exchange's
+    // records say what it had learned. If it cannot be recorded, the answer is the audit failure.
+    const events: AuditEvent[] = [];
+    if (!live?.outcomeWritten) {
+      const refused = new HttpError(fault.status, fault.error, fault.message);
+      if (!live?.recorded) {
+        events.push(refusalRecord(live ?? { id, client: clientAddress(socket.remoteAddress), route: '', method: '', path: '', identity: null }, refused));
+      }
+      events.push(faultOutcomeRecord(id, fault.status, fault.error, live?.bodyBytes ?? 0));
+      if (live) live.recorded = live.outcomeWritten = true;
+    }
+    const write = Promise.all(events.map((e) => this.#record(e)))
       .then(
-        () => undefined,
-        (e: unknown) => this.services.logger.log('error', 'audit refusal record failed', { request_id: id, error: (e as Error).message }),
+        () => answerClientFault(socket, fault, id),
+        (failure: unknown) => {
+          const e = toHttpError(failure);
+          answerClientFault(socket, { status: e.status, error: e.error, message: e.message }, id);
+        },
       )
       .finally(() => this.#writes.delete(write));
     this.#writes.add(write);
@@ -218,24 +218,51 @@ export class Gateway {
     } catch (err) {
       const reason = (err as PolicyFailed).message;
       this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });
-      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, approval, input, raw === null ? null : auditBody(policy, [], raw));
+      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, null, input, raw === null ? null : auditBody(policy, [], raw));
       throw err;
     }
     this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
-    const recorded = { effect: x.outcome as DecisionEffect, reason: decision.reason, rules: decision.rules ?? [] };
-    const durable = this.#recordDecision(x, identity, route.upstream, recorded, approval, input, raw === null ? null : auditBody(policy, decision.mask.request, raw));
+    const auditedBody = raw === null ? null : auditBody(policy, decision.mask.request, raw);
+    const record: RecordDecision = (effect, reason, approvalId) =>
+      this.#recordDecision(x, identity, route.upstream, { effect, reason, rules: decision.rules ?? [] }, approvalId, input, auditedBody);
 
-    // A plain allow leaves for the upstream while its record commits; the answer waits for the
-    // record (commit-order.ts). Refusals, holds, replays and state-changing calls wait first.
-    if (decision.allow && !decision.hold && approval?.kind !== 'replay' && !forwardsAfterCommit(route, x.method, target.path)) {
-      await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, durable);
-      return;
+    if (decision.hold) {
+      if (!(await this.#hold(x, policy, decision.hold, { identity, heldTarget, bodySha256, raw }, record, abort))) return;
+    } else {
+      const durable = record(x.outcome as DecisionEffect, decision.reason, this.#letThrough(policy, input, decision, approval));
+      // A plain allow leaves for the upstream while its record commits; the answer waits for the
+      // record (commit-order.ts). Refusals, holds, replays and state-changing calls wait first.
+      if (decision.allow && approval?.kind !== 'replay' && !forwardsAfterCommit(route, x.method, target.path)) {
+        await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, durable);
+        return;
+      }
+      await durable;
+      if (!decision.allow) throw new Forbidden(decision.reason);
+      if (approval?.kind === 'replay') {
+        await holds.consumeReplay(approval.hold_id, x.id).catch((err: unknown) => Promise.reject(holdFailure(err)));
+      }
     }
-    await durable;
-    if (await this.#enforce(x, policy, decision, approval, { identity, heldTarget, bodySha256, raw }, abort.signal)) {
-      await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, null);
+    await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, null);
+  }
+
+  /**
+   * The approval that let an allowed request through, for its decision record: the replay it uses
+   * up, or a grant without which the policy would not have allowed it (decided again without the
+   * grants: a grant held by a caller the policy allows anyway let nothing through). Else null.
+   */
+  #letThrough(policy: ActivePolicy, input: PolicyInput, decision: Decision, approval: Approval | null): string | null {
+    if (!decision.allow) return null;
+    if (approval?.kind === 'replay') return approval.hold_id;
+    const grant = input.grants[0];
+    if (!grant) return null;
+    try {
+      const without = policy.evaluate({ ...input, grants: [] });
+      if (without.allow && !without.hold) return null;
+    } catch {
+      // The policy decides nothing without the grants: the grant is what let the request through.
     }
+    return grant.grant_id ?? grant.hold_id;
   }
 
   /** Verifies the caller; a refusal is recorded (PCI DSS 10.2.1.4: invalid access attempts) before it is answered. */
@@ -258,41 +285,49 @@ export class Gateway {
   }
 
   /**
-   * Carries out a recorded decision: a denial or an approver's refusal throws, a hold waits for the
-   * approvers, a replay is used up. True when the request goes on to the upstream; false when the
-   * client left while it was held.
+   * Holds a request the policy held: the hold is made first (the limits may refuse it: a 429 is
+   * recorded as `limited`, never as a hold), then the decision is recorded naming the hold, then
+   * the client waits for the approvers. An approver's refusal or no decision in time throws. True
+   * when the request goes on to the upstream; false when the client left while it was held.
    */
-  async #enforce(
-    x: Exchange, policy: ActivePolicy, decision: Decision, approval: Approval | null,
-    held: { identity: Identity; heldTarget: string; bodySha256: string; raw: Buffer | null }, signal: AbortSignal,
+  async #hold(
+    x: Exchange, policy: ActivePolicy, spec: HoldSpec, held: { identity: Identity; heldTarget: string; bodySha256: string; raw: Buffer | null },
+    record: RecordDecision, abort: AbortController,
   ): Promise<boolean> {
-    const holds = this.services.holds;
     const { identity, heldTarget, bodySha256, raw } = held;
-    if (decision.hold) {
-      const waitStart = performance.now();
-      let waited = 'failed';
-      const outcome = await holds
-        .hold({ identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, raw), spec: decision.hold }, signal)
-        .then((o) => ((waited = signal.aborted ? 'client_gone' : o.status), o))
-        .catch((err: unknown) => Promise.reject(holdFailure(err)))
-        .finally(() => {
-          x.heldMs = performance.now() - waitStart;
-          this.metrics.holdWait.observe(x.heldMs / 1000, { route: x.route, outcome: waited });
+    const signal = abort.signal;
+    const waitStart = performance.now();
+    let waited = 'failed';
+    let outcome;
+    try {
+      const opened = await this.services.holds
+        .open({ requestId: x.id, identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, raw), spec }, signal)
+        .catch(async (err: unknown) => {
+          const e = holdFailure(err);
+          if (e.status === 429) x.outcome = 'limited';
+          if (!(e instanceof AuditUnavailable)) await record(e.status === 429 ? 'limited' : 'hold', `held by the policy (${spec.reason}), but the hold was refused: ${e.message}`, null);
+          throw e;
         });
-      if (outcome.status === 'denied') {
-        throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
-      }
-      if (outcome.status === 'timeout') {
-        if (signal.aborted) return false;
-        throw new Forbidden(
-          `This request is held for approval (${decision.hold.reason}); no approver decided in time. Once hold ${outcome.holdId} is approved, send the same request again.`,
-          { hold_id: outcome.holdId },
-        );
-      }
-    } else if (!decision.allow) {
-      throw new Forbidden(decision.reason);
-    } else if (approval?.kind === 'replay') {
-      await holds.consumeReplay(approval.hold_id).catch((err: unknown) => Promise.reject(holdFailure(err)));
+      await record('hold', spec.reason, opened.holdId).catch((err: unknown) => {
+        // Not recorded, not held: the client is refused, and the hold waits for nobody.
+        abort.abort();
+        throw err;
+      });
+      outcome = await opened.outcome;
+      waited = signal.aborted ? 'client_gone' : outcome.status;
+    } finally {
+      x.heldMs = performance.now() - waitStart;
+      this.metrics.holdWait.observe(x.heldMs / 1000, { route: x.route, outcome: waited });
+    }
+    if (outcome.status === 'denied') {
+      throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
+    }
+    if (outcome.status === 'timeout') {
+      if (signal.aborted) return false;
+      throw new Forbidden(
+        `This request is held for approval (${spec.reason}); no approver decided in time. Once hold ${outcome.holdId} is approved, send the same request again.`,
+        { hold_id: outcome.holdId },
+      );
     }
     return true;
   }
@@ -311,7 +346,7 @@ export class Gateway {
   }
 
   /** The decision record, durable before anything is enforced or forwarded; `body` is the masked request body. */
-  async #recordDecision(x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: Approval | null, input: PolicyInput, body: string | null): Promise<void> {
+  async #recordDecision(x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, input: PolicyInput, body: string | null): Promise<void> {
     await this.#record(decisionRecord(x, identity, upstream, decided, approval, input, body, this.#bodyCap));
     x.recorded = true;
   }
@@ -325,8 +360,27 @@ export class Gateway {
     return local + shared.otherNodes(key);
   }
 
-  async #recordRefusal(x: RefusalFacts, e: HttpError): Promise<void> {
-    await this.#record(refusalRecord(x, e));
+  /**
+   * Records what the gateway is about to answer itself with `e`, before the answer goes out (PCI
+   * DSS 10.2.1: every access attempt, refusals included): a refusal before the policy decided is
+   * a gateway decision, and the outcome is written with it, both durable before the first byte. If
+   * they cannot be recorded the answer is the audit failure. Returns the error to answer with.
+   */
+  async #recordAnswer(x: Exchange, res: ServerResponse, e: HttpError): Promise<HttpError> {
+    // Nothing can be recorded; an auth.failure is the refusal's one record; a response already
+    // under way (or an outcome already written) is recorded when the exchange closes.
+    if (e instanceof AuditUnavailable || x.authAudited || x.outcomeWritten || res.headersSent) return e;
+    const events: AuditEvent[] = [];
+    if (!x.recorded) {
+      if (e.status === 429) x.outcome = 'limited';
+      events.push(refusalRecord(x, e));
+    }
+    events.push(x.closed ? this.#outcomeEvent(x, res) : answerOutcomeRecord(x, e));
+    x.recorded = x.outcomeWritten = true;
+    return Promise.all(events.map((event) => this.#record(event))).then(
+      () => e,
+      (failure: unknown) => toHttpError(failure),
+    );
   }
 
   #decide(x: Exchange, policy: ActivePolicy, input: PolicyInput): Decision {
@@ -436,16 +490,15 @@ export class Gateway {
       });
     }
     x.closed = { status, seconds };
-    if (x.recorded) this.#recordOutcome(x, res);
+    if (x.recorded && !x.outcomeWritten) this.#recordOutcome(x, res);
     if (--this.#inflight === 0 && this.#draining) this.#drained?.();
   }
 
   /** The outcome record of a closed exchange whose decision (or refusal) record is durable. */
   #recordOutcome(x: Exchange, res: ServerResponse): void {
-    // Read here, not where the pipe resolves: the response's close can come first.
-    for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
+    x.outcomeWritten = true;
     const write = this.services.audit
-      .append(outcomeRecord(x, res))
+      .append(this.#outcomeEvent(x, res))
       .then(
         () => undefined,
         (err: unknown) => this.services.logger.log('error', 'audit outcome record failed', { request_id: x.id, error: (err as Error).message }),
@@ -453,4 +506,13 @@ export class Gateway {
       .finally(() => this.#writes.delete(write));
     this.#writes.add(write);
   }
+
+  #outcomeEvent(x: Exchange, res: ServerResponse): AuditEvent {
+    // Read here, not where the pipe resolves: the response's close can come first.
+    for (const m of x.streamMaskers) addCounts(x.masked, m.counts());
+    return outcomeRecord(x, res);
+  }
 }
+
+/** Records the policy's decision with the effect the gateway enforces and the hold or grant id it names. */
+type RecordDecision = (effect: DecisionEffect, reason: string, approvalId: string | null) => Promise<void>;

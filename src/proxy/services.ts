@@ -8,7 +8,7 @@ import type { Transform } from 'node:stream';
 import type { AuditEvent } from '../audit/index.js';
 import type { ResolvedUpstream, RouteConfig } from '../config/index.js';
 import type { Approval, Decision, Identity, MaskRule, PolicyInput } from '../contract/index.js';
-import type { HoldOutcome, HoldRequest } from '../hold/index.js';
+import type { HoldRequest, OpenedHold } from '../hold/index.js';
 import type { LimitSettings } from './limits.js';
 import type { Logger } from './log.js';
 import type { ShadowPolicy } from './shadow.js';
@@ -46,10 +46,12 @@ export interface MaskService {
 
 /** The holds stage as the pipeline uses it. */
 export interface HoldsService {
-  hold(req: HoldRequest, signal: AbortSignal): Promise<HoldOutcome>;
+  /** Creates a hold (rejects when the limits refuse it) and starts the client's wait for its decision. */
+  open(req: HoldRequest, signal: AbortSignal): Promise<OpenedHold>;
   approvalFor(identity: Identity, route: string, method: string, path: string, bodySha256: string): Approval | null;
   grantsFor(identity: Identity, route: string): Approval[];
-  consumeReplay(holdId: string): Promise<void>;
+  /** Uses up the one replay owed on `holdId` for the retried request `requestId`. */
+  consumeReplay(holdId: string, requestId: string): Promise<void>;
 }
 
 /** The audit log: a record is durable when `append` resolves. */

@@ -152,7 +152,7 @@ test('replay of a held request shows its hold\'s state changes too', async () =>
     const log = await openLog(g);
     const alice = { sub: 'alice', iss: 'https://idp.test', groups: ['fraud-analysts'] };
     const held = { ...(sampleEvent(0) as Extract<AuditEvent, { type: 'request.decision' }>), request_id: 'held-1', approval: 'h1', decision: { effect: 'hold' as const, reason: 'bulk export needs approval', policy_revision: 'rev-1' } };
-    const hold = (type: 'hold.created' | 'hold.approved', hold_id: string, actor: typeof alice | null) => ({ type, at_ms: 1, hold_id, grant_id: null, route: 'fraud-model', actor, subject: alice, detail: type }) as const;
+    const hold = (type: 'hold.created' | 'hold.approved', hold_id: string, actor: typeof alice | null) => ({ type, at_ms: 1, hold_id, grant_id: null, request_id: hold_id === 'h1' ? 'held-1' : 'held-2', route: 'fraud-model', actor, subject: alice, detail: type }) as const;
     await log.append(held);
     await log.append(hold('hold.created', 'h1', alice));
     await log.append(hold('hold.created', 'h2', alice));

@@ -167,7 +167,7 @@ test('the hold stage\'s audit events are appended unchanged (its type is one of 
   const f = await fixture();
   try {
     const log = await openLog(f);
-    const event: HoldAuditEvent = { type: 'hold.approved', at_ms: 1_700_000_000_000, hold_id: 'h1', grant_id: null, route: 'fraud-model', actor: { sub: 'bob', iss: 'https://idp', groups: ['pci-approvers'] }, subject: { sub: 'alice', iss: 'https://idp', groups: [] }, detail: 'approved' };
+    const event: HoldAuditEvent = { type: 'hold.approved', at_ms: 1_700_000_000_000, hold_id: 'h1', grant_id: null, request_id: 'r1', route: 'fraud-model', actor: { sub: 'bob', iss: 'https://idp', groups: ['pci-approvers'] }, subject: { sub: 'alice', iss: 'https://idp', groups: [] }, detail: 'approved' };
     await log.append(event);
     await log.close();
     assert.equal(records(f)[0]!.event, event);

@@ -5,6 +5,7 @@
  * nodes race for it, every node lists every node's holds, and with PostgreSQL down a new hold is
  * refused with the store's typed error (the proxy's 503) instead of being kept where nobody sees it.
  */
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,7 +28,7 @@ const alice: Identity = { sub: 'alice', iss: 'https://idp', groups: ['fraud-anal
 const bob: Identity = { sub: 'bob', iss: 'https://idp', groups: ['pci-approvers'], claims: {} };
 
 function request(path = '/v1/transactions?limit=5000'): HoldRequest {
-  return { identity: alice, route: 'fraud-model', method: 'GET', path, bodySha256: 'e3b0', summary: `GET ${path}`, spec: { reason: 'bulk export', approvers: ['pci-approvers'], ttl_seconds: 600 } };
+  return { requestId: randomUUID(), identity: alice, route: 'fraud-model', method: 'GET', path, bodySha256: 'e3b0', summary: `GET ${path}`, spec: { reason: 'bulk export', approvers: ['pci-approvers'], ttl_seconds: 600 } };
 }
 
 interface Node { store: ClusterStore; backend: ClusterHoldBackend; service: HoldService; close(): Promise<void> }

@@ -21,10 +21,10 @@ let auditor: string;
 let approver: string;
 let failViews = false;
 
-function decision(request_id: string, subject: string, route: string, effect: 'allow' | 'deny' | 'hold'): AuditEvent {
+function decision(request_id: string, subject: string, route: string, effect: 'allow' | 'deny' | 'hold', approval: string | null = null): AuditEvent {
   return {
     type: 'request.decision', request_id, subject, groups: ['fraud-analysts'], client: '127.0.0.1', route, upstream: 'models',
-    method: 'POST', path: '/v1/score', decision: { effect, reason: `${effect} for the test`, policy_revision: 'rev1', rules: [`${effect}.by_test`] }, approval: null,
+    method: 'POST', path: '/v1/score', decision: { effect, reason: `${effect} for the test`, policy_revision: 'rev1', rules: [`${effect}.by_test`] }, approval,
     request_body: { bytes: 2, sha256: '0'.repeat(64), text: '{}', truncated: false },
   };
 }
@@ -156,6 +156,48 @@ test('in the console an auditor searches, opens one exchange and sees the segmen
     assert.equal(outcome.bodies, ['{\n  "pan": "************1111"\n}'], 'the masked response body is pretty-printed, not escaped JSON');
     assert.ok(entries.findIndex((e) => e.what?.startsWith('Decision: ')) < entries.findIndex((e) => e.what?.startsWith('Outcome: ')), 'in order: decision, then outcome');
     assert.is(await viewsOfR1(), before + 1, 'the replay in the console was recorded');
+  } finally {
+    await browser.close();
+  }
+});
+
+test('in the console the exchange timeline tells the whole story: hold, approver with comment, grant, and the retry the approval let through', async () => {
+  const hana = { sub: 'hana', iss: 'https://idp.test', groups: ['fraud-analysts'] };
+  const victor = { sub: 'victor', iss: 'https://idp.test', groups: ['pci-approvers'] };
+  const hold = (type: HoldAuditEvent['type'], more: Partial<HoldAuditEvent>): HoldAuditEvent =>
+    ({ type, at_ms: 1, hold_id: 'hold_s1', grant_id: null, request_id: 'held-1', route: 'transactions', actor: hana, subject: hana, detail: '', ...more });
+  const story: AuditEvent[] = [
+    hold('hold.created', { detail: 'bulk extraction held for approval' }),
+    decision('held-1', 'hana', 'transactions', 'hold', 'hold_s1'),
+    outcome('held-1', 403),
+    hold('hold.approved', { actor: victor, detail: 'approval 1 of 1: ticket 9' }),
+    hold('grant.created', { actor: victor, grant_id: 'grant_s1', detail: 'just-in-time access for 60 s' }),
+    decision('retry-1', 'hana', 'transactions', 'allow', 'hold_s1'),
+    hold('hold.replayed', { replay_request_id: 'retry-1', detail: 'the approved request was replayed as request retry-1' }),
+    outcome('retry-1', 200),
+    decision('other-1', 'hana', 'transactions', 'allow'),
+  ];
+  for (const e of story) await log.append(e);
+  await log.seal();
+  const { browser, page } = await auditorConsole(stack.adminUrl);
+  try {
+    await page.fill('#audit-search input[name=subject]', 'hana');
+    await page.click('#audit-search button[type=submit]');
+    await page.waitForSelector('#audit-records tbody tr');
+    // Opened from the retry: the held request's records come too.
+    await page.click('#audit-records button.replay >> text=retry-1');
+    await page.locator('#exchange li .what', { hasText: 'used by request retry-1' }).waitFor();
+    const whats = await page.$$eval('#exchange li .what', (divs) => divs.map((d) => d.textContent ?? ''));
+    assert.equal(whats, [
+      'Held for approval as hold_s1: bulk extraction held for approval (request held-1)',
+      'Decision: hold (hold for the test) for hana, POST /v1/score on route transactions, held as hold_s1 (request held-1)',
+      'Outcome: HTTP 403 after 3 ms, masked 1 pan (request held-1)',
+      'Approved by victor: approval 1 of 1: ticket 9',
+      'Grant grant_s1 made by victor from hold_s1: just-in-time access for 60 s (request held-1)',
+      'Decision: allow (allow for the test) for hana, POST /v1/score on route transactions, let through on hold_s1 (request retry-1)',
+      'Approval hold_s1 used by request retry-1: the approved request was replayed as request retry-1',
+      'Outcome: HTTP 200 after 3 ms, masked 1 pan (request retry-1)',
+    ]);
   } finally {
     await browser.close();
   }

@@ -81,7 +81,9 @@ test('an auditor finds the hold and its approval in the audit log, and that view
   for (const t of ['request.decision', 'hold.created', 'hold.approved', 'hold.replayed']) assert.ok(types.includes(t), `${t} in ${types}`);
   const held = found.records.find((r: { event: { type: string; decision?: { effect: string } } }) => r.event.type === 'request.decision' && r.event.decision?.effect === 'hold');
   const exchange = await get(`/api/audit/exchanges/${held.event.request_id}`);
-  assert.is(exchange.records[0].event.type, 'request.decision');
+  // The hold is made first (its limits may refuse it), then the decision naming it.
+  assert.equal(exchange.records.slice(0, 2).map((r: { event: { type: string } }) => r.event.type), ['hold.created', 'request.decision']);
+  assert.is(exchange.records[1].event.approval, exchange.records[0].event.hold_id);
   const segments = await get('/api/audit/segments');
   assert.not.ok(segments.segments.some((s: { status: string }) => s.status !== 'verified'), JSON.stringify(segments));
   const views = await get('/api/audit/records?limit=500');

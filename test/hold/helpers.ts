@@ -3,7 +3,7 @@
  * (real ES256 JWTs, JWKS over HTTP, verified with jose), an upstream model double, a minimal
  * gateway that does what the proxy does with a hold decision, and the admin listener.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -113,12 +113,12 @@ export async function startStack(opts: Partial<HoldServiceOptions> & { idp?: Idp
       const method = req.method ?? 'GET';
       const approval = service.approvalFor(identity, 'fraud-model', method, path, sha);
       if (approval) {
-        await service.consumeReplay(approval.hold_id);
+        await service.consumeReplay(approval.hold_id, randomUUID());
       } else {
         const aborted = new AbortController();
         res.on('close', () => aborted.abort());
         const spec = body.length && JSON.parse(body.toString('utf8')).spec ? JSON.parse(body.toString('utf8')).spec : (opts.spec ?? SPEC);
-        const outcome = await service.hold({ identity, route: 'fraud-model', method, path, bodySha256: sha, summary: `${method} ${path}`, spec }, aborted.signal);
+        const outcome = await service.hold({ requestId: randomUUID(), identity, route: 'fraud-model', method, path, bodySha256: sha, summary: `${method} ${path}`, spec }, aborted.signal);
         if (outcome.status === 'denied') return json(403, { error: 'hold_denied', message: outcome.reason, hold_id: outcome.holdId });
         if (outcome.status === 'timeout') return json(403, { error: 'hold_pending', message: 'not approved in time', hold_id: outcome.holdId });
       }

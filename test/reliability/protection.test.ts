@@ -81,7 +81,7 @@ test('rate limit through the gateway: 429 with Retry-After and the JSON body, au
   assert.is(body.error, 'rate_limited');
   assert.match(body.message, /ops sent more than 1 requests a second/);
   const records = await exchangeRecords(rig.stateDir, body.request_id);
-  assert.is(records[0]!.decision.effect, 'deny');
+  assert.is(records[0]!.decision.effect, 'limited', 'a 429 is a limit, neither a denial nor a hold');
   assert.match(records[0]!.decision.reason, /rate_limited/);
   assert.is(records[0]!.subject, 'ops');
   assert.is(records.find((e) => e.type === 'request.outcome')!.status, 429);

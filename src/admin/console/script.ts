@@ -239,19 +239,31 @@ export const CONSOLE_JS = String.raw`'use strict';
     return e.decision && e.decision.rules && e.decision.rules.length ? '\nwhy: ' + e.decision.effect + ' by ' + e.decision.rules.join(', ') : '';
   }
 
-  /** What one record of an exchange says, as a line a person reads. */
+  /**
+   * What one record of an exchange says, as a line a person reads. An exchange's timeline is its
+   * whole story (the held request, its hold and approvers, the grant, the retry the approval let
+   * through), so request lines name their request and approval lines their hold or grant.
+   */
   function headline(e) {
     var who = function () { return e.actor ? e.actor.sub : 'the clock'; };
+    var of = function (id) { return ' (request ' + id + ')'; };
+    var via = function () {
+      if (!e.approval) return '';
+      return e.decision.effect === 'hold' ? ', held as ' + e.approval : ', let through on ' + e.approval;
+    };
     switch (e.type) {
-      case 'auth.failure': return 'Authentication refused: ' + e.reason;
-      case 'request.decision': return 'Decision: ' + e.decision.effect + ' (' + e.decision.reason + ') for ' + (e.subject || 'an unauthenticated caller') + ', ' + e.method + ' ' + e.path + (e.route ? ' on route ' + e.route : '');
+      case 'auth.failure': return 'Authentication refused: ' + e.reason + of(e.request_id);
+      case 'request.decision': return 'Decision: ' + e.decision.effect + ' (' + e.decision.reason + ') for ' + (e.subject || 'an unauthenticated caller') + ', ' + e.method + ' ' + e.path + (e.route ? ' on route ' + e.route : '') + via() + of(e.request_id);
       case 'request.outcome': return 'Outcome: HTTP ' + e.status + ' after ' + e.duration_ms + ' ms' + (e.error ? ' (' + e.error + ')' : '') +
-        (Object.keys(e.masked || {}).length ? ', masked ' + Object.keys(e.masked).map(function (k) { return e.masked[k] + ' ' + k; }).join(', ') : '');
-      case 'hold.created': return 'Held for approval: ' + e.detail;
+        (Object.keys(e.masked || {}).length ? ', masked ' + Object.keys(e.masked).map(function (k) { return e.masked[k] + ' ' + k; }).join(', ') : '') + of(e.request_id);
+      case 'hold.created': return 'Held for approval as ' + e.hold_id + ': ' + e.detail + (e.request_id ? of(e.request_id) : '');
       case 'hold.approval': return 'Approval from ' + who() + (e.detail ? ': ' + e.detail : '') + '; more are needed';
       case 'hold.approved': return 'Approved by ' + who() + (e.detail ? ': ' + e.detail : '');
       case 'hold.denied': return 'Denied by ' + who() + ': ' + e.detail;
-      case 'hold.timeout': case 'hold.expired': case 'hold.replayed': return e.type.replace('hold.', 'Hold ') + ': ' + e.detail;
+      case 'hold.replayed': return 'Approval ' + e.hold_id + ' used by request ' + (e.replay_request_id || '(not recorded)') + ': ' + e.detail;
+      case 'hold.timeout': case 'hold.expired': return e.type.replace('hold.', 'Hold ') + ': ' + e.detail;
+      case 'grant.created': return 'Grant ' + e.grant_id + ' made by ' + who() + ' from ' + (e.hold_id || 'no hold') + ': ' + e.detail + (e.request_id ? of(e.request_id) : ' (made without a request)');
+      case 'grant.revoked': return 'Grant ' + e.grant_id + ' revoked by ' + who() + ': ' + e.detail;
       default: return e.type.replace(/[._]/g, ' ') + (e.detail ? ': ' + e.detail : '');
     }
   }
