@@ -13,7 +13,7 @@ import { HoldService } from '../hold/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator } from '../identity/index.js';
 import type { AuditSink, Logger } from '../proxy/index.js';
 import { VERSION } from '../util/index.js';
-import { WitnessSubmitter, witnessMetrics } from '../witness/index.js';
+import { cosignedCheckpoints, WitnessSubmitter, witnessMetrics } from '../witness/index.js';
 import { auditScrub } from './audit-scrub.js';
 import { auditViews } from './audit-views.js';
 import { StartupError } from './errors.js';
@@ -64,6 +64,15 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     ...(config.audit.origin ? { origin: config.audit.origin } : {}),
     // Outside the store: a store rolled back or rewritten no longer extends it, and start is refused.
     publishedFile: join(config.state_dir, 'audit.published'),
+    // …and the checkpoints the witnesses cosigned: a store rolled back with its published file too
+    // is still caught. A witness that cannot be asked is a warning, and the local check stands.
+    ...(config.audit.witnesses?.length ? {
+      witnessed: async (origin: string) => {
+        const asked = await cosignedCheckpoints(config.audit.witnesses!, origin);
+        for (const why of asked.unreachable) logger.log('warn', 'audit start check: a witness could not be asked; checked against the published checkpoint alone', { reason: why });
+        return asked.checkpoints;
+      },
+    } : {}),
     // Rotated-out public keys kept in the state folder: the one that signed the last checkpoint is vouched for in the log.
     previousKeys,
     ...(opts.acceptAuditStore !== undefined ? { override: opts.acceptAuditStore } : {}),

@@ -3,7 +3,7 @@
  * the signing key helper, checkpoints and signed notes (the witness reads and cosigns them), and the
  * readers the CLI uses (verify, export, prove, replay, tail).
  */
-export { AuditLog, type AuditLogOptions, type Sealed } from './log.js';
+export { AuditLog, type AuditLogOptions, type Sealed, type WitnessedCheckpoint } from './log.js';
 export type { Durability } from './store.js';
 export { openStore, storedCheckpoints, lastStoredCheckpoint, checkpointEnd, type Store, type StoredCheckpoint } from './store.js';
 export * from './events.js';

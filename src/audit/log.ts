@@ -45,10 +45,23 @@ export interface AuditLogOptions {
    * open (AuditStoreMismatchError): a rolled-back, truncated or rewritten store is not signed on.
    */
   publishedFile?: string;
-  /** Open anyway when the store does not extend the published checkpoint; the reason is recorded as `gateway.override`. */
+  /**
+   * The newest checkpoint each configured witness cosigned of this log's origin (src/witness asks
+   * them): the store must extend each too, so a store rolled back together with its published file
+   * is still caught. Witnesses that cannot be asked are the caller's to report (and are skipped).
+   */
+  witnessed?: (origin: string) => Promise<WitnessedCheckpoint[]>;
+  /** Open anyway when the store does not extend the published (or a witnessed) checkpoint; the reason is recorded as `gateway.override`. */
   override?: string;
   /** Keys that signed this log before (rotated out): the one that signed the last checkpoint is vouched for in a `key.rotated` record. */
   previousKeys?: readonly TrustedKey[];
+}
+
+/** A checkpoint a witness cosigned, as it answered it: who (its name and URL) and the signed note. */
+export interface WitnessedCheckpoint {
+  witness: string;
+  url: string;
+  note: string;
 }
 
 /** A checkpoint as sealed: its segment, the records it adds, and the signed note over the whole log. */
@@ -174,7 +187,22 @@ export class AuditLog {
     if (opts.origin !== undefined && !validName(opts.origin)) await refuse(`cannot take the origin "${opts.origin}": it must be non-empty, without spaces or '+'`);
     const broken = lastStoredCheckpoint(store);
     if (broken && typeof broken.checkpoint === 'string') await refuse(`holds a checkpoint for segment ${broken.key} that cannot be read: ${broken.checkpoint}`);
-    const mismatch = opts.publishedFile && !unwritable ? storeMismatch(store, opts.dir, opts.publishedFile) : null;
+    let mismatch = opts.publishedFile && !unwritable ? storeMismatch(store, opts.dir, opts.publishedFile) : null;
+    const askOrigin = storedOrigin ?? opts.origin ?? (stored === undefined ? undefined : `regate.audit/${stored}`);
+    if (mismatch === null && opts.witnessed && !unwritable && askOrigin !== undefined) {
+      let witnessed: WitnessedCheckpoint[];
+      try {
+        witnessed = await opts.witnessed(askOrigin);
+      } catch (err) {
+        await store.env.close();
+        unlock();
+        throw err;
+      }
+      for (const w of witnessed) {
+        mismatch = checkpointMismatch(store, opts.dir, w.note, { who: `witness ${w.witness} cosigned`, where: w.url, lagging: true });
+        if (mismatch !== null) break;
+      }
+    }
     if (mismatch !== null && opts.override === undefined) {
       await store.env.close();
       unlock();
@@ -432,15 +460,31 @@ function storeMismatch(store: Store, dir: string, file: string): string | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     return `the published checkpoint ${file} cannot be read: ${(err as Error).message}`;
   }
+  return checkpointMismatch(store, dir, text, { who: 'this gateway published', where: file });
+}
+
+/**
+ * Why the store does not extend the checkpoint `text` that `from.who` (at `from.where`), or null
+ * when it does: the store holds a checkpoint of its size with the same root, and its last
+ * checkpoint's stored compact range folds to its root.
+ */
+function checkpointMismatch(store: Store, dir: string, text: string, from: { who: string; where: string; lagging?: boolean }): string | null {
   const published = parseNoteCheckpoint(text);
-  if (typeof published === 'string') return `the published checkpoint ${file} is not a checkpoint: ${published}`;
+  if (typeof published === 'string') return `the checkpoint ${from.who} (${from.where}) is not a checkpoint: ${published}`;
   let end = 0;
+  let first: number | null = null;
   for (const s of storedCheckpoints(store)) {
+    // A witness may lag behind pruning: a checkpoint older than the first one kept is checked by
+    // `audit verify --archive`, not here.
+    if (first === null && typeof s.checkpoint !== 'string') {
+      first = checkpointEnd(s.checkpoint);
+      if (from.lagging && published.size < first) return null;
+    }
     if (typeof s.checkpoint === 'string') return `the audit log at ${dir} holds an unreadable checkpoint for segment ${s.key}: ${s.checkpoint}`;
     end = checkpointEnd(s.checkpoint);
     if (s.checkpoint.v === 2 && s.checkpoint.size === published.size) {
       if (!s.checkpoint.root.equals(published.root) || s.checkpoint.origin !== published.origin) {
-        return `the audit log at ${dir} was rewritten: its checkpoint of tree size ${published.size} (segment ${s.key}) differs from the one this gateway published (${file})`;
+        return `the audit log at ${dir} was rewritten: its checkpoint of tree size ${published.size} (segment ${s.key}) differs from the one ${from.who} (${from.where})`;
       }
       const last = lastStoredCheckpoint(store)!;
       const frontier = store.frontiers.getBinary(last.key);
@@ -451,8 +495,8 @@ function storeMismatch(store: Store, dir: string, file: string): string | null {
     }
   }
   return end < published.size
-    ? `the audit log at ${dir} ends at tree size ${end}, but this gateway published a checkpoint of tree size ${published.size} (${file}): the store was rolled back or truncated`
-    : `the audit log at ${dir} has no checkpoint of tree size ${published.size}, the one this gateway published (${file}): the store was rewritten`;
+    ? `the audit log at ${dir} ends at tree size ${end}, but ${from.who} a checkpoint of tree size ${published.size} (${from.where}): the store was rolled back or truncated`
+    : `the audit log at ${dir} has no checkpoint of tree size ${published.size}, the one ${from.who} (${from.where}): the store was rewritten`;
 }
 
 /** Replaces `file` with the checkpoint, atomically (written beside it, then renamed). */

@@ -7,7 +7,7 @@
  */
 import { request } from 'undici';
 import type { KeyObject } from 'node:crypto';
-import { consistencyNodes, cosignature, parseNote, parseVerifierKey, type AuditLog, type Sealed } from '../audit/index.js';
+import { consistencyNodes, cosignature, parseNote, parseVerifierKey, type AuditLog, type Sealed, type WitnessedCheckpoint } from '../audit/index.js';
 import { WitnessConfigError } from './errors.js';
 import { formatAddCheckpoint } from './protocol.js';
 import { signatureLines } from './witness.js';
@@ -205,4 +205,47 @@ export class WitnessSubmitter {
     for (const size of this.sealedAt.keys()) if (size <= this.lag().witnessed_size) this.sealedAt.delete(size);
     return 'done';
   }
+}
+
+/** What asking the witnesses at start gave: the checkpoints they cosigned, and why any could not be asked. */
+export interface CosignedAtStart {
+  checkpoints: WitnessedCheckpoint[];
+  /** One sentence per witness that could not be asked (unreachable, no such endpoint, a bad answer). */
+  unreachable: string[];
+}
+
+/**
+ * Asks each witness for the newest checkpoint it cosigned of `origin` (`GET /checkpoint?origin=`,
+ * the regate witness's read endpoint), for the gateway's start check. A checkpoint counts only
+ * with a valid cosignature by the configured key; a witness that cosigned nothing yet gives none.
+ */
+export async function cosignedCheckpoints(witnesses: readonly WitnessTarget[], origin: string, timeoutMs = 5000): Promise<CosignedAtStart> {
+  const out: CosignedAtStart = { checkpoints: [], unreachable: [] };
+  await Promise.all(witnesses.map(async (w) => {
+    const url = w.url.replace(/\/+$/, '');
+    const parsed = parseVerifierKey(w.public_key);
+    if (typeof parsed === 'string' || parsed.type !== 0x04) throw new WitnessConfigError(`witness ${w.url}: its public_key must be a cosignature key (type 0x04)`);
+    let status: number;
+    let body: string;
+    try {
+      const res = await request(`${url}/checkpoint?origin=${encodeURIComponent(origin)}`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+      status = res.statusCode;
+      body = await res.body.text();
+    } catch (err) {
+      out.unreachable.push(`witness ${parsed.name} (${url}) could not be reached: ${(err as Error).message}`);
+      return;
+    }
+    if (status === 404 && /no checkpoint cosigned/.test(body)) return;
+    if (status !== 200) {
+      out.unreachable.push(`witness ${parsed.name} (${url}) answered GET /checkpoint with ${status}: ${body.trim().slice(0, 200)}`);
+      return;
+    }
+    const note = parseNote(body);
+    if (typeof note === 'string' || typeof cosignature(note, parsed.name, parsed.key) !== 'number') {
+      out.unreachable.push(`witness ${parsed.name} (${url}) answered a checkpoint without a valid cosignature by its key`);
+      return;
+    }
+    out.checkpoints.push({ witness: parsed.name, url, note: body });
+  }));
+  return out;
 }

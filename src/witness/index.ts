@@ -4,7 +4,7 @@
  * checkpoint to the configured witnesses.
  */
 export { serveWitness, type RunningWitness, type WitnessServeOptions } from './server.js';
-export { WitnessSubmitter, type WitnessLag, type WitnessTarget, type SubmitterOptions } from './client.js';
+export { cosignedCheckpoints, WitnessSubmitter, type CosignedAtStart, type WitnessLag, type WitnessTarget, type SubmitterOptions } from './client.js';
 export { witnessMetrics } from './metrics.js';
 export { WitnessConfigError, WitnessStoreError } from './errors.js';
 export { loadOrCreateWitnessKey, type Alarm } from './store.js';

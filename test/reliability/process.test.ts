@@ -25,7 +25,7 @@ test.after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function configIn(dir: string): string {
+function configIn(dir: string, limits: Record<string, number> = { requests_per_second: 0, max_concurrent: 0 }): string {
   return writeConfig(dir, {
     listen: { port: 0 },
     admin: { port: 0 },
@@ -35,23 +35,24 @@ function configIn(dir: string): string {
     routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
     identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
     policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true, poll_seconds: 0 },
-    limits: { requests_per_second: 0, max_concurrent: 0 },
+    limits,
     logging: { level: 'warn', requests: false },
   }, 'regate.yaml');
 }
 
 /**
- * Keeps `workers` clients sending (good requests and denied ones) until stopped; returns the request
- * ids of every answer the clients received (2xx and 4xx: acknowledged).
+ * Keeps `workers` clients sending until stopped, client i with `tokens[i % tokens.length]` (good
+ * requests, denied ones, bad tokens, rate-limited callers); returns the request ids of every answer
+ * the clients received (2xx and 4xx: acknowledged).
  */
-function load(url: string, good: string, denied: string, workers = 8): { stop(): Promise<{ acked: Map<string, number>; failed: number }> } {
+function load(url: string, tokens: string[], workers = 8): { stop(): Promise<{ acked: Map<string, number>; failed: number }> } {
   let running = true;
   const acked = new Map<string, number>();
   let failed = 0;
   const one = async (i: number) => {
     while (running) {
       try {
-        const token = i % 4 === 0 ? denied : good;
+        const token = tokens[i % tokens.length]!;
         const res = await fetch(`${url}/v1/models/load`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"model":"m"}' });
         await res.arrayBuffer();
         const id = res.headers.get('x-request-id');
@@ -76,17 +77,19 @@ async function waitFor(pred: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
-test('SIGKILL under load: every acknowledged request has its decision record after restart, and the log verifies', async () => {
+test('SIGKILL under mixed load: every answer a client got, refusals included, has its records; a restart records gateway.recovered and the log verifies', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'regate-kill-'));
   dirs.push(dir);
-  const config = configIn(dir);
-  const mo = await idp.token({ sub: 'mo', groups: ['ml-admins'] });
+  // Each good caller is its own identity; rita (three clients at once) is past the rate most of the time.
+  const config = configIn(dir, { requests_per_second: 5, burst: 3, max_concurrent: 0 });
+  const good = await Promise.all(['mo', 'max', 'mia', 'mel'].map((sub) => idp.token({ sub, groups: ['ml-admins'] })));
   const eve = await idp.token({ sub: 'eve', groups: ['marketing'] });
+  const rita = await idp.token({ sub: 'rita', groups: ['ml-admins'] });
   const first = startServe(config);
   let acked: Map<string, number>;
   try {
     const url = (await first.ready).url;
-    const traffic = load(url, mo, eve);
+    const traffic = load(url, [good[0]!, eve, rita, good[1]!, 'garbage.token.here', rita, good[2]!, rita, good[3]!], 9);
     const seen = upstream.seen.length;
     await waitFor(() => upstream.seen.length > seen + 40);
     first.child.kill('SIGKILL');
@@ -96,7 +99,7 @@ test('SIGKILL under load: every acknowledged request has its decision record aft
     first.child.kill('SIGKILL');
   }
   assert.ok(acked.size > 20, `load produced acknowledged answers (${acked.size})`);
-  assert.ok([...acked.values()].includes(403), 'denied requests were acknowledged too');
+  for (const status of [200, 401, 403, 429]) assert.ok([...acked.values()].includes(status), `${status} answers were acknowledged too`);
 
   // A restart reopens the log over what the killed process left, and seals it on a clean stop.
   const second = startServe(config);
@@ -107,9 +110,26 @@ test('SIGKILL under load: every acknowledged request has its decision record aft
   } finally {
     second.child.kill('SIGKILL');
   }
-  const decided = new Set((await auditEvents(join(dir, 'state'))).filter((e) => e.type === 'request.decision').map((e) => e.request_id));
-  const lost = [...acked.keys()].filter((id) => !decided.has(id));
-  assert.equal(lost, [], `${lost.length} of ${acked.size} acknowledged requests have no decision record`);
+  const events = await auditEvents(join(dir, 'state'));
+  const byId = new Map<string, Record<string, any>[]>();
+  for (const e of events) if (e.request_id) byId.set(e.request_id, [...(byId.get(e.request_id) ?? []), e]);
+  const lost: string[] = [];
+  for (const [id, status] of acked) {
+    const mine = byId.get(id) ?? [];
+    const decision = mine.find((e) => e.type === 'request.decision');
+    const outcome = mine.find((e) => e.type === 'request.outcome');
+    // A refused credential's one record is auth.failure; any other refusal was answered only
+    // once its decision and outcome were durable; an answered 200 has at least its decision.
+    const kept = status === 401 ? mine.some((e) => e.type === 'auth.failure')
+      : status >= 400 ? decision !== undefined && outcome?.status === status
+        : decision !== undefined;
+    if (!kept) lost.push(`${id} (${status}: ${mine.map((e) => e.type).join(', ') || 'nothing'})`);
+    if (status === 429) assert.is(decision?.decision.effect, 'limited', `429 ${id} is recorded as limited, not ${decision?.decision.effect}`);
+  }
+  assert.equal(lost, [], `${lost.length} of ${acked.size} acknowledged answers are missing records`);
+  const recovered = events.filter((e) => e.type === 'gateway.recovered');
+  assert.is(recovered.length, 1, 'the restart says the previous run ended uncleanly');
+  assert.ok(events.indexOf(recovered[0]!) > events.findLastIndex((e) => e.type === 'request.decision'), 'after the killed run\'s records');
   const verify = await runCli(['audit', 'verify', '--state', join(dir, 'state')]);
   assert.is(verify.code, 0, verify.stdout + verify.stderr);
 });
@@ -123,7 +143,7 @@ test('SIGTERM under load: drains, seals the open segment (the log verifies), eve
   let acked: Map<string, number>;
   try {
     const url = (await run.ready).url;
-    const traffic = load(url, mo, eve);
+    const traffic = load(url, [eve, mo, mo, mo]);
     const seen = upstream.seen.length;
     await waitFor(() => upstream.seen.length > seen + 40);
     run.child.kill('SIGTERM');
