@@ -37,7 +37,8 @@ function configFile(state: string): string {
     state_dir: state,
     drain_seconds: 5,
     upstreams: { models: { url: upstream.url } },
-    routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }],
+    routes: [{ name: 'models', path_prefix: '/v1/models', upstream: 'models' }, { name: 'transactions', path_prefix: '/v1/transactions', upstream: 'models' }],
+    holds: { wait_seconds: 20 },
     identity: { issuer: idp.issuer, audience: 'regate-test', jwks_url: `${idp.url}/jwks.json` },
     policy: { bundle: DEFAULT_BUNDLE, allow_unsigned: true },
     logging: { level: 'info', requests: true },
@@ -138,6 +139,51 @@ test('--workers 2: both workers serve, one audit log holds every decision and ou
   assert.is(all.at(-1)?.event.type, 'gateway.stop', 'the stop record follows every request record');
   const verified = await runCli(['audit', 'verify', '--state', state]);
   assert.is(verified.code, 0, verified.stdout + verified.stderr);
+});
+
+test('--workers 2: a held request waits in a worker while the primary keeps the hold; approved, it goes through, and its records link the hold', async () => {
+  const state = join(dir, 'state-h');
+  const gw = await serve(state, 2);
+  try {
+    const alice = await idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
+    const victor = await idp.token({ sub: 'victor', groups: ['pci-approvers'] });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(gw.adminUrl + path, { method, headers: { authorization: `Bearer ${victor}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      assert.ok(res.ok, `${path}: ${res.status}`);
+      return res.json() as Promise<any>;
+    };
+    const decide = async (verb: 'approve' | 'deny', body: unknown) => {
+      for (let i = 0; i < 500; i++) {
+        const { holds } = (await call('GET', '/api/holds?state=pending')) as { holds: { id: string }[] };
+        if (holds.length) return (await call('POST', `/api/holds/${holds[0]!.id}/${verb}`, body)).id as string;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('no pending hold appeared');
+    };
+    const waiting = fetch(`${gw.url}/v1/transactions?limit=5000`, { headers: { authorization: `Bearer ${alice}` } });
+    const approved = await decide('approve', { comment: 'ticket 12' });
+    const res = await waiting;
+    assert.is(res.status, 200);
+    const requestId = res.headers.get('x-request-id')!;
+    await res.arrayBuffer();
+    const denied = fetch(`${gw.url}/v1/transactions?limit=6000`, { headers: { authorization: `Bearer ${alice}` } });
+    const refusedHold = await decide('deny', { reason: 'no ticket' });
+    const no = await denied;
+    assert.is(no.status, 403);
+    assert.is(((await no.json()) as { hold_id: string }).hold_id, refusedHold);
+    gw.child.kill('SIGTERM');
+    assert.is(await gw.exited, 0);
+
+    const events = (await records(join(state, 'audit'))).map((r) => r.event as Record<string, any>);
+    const decision = events.find((e) => e.type === 'request.decision' && e.request_id === requestId)!;
+    assert.is(decision.decision.effect, 'hold');
+    assert.is(decision.approval, approved);
+    const created = events.find((e) => e.type === 'hold.created' && e.hold_id === approved)!;
+    assert.is(created.request_id, requestId);
+    assert.match(events.find((e) => e.type === 'hold.approved' && e.hold_id === approved)!.detail, /ticket 12/);
+  } finally {
+    gw.child.kill('SIGKILL');
+  }
 });
 
 test('a worker that dies is replaced, and the replacement serves', async () => {
