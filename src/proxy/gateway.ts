@@ -49,7 +49,7 @@ export class Gateway {
   readonly #limits: IdentityLimits;
   readonly #jsonMaxDepth: number;
   /** The exchange each socket is serving, so a server-level timeout can be told to it. */
-  readonly #bySocket = new WeakMap<Socket, Exchange>();
+  readonly #bySocket = new WeakMap<Socket, { x: Exchange; res: ServerResponse }>();
   /** Sockets the server already refused (answered once, then closed). */
   readonly #answered = new WeakSet<Socket>();
   readonly #maxBody: number;
@@ -79,7 +79,7 @@ export class Gateway {
   /** The node:http request listener. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const x = newExchange(req);
-    this.#bySocket.set(req.socket, x);
+    this.#bySocket.set(req.socket, { x, res });
     this.#inflight++;
     this.metrics.inflight.inc({}, 1);
     if (this.#draining) res.setHeader('connection', 'close');
@@ -114,7 +114,10 @@ export class Gateway {
     }
     this.#answered.add(socket);
     const fault = clientFault(err);
-    const live = this.#bySocket.get(socket);
+    // The exchange still receiving its request on this socket, when the fault is in that request
+    // (not in a later pipelined one, nor a new request on a kept-alive socket after it ended).
+    const entry = this.#bySocket.get(socket);
+    const live = entry && !entry.x.closed && !entry.res.headersSent ? entry.x : undefined;
     if (live) {
       live.timedOut = fault.status === 408;
       live.error = fault.error;

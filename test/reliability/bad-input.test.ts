@@ -29,6 +29,20 @@ async function parserRefusal(parts: string[], status: number, error: string, opt
   await assertServes(rig, mo);
 }
 
+test('a malformed request after a served one on the same kept-alive connection gets its own id and records, the served one keeps its own', async () => {
+  const good = head('content-length: 13\r\n\r\n{"model":"m"}');
+  const bad = head('content-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n');
+  const r = await rawExchange(rig.gw.url, [good, bad], { gapMs: 500, waitMs: 6_000 });
+  const answers = r.text.split(/(?=HTTP\/1\.1 \d{3} )/).map((a) => ({ status: Number(a.slice(9, 12)), id: /x-request-id: (\S+)/i.exec(a)?.[1] }));
+  assert.equal(answers.map((a) => a.status), [200, 400], r.text.slice(0, 400));
+  assert.ok(answers[1]!.id && answers[1]!.id !== answers[0]!.id, 'the refusal names a request of its own');
+  const refused = await exchangeRecords(rig.stateDir, answers[1]!.id!);
+  assert.is(refused.find((e) => e.type === 'request.decision')!.decision.effect, 'deny');
+  assert.is(refused.find((e) => e.type === 'request.outcome')!.status, 400);
+  const served = await exchangeRecords(rig.stateDir, answers[0]!.id!);
+  assert.equal(served.filter((e) => e.type === 'request.outcome').map((e) => e.status), [200], 'the served request\'s outcome stands alone');
+});
+
 test('smuggling: Content-Length with Transfer-Encoding is refused (400 ambiguous_length), audited', async () => {
   await parserRefusal([head('content-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nPOST /v1/models/load HTTP/1.1\r\nhost: x\r\n\r\nsmuggled')], 400, 'ambiguous_length');
 });
