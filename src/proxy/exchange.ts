@@ -45,6 +45,10 @@ export interface Exchange {
   response: Pick<BodyCapturer, 'bytes' | 'finish'> | null;
   /** Streaming maskers (request and response side): their counts are final when the exchange ends. */
   streamMaskers: { counts(): Record<string, number> }[];
+  /** Told when the response closes before it finished (the client went away). */
+  gone: { abort(): void } | null;
+  /** Gives back the caller's concurrency slot when the response closes. */
+  release: (() => void) | null;
 }
 
 /** What a refusal record names: whatever the gateway knew when it refused. */
@@ -86,6 +90,8 @@ export function newExchange(req: IncomingMessage): Exchange {
     revision: null,
     response: null,
     streamMaskers: [],
+    gone: null,
+    release: null,
   };
 }
 

@@ -3,6 +3,7 @@
  * and body timeouts. Failures are classified once, here, into the gateway's 502/504 errors and a
  * metrics kind; a request the client abandoned is reported as such, not as an upstream fault.
  */
+import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import type { ResolvedUpstream } from '../config/index.js';
@@ -15,7 +16,8 @@ export interface UpstreamRequest {
   pathAndQuery: string;
   headers: OutgoingHeaders;
   body: Buffer | Readable | null;
-  signal: AbortSignal;
+  /** Aborts the call: an AbortSignal, or an EventEmitter that emits `abort` (client-gone.ts). */
+  signal: AbortSignal | EventEmitter;
 }
 
 export type UpstreamResponse = Dispatcher.ResponseData;

@@ -24,6 +24,7 @@ import { answerClientFault, clientFault } from './client-fault.js';
 import {
   AuditUnavailable, authFailure, Forbidden, holdFailure, HttpError, InternalError, NoRoute, PolicyFailed, sendError, ShuttingDown, toHttpError,
 } from './errors.js';
+import { ClientGone } from './client-gone.js';
 import { addCounts, clientAddress, clientIp, newExchange, outcomeOf, type Exchange } from './exchange.js';
 import { forwardsAfterCommit } from './commit-order.js';
 import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse } from './forward.js';
@@ -178,15 +179,15 @@ export class Gateway {
     const upstream = this.#upstreams.get(route.upstream);
 
     // The upstream request is aborted when the client goes away, whether we are holding, waiting
-    // for headers or streaming.
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
+    // for headers or streaming (#finish, on the response's one close listener).
+    const gone = (x.gone = new ClientGone());
 
     const identity = await this.#authenticate(x, req);
     const key = `${identity.iss}\u0000${identity.sub}`;
-    res.once('close', this.#limits.admit(key, identity.sub));
+    const release = this.#limits.admit(key, identity.sub);
+    // A client gone while it was authenticated has already closed: its slot is released at once.
+    if (x.closed) release();
+    else x.release = release;
 
     const read = await readRequest(req, this.#maxBody, this.#jsonMaxDepth);
     const { raw, body, bodyBytes } = read;
@@ -231,13 +232,13 @@ export class Gateway {
       this.#recordDecision(x, identity, route.upstream, { effect, reason, rules: decision.rules ?? [] }, approvalId, input, auditedBody);
 
     if (decision.hold) {
-      if (!(await this.#hold(x, policy, decision.hold, { identity, heldTarget, bodySha256, raw }, record, abort))) return;
+      if (!(await this.#hold(x, policy, decision.hold, { identity, heldTarget, bodySha256, raw }, record, gone))) return;
     } else {
       const durable = record(x.outcome as DecisionEffect, decision.reason, this.#letThrough(policy, input, decision, approval));
       // A plain allow leaves for the upstream while its record commits; the answer waits for the
       // record (commit-order.ts). Refusals, holds, replays and state-changing calls wait first.
       if (decision.allow && approval?.kind !== 'replay' && !forwardsAfterCommit(route, x.method, target.path)) {
-        await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, durable);
+        await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, gone, durable);
         return;
       }
       await durable;
@@ -246,7 +247,7 @@ export class Gateway {
         await holds.consumeReplay(approval.hold_id, x.id).catch((err: unknown) => Promise.reject(holdFailure(err)));
       }
     }
-    await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, abort, null);
+    await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, gone, null);
   }
 
   /**
@@ -295,16 +296,15 @@ export class Gateway {
    */
   async #hold(
     x: Exchange, policy: ActivePolicy, spec: HoldSpec, held: { identity: Identity; heldTarget: string; bodySha256: string; raw: Buffer | null },
-    record: RecordDecision, abort: AbortController,
+    record: RecordDecision, gone: ClientGone,
   ): Promise<boolean> {
     const { identity, heldTarget, bodySha256, raw } = held;
-    const signal = abort.signal;
     const waitStart = performance.now();
     let waited = 'failed';
     let outcome;
     try {
       const opened = await this.services.holds
-        .open({ requestId: x.id, identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, raw), spec }, signal)
+        .open({ requestId: x.id, identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, raw), spec }, gone.signal)
         .catch(async (err: unknown) => {
           const e = holdFailure(err);
           if (e.status === 429) x.outcome = 'limited';
@@ -313,11 +313,11 @@ export class Gateway {
         });
       await record('hold', spec.reason, opened.holdId).catch((err: unknown) => {
         // Not recorded, not held: the client is refused, and the hold waits for nobody.
-        abort.abort();
+        gone.abort();
         throw err;
       });
       outcome = await opened.outcome;
-      waited = signal.aborted ? 'client_gone' : outcome.status;
+      waited = gone.aborted ? 'client_gone' : outcome.status;
     } finally {
       x.heldMs = performance.now() - waitStart;
       this.metrics.holdWait.observe(x.heldMs / 1000, { route: x.route, outcome: waited });
@@ -326,7 +326,7 @@ export class Gateway {
       throw new Forbidden(`An approver denied this request${outcome.reason ? `: ${outcome.reason}` : ''}.`, { hold_id: outcome.holdId });
     }
     if (outcome.status === 'timeout') {
-      if (signal.aborted) return false;
+      if (gone.aborted) return false;
       throw new Forbidden(
         `This request is held for approval (${spec.reason}); no approver decided in time. Once hold ${outcome.holdId} is approved, send the same request again.`,
         { hold_id: outcome.holdId },
@@ -413,10 +413,9 @@ export class Gateway {
     decision: Decision,
     read: { raw: Buffer | null; body: unknown },
     unmaskable: 'refuse' | 'pass',
-    abort: AbortController,
+    gone: ClientGone,
     durable: Promise<void> | null,
   ): Promise<void> {
-    const signal = abort.signal;
     let sent: Promise<UpstreamResponse>;
     try {
       const reqBody = requestBody(x, req, maskService, decision.mask.request, read);
@@ -433,7 +432,7 @@ export class Gateway {
         delete headers['content-length'];
         delete headers['content-encoding'];
       }
-      sent = upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal });
+      sent = upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal: gone });
     } catch (err) {
       // Nothing left: the record is still written before the failure is answered.
       if (durable) await durable;
@@ -444,22 +443,22 @@ export class Gateway {
       try {
         await durable;
       } catch (err) {
-        abort.abort();
+        gone.abort();
         throw err;
       }
       // The client left while the record committed: its outcome follows the record now.
-      if (x.closed) this.#recordOutcome(x, res);
+      if (x.closed && !x.outcomeWritten) this.#recordOutcome(x, res);
     }
 
     let up;
     try {
       up = await sent;
     } catch (err) {
-      if (signal.aborted) return;
+      if (gone.aborted) return;
       throw this.#upstreamFailure(upstream, err);
     }
     x.upstreamStatus = up.statusCode;
-    await sendResponse(x, res, up, maskService, decision.mask.response, unmaskable, this.#bodyCap, signal, (err) => this.#upstreamFailure(upstream, err));
+    await sendResponse(x, res, up, maskService, decision.mask.response, unmaskable, this.#bodyCap, gone, (err) => this.#upstreamFailure(upstream, err));
   }
 
   /** An upstream fault as the client's error, counted in the metrics by kind. */
@@ -494,6 +493,8 @@ export class Gateway {
     }
     x.closed = { status, seconds };
     if (x.recorded && !x.outcomeWritten) this.#recordOutcome(x, res);
+    if (!res.writableFinished) x.gone?.abort();
+    x.release?.();
     if (--this.#inflight === 0 && this.#draining) this.#drained?.();
   }
 

@@ -54,7 +54,7 @@ export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskServi
  * `failed` turns an upstream fault into the client's error (and counts it).
  */
 export async function sendResponse(
-  x: Exchange, res: ServerResponse, up: UpstreamResponse, maskService: MaskService, rules: MaskRule[], unmaskable: 'refuse' | 'pass', bodyCap: number, signal: AbortSignal, failed: (err: unknown) => HttpError,
+  x: Exchange, res: ServerResponse, up: UpstreamResponse, maskService: MaskService, rules: MaskRule[], unmaskable: 'refuse' | 'pass', bodyCap: number, signal: { readonly aborted: boolean }, failed: (err: unknown) => HttpError,
 ): Promise<void> {
   if (rules.length && maskOneShot(x.method, up)) {
     let whole: Buffer;

@@ -29,11 +29,14 @@ abstract class Metric<S> {
   ) {}
 
   protected state(labels: Labels): S {
-    const values = this.labelNames.map((n) => labels[n] ?? '');
-    const key = values.join('\u0000');
+    // The series key is the label values joined by NUL, built without an array: this runs several
+    // times per request, and the values are only listed when a series is new.
+    const names = this.labelNames;
+    let key = names.length === 0 ? '' : (labels[names[0]!] ?? '');
+    for (let i = 1; i < names.length; i++) key += `\u0000${labels[names[i]!] ?? ''}`;
     let s = this.series.get(key);
     if (!s) {
-      s = { values, state: this.initial() };
+      s = { values: names.map((n) => labels[n] ?? ''), state: this.initial() };
       this.series.set(key, s);
     }
     return s.state;
