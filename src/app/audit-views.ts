@@ -6,7 +6,7 @@
  */
 import type { AuditQuery, AuditRecordView, AuditViews, SegmentView } from '../admin/index.js';
 import {
-  checkpointEnd, findExchange, openStore, parseRecord, readTrustedKeys, storedCheckpoints, storeInput, verifyLog, type AuditRecord, type Store,
+  archiveInput, findExchange, LogReader, openStore, parseRecord, storeInput, verifyLog, type AuditArchive, type AuditRecord, type Store, type TrustedKey,
 } from '../audit/index.js';
 
 function view(r: AuditRecord): AuditRecordView {
@@ -36,11 +36,16 @@ async function withStore<T>(dir: string, fn: (store: Store) => T | Promise<T>): 
   }
 }
 
+/** The keys the segments view trusts, and the candidates a key.rotated record must vouch for (src/audit stateTrust). */
+export type Trust = () => Promise<{ keys: TrustedKey[]; candidates: TrustedKey[] }>;
+
 /**
- * Views over the log in `dir`, its segments verified with the public keys `keyFiles()` names (PEM or
- * JWKS), asked on each verification so a rotated key is trusted without a restart.
+ * Views over the log in `dir` and, when one is configured, its archive (read with the live store as
+ * one log: segments pruned from the store are read there). Segments are verified trusting only what
+ * `trust()` names (asked on each verification, so a rotated key is trusted without a restart): the
+ * gateway's own key and the keys the log's rotation records vouch for, not any key file in the folder.
  */
-export function auditViews(dir: string, keyFiles: () => string[]): AuditViews {
+export function auditViews(dir: string, trust: Trust, archive: AuditArchive | null = null): AuditViews {
   return {
     search: (q) =>
       withStore(dir, (store) => {
@@ -52,31 +57,30 @@ export function auditViews(dir: string, keyFiles: () => string[]): AuditViews {
         }
         return out;
       }),
-    exchange: (requestId) => withStore(dir, (store) => findExchange(store, requestId).map(view)),
+    exchange: (requestId) => withStore(dir, async (store) => (await findExchange(new LogReader(store, archive), requestId)).map(view)),
     segments: () =>
       withStore(dir, async (store) => {
-        const keys = await readTrustedKeys(keyFiles());
-        const result = await verifyLog(storeInput(store).input, { keys, fromGenesis: true });
-        // Each checkpoint's record range: from where the previous one ended to where it ends.
-        let start = 0;
-        const checkpoints = [...storedCheckpoints(store)].map(({ key, checkpoint }) => {
-          const first = start;
-          const end = typeof checkpoint === 'string' ? start : checkpointEnd(checkpoint);
-          start = end;
-          return { key, first, last: end - 1, sealedAt: typeof checkpoint !== 'string' && checkpoint.v === 1 ? checkpoint.payload.sealed_at : null, readable: typeof checkpoint !== 'string' };
-        });
+        const { keys, candidates } = await trust();
+        const result = await verifyLog((archive ? archiveInput(store, archive) : storeInput(store)).input, { keys, candidateKeys: candidates, fromGenesis: true });
+        // Each segment's record range, archived ones first.
+        const checkpoints: Array<{ key: number; first: number; last: number; sealedAt: string | null; readable: boolean; archived: boolean }> = [];
+        for await (const s of new LogReader(store, archive).segments()) {
+          const cp = s.checkpoint;
+          checkpoints.push({ key: s.segment, first: s.first, last: s.end - 1, sealedAt: typeof cp !== 'string' && cp.v === 1 ? cp.payload.sealed_at : null, readable: typeof cp !== 'string', archived: s.archived });
+        }
         // The verifier names a segment, or only the record at fault: find the segment holding it.
         const holding = (seq: number | undefined) => (seq === undefined ? undefined : checkpoints.find((c) => c.readable && c.first <= seq && seq <= c.last)?.key);
         const faulty = result.ok ? undefined : (result.fault.segment ?? holding(result.fault.seq) ?? Infinity);
         const segments = checkpoints.map((c): SegmentView => {
           const status = faulty === undefined || c.key < faulty ? 'verified' : c.key === faulty ? 'failed' : 'unchecked';
+          const checked = `signature, Merkle root and hash chain verified${c.archived ? ' (read from the archive)' : ''}`;
           return {
             segment: c.key, first: c.readable ? c.first : -1, last: c.readable ? c.last : -1, sealed_at: c.sealedAt, status,
-            message: status === 'verified' ? 'signature, Merkle root and hash chain verified' : status === 'failed' && !result.ok ? result.fault.message : 'not checked: an earlier segment failed',
+            message: status === 'verified' ? checked : status === 'failed' && !result.ok ? result.fault.message : 'not checked: an earlier segment failed',
           };
         });
-        // A fault after the last checkpoint (in records not sealed yet) belongs to no segment.
-        if (!result.ok && faulty === Infinity) {
+        // A fault after the last checkpoint (in records not sealed yet), or before the first segment there is, belongs to no segment.
+        if (!result.ok && (faulty === Infinity || !segments.some((s) => s.status === 'failed'))) {
           segments.push({ segment: -1, first: -1, last: -1, sealed_at: null, status: 'failed', message: result.fault.message });
         }
         return segments;

@@ -5,7 +5,7 @@
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { ConsoleSignIn, createHoldsApi, type AdminMount } from '../admin/index.js';
-import { Archiver, AuditLog, FolderArchive, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles } from '../audit/index.js';
+import { Archiver, AuditLog, FolderArchive, loadOrCreateAuditKey, readTrustedKeys, statePublicKeyFiles, stateTrust } from '../audit/index.js';
 import type { GatewayConfig } from '../config/index.js';
 import type { Reporting } from '../decision-log/index.js';
 import type { WatchStatus } from '../policy/index.js';
@@ -126,8 +126,10 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     : null;
   if (archiver) cluster?.reportArchive(() => archiver.stats());
   const ops = new OpsMetrics({ audit, holds, authenticator, archiver });
-  // The console's auditors' view reads this same log; the holds service audits each view through `audit` above.
-  const views = auditViews(config.audit.dir, () => statePublicKeyFiles(config.state_dir));
+  // The console's auditors' view reads this same log, with its archive as one log; the holds service
+  // audits each view through `audit` above. It trusts the gateway's own key and the rotation chain
+  // the log records, not every key file in the state folder.
+  const views = auditViews(config.audit.dir, () => stateTrust(config.state_dir), archive);
   const signIn = consoleSignIn(config, authenticator);
   const mounts: AdminMount[] = [
     ...(signIn ? [signIn.mount] : []),

@@ -7,11 +7,13 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeAnyCheckpoint } from './checkpoint.js';
 import { AuditReadError } from './errors.js';
 import type { TrustedKey } from './keys.js';
-import { Frontier, leafHash } from './merkle.js';
+import { readerOf, type LogReader, type LogSegment } from './log-reader.js';
+import { Frontier } from './merkle.js';
 import { fileInput, MANIFEST_FILE, segmentFileName, type ExportManifest } from './sources.js';
-import { checkpointEnd, storedCheckpoints, type Store, type StoredCheckpoint } from './store.js';
+import type { Store } from './store.js';
 import { verifyLog } from './verify.js';
 
 export interface ExportResult {
@@ -22,32 +24,33 @@ export interface ExportResult {
   files: string[];
 }
 
-/** Writes every sealed segment overlapping records `from..to` into `out`, then verifies the files with `keys`. */
-export async function exportSegments(store: Store, out: string, keys: readonly TrustedKey[], range: { from?: number; to?: number } = {}): Promise<ExportResult> {
+/**
+ * Writes every sealed segment overlapping records `from..to` into `out`, then verifies the files with
+ * `keys`. `source` is the live store, or a LogReader over the archive and the live store.
+ */
+export async function exportSegments(source: Store | LogReader, out: string, keys: readonly TrustedKey[], range: { from?: number; to?: number } = {}): Promise<ExportResult> {
+  const reader = readerOf(source);
   const from = range.from ?? 0;
   const to = range.to ?? Infinity;
   mkdirSync(out, { recursive: true });
   const result: ExportResult = { segments: [], firstRecord: 0, records: 0, files: [] };
-  let previous: StoredCheckpoint | null = null;
-  let start = 0;
+  let previous: LogSegment | null = null;
   let manifest: ExportManifest | null = null;
   let origin = '';
-  for (const stored of storedCheckpoints(store)) {
-    const { key, text, checkpoint } = stored;
-    if (typeof checkpoint === 'string') throw new AuditReadError(`the checkpoint stored for segment ${key} in ${store.dir} is not a checkpoint: ${checkpoint}`);
-    const end = checkpointEnd(checkpoint);
+  for await (const seg of reader.segments()) {
+    const { segment: key, text, checkpoint, first: start, end } = seg;
+    if (typeof checkpoint === 'string') throw new AuditReadError(`the checkpoint of segment ${key} in ${reader.where} is not a checkpoint: ${checkpoint}`);
     if (checkpoint.v === 2) origin = checkpoint.origin;
     if (end - 1 < from || start > to) {
-      previous = stored;
-      start = end;
+      previous = seg;
       continue;
     }
     if (result.segments.length === 0) {
       result.firstRecord = start;
-      manifest = { v: 2, origin, first_segment: key, last_segment: key, first_record: start, last_record: end - 1, base: baseOf(store, previous, start) };
+      manifest = { v: 2, origin, first_segment: key, last_segment: key, first_record: start, last_record: end - 1, base: await baseOf(reader, previous, seg) };
     }
     const lines: Buffer[] = [];
-    for (const { value } of store.records.getRange({ start, end })) lines.push(value, Buffer.from('\n'));
+    for await (const value of seg.records()) lines.push(value, Buffer.from('\n'));
     const jsonl = join(out, segmentFileName(key, 'jsonl'));
     const cp = join(out, segmentFileName(key, 'checkpoint.json'));
     writeFileSync(jsonl, Buffer.concat(lines));
@@ -57,8 +60,7 @@ export async function exportSegments(store: Store, out: string, keys: readonly T
     result.files.push(jsonl, cp);
     manifest!.last_segment = key;
     manifest!.last_record = end - 1;
-    previous = stored;
-    start = end;
+    previous = seg;
   }
   if (manifest === null) return result;
   manifest.origin = origin;
@@ -68,24 +70,22 @@ export async function exportSegments(store: Store, out: string, keys: readonly T
   const checked = await verifyLog(fileInput([out]).input, { keys, fromGenesis: false, fromRecord: manifest.first_record });
   if (!checked.ok) {
     for (const f of result.files) rmSync(f, { force: true });
-    throw new AuditReadError(`the export of ${store.dir} does not verify, so it was removed: ${checked.fault.message}`);
+    throw new AuditReadError(`the export of ${reader.where} does not verify, so it was removed: ${checked.fault.message}`);
   }
   return result;
 }
 
 /**
  * The base of a partial export: the previous format 2 checkpoint and the compact range at its size
- * (stored at seal; rebuilt from the records when missing). Null from segment 0 and after a format 1
- * checkpoint (format 1 segments carry their own roots).
+ * (kept at seal or in the archive; rebuilt from the records when missing). Null from segment 0 and
+ * after a format 1 checkpoint (format 1 segments carry their own roots).
  */
-function baseOf(store: Store, previous: StoredCheckpoint | null, size: number): ExportManifest['base'] {
-  if (previous === null || typeof previous.checkpoint === 'string' || previous.checkpoint.v !== 2) return null;
-  const kept = store.frontiers.getBinary(previous.key);
-  let frontier: Frontier;
-  if (kept) frontier = Frontier.decode(size, kept);
-  else {
-    frontier = new Frontier();
-    for (const { value } of store.records.getRange({ start: 0, end: size })) frontier.push(leafHash(value));
-  }
-  return { segment: previous.key, checkpoint: previous.text, frontier: frontier.nodes.map((h) => h.toString('hex')) };
+async function baseOf(reader: LogReader, previous: LogSegment | null, seg: LogSegment): Promise<ExportManifest['base']> {
+  // The segment before it, read just now, or (the first one there is: pruned or expired before it) the base it keeps.
+  const text = previous?.text ?? seg.baseCheckpoint;
+  if (text === null || seg.segment === 0) return null;
+  const cp = decodeAnyCheckpoint(text);
+  if (typeof cp === 'string' || cp.v !== 2) return null;
+  const frontier = seg.base !== null ? new Frontier(seg.first, seg.base) : await reader.frontierAt(seg.first);
+  return { segment: seg.segment - 1, checkpoint: text, frontier: frontier.nodes.map((h) => h.toString('hex')) };
 }

@@ -4,7 +4,7 @@
  * trusted at once, which is how rotated-out keys keep older segments verifiable.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
@@ -100,4 +100,30 @@ export async function readTrustedKeys(files: readonly string[]): Promise<Trusted
     }
   }
   return keys;
+}
+
+/**
+ * The keys a check of a gateway's own log trusts, given its state folder: only the gateway's own key
+ * (from its private key, else audit.pub.pem). The other audit.pub.*.pem files there are candidates,
+ * trusted only where a key.rotated record signed by a trusted key vouches for them: a key file
+ * dropped in the folder earns no trust (verify's candidateKeys).
+ */
+export async function stateTrust(stateDir: string): Promise<{ keys: TrustedKey[]; candidates: TrustedKey[] }> {
+  const current = await stateKey(stateDir);
+  const others = (await readTrustedKeys(statePublicKeyFiles(stateDir))).filter((k) => k.kid !== current.kid);
+  return { keys: [current], candidates: others };
+}
+
+async function stateKey(stateDir: string): Promise<TrustedKey> {
+  const priv = join(stateDir, 'audit.key.pem');
+  if (existsSync(priv)) {
+    try {
+      const key = createPublicKey(createPrivateKey(readFileSync(priv, 'utf8')));
+      return { kid: await keyIdOf(key), key };
+    } catch {
+      // not readable here (an auditor's copy of the state folder): the public key file says the same
+    }
+  }
+  const [pub] = await readTrustedKeys([join(stateDir, 'audit.pub.pem')]);
+  return pub!;
 }

@@ -10,6 +10,7 @@ import type { TrustedKey } from './keys.js';
 import { checkConsistency, Frontier, leafHash, RangeHasher, rootFromPath } from './merkle.js';
 import { parseRecord, type AuditRecord } from './record.js';
 import { checkpointEnd, storedCheckpoints, type Store } from './store.js';
+import { readerOf, type LogReader } from './log-reader.js';
 
 /** Format 1: a record in one segment's tree (its JWS checkpoint names the segment's root). */
 export interface LegacyInclusionProof {
@@ -72,61 +73,64 @@ function hasherFor(store: Store, size: number, end: number): RangeHasher {
   return new RangeHasher(frontier, leaves);
 }
 
-/** The stored format 2 checkpoint of tree size `size`, or the first one after `seq` when `seq` is given. */
-function findCheckpoint(store: Store, want: { size?: number; seq?: number }): { key: number; text: string; checkpoint: AnyCheckpoint; start: number } | null {
-  let start = 0;
-  for (const s of storedCheckpoints(store)) {
-    if (typeof s.checkpoint === 'string') throw new AuditReadError(`the checkpoint stored for segment ${s.key} in ${store.dir} is not a checkpoint: ${s.checkpoint}`);
-    const end = checkpointEnd(s.checkpoint);
-    if (want.size !== undefined ? end === want.size : want.seq! < end) return { key: s.key, text: s.text, checkpoint: s.checkpoint, start };
-    start = end;
+/** The log's checkpoint of tree size `size`, or the first one after `seq` when `seq` is given, with the segment's first record. */
+async function findCheckpoint(reader: LogReader, want: { size?: number; seq?: number }): Promise<{ key: number; text: string; checkpoint: AnyCheckpoint; start: number } | null> {
+  for await (const s of reader.segments()) {
+    if (typeof s.checkpoint === 'string') throw new AuditReadError(`the checkpoint of segment ${s.segment} in ${reader.where} is not a checkpoint: ${s.checkpoint}`);
+    if (want.size !== undefined ? s.end === want.size : want.seq! < s.end && want.seq! >= s.first) return { key: s.segment, text: s.text, checkpoint: s.checkpoint, start: s.first };
   }
   return null;
 }
 
-/** Proves that record `seq` is in the log (the first checkpoint covering it), checked before it is returned. */
-export async function proveInclusion(store: Store, seq: number, keys: readonly TrustedKey[], kept?: string): Promise<InclusionProof | LegacyInclusionProof> {
-  const found = findCheckpoint(store, { seq });
-  if (found === null) throw new AuditReadError(`record ${seq} is not in a sealed segment of the audit log at ${store.dir}`);
+/**
+ * Proves that record `seq` is in the log (the first checkpoint covering it), checked before it is
+ * returned. `source` is the live store, or a LogReader over the archive and the live store.
+ */
+export async function proveInclusion(source: Store | LogReader, seq: number, keys: readonly TrustedKey[], kept?: string): Promise<InclusionProof | LegacyInclusionProof> {
+  const reader = readerOf(source);
+  const found = await findCheckpoint(reader, { seq });
+  if (found === null) throw new AuditReadError(`record ${seq} is not in a sealed segment of the audit log at ${reader.where}`);
   let proof: InclusionProof | LegacyInclusionProof;
   if (found.checkpoint.v === 1) {
     const { first, last } = found.checkpoint.payload;
-    const hasher = new RangeHasher(new Frontier(), [...store.records.getRange({ start: first, end: last + 1 })].map(({ value }) => leafHash(value)));
-    proof = { v: 1, seq, leaf_index: seq - first, record: recordText(store, seq), path: hasher.inclusion(seq - first).map(hex), checkpoint: found.text };
+    const hasher = new RangeHasher(new Frontier(), await reader.leaves(first, last + 1));
+    proof = { v: 1, seq, leaf_index: seq - first, record: await recordText(reader, seq), path: hasher.inclusion(seq - first).map(hex), checkpoint: found.text };
   } else {
     const size = found.checkpoint.size;
-    proof = { v: 2, seq, record: recordText(store, seq), path: hasherFor(store, found.start, size).inclusion(seq, size).map(hex), checkpoint: found.text };
+    proof = { v: 2, seq, record: await recordText(reader, seq), path: (await reader.hasher(found.start, size)).inclusion(seq, size).map(hex), checkpoint: found.text };
     if (kept !== undefined) {
       const k = await noteCheckpoint(kept, keys, 'the checkpoint you kept');
       if (!k.ok) throw new AuditReadError(k.message);
       const [a, b] = k.checkpoint.size <= size ? [kept, found.text] : [found.text, kept];
-      proof.consistency = await proveConsistency(store, a, b, keys);
+      proof.consistency = await proveConsistency(reader, a, b, keys);
     }
   }
   const checked = await verifyInclusion(proof, keys, kept);
-  if (!checked.ok) throw new AuditReadError(`the audit log at ${store.dir} does not prove record ${seq}: ${checked.message}`);
+  if (!checked.ok) throw new AuditReadError(`the audit log at ${reader.where} does not prove record ${seq}: ${checked.message}`);
   return proof;
 }
 
-function recordText(store: Store, seq: number): string {
-  const bytes = store.records.getBinary(seq);
-  if (!bytes) throw new AuditReadError(`record ${seq} is missing from the audit log at ${store.dir}`);
+async function recordText(reader: LogReader, seq: number): Promise<string> {
+  const bytes = await reader.record(seq);
+  if (!bytes) throw new AuditReadError(`record ${seq} is missing from the audit log at ${reader.where}`);
   return Buffer.from(bytes).toString('utf8');
 }
 
 const hex = (h: Buffer): string => h.toString('hex');
 
-/** Proves the checkpoint `newer` extends `older` (checkpoint texts, both signed by a trusted key), from the store. */
-export async function proveConsistency(store: Store, older: string, newer: string, keys: readonly TrustedKey[]): Promise<ConsistencyProof> {
+/** Proves the checkpoint `newer` extends `older` (checkpoint texts, both signed by a trusted key), from the store or a LogReader. */
+export async function proveConsistency(source: Store | LogReader, older: string, newer: string, keys: readonly TrustedKey[]): Promise<ConsistencyProof> {
+  const reader = readerOf(source);
   const o = await noteCheckpoint(older, keys, 'the old checkpoint');
   if (!o.ok) throw new AuditReadError(o.message);
   const n = await noteCheckpoint(newer, keys, 'the new checkpoint');
   if (!n.ok) throw new AuditReadError(n.message);
   const [m, size] = [o.checkpoint.size, n.checkpoint.size];
   if (m > size) throw new AuditReadError(`the old checkpoint (tree size ${m}) is larger than the new one (${size}): give them oldest first`);
-  const proof: ConsistencyProof = { v: 2, old_size: m, new_size: size, old_checkpoint: older, new_checkpoint: newer, proof: hasherFor(store, m, size).consistency(m, size).map(hex) };
+  const nodes = m === 0 || m === size ? [] : (await reader.hasher(m, size)).consistency(m, size);
+  const proof: ConsistencyProof = { v: 2, old_size: m, new_size: size, old_checkpoint: older, new_checkpoint: newer, proof: nodes.map(hex) };
   const checked = await verifyConsistency(proof, keys);
-  if (!checked.ok) throw new AuditReadError(`the audit log at ${store.dir} cannot prove that tree size ${size} extends ${m}: ${checked.message}`);
+  if (!checked.ok) throw new AuditReadError(`the audit log at ${reader.where} cannot prove that tree size ${size} extends ${m}: ${checked.message}`);
   return proof;
 }
 

@@ -44,17 +44,17 @@ function belongs(r: AuditRecord, s: Linked): boolean {
 
 /**
  * Every record of `requestId`'s story, in log order. `records` is read again on each pass (a
- * long log is streamed, not held): passes gather the linked ids until no more join (a hold's
+ * long log is streamed, not held; archived segments are read asynchronously): passes gather the linked ids until no more join (a hold's
  * records may come before or after the decisions that name it), then one pass collects.
  */
-export function requestStory(records: () => Iterable<AuditRecord>, requestId: string): AuditRecord[] {
+export async function requestStory(records: () => Iterable<AuditRecord> | AsyncIterable<AuditRecord>, requestId: string): Promise<AuditRecord[]> {
   const s: Linked = { requests: new Set([requestId]), approvals: new Set() };
   for (let grew = true; grew; ) {
     grew = false;
-    for (const r of records()) if (link(r, s)) grew = true;
+    for await (const r of records()) if (link(r, s)) grew = true;
   }
   const out: AuditRecord[] = [];
-  for (const r of records()) if (belongs(r, s)) out.push(r);
+  for await (const r of records()) if (belongs(r, s)) out.push(r);
   return out;
 }
 

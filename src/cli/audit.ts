@@ -3,14 +3,13 @@
  * fault), export, prove / verify-proof, replay one request, tail for a SIEM. Every reader opens the
  * LMDB store read-only, so it can run beside a live gateway.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  AuditLog, AuditWriteError, archiveInput, FolderArchive, checkpointEnd, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
-  keyIdOf, readTrustedKeys, statePublicKeyFiles, storedCheckpoints, storeInput, storyLine, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
+  AuditLog, AuditWriteError, archiveInput, FolderArchive, LogReader, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
+  readTrustedKeys, statePublicKeyFiles, stateTrust, storeInput, storyLine, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
   type AuditRecord, type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
 import { archiveTarget, describeVerdicts, exportArchive, verifyArchive } from './audit-cluster.js';
@@ -18,12 +17,13 @@ import { UsageError, VerificationFailed } from './exit.js';
 import { report, verdict } from './output.js';
 import { progress } from './progress.js';
 
-interface Where { dir?: string; state?: string }
+interface Where { dir?: string; state?: string; archive?: string }
 
 const where = <T>(y: Argv<T>) =>
   y
     .option('dir', { type: 'string', describe: 'The audit log directory (LMDB)' })
-    .option('state', { type: 'string', describe: 'A gateway state directory: the log is <state>/audit, the keys <state>/audit.pub*.pem' });
+    .option('state', { type: 'string', describe: 'A gateway state directory: the log is <state>/audit, the keys <state>/audit.pub*.pem' })
+    .option('archive', { type: 'string', describe: "The archive folder (audit.archive.dir): read archive + live store as one log (segments pruned from the store are read there)" });
 
 function logDir(a: Where): string {
   if (a.dir) return a.dir;
@@ -44,23 +44,7 @@ function keyFiles(a: Where & { key?: string[] }): string[] {
  */
 async function trustOf(a: Where & { key?: string[] }): Promise<{ keys: TrustedKey[]; candidates: TrustedKey[] }> {
   if ((a.key && a.key.length > 0) || !a.state) return { keys: await readTrustedKeys(keyFiles(a)), candidates: [] };
-  const current = await stateKey(a.state);
-  const others = (await readTrustedKeys(statePublicKeyFiles(a.state))).filter((k) => k.kid !== current.kid);
-  return { keys: [current], candidates: others };
-}
-
-async function stateKey(state: string): Promise<TrustedKey> {
-  const priv = join(state, 'audit.key.pem');
-  if (existsSync(priv)) {
-    try {
-      const key = createPublicKey(createPrivateKey(readFileSync(priv, 'utf8')));
-      return { kid: await keyIdOf(key), key };
-    } catch {
-      // not readable here (an auditor's copy of the state folder): the public key file says the same
-    }
-  }
-  const [pub] = await readTrustedKeys([join(state, 'audit.pub.pem')]);
-  return pub!;
+  return stateTrust(a.state);
 }
 
 /** Every key a sanity check may meet (exports and proofs are checked as made, not judged). */
@@ -76,6 +60,11 @@ async function withStore<T>(a: Where, fn: (store: Store) => Promise<T> | T): Pro
   } finally {
     await store.env.close();
   }
+}
+
+/** The log as one: the archive (--archive) up to where the store was pruned, then the store. */
+function withReader<T>(a: Where, fn: (reader: LogReader) => Promise<T> | T): Promise<T> {
+  return withStore(a, (store) => fn(new LogReader(store, a.archive === undefined ? null : new FolderArchive(a.archive))));
 }
 
 /** Reads a file the user named (`-` is stdin); a missing one is a usage error, not a crash. */
@@ -139,7 +128,6 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
       .option('key', { type: 'string', array: true, describe: 'Trusted public key: PEM or JWKS file (repeatable)' })
       .option('checkpoint', { type: 'string', array: true, describe: 'A checkpoint you kept (any age, repeatable): the log must be consistent with it' })
       .option('from', { type: 'number', describe: 'The export must start at or before this record (its first segments may not be missing)' })
-      .option('archive', { type: 'string', describe: 'The archive folder (audit.archive.dir): verify archive + live store as one log' })
       .option('witness-key', { type: 'string', array: true, describe: "A witness's verifier key (name+id+base64, or a file holding it; repeatable): cosignatures are then required" })
       .option('witness-quorum', { type: 'number', describe: 'How many of the witnesses must cosign (default: all)' })
       .option('witness-lag', { type: 'number', default: 0, describe: 'How many newest checkpoints may still lack cosignatures' })
@@ -196,7 +184,7 @@ const exportCommand: CommandModule<object, ExportArgs> = {
       return report(a.json, `exported ${r.segments.length} archived segments of ${r.origin} to ${a.out}; verify them with \`regate audit verify ${a.out} --key ...\``, { out: a.out, origin: r.origin, segments: r.segments });
     }
     const keys = await allKeys(a);
-    const r = await withStore(a, (store) => exportSegments(store, a.out, keys, { from: a.from, to: a.to }));
+    const r = await withReader(a, (reader) => exportSegments(reader, a.out, keys, { from: a.from, to: a.to }));
     if (r.segments.length === 0) throw new UsageError(`no sealed segment in ${logDir(a)} holds records ${a.from ?? 0}..${a.to ?? 'end'}`);
     const recorded = await recordExport(a, r);
     report(a.json, `exported segments ${r.segments[0]}..${r.segments[r.segments.length - 1]} (${r.records} records) to ${a.out}; ${recorded.text}`, {
@@ -234,11 +222,11 @@ async function recordExport(a: ExportArgs, r: ExportResult): Promise<{ seq: numb
 
 interface ProveArgs extends Where { seq?: number; consistency?: string[]; checkpoint?: string; key?: string[]; out?: string; json?: boolean }
 
-/** OLD or NEW of `prove --consistency`: a checkpoint file, or a tree size whose checkpoint the store holds. */
-function checkpointArg(store: Store, arg: string): string {
+/** OLD or NEW of `prove --consistency`: a checkpoint file, or a tree size whose checkpoint the log (archive included) holds. */
+async function checkpointArg(reader: LogReader, arg: string): Promise<string> {
   if (/^\d+$/.test(arg)) {
-    for (const s of storedCheckpoints(store)) if (typeof s.checkpoint !== 'string' && checkpointEnd(s.checkpoint) === Number(arg)) return s.text;
-    throw new UsageError(`the audit log at ${store.dir} has no checkpoint of tree size ${arg}`);
+    for await (const s of reader.segments()) if (typeof s.checkpoint !== 'string' && s.end === Number(arg)) return s.text;
+    throw new UsageError(`the audit log at ${reader.where} has no checkpoint of tree size ${arg}`);
   }
   return readCheckpoint(arg);
 }
@@ -258,8 +246,8 @@ const proveCommand: CommandModule<object, ProveArgs> = {
     if (a.consistency !== undefined && a.consistency.length !== 2) throw new UsageError('--consistency takes two checkpoints: OLD NEW');
     const keys = await allKeys(a);
     const kept = a.checkpoint ? readCheckpoint(a.checkpoint) : undefined;
-    const proof = await withStore<InclusionProof | LegacyInclusionProof | ConsistencyProof>(a, (store) =>
-      a.seq !== undefined ? proveInclusion(store, a.seq, keys, kept) : proveConsistency(store, checkpointArg(store, a.consistency![0]!), checkpointArg(store, a.consistency![1]!), keys),
+    const proof = await withReader<InclusionProof | LegacyInclusionProof | ConsistencyProof>(a, async (reader) =>
+      a.seq !== undefined ? proveInclusion(reader, a.seq, keys, kept) : proveConsistency(reader, await checkpointArg(reader, a.consistency![0]!), await checkpointArg(reader, a.consistency![1]!), keys),
     );
     const text = JSON.stringify(proof, null, 2) + '\n';
     const kind = a.seq !== undefined ? 'inclusion' : 'consistency';
@@ -311,7 +299,7 @@ const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: s
 async function compareWithLog(a: Where, keys: readonly TrustedKey[], checkpoints: readonly string[]): Promise<void> {
   if (!a.dir && !a.state) return;
   await withStore(a, async (store) => {
-    const result = await verifyLog(storeInput(store).input, { keys, fromGenesis: true, checkpoints });
+    const result = await verifyLog((a.archive === undefined ? storeInput(store) : archiveInput(store, new FolderArchive(a.archive))).input, { keys, fromGenesis: true, checkpoints });
     if (!result.ok) throw new VerificationFailed(`the proof does not match the log at ${store.dir}: ${result.fault.message}`);
   });
 }
@@ -341,8 +329,8 @@ const replayCommand: CommandModule<object, Where & { requestId: string; json?: b
   describe: 'Show one request as recorded (masked): decision, hold, approvers, grant, outcome, and the retry its approval let through',
   builder: (y) => where(y).positional('requestId', { type: 'string', demandOption: true, describe: 'The request id (x-request-id the gateway gave the client)' }),
   handler: (a) =>
-    withStore(a, (store) => {
-      const records = findExchange(store, a.requestId);
+    withReader(a, async (reader) => {
+      const records = await findExchange(reader, a.requestId);
       if (records.length === 0) throw new UsageError(`no record of request ${a.requestId} in ${logDir(a)}`);
       if (a.json) return report(true, '', { request_id: a.requestId, records: records.map((r) => ({ seq: r.seq, ts: r.ts, story: storyLine(r), event: r.event })) });
       for (const r of records) process.stdout.write(`# record ${r.seq}  ${r.ts}  ${r.event.type}\n${JSON.stringify(r.event, null, 2)}\n`);
@@ -365,12 +353,12 @@ const tailCommand: CommandModule<object, Where & { from?: number; follow: boolea
       .option('from', { type: 'number', describe: 'First record number (default 0)' })
       .option('follow', { alias: 'f', type: 'boolean', default: false }),
   handler: (a) =>
-    withStore(a, async (store) => {
+    withReader(a, async (reader) => {
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
       try {
-        for await (const bytes of tailRecords(store, { from: a.from, follow: a.follow, signal: stop.signal })) {
+        for await (const bytes of tailRecords(reader, { from: a.from, follow: a.follow, signal: stop.signal })) {
           if (!process.stdout.write(Buffer.concat([bytes, Buffer.from('\n')]))) await new Promise((r) => process.stdout.once('drain', r));
         }
       } finally {

@@ -2,13 +2,15 @@
  * The auditors' view: the admin API over a real signed audit log on disk (src/audit, through the
  * proxy's adapter), for the `auditors` group only, and every view recorded in that same log.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AuditLog, loadOrCreateAuditKey, openStore, statePublicKeyFiles, type AuditEvent } from '../../src/audit/index.js';
+import { AuditLog, loadOrCreateAuditKey, openStore, parseNoteCheckpoint, stateTrust, type AuditEvent } from '../../src/audit/index.js';
+import { signNoteCheckpoint } from '../../src/audit/checkpoint.js';
 import type { HoldAuditEvent } from '../../src/hold/index.js';
 import { auditViews } from '../../src/app/index.js';
 import { adminCall, startIdp, startStack, type Idp, type Stack } from './helpers.js';
@@ -46,7 +48,7 @@ test.before(async () => {
   approver = await idp.token('bob', ['pci-approvers']);
   stack = await startStack({
     idp,
-    auditViews: auditViews(join(state, 'audit'), () => statePublicKeyFiles(state)),
+    auditViews: auditViews(join(state, 'audit'), () => stateTrust(state)),
     audit: async (e: HoldAuditEvent) => {
       if (failViews) throw new Error('audit disk full');
       // As the gateway does: the hold stage's events are appended unchanged.
@@ -219,12 +221,40 @@ test('a changed record shows its segment as failed and later ones as unchecked',
   assert.ok(rest.length > 0 && rest.every((s) => s.status === 'unchecked'));
 });
 
+test('the segments view trusts the gateway key and the rotations its log records: a key file dropped in the state folder earns no trust', async () => {
+  const foreignState = mkdtempSync(join(tmpdir(), 'regate-hold-audit-foreign-'));
+  const key = await loadOrCreateAuditKey(foreignState);
+  const writer = await AuditLog.open({ dir: join(foreignState, 'audit'), signingKey: key.privateKey, keyId: key.keyId, segmentRecords: 2 });
+  for (const e of [decision('f1', 'alice', 'fraud-model', 'allow'), outcome('f1', 200), decision('f2', 'alice', 'fraud-model', 'allow'), outcome('f2', 200)]) await writer.append(e);
+  await writer.close();
+  // Mallory re-signs segment 0's tree head with her own key and drops her public key beside the gateway's.
+  const mallory = generateKeyPairSync('ed25519');
+  const store = openStore(join(foreignState, 'audit'));
+  const cp = parseNoteCheckpoint(store.checkpoints.get(0)!);
+  if (typeof cp === 'string') throw new Error(cp);
+  await store.checkpoints.put(0, signNoteCheckpoint(cp.origin, cp.size, cp.root, mallory.privateKey));
+  await store.env.close();
+  writeFileSync(join(foreignState, 'audit.pub.mallory.pem'), mallory.publicKey.export({ type: 'spki', format: 'pem' }));
+  const other = await startStack({ idp, auditViews: auditViews(join(foreignState, 'audit'), () => stateTrust(foreignState)), audit: async () => undefined });
+  try {
+    const seg = await adminCall(other, auditor, 'GET', '/api/audit/segments');
+    assert.is(seg.status, 200, JSON.stringify(seg.body));
+    const [first] = seg.body.segments as { segment: number; status: string; message: string }[];
+    assert.is(first!.segment, 0);
+    assert.is(first!.status, 'failed', JSON.stringify(seg.body));
+    assert.match(first!.message, /not a trusted key and no key\.rotated record signed by a trusted key vouches for it/);
+  } finally {
+    await other.close();
+    rmSync(foreignState, { recursive: true, force: true });
+  }
+});
+
 test('in the console, before the first seal the segments table says why it is empty; Verify gives the verdict', async () => {
   const emptyState = mkdtempSync(join(tmpdir(), 'regate-hold-audit-empty-'));
   const key = await loadOrCreateAuditKey(emptyState);
   const fresh = await AuditLog.open({ dir: join(emptyState, 'audit'), signingKey: key.privateKey, keyId: key.keyId });
   await fresh.append(decision('e1', 'alice', 'fraud-model', 'allow'));
-  const other = await startStack({ idp, auditViews: auditViews(join(emptyState, 'audit'), () => statePublicKeyFiles(emptyState)), audit: async (e: HoldAuditEvent) => void (await fresh.append(e)) });
+  const other = await startStack({ idp, auditViews: auditViews(join(emptyState, 'audit'), () => stateTrust(emptyState)), audit: async (e: HoldAuditEvent) => void (await fresh.append(e)) });
   const { browser, page } = await auditorConsole(other.adminUrl);
   try {
     await page.waitForSelector('#segments-empty:not([hidden])');

@@ -1,0 +1,142 @@
+/**
+ * The whole log as one, for the readers that are not verify (export, prove, replay, tail, the
+ * console): the archive's segments up to where the live store was pruned, then the live store's
+ * (docs/audit-format.md §10). Without an archive it is the live store alone, which after pruning
+ * starts at its base. Segments are read one at a time (an archived one is one file), so a year of
+ * archive streams in flat memory. verify reads the same two places through sources.ts, which also
+ * reports what is missing; this module only reads what is there.
+ */
+import type { AuditArchive } from './archive.js';
+import { decodeAnyCheckpoint, type AnyCheckpoint } from './checkpoint.js';
+import { AuditReadError } from './errors.js';
+import { Frontier, leafHash, RangeHasher } from './merkle.js';
+import { checkpointEnd, prunedThrough, storedCheckpoints, type Store } from './store.js';
+
+/** One sealed segment, wherever it is kept. */
+export interface LogSegment {
+  segment: number;
+  /** Its checkpoint as stored (signed note with cosignatures, or format 1 JWS) and decoded (the reason when it cannot be). */
+  text: string;
+  checkpoint: AnyCheckpoint | string;
+  /** Its records are `first..end-1`. */
+  first: number;
+  end: number;
+  archived: boolean;
+  /** The tree's compact range at `first`, when the store or the archive kept it (empty at 0). */
+  base: Buffer[] | null;
+  /** The checkpoint before it (what a reader starting here checks it from), when kept; null for segment 0. */
+  baseCheckpoint: string | null;
+  /** Its records' bytes in order. */
+  records(): AsyncIterable<Buffer> | Iterable<Buffer>;
+}
+
+export class LogReader {
+  constructor(readonly store: Store, readonly archive: AuditArchive | null = null) {}
+
+  /** Where the log is, for messages. */
+  get where(): string {
+    return this.archive ? `${this.store.dir} (with the archive ${this.archive.where})` : this.store.dir;
+  }
+
+  /** The first record the live store holds (after pruning, the end of its base), and its base segment (-1 when none). */
+  private liveStart(): { first: number; base: number } {
+    const pruned = prunedThrough(this.store);
+    if (pruned < 0) return { first: 0, base: -1 };
+    const text = this.store.checkpoints.get(pruned);
+    const cp = text === undefined ? null : decodeAnyCheckpoint(text);
+    return { first: cp === null || typeof cp === 'string' ? 0 : checkpointEnd(cp), base: pruned };
+  }
+
+  /** Sealed segments in order: archived ones (those the live store no longer holds) first. */
+  async *segments(): AsyncGenerator<LogSegment> {
+    const live = this.liveStart();
+    if (this.archive && live.base >= 0) {
+      for await (const e of this.archive.list()) {
+        if (e.segment > live.base) break;
+        const s = await this.archive.get(e.segment);
+        if (s === null) continue;
+        yield {
+          segment: s.segment, text: s.checkpoint, checkpoint: decodeAnyCheckpoint(s.checkpoint), first: s.first, end: s.size, archived: true,
+          base: s.base?.frontier ?? (s.first === 0 ? [] : null), baseCheckpoint: s.base?.checkpoint ?? null, records: () => s.records,
+        };
+      }
+    }
+    const store = this.store;
+    let start = live.first;
+    for (const { key, text, checkpoint } of storedCheckpoints(store, live.base + 1)) {
+      const first = start;
+      const end = typeof checkpoint === 'string' ? start : checkpointEnd(checkpoint);
+      start = end;
+      const kept = first === 0 ? null : store.frontiers.getBinary(key - 1);
+      yield {
+        segment: key, text, checkpoint, first, end, archived: false,
+        base: first === 0 ? [] : kept ? Frontier.decode(first, kept).nodes : null,
+        baseCheckpoint: key === 0 ? null : store.checkpoints.get(key - 1) ?? null,
+        records: () => (function* () {
+          for (const { value } of store.records.getRange({ start: first, end })) yield value;
+        })(),
+      };
+    }
+  }
+
+  /** Every record from `from` on, sealed or not, in order, with its number. */
+  async *records(from = 0): AsyncGenerator<{ seq: number; bytes: Buffer }> {
+    const live = this.liveStart();
+    if (this.archive && from < live.first) {
+      for await (const s of this.segments()) {
+        if (!s.archived) break;
+        if (s.end <= from) continue;
+        let seq = s.first;
+        for await (const bytes of s.records()) {
+          if (seq >= from) yield { seq, bytes };
+          seq++;
+        }
+      }
+    }
+    for (const { key, value } of this.store.records.getRange({ start: Math.max(from, live.first) })) yield { seq: key, bytes: value };
+  }
+
+  /** The leaf hashes of records `a..b-1`. */
+  async leaves(a: number, b: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const s of this.segments()) {
+      if (s.end <= a) continue;
+      if (s.first >= b) break;
+      let seq = s.first;
+      for await (const bytes of s.records()) {
+        if (seq >= a && seq < b) out.push(leafHash(bytes));
+        seq++;
+      }
+    }
+    if (out.length !== b - a) throw new AuditReadError(`the audit log at ${this.where} holds ${out.length} of records ${a}..${b - 1}: records were deleted`);
+    return out;
+  }
+
+  /** The tree's compact range at `size`: a segment's kept base when one starts there, else rebuilt from the records before it. */
+  async frontierAt(size: number): Promise<Frontier> {
+    if (size === 0) return new Frontier();
+    for await (const s of this.segments()) {
+      if (s.first === size && s.base !== null) return new Frontier(size, s.base);
+      if (s.first > size) break;
+    }
+    const frontier = new Frontier();
+    for (const leaf of await this.leaves(0, size)) frontier.push(leaf);
+    return frontier;
+  }
+
+  /** What an inclusion or consistency proof needs: the tree's compact range at `size` and the leaves `size..end-1`. */
+  async hasher(size: number, end: number): Promise<RangeHasher> {
+    return new RangeHasher(await this.frontierAt(size), await this.leaves(size, end));
+  }
+
+  /** Record `seq`'s bytes, or null when neither place holds it. */
+  async record(seq: number): Promise<Buffer | null> {
+    for await (const r of this.records(seq)) return r.seq === seq ? r.bytes : null;
+    return null;
+  }
+}
+
+/** A reader of the store alone, or the reader given. */
+export function readerOf(source: Store | LogReader): LogReader {
+  return source instanceof LogReader ? source : new LogReader(source);
+}
