@@ -44,8 +44,9 @@ function belongs(r: AuditRecord, s: Linked): boolean {
 
 /**
  * Every record of `requestId`'s story, in log order. `records` is read again on each pass (a
- * long log is streamed, not held; archived segments are read asynchronously): passes gather the linked ids until no more join (a hold's
- * records may come before or after the decisions that name it), then one pass collects.
+ * long log is streamed, not held; an archive is read asynchronously): passes gather the linked
+ * ids until no more join (a hold's records may come before or after the decisions that name it),
+ * then one pass collects.
  */
 export async function requestStory(records: () => Iterable<AuditRecord> | AsyncIterable<AuditRecord>, requestId: string): Promise<AuditRecord[]> {
   const s: Linked = { requests: new Set([requestId]), approvals: new Set() };
