@@ -255,6 +255,13 @@ test('cluster migrate / status --json against a real PostgreSQL; status of a sto
     const up = ok(await runCli(['cluster', 'status', '--config', config, '--json']));
     assert.is(up.store.reachable, true);
     assert.equal(up.nodes, []);
+    // The archive is empty: verify and export of it fail, as one JSON document each.
+    const verify = await runCli(['audit', 'verify', '--cluster', config, '--key', f.pub, '--json']);
+    assert.equal([verify.code, doc(verify).ok, doc(verify).code], [1, false, 'ERR_VERIFICATION_FAILED']);
+    assert.match(doc(verify).message, "the cluster store's archive holds no audit log");
+    const exported = await runCli(['audit', 'export', '--cluster', config, '--node', 'n9', '--out', join(dir, 'out'), '--json']);
+    assert.equal([exported.code, doc(exported).code], [2, 'ERR_USAGE']);
+    assert.match(doc(exported).message, 'the archive holds no log of node or origin "n9"');
     await pg.halt();
     const down = await runCli(['cluster', 'status', '--config', config, '--json']);
     assert.is(down.code, 1);

@@ -23,6 +23,15 @@ test('no command exits 2 and says to name one', async () => {
   assert.match(r.stderr, /Name a command/);
 });
 
+test('a command group without its subcommand exits 2 naming the subcommands to choose from', async () => {
+  const groups = { audit: 'Name an audit command: verify, export, prove, verify-proof, replay, tail or key.', holds: 'Name a holds command: list, show, approve or deny.', bundle: 'Name a bundle command: verify or sign.', policy: 'Name a policy command: eval, diff.', witness: 'Name a witness command: serve or key.', cluster: 'Name a cluster command: migrate or status.' };
+  for (const [group, message] of Object.entries(groups)) {
+    const r = await runCli([group]);
+    assert.is(r.code, 2, group);
+    assert.is(r.stderr.split('\n')[0], `regate: ${message}`);
+  }
+});
+
 test('--help lists usage and exits 0', async () => {
   const r = await runCli(['--help']);
   assert.is(r.code, 0);

@@ -383,7 +383,7 @@ function readErrorsAreUsage<T>(cmd: CommandModule<object, T>): CommandModule {
 
 /** `regate audit <subcommand>` */
 export const auditCommand: CommandModule = {
-  command: 'audit <command>',
+  command: 'audit',
   describe: 'Verify, export, prove and read the signed audit log',
   builder: (y) =>
     y

@@ -65,7 +65,7 @@ const sign: CommandModule<object, SignArgs> = {
 
 /** `regate bundle verify|sign`. */
 export const bundleCommand: CommandModule = {
-  command: 'bundle <command>',
+  command: 'bundle',
   describe: 'Verify or sign policy bundles (OPA bundle signing)',
   builder: (y: Argv) => y.command(verify).command(sign).demandCommand(1, 'Name a bundle command: verify or sign.'),
   handler: () => undefined,

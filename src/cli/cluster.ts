@@ -53,8 +53,8 @@ const statusCommand: CommandModule<object, Args> = {
 };
 
 export const clusterCommand: CommandModule = {
-  command: 'cluster <command>',
+  command: 'cluster',
   describe: 'Operate the cluster store shared by several regate nodes (PostgreSQL)',
-  builder: (y: Argv) => y.command(migrateCommand).command(statusCommand).demandCommand(1),
+  builder: (y: Argv) => y.command(migrateCommand).command(statusCommand).demandCommand(1, 'Name a cluster command: migrate or status.'),
   handler: () => undefined,
 };

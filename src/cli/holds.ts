@@ -172,7 +172,7 @@ const denyCommand: CommandModule<object, DenyArgs> = {
 
 /** `regate holds <subcommand>`. */
 export const holdsCommand: CommandModule = {
-  command: 'holds <command>',
+  command: 'holds',
   describe: 'List, show, approve or deny held requests (admin API)',
   builder: (y) =>
     y

@@ -37,7 +37,7 @@ const evalCommand: CommandModule<object, EvalArgs> = {
 
 /** `regate policy eval` and `regate policy diff`. */
 export const policyCommand: CommandModule = {
-  command: 'policy <command>',
+  command: 'policy',
   describe: 'Evaluate a policy bundle by hand, or diff a candidate policy against recorded traffic',
   builder: (y: Argv) => y.command(evalCommand).command(diffCommand).demandCommand(1, 'Name a policy command: eval, diff.'),
   handler: () => undefined,

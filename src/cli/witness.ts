@@ -59,7 +59,7 @@ const key: CommandModule<object, { dir: string; name: string; json?: boolean }> 
 
 /** `regate witness <subcommand>` */
 export const witnessCommand: CommandModule = {
-  command: 'witness <command>',
+  command: 'witness',
   describe: 'Run a transparency-log witness that cosigns audit checkpoints (C2SP tlog-witness)',
   builder: (y) => y.command(serve).command(key).demandCommand(1, 'Name a witness command: serve or key.'),
   handler: () => undefined,

@@ -44,16 +44,16 @@ export function whenReady(child: ChildProcess): Promise<{ url: string; adminUrl:
 
 /**
  * Every leaf command `regate --help` leads to (`audit verify`, `token`, …), found by walking the
- * help texts, so a test over "every command" covers a command added later without being told.
+ * help texts (a command whose help lists commands is a group), so a test over "every command"
+ * covers a command added later without being told.
  */
 export async function allCommands(prefix: string[] = []): Promise<string[]> {
   const help = await runCli([...prefix, '--help']);
   const section = help.stdout.split(/^Commands:$/m)[1]?.split(/^\S/m)[0] ?? '';
-  const found: string[] = [];
-  for (const m of section.matchAll(/^ {2}regate ((?:[\w-]+ )*[\w-]+)( <command>)?/gm)) {
-    const words = m[1]!.split(' ');
-    if (words.at(-1) === 'completion') continue;
-    found.push(...(m[2] ? await allCommands(words) : [words.join(' ')]));
-  }
-  return found;
+  const names = [...section.matchAll(/^ {2}regate ((?:[\w-]+ )*[\w-]+)/gm)].map((m) => m[1]!.split(' ')).filter((w) => w.at(-1) !== 'completion');
+  const found = await Promise.all(names.map(async (words) => {
+    const leaves = await allCommands(words);
+    return leaves.length > 0 ? leaves : [words.join(' ')];
+  }));
+  return found.flat();
 }
