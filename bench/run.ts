@@ -13,6 +13,7 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { findOpa } from '../src/policy-build/index.js';
@@ -70,11 +71,15 @@ async function regate(upstream: string, role: 'analyst' | 'agent', variant?: 'sh
  * The same regate joined to a cluster store (a throwaway PostgreSQL 15 on this machine): the allow
  * path must not touch the database (usage counts are batched, holds and grants come from the
  * node's view), so the target is within 10 % of row 3 in the same run (docs/cluster.md).
+ * PostgreSQL stands in for the database machine of the production layout: it runs on the load
+ * generator's CPU with its data in memory (/dev/shm), so neither its CPU nor its disk writes (the
+ * archived segments) compete with the node's core and audit fsyncs. BENCH_PG_COLOCATED=1 lets it
+ * float over both cores with its data on the node's disk instead (bench/README.md has both).
  */
 let clusterSetup: RegateSetup | undefined;
 let clusterPg: TestPostgres | undefined;
 async function regateClustered(upstream: string): Promise<Running> {
-  clusterPg ??= await startPostgres();
+  clusterPg ??= await startPostgres(process.env.BENCH_PG_COLOCATED === '1' ? {} : { under: '/dev/shm', cpus: LOAD_CPU });
   clusterSetup ??= await prepareRegate(upstream, { cluster: { url: clusterPg.url, passwordFile: clusterPg.passwordFile } });
   await migrateCluster(clusterSetup);
   const p = await startRegate(clusterSetup, CONTENDER_CPU);
@@ -184,7 +189,8 @@ process.stdout.write(`load: wrk -t1 -c${connections} -d${seconds}s pinned to CPU
 const results: Measured[] = [];
 const skipped: Record<string, string> = {};
 const rows: Row[] = [];
-const extra: Record<string, unknown> = { load_generator: `wrk 4.1.0, 1 thread, ${connections} connections, ${seconds} s, CPU ${LOAD_CPU}; ${rounds} rounds, median shown` };
+const perRound: Record<string, { rps: number; cpu_ms_per_req: number }[]> = {};
+const extra: Record<string, unknown> = { rounds: perRound, load_generator: `wrk 4.1.0, 1 thread, ${connections} connections, ${seconds} s, CPU ${LOAD_CPU}; ${rounds} rounds, median shown` };
 try {
   const runs = new Map<Contender, Measured[]>();
   for (let round = 1; round <= rounds; round++) {
@@ -192,7 +198,10 @@ try {
       if ((only && !only.includes(c.id)) || skipped[c.id] || round > (c.rounds ?? rounds)) continue;
       process.stdout.write(`round ${round}/${rounds}: measuring ${c.label}...\n`);
       try {
-        runs.set(c, [...(runs.get(c) ?? []), await measure(c, upstream)]);
+        const m = await measure(c, upstream);
+        runs.set(c, [...(runs.get(c) ?? []), m]);
+        // Each round's figures, so rows measured in turn can be compared round by round on a shared machine.
+        process.stdout.write(`  ${Math.round(m.load.rps)} req/s, ${((m.cpu * 1000) / m.load.requests).toFixed(3)} CPU ms/req, load average ${loadavg()[0]!.toFixed(1)}\n`);
       } catch (err) {
         skipped[c.id] = (err as Error).message.split('\n')[0]!;
         process.stdout.write(`  skipped: ${skipped[c.id]}\n`);
@@ -203,6 +212,7 @@ try {
     if (skipped[c.id]) continue;
     const sorted = [...ms].sort((a, b) => a.load.rps - b.load.rps);
     results.push({ ...sorted[(sorted.length - 1) >> 1]!, range: [sorted[0]!.load.rps, sorted[sorted.length - 1]!.load.rps] });
+    perRound[c.id] = ms.map((m) => ({ rps: Math.round(m.load.rps), cpu_ms_per_req: (m.cpu * 1000) / m.load.requests }));
   }
   const byId = (id: string) => results.find((r) => r.c.id === id);
   const direct = byId('direct');

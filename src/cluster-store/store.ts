@@ -35,10 +35,6 @@ export function requestKeyOf(iss: string, sub: string, route: string, method: st
   return digest([iss, sub, route, method.toUpperCase(), path, bodySha256]);
 }
 
-export function grantKeyOf(iss: string, sub: string, route: string): string {
-  return digest([iss, sub, route]);
-}
-
 /** A change read back from the store, in commit order. */
 export type Change = { seq: number; kind: 'hold'; hold: Hold } | { seq: number; kind: 'grant'; grant: Grant };
 

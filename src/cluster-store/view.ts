@@ -7,7 +7,15 @@
  * as changes arrive and by `sweep()`.
  */
 import type { Grant, Hold } from '../hold/index.js';
-import { grantKeyOf, requestKeyOf, subjectKey, type Change } from './store.js';
+import type { Change } from './store.js';
+
+// The view's keys are plain strings: the store hashes identities for its rows, but a SHA-256 per
+// lookup would put hashing on every request's path for nothing (this map never leaves the process).
+// JSON keeps the parts apart whatever characters they hold.
+const subjectKey = (iss: string, sub: string): string => JSON.stringify([iss, sub]);
+const requestKeyOf = (iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): string =>
+  JSON.stringify([iss, sub, route, method.toUpperCase(), path, bodySha256]);
+const grantKeyOf = (iss: string, sub: string, route: string): string => JSON.stringify([iss, sub, route]);
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
   let ids = index.get(key);

@@ -46,14 +46,22 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function asPostgres(cmd: string, args: string[]): Promise<void> {
+async function asPostgres(cmd: string, args: string[], cpus?: string): Promise<void> {
   const isRoot = process.getuid?.() === 0;
   const [file, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  await run(file, argv, { timeout: 60_000 });
+  // The server's processes inherit the CPU affinity of pg_ctl.
+  await run(cpus === undefined ? file : 'taskset', cpus === undefined ? argv : ['-c', cpus, file, ...argv], { timeout: 60_000 });
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
-  const dir = mkdtempSync(join(tmpdir(), 'regate-pg-'));
+export interface PostgresPlacement {
+  /** The folder the data directory goes under (default the system's temp folder), e.g. /dev/shm. */
+  under?: string;
+  /** Run the server on these CPUs only (taskset list), e.g. to keep it off a benchmarked process's core. */
+  cpus?: string;
+}
+
+export async function startPostgres(place: PostgresPlacement = {}): Promise<TestPostgres> {
+  const dir = mkdtempSync(join(place.under ?? tmpdir(), 'regate-pg-'));
   const data = join(dir, 'data');
   const pwfile = join(dir, 'initdb.pw');
   const password = `pw-${Math.random().toString(36).slice(2)}`;
@@ -70,7 +78,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
   const log = join(dir, 'server.log');
-  const start = () => asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', data, '-l', log, '-o', opts, '-w', '-t', '60', 'start']);
+  const start = () => asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', data, '-l', log, '-o', opts, '-w', '-t', '60', 'start'], place.cpus);
   const halt = () => asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
   await start();
   let running = true;
