@@ -13,8 +13,8 @@ import { FORMAT_VERSION, parseRecord } from './record.js';
 /** What verify reads from a record. */
 export interface Envelope {
   seq: number;
-  /** The record's `prev`, 64 lower-case hex characters. */
-  prev: string;
+  /** The record's `prev`, 64 lower-case hex characters; null when it is the expected hash given (not copied out). */
+  prev: string | null;
   type: string;
   /** `event.request_id` when it is a string. */
   requestId: string | undefined;
@@ -210,14 +210,37 @@ class Scan {
   }
 }
 
+/** Which field a key names: most keys are told apart by their length and first byte alone. */
 function fieldOf(level: 0 | 1, b: Uint8Array, start: number, end: number): Field {
   const len = end - start;
-  outer: for (const [l, f, name] of FIELDS) {
-    if (l !== level || name.length !== len) continue;
-    for (let k = 0; k < len; k++) if (b[start + k] !== name[k]) continue outer;
-    return f;
-  }
-  return Field.None;
+  const c = b[start];
+  let f = Field.None;
+  if (level === 0) {
+    if (len === 5 && c === 0x65) f = Field.Event;
+    else if (len === 4 && c === 0x70) f = Field.Prev;
+    else if (len === 3 && c === 0x73) f = Field.Seq;
+    else if (len === 1 && c === 0x76) f = Field.V;
+  } else if (len === 4 && c === 0x74) f = Field.Type;
+  else if (len === 10 && c === 0x72) f = Field.RequestId;
+  else if (len === 12 && c === 0x70) f = Field.PreviousKid;
+  else if (len === 12 && c === 0x6c) f = Field.LastSegment;
+  if (f === Field.None) return f;
+  const name = NAMES[f]!;
+  for (let k = 1; k < len; k++) if (b[start + k] !== name[k]) return Field.None;
+  return f;
+}
+
+const NAMES: Uint8Array[] = [];
+for (const [, f, name] of FIELDS) NAMES[f] = name;
+
+const HEXVAL = new Int8Array(256).fill(-1);
+for (let d = 0; d < 16; d++) HEXVAL['0123456789abcdef'.charCodeAt(d)] = d;
+
+/** Whether the string at `start` (quotes included) is the lower-case hex of `hash`. */
+function isHexOf(b: Uint8Array, start: number, end: number, hash: Uint8Array): boolean {
+  if (end - start !== hash.length * 2 + 2) return false;
+  for (let k = 0, at = start + 1; k < hash.length; k++, at += 2) if (HEXVAL[b[at]!]! * 16 + HEXVAL[b[at + 1]!]! !== hash[k] || HEXVAL[b[at]!]! < 0 || HEXVAL[b[at + 1]!]! < 0) return false;
+  return true;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -235,19 +258,32 @@ function text(s: Scan, f: Field): string | undefined {
 
 function integer(s: Scan, f: Field): number | undefined {
   const start = s.at[f * 2]!;
-  if (start < 0 || s.b[start] === Q) return undefined;
-  const n = Number(s.b.toString('latin1', start, s.at[f * 2 + 1]!));
-  return Number.isSafeInteger(n) ? n : undefined;
+  if (start < 0) return undefined;
+  const end = s.at[f * 2 + 1]!;
+  // Up to 15 digits add up exactly; anything else (a string, a literal, longer) is read as text.
+  let n = 0;
+  for (let k = start; k < end && end - start <= 15; k++) {
+    const d = s.b[k]! - ZERO;
+    if (d < 0 || d > 9) {
+      n = -1;
+      break;
+    }
+    n = n * 10 + d;
+  }
+  if (end - start <= 15 && n >= 0) return n;
+  if (s.b[start] === Q) return undefined;
+  const m = Number(s.b.toString('latin1', start, end));
+  return Number.isSafeInteger(m) ? m : undefined;
 }
 
 const scanner = new Scan();
 
 /**
  * The fields verify needs from stored bytes, or why they are not a record (parseRecord's reason).
- * Accepts exactly what parseRecord accepts. `expectedPrev` (the previous record's leaf hash, when
- * known) spares checking the form of a `prev` that equals it.
+ * Accepts exactly what parseRecord accepts. `expectedPrev` is the previous record's leaf hash, when
+ * known: a `prev` equal to it is reported as null, compared in place rather than copied out.
  */
-export function scanRecord(bytes: Uint8Array, expectedPrev?: string | null): Envelope | string {
+export function scanRecord(bytes: Uint8Array, expectedPrev?: Uint8Array | null): Envelope | string {
   const s = scanner;
   s.reset(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   let fast = true;
@@ -262,10 +298,12 @@ export function scanRecord(bytes: Uint8Array, expectedPrev?: string | null): Env
   if (fast && s.nonAscii && !isUtf8(bytes)) fast = false;
   if (fast) {
     const seq = integer(s, Field.Seq);
-    const prev = text(s, Field.Prev);
+    const p = s.at[Field.Prev * 2]!;
+    const expected = expectedPrev && p >= 0 && isHexOf(s.b, p, s.at[Field.Prev * 2 + 1]!, expectedPrev);
+    const prev = expected ? null : text(s, Field.Prev);
     const type = text(s, Field.Type);
     const v = integer(s, Field.V);
-    if (seq !== undefined && seq >= 0 && prev !== undefined && (prev === expectedPrev || HEX64.test(prev)) && v === FORMAT_VERSION && type !== undefined && s.at[Field.Event * 2]! >= 0 && bytes[s.at[Field.Event * 2]!] === OPEN) {
+    if (seq !== undefined && seq >= 0 && (prev === null || (prev !== undefined && HEX64.test(prev))) && v === FORMAT_VERSION && type !== undefined && s.at[Field.Event * 2]! >= 0 && bytes[s.at[Field.Event * 2]!] === OPEN) {
       return { seq, prev, type, requestId: text(s, Field.RequestId), previousKid: text(s, Field.PreviousKid), lastSegment: integer(s, Field.LastSegment) };
     }
   }
@@ -273,5 +311,6 @@ export function scanRecord(bytes: Uint8Array, expectedPrev?: string | null): Env
   if (typeof r === 'string') return r;
   const e = r.event as unknown as Record<string, unknown>;
   const str = (k: string) => (typeof e[k] === 'string' ? (e[k] as string) : undefined);
-  return { seq: r.seq, prev: r.prev, type: r.event.type, requestId: str('request_id'), previousKid: str('previous_kid'), lastSegment: typeof e.last_segment === 'number' ? e.last_segment : undefined };
+  const same = expectedPrev && r.prev === Buffer.from(expectedPrev.buffer, expectedPrev.byteOffset, expectedPrev.byteLength).toString('hex');
+  return { seq: r.seq, prev: same ? null : r.prev, type: r.event.type, requestId: str('request_id'), previousKid: str('previous_kid'), lastSegment: typeof e.last_segment === 'number' ? e.last_segment : undefined };
 }

@@ -45,13 +45,14 @@ export function recordsAfter(store: Store, after: number, limit = Infinity): Ent
 /**
  * Up to `limit` records with keys after `after`, streamed from an LMDB cursor as they are iterated
  * (each iteration reads afresh); `onKey` hears each key read, so the caller knows where it stopped.
+ * Each entry's bytes are a view valid until the next entry is read (Store.recordViews).
  */
 export function streamRecordsAfter(store: Store, after: number, limit: number, onKey: (key: number) => void): Iterable<Entry> {
   return {
     *[Symbol.iterator]() {
       if (limit <= 0) return;
       let n = 0;
-      for (const { key, value } of store.records.getRange({ start: after + 1, limit: limit === Infinity ? undefined : limit })) {
+      for (const { key, value } of store.recordViews.getRange({ start: after + 1, limit: limit === Infinity ? undefined : limit })) {
         if (key <= after) continue;
         onKey(key);
         yield { bytes: value, where: `key ${key}`, key };

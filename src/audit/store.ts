@@ -36,6 +36,12 @@ export interface Store {
   dir: string;
   env: RootDatabase;
   records: Database<Buffer, number>;
+  /**
+   * The same records read as views into LMDB's read buffer instead of copies: each is valid only
+   * until the next read. verify's stream hashes and checks a record before it reads the next, and
+   * saves a copy (an allocation) per record.
+   */
+  recordViews: Database<Buffer, number>;
   checkpoints: Database<string, number>;
   frontiers: Database<Buffer, number>;
   meta: Database<string, string>;
@@ -55,6 +61,8 @@ export function openStore(dir: string, opts: { readOnly?: boolean; durability?: 
     dir,
     env,
     records: env.openDB<Buffer, number>({ name: 'records', encoding: 'binary' }),
+    // lmdb-js hands a decoder its read buffer without copying it (its `encoder` option, not in the typings).
+    recordViews: env.openDB<Buffer, number>({ name: 'records', encoder: { encode: (v: Buffer) => v, decode: (b: Uint8Array, size?: number) => Buffer.from(b.buffer, b.byteOffset, size ?? b.byteLength) } } as never),
     checkpoints: env.openDB<string, number>({ name: 'checkpoints', encoding: 'string' }),
     frontiers: env.openDB<Buffer, number>({ name: 'frontiers', encoding: 'binary' }),
     meta: env.openDB<string, string>({ name: 'meta', encoding: 'string' }),

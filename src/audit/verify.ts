@@ -15,7 +15,11 @@ import { cosignature } from './note.js';
 import { GENESIS_PREV, parseRecord } from './record.js';
 import { scanRecord, type Envelope } from './record-scan.js';
 
-/** One stored record as read, with where it was found (for messages) and its storage key, if any. */
+/**
+ * One stored record as read, with where it was found (for messages) and its storage key, if any.
+ * A streaming source may reuse `bytes` for the next entry: the verifier is done with an entry's bytes
+ * before it reads on (only to report a fault does it read ahead).
+ */
 export interface Entry {
   bytes: Buffer;
   where: string;
@@ -139,6 +143,9 @@ function findLater(it: Iterator<Entry>, seq: number): string | null {
   return null;
 }
 
+/** `prev` of record 0, as the hash it stands for. */
+const GENESIS_LEAF = Buffer.from(GENESIS_PREV, 'hex');
+
 class Failed extends Error {
   constructor(readonly fault: Fault) {
     super(fault.message);
@@ -180,7 +187,7 @@ class Verifier {
   private prevCheckpoint: string | null = null;
   private nextSeq: number | null = null;
   /** The record before the next one's leaf hash; null when a partial export leaves it to the first record's word. */
-  private prevHash: string | null = null;
+  private prevHash: Buffer | null = null;
   private frontier: Frontier | null = null;
   private records = 0;
   private unsealedCount = 0;
@@ -216,7 +223,7 @@ class Verifier {
   private startEmpty(): void {
     this.nextSegment = 0;
     this.nextSeq = 0;
-    this.prevHash = GENESIS_PREV;
+    this.prevHash = GENESIS_LEAF;
     this.frontier = new Frontier();
   }
 
@@ -383,7 +390,7 @@ class Verifier {
     if (first === undefined) this.prevHash = null;
     else {
       const r = first ? parseRecord(first.bytes) : null;
-      this.prevHash = r !== null && typeof r !== 'string' ? r.prev : GENESIS_PREV;
+      this.prevHash = Buffer.from(r !== null && typeof r !== 'string' ? r.prev : GENESIS_PREV, 'hex');
     }
     // Format 1 segments carry their own roots; the whole-log tree is not known mid-log.
     this.frontier = null;
@@ -407,7 +414,9 @@ class Verifier {
    */
   private walk(entries: Iterable<Entry>, last: number, leaves?: Buffer[]): number {
     const it = entries[Symbol.iterator]();
+    // Where each record number of this walk was found: a store's key says it (key = number), files' lines are kept.
     const seen = new Map<number, string>();
+    const walkStart = this.nextSeq!;
     let count = 0;
     for (let step = it.next(); !step.done; step = it.next()) {
       const e = step.value;
@@ -422,7 +431,7 @@ class Verifier {
         fail({ kind: 'changed', seq: expected, message: `the record at ${e.where} was changed: it claims to be record ${rec.seq}` });
       }
       if (rec.seq < expected) {
-        const other = seen.get(rec.seq);
+        const other = e.key !== undefined ? (rec.seq >= walkStart ? `key ${rec.seq}` : undefined) : seen.get(rec.seq);
         fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: it claims to be record ${rec.seq}, which ${other ?? 'an earlier record'} already is` });
       }
       if (rec.seq > expected) {
@@ -431,14 +440,14 @@ class Verifier {
         fail({ kind: 'deleted', seq: expected, message: `${which}: record ${rec.seq} (${e.where}) follows ${expected === 0 ? 'the start of the log' : `record ${expected - 1}`}` });
       }
       if (e.key !== undefined && e.key !== rec.seq) fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: it claims to be record ${rec.seq}` });
-      if (this.prevHash !== null && rec.prev !== this.prevHash) {
+      if (this.prevHash !== null && rec.prev !== null) {
         fail({ kind: 'changed', seq: expected - 1, message: `record ${expected - 1} was changed: its hash no longer matches the prev hash in record ${expected} (${e.where})` });
       }
       if (rec.seq > last) fail({ kind: 'inserted', seq: rec.seq, message: `a record was inserted at ${e.where}: the segment's checkpoint ends at record ${last}` });
       const leaf = leafHash(e.bytes);
       leaves?.push(leaf);
-      seen.set(rec.seq, e.where);
-      this.prevHash = leaf.toString('hex');
+      if (e.key === undefined) seen.set(rec.seq, e.where);
+      this.prevHash = leaf;
       this.nextSeq = expected + 1;
       count++;
       if (this.frontier) {

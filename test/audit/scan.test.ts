@@ -72,6 +72,18 @@ test('bytes changed, inserted or removed at random: the same verdict', () => {
   );
 });
 
+test('a prev equal to the expected hash is compared in place (null); any other is read out', () => {
+  const bytes = canonicalRecord(1, { type: 'request.outcome', rest: {} });
+  const hash = Buffer.from(PREV, 'hex');
+  assert.is((scanRecord(bytes, hash) as { prev: string | null }).prev, null);
+  const other = Buffer.from(hash);
+  other[31] = other[31]! ^ 1;
+  assert.is((scanRecord(bytes, other) as { prev: string | null }).prev, PREV);
+  // Upper-case hex is not canonical: not taken for the expected hash, and refused.
+  const upper = Buffer.from(bytes.toString('latin1').replace(PREV, PREV.toUpperCase()), 'latin1');
+  assert.is(scanRecord(upper, hash), 'its prev hash is malformed');
+});
+
 test("an attacker's strings and nested keys are not taken for the event's own fields", () => {
   const event = {
     type: 'request.outcome', request_id: 'mine',
