@@ -129,6 +129,13 @@ export class LogReader {
     return new RangeHasher(await this.frontierAt(size), await this.leaves(size, end));
   }
 
+  /** Why record `seq` may not be found here: it was pruned from the live store and no archive is read (else ''). */
+  prunedHint(seq: number): string {
+    const live = this.liveStart();
+    if (this.archive || live.base < 0 || seq >= live.first) return '';
+    return ` (the live store was pruned through segment ${live.base}, record ${live.first - 1}: give --archive DIR, the audit.archive.dir, to read the records before it)`;
+  }
+
   /** Record `seq`'s bytes, or null when neither place holds it. */
   async record(seq: number): Promise<Buffer | null> {
     for await (const r of this.records(seq)) return r.seq === seq ? r.bytes : null;

@@ -89,7 +89,7 @@ async function findCheckpoint(reader: LogReader, want: { size?: number; seq?: nu
 export async function proveInclusion(source: Store | LogReader, seq: number, keys: readonly TrustedKey[], kept?: string): Promise<InclusionProof | LegacyInclusionProof> {
   const reader = readerOf(source);
   const found = await findCheckpoint(reader, { seq });
-  if (found === null) throw new AuditReadError(`record ${seq} is not in a sealed segment of the audit log at ${reader.where}`);
+  if (found === null) throw new AuditReadError(`record ${seq} is not in a sealed segment of the audit log at ${reader.where}${reader.prunedHint(seq)}`);
   let proof: InclusionProof | LegacyInclusionProof;
   if (found.checkpoint.v === 1) {
     const { first, last } = found.checkpoint.payload;

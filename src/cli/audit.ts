@@ -331,7 +331,7 @@ const replayCommand: CommandModule<object, Where & { requestId: string; json?: b
   handler: (a) =>
     withReader(a, async (reader) => {
       const records = await findExchange(reader, a.requestId);
-      if (records.length === 0) throw new UsageError(`no record of request ${a.requestId} in ${logDir(a)}`);
+      if (records.length === 0) throw new UsageError(`no record of request ${a.requestId} in ${reader.where}${reader.prunedHint(0)}`);
       if (a.json) return report(true, '', { request_id: a.requestId, records: records.map((r) => ({ seq: r.seq, ts: r.ts, story: storyLine(r), event: r.event })) });
       for (const r of records) process.stdout.write(`# record ${r.seq}  ${r.ts}  ${r.event.type}\n${JSON.stringify(r.event, null, 2)}\n`);
       // The story: this request, its hold and approvers, the grant, and the requests linked to it.

@@ -72,7 +72,10 @@ test('records pruned from the live store are read from the archive: console, rep
     // replay: not in the live store alone; found with the archive.
     const missing = await runCli(['audit', 'replay', first, ...log]);
     assert.is(missing.code, 2, missing.stdout + missing.stderr);
-    assert.match(missing.stderr, new RegExp(`no record of request ${first}`));
+    assert.match(missing.stderr, new RegExp(`no record of request ${first} .*pruned through segment \\d+.*give --archive DIR`));
+    const notLive = await runCli(['audit', 'prove', ...log, '--seq', '0', ...keys]);
+    assert.is(notLive.code, 2, notLive.stdout + notLive.stderr);
+    assert.match(notLive.stderr, /record 0 is not in a sealed segment .*pruned through segment \d+.*give --archive DIR/);
     const replay = await runCli(['audit', 'replay', first, ...both, '--json']);
     assert.is(replay.code, 0, replay.stderr);
     const story = JSON.parse(replay.stdout) as { records: Array<{ seq: number; event: { type: string; request_id: string } }> };
