@@ -8,7 +8,9 @@
  * beside the range of all rounds.
  *
  * Environment: BENCH_SECONDS (per measurement, default 10), BENCH_CONNECTIONS (default 64),
- * BENCH_ROUNDS (default 3), BENCH_ONLY (comma-separated contender ids), BENCH_SSE_STREAMS (default 200).
+ * BENCH_ROUNDS (default 3), BENCH_ONLY (comma-separated contender ids), BENCH_SSE_STREAMS (default 200),
+ * BENCH_FIXED_RATE (default 1000), BENCH_BASELINE (a checkout of an earlier regate with `dist/` built:
+ * its `regate serve` runs as one more contender on the same config, taking turns with the others).
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -59,11 +61,12 @@ interface Contender {
 let regateSetup: RegateSetup | undefined;
 let shadowSetup: RegateSetup | undefined;
 let afterCommitSetup: RegateSetup | undefined;
-async function regate(upstream: string, role: 'analyst' | 'agent', variant?: 'shadow' | 'after_commit'): Promise<Running> {
+const baseline = process.env.BENCH_BASELINE;
+async function regate(upstream: string, role: 'analyst' | 'agent', variant?: 'shadow' | 'after_commit' | 'baseline'): Promise<Running> {
   const setup = variant === 'shadow' ? (shadowSetup ??= await prepareRegate(upstream, { shadow: true }))
     : variant === 'after_commit' ? (afterCommitSetup ??= await prepareRegate(upstream, { forward: 'after_commit' }))
     : (regateSetup ??= await prepareRegate(upstream));
-  const p = await startRegate(setup, CONTENDER_CPU);
+  const p = await startRegate(setup, CONTENDER_CPU, variant === 'baseline' ? baseline : undefined);
   return { base: `http://127.0.0.1:${p.port}`, procs: [p], auth: setup.tokens[role] };
 }
 
@@ -114,6 +117,9 @@ const contenders: Contender[] = [
   // Shadow mode's cost: the same bundle also runs as the shadow policy, deciding every request a second time off the response path.
   { id: 'regate-shadow', label: '3b regate allow + shadow policy', request: score, start: (up) => regate(up, 'analyst', 'shadow') },
   // Issue 17's first design change, before and after in one run: the decision record committed before the request is forwarded.
+  ...(baseline
+    ? [{ id: 'regate-baseline', label: `3z regate, earlier build (${baseline})`, request: score, start: (up: string) => regate(up, 'analyst', 'baseline') }]
+    : []),
   { id: 'regate-after-commit', label: '3a regate allow, forward: after_commit (record, then forward)', request: score, start: (up) => regate(up, 'analyst', 'after_commit') },
   {
     id: 'regate-dense', label: '4 regate dense masking (20 PAN rows)', request: { path: '/v1/transactions?limit=20', method: 'GET' },
@@ -215,6 +221,7 @@ try {
     perRound[c.id] = ms.map((m) => ({ rps: Math.round(m.load.rps), cpu_ms_per_req: (m.cpu * 1000) / m.load.requests }));
   }
   const byId = (id: string) => results.find((r) => r.c.id === id);
+  const cpuPerReq = (m: Measured) => m.cpu / m.load.requests;
   const direct = byId('direct');
   const bare = byId('bare');
   const opa = byId('opa-rest');
@@ -234,6 +241,11 @@ try {
       'x opa-rest': opa ? r.load.rps / opa.load.rps : NaN,
       'x regate': byId('regate') ? r.load.rps / byId('regate')!.load.rps : NaN,
       'x go-opa': byId('go-opa') ? r.load.rps / byId('go-opa')!.load.rps : NaN,
+      // The headline ratios: requests per CPU second, i.e. req/s on a dedicated core (the rows above
+      // divide req/s, which a loaded machine moves with whatever CPU the contender happened to get).
+      'x bare CPU': bare && r.cpu > 0 ? cpuPerReq(bare) / cpuPerReq(r) : NaN,
+      'x opa-rest CPU': opa && r.cpu > 0 ? cpuPerReq(opa) / cpuPerReq(r) : NaN,
+      'x go-opa CPU': byId('go-opa') && r.cpu > 0 ? cpuPerReq(byId('go-opa')!) / cpuPerReq(r) : NaN,
       errors: r.load.errors + r.load.non2xx,
     });
   }

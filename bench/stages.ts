@@ -8,8 +8,10 @@
  *
  * Environment: BENCH_SECONDS (per rung, default 8), BENCH_CONNECTIONS (default 64), BENCH_PROFILE=<dir>
  * (each rung runs under `--cpu-prof` and writes its profile there; the figures then include the
- * profiler's cost).
+ * profiler's cost), BENCH_BASELINE=<checkout> (an earlier build with `dist/` built: each rung is
+ * measured again from it right after this build's, rows marked [earlier build]).
  */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { report, type Row } from './lib/report.js';
 import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startStub } from './harness/contenders.js';
@@ -20,6 +22,7 @@ import { prepareRegate, startRegate } from './harness/regate.js';
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const profileDir = process.env.BENCH_PROFILE;
+const baseline = process.env.BENCH_BASELINE;
 const rungScript = fileURLToPath(new URL('./harness/stage-gateway.js', import.meta.url));
 /** What each rung of bench/harness/stage-gateway.ts adds, in order. */
 const RUNGS = ['pipeline only (token cache, body, forward)', '+ policy (Wasm)', '+ masking', '+ holds lookups, request log', '+ audit log (durable): every stage'];
@@ -49,10 +52,16 @@ process.stdout.write(`load: wrk -t1 -c${connections} -d${seconds}s POST /v1/scor
 try {
   const bare = await measure('bare undici proxy (baseline)', await startBareProxy(upstream));
   const rungs: Measured[] = [];
+  const before: Measured[] = [];
   for (const [i, label] of RUNGS.entries()) {
     process.stdout.write(`rung ${i}: ${label}\n`);
     const p = await startPinned(CONTENDER_CPU, process.execPath, [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `rung-${i}.cpuprofile`] : []), rungScript, setup.config, String(i)], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
     rungs.push(await measure(label, p, auth));
+    if (baseline) {
+      // The same rung from an earlier build, right after this one: before and after in one run.
+      const b = await startPinned(CONTENDER_CPU, process.execPath, [join(baseline, 'dist/bench/harness/stage-gateway.js'), setup.config, String(i)], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
+      before.push(await measure(`${label} [earlier build]`, b, auth));
+    }
   }
   // Issue 17's overlap, before and after in the same run: the last rung with the record committed before forwarding.
   process.stdout.write('rung 4 again with forward: after_commit (record, then forward)\n');
@@ -67,7 +76,7 @@ try {
     added_cpu_ms: prev ? m.cpuMsPerReq - prev.cpuMsPerReq : '',
     'x bare': m.load.rps / bare.load.rps,
   });
-  report('stages', [row(bare), ...rungs.map((m, i) => row(m, i === 0 ? bare : rungs[i - 1])), row(recordFirst, rungs[3]), row(serve)], { seconds, connections, body });
+  report('stages', [row(bare), ...rungs.map((m, i) => row(m, i === 0 ? bare : rungs[i - 1])), row(recordFirst, rungs[3]), row(serve), ...before.map((m, i) => row(m, i === 0 ? bare : before[i - 1]))], { seconds, connections, body, baseline });
 } finally {
   setup.cleanup();
   afterCommit.cleanup();

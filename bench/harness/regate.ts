@@ -87,9 +87,12 @@ export async function migrateCluster(setup: RegateSetup): Promise<void> {
   await run(process.execPath, [cli, 'cluster', 'migrate', '--config', setup.config], { env: { ...process.env, BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
 }
 
-/** Starts `regate serve` on the given CPUs; resolves once it prints `regate ready`. */
-export function startRegate(setup: RegateSetup, cpus: string): Promise<Started> {
+/**
+ * Starts `regate serve` on the given CPUs; resolves once it prints `regate ready`. `checkout` runs
+ * another build instead (a checkout with `dist/` built: BENCH_BASELINE's before-and-after rows).
+ */
+export function startRegate(setup: RegateSetup, cpus: string, checkout?: string): Promise<Started> {
   // BENCH_NODE_ARGS: node options for regate's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a row.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  return startPinned(cpus, process.execPath, [...nodeArgs, cli, 'serve', '--config', setup.config], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
+  return startPinned(cpus, process.execPath, [...nodeArgs, checkout ? join(checkout, 'dist/src/cli/main.js') : cli, 'serve', '--config', setup.config], { env: { BENCH_UPSTREAM_KEY: 'bench-upstream-secret' } });
 }
