@@ -3,7 +3,8 @@
  * request leaves for the upstream while its decision record commits, but no byte of the answer
  * reaches the client before the record is durable; a record that cannot be written means 503 and
  * none of the upstream's answer; state-changing calls (and routes set to `after_commit`) are not
- * sent before the record is durable; a client that leaves meanwhile still gets its outcome record.
+ * sent before the record is durable; a client that leaves meanwhile still gets its outcome record,
+ * and one that leaves before it is admitted gives its concurrency slot back.
  *
  * The gateway runs in process over the real audit log (LMDB on disk), holds, identity and policy
  * bundle; only the audit log's acknowledgement of `request.decision` is held at a gate the test
@@ -18,7 +19,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { activate, bundleOptions, gatewayOptions, openSingletons, serverLimits } from '../../src/app/index.js';
 import type { AuditEvent } from '../../src/audit/index.js';
-import type { RouteConfig } from '../../src/config/index.js';
+import { createServer } from 'node:http';
+import type { GatewayConfig } from '../../src/config/index.js';
 import { loadBundle } from '../../src/policy/index.js';
 import { createGatewayServer, Gateway, Logger, type AuditSink } from '../../src/proxy/index.js';
 import { forwardsAfterCommit } from '../../src/proxy/commit-order.js';
@@ -80,12 +82,12 @@ interface Rig {
   stop(): Promise<void>;
 }
 
-async function start(routes?: (r: RouteConfig[]) => RouteConfig[]): Promise<Rig> {
-  const idp = await startIdp();
+async function start(adjust?: (c: GatewayConfig) => void, idp?: IdpDouble): Promise<Rig> {
+  idp ??= await startIdp();
   const upstream = await new UpstreamDouble().start();
   const stateDir = mkdtempSync(join(tmpdir(), 'regate-commit-order-'));
   const config = testConfig(idp, upstream.url, { stateDir });
-  if (routes) config.routes = routes(config.routes);
+  adjust?.(config);
   const logger = new Logger(new LogSink(), 'info');
   const shared = await openSingletons(config, logger, {});
   const audit = new GatedAudit(shared.audit);
@@ -204,7 +206,7 @@ test('a failed commit: 503 audit_unavailable, and not one byte of the upstream\'
 });
 
 test('model management (by default) and a route set to after_commit are not sent before the decision record is durable', async () => {
-  const rig = await start((routes) => routes.map((r) => (r.name === 'transactions' ? { ...r, forward: 'after_commit' } : r)));
+  const rig = await start((c) => (c.routes = c.routes.map((r) => (r.name === 'transactions' ? { ...r, forward: 'after_commit' } : r))));
   try {
     const mo = await rig.idp.token({ sub: 'mo', groups: ['ml-admins'] });
     const alice = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
@@ -256,6 +258,40 @@ test('a client that leaves while its record commits: the upstream call is abando
     await until('the upstream call is abandoned', () => rig.upstream.abandoned.includes('/v1/score'));
   } finally {
     await rig.stop();
+  }
+});
+
+test('a client gone while it is authenticated leaves no concurrency slot behind (max_concurrent 1: the next request is served)', async () => {
+  // The IdP's keys are fetched through a gate, so authentication waits until the test opens it.
+  const idp = await startIdp();
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  let asked!: () => void;
+  const keysAsked = new Promise<void>((r) => (asked = r));
+  const gate = createServer((_req, res) => {
+    asked();
+    void opened.then(async () => res.writeHead(200, { 'content-type': 'application/json' }).end(await (await fetch(`${idp.url}/jwks.json`)).text()));
+  });
+  const gateUrl = await listen(gate, '127.0.0.1', 0);
+  const rig = await start((c) => {
+    c.identity.jwks_url = `${gateUrl}/jwks.json`;
+    c.limits.max_concurrent = 1;
+  }, idp);
+  try {
+    const alice = await idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
+    const first = send(rig.url, 'POST', '/v1/score', alice, '{"amount":1}');
+    first.done.catch(() => undefined);
+    await within(keysAsked, 'the gateway fetches the keys');
+    first.req.destroy();
+    await settle();
+    open();
+    await settle();
+    const second = send(rig.url, 'POST', '/v1/score', alice, '{"amount":2}');
+    const res = await within(second.done, 'the second answer');
+    assert.is(res.status, 200, `the slot of the client that left was given back: ${res.text}`);
+  } finally {
+    await rig.stop();
+    await close(gate);
   }
 });
 
