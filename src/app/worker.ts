@@ -21,6 +21,7 @@ import type { HoldOutcome, HoldRequest } from '../hold/index.js';
 import { Logger, type AuditSink, type HoldsService, type MetricsSnapshot } from '../proxy/index.js';
 import { auditScrub } from './audit-scrub.js';
 import { workerView } from './cluster-node.js';
+import { ClusterUnavailable } from '../cluster-store/index.js';
 import { RpcChannel } from './ipc.js';
 import { listenOrFail } from './listeners.js';
 import { holdsDir, identityOptions, type StartOptions } from './options.js';
@@ -34,8 +35,11 @@ export interface WorkerStatus {
   bundle: WatchStatus | null;
 }
 
-/** The holds errors the proxy maps to distinct answers (429, 403, 503), rebuilt from their code. */
-export const HOLD_ERRORS = [HoldLimitExceeded, ReplayUnavailable, HoldAuditFailed];
+/**
+ * The holds errors the proxy maps to distinct answers (429, 403, 503), rebuilt from their code; on
+ * a cluster node a hold the store cannot take is ClusterUnavailable (503 cluster_store_unavailable).
+ */
+export const HOLD_ERRORS = [HoldLimitExceeded, ReplayUnavailable, HoldAuditFailed, ClusterUnavailable];
 
 /** The arguments of the primary's `audit` call: an event in the log's canonical, scrubbed form. */
 export interface AuditCall {
