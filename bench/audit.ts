@@ -1,6 +1,8 @@
 /**
- * Audit log throughput: durable appends/s under concurrent callers for each durability mode (the
- * default, fsync, is the baseline the others are compared with), the latency one request pays for
+ * Audit log size and throughput: bytes per record by event type and per request from a real
+ * `regate serve` under a representative mix (bench/audit-bytes.ts, part `bytes`); durable appends/s
+ * under concurrent callers for each durability mode (the default, fsync, is the baseline the others
+ * are compared with), the latency one request pays for
  * its decision record, one-caller-at-a-time appends for contrast, and streaming verify throughput
  * (bench/audit-verify.ts: records/s against the 200k/s target and peak RSS, over a large log).
  */
@@ -8,13 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog, eventJson, loadOrCreateAuditKey, type Durability } from '../src/audit/index.js';
+import { benchAuditBytes } from './audit-bytes.js';
 import { benchVerify } from './audit-verify.js';
 import { body, decision, input } from './lib/audit-records.js';
 import { percentile, report, type Row } from './lib/report.js';
 
 const APPENDS = Number(process.env.AUDIT_BENCH_APPENDS ?? 20_000);
-/** Which parts to run (comma-separated): `append` (append rate, record size, latency), `verify`; default both. */
-const PARTS = new Set((process.env.AUDIT_BENCH_PARTS ?? 'append,verify').split(','));
+/** Which parts to run (comma-separated): `bytes` (stored bytes per event type and request), `append` (append rate, record size, latency), `verify`; default all. */
+const PARTS = new Set((process.env.AUDIT_BENCH_PARTS ?? 'bytes,append,verify').split(','));
 const CALLERS = 256;
 const root = mkdtempSync(join(tmpdir(), 'regate-bench-audit-'));
 const key = await loadOrCreateAuditKey(root);
@@ -50,6 +53,7 @@ const MODES: Array<[Durability, string, string]> = [
 const ROUNDS = 2;
 
 try {
+  if (PARTS.has('bytes')) await benchAuditBytes();
   if (PARTS.has('append')) {
     // Warm the JIT first, then alternate the modes over rounds, so neither warm-up nor a noisy
     // neighbour lands on one mode only; each row is the mean rate and the pooled latencies.

@@ -3,15 +3,20 @@
  * in front of the demo service, under a bounded mix of good and bad traffic for N minutes
  * (`--minutes`, `SOAK_MINUTES`; 10 by default). It samples the gateway's RSS and counts answers
  * by class. The point is not speed but survival: no crash, memory that levels off, and every good
- * request answered correctly while the bad ones are refused. Exits 1 on a crash or a lost good
- * request, so CI can run it.
+ * request answered correctly while the bad ones are refused. The audit log runs its lifecycle as in
+ * production, scaled down: segments of 1,000 records (or 2 s) copied to an archive folder, the live
+ * store pruned back to `retain_live.bytes` (16 MiB); its size (regate_audit_store_bytes on /metrics)
+ * is sampled and must stay under retain_live plus LIVE_SLACK. Exits 1 on a crash, a lost good
+ * request or a live store past that bound, so CI can run it.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { startDemoService } from '../src/demo/service.js';
 import { containsPan } from '../src/mask/index.js';
 import { prepareRegate, startRegate } from './harness/regate.js';
+import { folderBytes } from './lib/folder-bytes.js';
 import { report } from './lib/report.js';
 
 const argMinutes = process.argv.indexOf('--minutes');
@@ -19,6 +24,15 @@ const minutes = Number(argMinutes > 0 ? process.argv[argMinutes + 1] : (process.
 if (!(minutes > 0)) throw new Error(`--minutes / SOAK_MINUTES must be a positive number, got ${minutes}`);
 const CLIENTS = 4;
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+/** What the live store keeps (audit.retain_live.bytes). */
+const RETAIN_LIVE = 16 * 2 ** 20;
+/**
+ * How far past RETAIN_LIVE the live store may go: it always keeps the newest sealed segment and the
+ * open one, and a segment leaves only once the archive holds it and it was read back, which on a
+ * loaded machine lags a few seconds behind the seals: 16 MiB is about eight segments of 1,000
+ * records at the soak's ~1.5 KB a record plus LMDB's page slack, and what is left of the bound.
+ */
+const LIVE_SLACK = 16 * 2 ** 20;
 
 interface Tally { sent: number; expected: number; unexpected: number; failed: number; statuses: Map<number, number> }
 type Outcome = { status: number; ok: boolean };
@@ -26,9 +40,19 @@ type Shot = (base: string) => Promise<Outcome>;
 
 const demo = await startDemoService({ credential: { header: 'x-upstream-key', value: 'bench-upstream-secret' }, tokenDelayMs: 0 });
 // Limits stay on (the parser and body guards are what is soaked) but the rate is not the subject.
-const setup = await prepareRegate(demo.url, { limits: { requests_per_second: 100000, burst: 100000, max_concurrent: 1000 } });
+// The archive folder, beside the gateway's (in production, on another volume).
+const archiveRoot = mkdtempSync(join(tmpdir(), 'regate-soak-archive-'));
+const archiveDir = join(archiveRoot, 'archive');
+const setup = await prepareRegate(demo.url, {
+  limits: { requests_per_second: 100000, burst: 100000, max_concurrent: 1000 },
+  config: {
+    admin: { host: '127.0.0.1', port: 0, metrics_public: true },
+    audit: { archive: { dir: archiveDir }, retain_live: { bytes: RETAIN_LIVE }, segment_records: 1000, segment_seconds: 2 },
+  },
+});
 const gw = await startRegate(setup, '0-1');
 const base = `http://127.0.0.1:${gw.port}`;
+if (gw.adminPort === undefined) throw new Error('regate serve did not name its admin port on the ready line');
 let stopping = false;
 let crashes = 0;
 gw.child.once('exit', (code, signal) => {
@@ -141,11 +165,32 @@ const rss: number[] = [rssBytes()];
 const anon: number[] = [statusBytes('RssAnon')];
 const auditFile = join(setup.dir, 'state', 'audit', 'data.mdb');
 const auditBytes = () => (existsSync(auditFile) ? statSync(auditFile).size : 0);
+const archiveBytes = () => folderBytes(archiveDir);
 /** One line a minute: RSS next to the audit log's size (LMDB maps the file, so its written pages count in RSS). */
-const minutely = setInterval(() => process.stdout.write(`soak: rss ${mib(rssBytes())} MiB (anonymous ${mib(statusBytes('RssAnon'))} MiB), audit log ${mib(auditBytes())} MiB\n`), 60_000);
+const minutely = setInterval(() => process.stdout.write(`soak: rss ${mib(rssBytes())} MiB (anonymous ${mib(statusBytes('RssAnon'))} MiB), audit live store ${mib(live[live.length - 1] ?? NaN)} MiB (file ${mib(auditBytes())} MiB), archive ${mib(archiveBytes())} MiB\n`), 60_000);
+/** The live store's size and the newest pruned segment, as the gateway reports them on /metrics. */
+async function liveStore(): Promise<{ bytes: number; prunedThrough: number } | null> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    return { bytes: gauge('regate_audit_store_bytes'), prunedThrough: gauge('regate_audit_pruned_through_segment') };
+  } catch {
+    return null;
+  }
+}
+const live: number[] = [];
+let prunedThrough = -1;
+async function sampleLive(): Promise<void> {
+  const s = await liveStore();
+  if (s === null || !Number.isFinite(s.bytes)) return;
+  live.push(s.bytes);
+  if (Number.isFinite(s.prunedThrough)) prunedThrough = s.prunedThrough;
+}
+await sampleLive();
 const sampler = setInterval(() => {
   rss.push(rssBytes());
   anon.push(statusBytes('RssAnon'));
+  void sampleLive();
 }, 5_000);
 
 const deadline = Date.now() + minutes * 60_000;
@@ -170,12 +215,15 @@ clearInterval(sampler);
 clearInterval(minutely);
 rss.push(rssBytes());
 anon.push(statusBytes('RssAnon'));
+await sampleLive();
 const auditMiB = mib(auditBytes());
+const archiveMiB = mib(archiveBytes());
 stopping = true;
 await gw.stop();
 const cleanExit = gw.child.exitCode === 0;
 await demo.close();
 setup.cleanup();
+rmSync(archiveRoot, { recursive: true, force: true });
 
 const rows = names.map((n) => {
   const t = tallies.get(n)!;
@@ -190,11 +238,16 @@ const total = rows.reduce((s, r) => s + r.sent, 0);
 const summary = {
   minutes, requests: total, good_lost: goodLost, bad_wrong_answer: badWrong, crashes, clean_exit: cleanExit,
   rss_start_mib: mib(rss[0]!), rss_peak_mib: mib(Math.max(...rss)), rss_end_mib: mib(rss[rss.length - 1]!),
-  anon_start_mib: mib(anon[0]!), anon_peak_mib: mib(Math.max(...anon)), anon_end_mib: mib(anon[anon.length - 1]!), audit_log_mib: auditMiB,
+  anon_start_mib: mib(anon[0]!), anon_peak_mib: mib(Math.max(...anon)), anon_end_mib: mib(anon[anon.length - 1]!), audit_file_mib: auditMiB,
+  live_store_start_mib: mib(live[0] ?? NaN), live_store_max_mib: mib(Math.max(...live)), live_store_end_mib: mib(live[live.length - 1] ?? NaN),
+  live_store_bound_mib: mib(RETAIN_LIVE + LIVE_SLACK), live_samples: live.length, pruned_through_segment: prunedThrough, archive_mib: archiveMiB,
 };
+// Bounded: every sample under retain_live plus the slack, and pruning really happened (else the bound proves nothing).
+const liveBounded = live.length >= 2 && Math.max(...live) <= RETAIN_LIVE + LIVE_SLACK && prunedThrough >= 0;
 report('soak', rows, { summary });
 process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
-if (crashes > 0 || goodLost > 0 || badWrong > 0 || !cleanExit) {
-  process.stderr.write('soak: FAILED (a crash, a good request not answered right, a bad one not refused right, or an unclean exit)\n');
+if (!liveBounded) process.stderr.write(`soak: the live audit store was not kept bounded: max ${summary.live_store_max_mib} MiB over ${live.length} samples (bound ${summary.live_store_bound_mib} MiB), pruned through segment ${prunedThrough}\n`);
+if (crashes > 0 || goodLost > 0 || badWrong > 0 || !cleanExit || !liveBounded) {
+  process.stderr.write('soak: FAILED (a crash, a good request not answered right, a bad one not refused right, an unclean exit, or a live audit store not kept bounded)\n');
   process.exit(1);
 }

@@ -8,7 +8,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS = 100; // USER_HZ on Linux
 
-export interface Started { child: ChildProcess; port: number; stop(): Promise<void> }
+export interface Started {
+  child: ChildProcess;
+  port: number;
+  /** The admin listener's port, where the process names it (`regate ready … (admin http://127.0.0.1:N)`). */
+  adminPort?: number;
+  stop(): Promise<void>;
+}
 
 /** Spawns `cmd` pinned to `cpus`; resolves once it prints `listening <port>` or `regate ready <url>`, or at once for a given `readyPort`. */
 export function startPinned(cpus: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; readyPort?: number } = {}): Promise<Started> {
@@ -31,7 +37,8 @@ export function startPinned(cpus: string, cmd: string, args: string[], opts: { e
         child.stdout!.off('data', onData);
         child.stdout!.resume();
         child.stderr!.resume();
-        resolve({ child, port: Number(m[1]), stop: () => stop(child) });
+        const admin = /\(admin http:\/\/127\.0\.0\.1:(\d+)\)/.exec(out);
+        resolve({ child, port: Number(m[1]), ...(admin ? { adminPort: Number(admin[1]) } : {}), stop: () => stop(child) });
       }
     };
     child.stdout!.on('data', onData);

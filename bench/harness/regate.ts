@@ -30,7 +30,11 @@ export interface RegateSetup { dir: string; config: string; tokens: Record<strin
  */
 export async function prepareRegate(
   upstream: string,
-  opts: { workers?: number; limits?: Record<string, number>; cluster?: { url: string; passwordFile: string }; shadow?: boolean; forward?: 'overlap' | 'after_commit' } = {},
+  opts: {
+    workers?: number; limits?: Record<string, number>; cluster?: { url: string; passwordFile: string }; shadow?: boolean; forward?: 'overlap' | 'after_commit';
+    /** Top-level config sections set as given (e.g. `audit`, `holds`, `admin`), replacing the defaults'. */
+    config?: Record<string, unknown>;
+  } = {},
 ): Promise<RegateSetup> {
   const dir = mkdtempSync(join(tmpdir(), 'regate-bench-'));
   const rego = join(dir, 'rego');
@@ -55,6 +59,7 @@ export async function prepareRegate(
   const tokens = {
     analyst: `Bearer ${await token('alice', ['fraud-analysts'])}`,
     agent: `Bearer ${await token('sam', ['support-agents'])}`,
+    approver: `Bearer ${await token('victor', ['pci-approvers'])}`,
   };
 
   const config = writeConfig(dir, {
@@ -78,6 +83,7 @@ export async function prepareRegate(
     limits: opts.limits ?? { requests_per_second: 0, max_concurrent: 0 },
     logging: { level: 'warn', requests: false },
     ...(opts.cluster ? { cluster: { postgres: { url: opts.cluster.url, password_file: opts.cluster.passwordFile }, node_id: 'bench' } } : {}),
+    ...opts.config,
   }, 'regate.yaml');
   return { dir, config, tokens, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
