@@ -241,8 +241,14 @@ export class Gateway {
         await this.#forward(x, req, res, upstream, policy.masker, decision, read, route.unmaskable, gone, durable);
         return;
       }
+      if (!decision.allow) {
+        // A denial's decision and outcome go to the log in the same commit, both before the answer.
+        const denied = new Forbidden(decision.reason);
+        x.outcomeWritten = true;
+        await Promise.all([durable, this.#record(answerOutcomeRecord(x, denied))]);
+        throw denied;
+      }
       await durable;
-      if (!decision.allow) throw new Forbidden(decision.reason);
       if (approval?.kind === 'replay') {
         await holds.consumeReplay(approval.hold_id, x.id).catch((err: unknown) => Promise.reject(holdFailure(err)));
       }

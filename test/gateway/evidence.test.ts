@@ -136,7 +136,7 @@ test('a grant: a request it let through names the grant, one the policy allows a
   }
 });
 
-test('429s are `limited`, never "hold": too many pending holds and the rate limit; every refusal has its decision and outcome', async () => {
+test('429s are `limited`, never "hold": too many pending holds and the rate limit; every refusal (403, 429) has its decision and outcome', async () => {
   const rig = await startRig({ holdWaitSeconds: 1, maxPendingPerIdentity: 1, keepState: true, limits: { requests_per_second: 1, burst: 3 } });
   try {
     const alice = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
@@ -166,6 +166,7 @@ test('429s are `limited`, never "hold": too many pending holds and the rate limi
       const outcome = outcomeOf(all, r.id);
       assert.ok(outcome, `request ${r.id} (${r.status}) has its outcome`);
       assert.is(outcome!.status, r.status);
+      if (r.status !== 200) assert.is(outcome!.bytes_out, Buffer.byteLength(JSON.stringify(r.body)), 'the outcome has the exact length of the error body sent after it');
       assert.ok(all.filter((e) => e.type === 'request.decision' && e.request_id === r.id).length === 1, 'one decision');
     }
     assert.ok(all.every((e) => e.type !== 'request.decision' || e.decision.effect !== 'hold' || outcomeOf(all, e.request_id)?.status !== 429));
