@@ -56,19 +56,17 @@ export class ClusterHoldBackend implements HoldBackend {
   }
 
   async mutate<T>(fn: (w: HoldWriter) => Promise<T>): Promise<T> {
-    const result = await this.store.write(async (tx) => {
-      // Under the write lock nothing else commits: reading the changes now makes this node's view,
-      // and the holds service's pending set fed by it, exact for the step's rules (the pending
-      // limits count every node's holds, not those the notification has brought so far).
-      await this.#feed.pull();
-      return fn({
-        getHold: (id) => tx.getHold(id),
-        getGrant: (id) => tx.getGrant(id),
-        putHold: (hold) => tx.putHold(hold),
-        putGrant: (grant, hold) => tx.putGrant(grant, hold),
-        claimUse: (holdId, kind, nowMs) => tx.claimUse(holdId, kind, nowMs),
-      });
-    });
+    // The feed is read after the step commits, never inside it: what the view applies is passed on
+    // to the holds service, whose effects (waking a client, its pending set) belong to a step that
+    // succeeded; read within a step that then fails, they would be dropped with it. So the pending
+    // limits count other nodes' holds as this node's view knows them (a notification behind).
+    const result = await this.store.write((tx) => fn({
+      getHold: (id) => tx.getHold(id),
+      getGrant: (id) => tx.getGrant(id),
+      putHold: (hold) => tx.putHold(hold),
+      putGrant: (grant, hold) => tx.putGrant(grant, hold),
+      claimUse: (holdId, kind, nowMs) => tx.claimUse(holdId, kind, nowMs),
+    }));
     // Our own change is in our view before the caller goes on (the notification may come later).
     await this.#feed.pull();
     return result;

@@ -108,6 +108,9 @@ test('every node lists every node\'s holds; the pending limit counts the whole c
     await svcB.hold(request('/b'), new AbortController().signal);
     const listed = (await svcA.listHolds(bob)).map((h) => h.path).sort();
     assert.equal(listed, ['/a', '/b']);
+    // The limits count other nodes' holds as this node's view knows them: once B's hold has reached
+    // A (by notification, milliseconds), a third is refused there.
+    for (let i = 0; i < 200 && a.backend.index.size.holds < 2; i++) await new Promise((r) => setTimeout(r, 10));
     try {
       await svcA.hold(request('/c'), new AbortController().signal);
       assert.unreachable('a third pending hold was accepted across two nodes');
