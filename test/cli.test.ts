@@ -50,7 +50,7 @@ test('--version prints regate\'s version, also when run inside another project (
   }
 });
 
-test('the npm package ships the runtime, policy, docs and licence, never tests or benchmarks', () => {
+test('the npm package ships the runtime, policy, docs and licence, never tests, benchmarks or source maps', () => {
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as [{ files: { path: string }[] }];
   const paths = packed.files.map((f) => f.path);
   for (const needed of ['dist/src/cli/main.js', 'rego/regate.rego', 'rego/cases/pci.json', 'rego/examples/score.json', 'wasm/pci.wasm', 'wasm/capabilities.json', 'bundles/pci.tar.gz', 'docs/config.md', 'README.md', 'LICENSE', 'package.json']) {
@@ -58,6 +58,8 @@ test('the npm package ships the runtime, policy, docs and licence, never tests o
   }
   const stray = paths.filter((p) => /^(test|bench|dist\/test|dist\/bench|src)\//.test(p));
   assert.equal(stray, [], 'no tests, benchmarks or TypeScript sources');
+  // Source maps point at src/, which is not shipped: they would be dead weight (a third of dist/src).
+  assert.equal(paths.filter((p) => p.endsWith('.map')), [], 'no source maps');
 });
 
 test('--json: a failing command prints {ok: false, code, message, exit_code} on stdout as well as the sentence on stderr', async () => {
