@@ -16,8 +16,8 @@ export function activate(engine: PolicyEngine): ActivePolicy {
 }
 
 /** What the operator changes when the bundle is refused at start, by the kind of refusal. */
-function policyFix(err: unknown): string {
-  if (err instanceof BundleSignatureError) return 'check policy.public_key_file (or policy.keys, key_id, scope) against the key that signed the bundle';
+function policyFix(err: unknown, keyFile: string | undefined): string {
+  if (err instanceof BundleSignatureError) return `check policy.public_key_file${keyFile ? ` (${keyFile})` : ''} (or policy.keys, key_id, scope) against the key that signed the bundle`;
   if (err instanceof BundleFetchError) return 'check policy.bundle and policy.service, or that the bundle server is up';
   if (/does not exist/.test((err as Error).message)) return 'fix policy.bundle, or build the bundle with `regate build`';
   if (/entrypoint/.test((err as Error).message)) return 'set policy.entrypoint to a rule the bundle was built for';
@@ -65,7 +65,7 @@ export async function watchPolicy(config: GatewayConfig, audit: AuditSink, logge
   } catch (err) {
     logger.log('error', 'policy bundle refused; the gateway does not start', { source, error: (err as Error).message });
     await record(null, (err as Error).message);
-    throw new StartupError(`policy bundle ${source} refused: ${(err as Error).message}; ${policyFix(err)}`, { cause: err });
+    throw new StartupError(`policy bundle ${source} refused: ${(err as Error).message}; ${policyFix(err, keyFile)}`, { cause: err });
   }
   await loaded(watcher.current(), watcher.status().origin);
   return { policy: { current: () => active.get(watcher.current())! }, watcher };

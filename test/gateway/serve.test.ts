@@ -61,6 +61,14 @@ test('no bundle public key: serve refuses to start (exit 2) naming the key, unle
   assert.match(tampered.stderr, /policy bundle .* refused/);
 });
 
+test('a public key file that is not a PEM key: serve refuses to start naming the file and the key to fix', async () => {
+  writeFileSync(join(dir, 'not-a-key.pem'), 'this is not a key\n');
+  const r = await runCli(['serve', '--config', configFile({ policy: { bundle: 'pci.tar.gz', public_key_file: 'not-a-key.pem' } })]);
+  assert.is(r.code, 1);
+  assert.match(r.stderr, /not a PEM public key/);
+  assert.match(r.stderr, /check policy\.public_key_file \(\S*not-a-key\.pem\)/);
+});
+
 test('REGATE_CONFIG stands in for --config; with neither, exit 2 naming both', async () => {
   const none = await runCli(['serve'], { env: { REGATE_CONFIG: '' } });
   assert.is(none.code, 2);
