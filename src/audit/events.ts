@@ -68,6 +68,12 @@ export interface AuthFailureEvent {
   client: string;
   route: string | null;
   reason: string;
+  /**
+   * The status the client was answered with (401, 400 for ambiguous credentials, 503 when the
+   * identity provider could not be asked): the refusal's one record is also its outcome. Absent
+   * from records written before regate recorded it.
+   */
+  status?: number;
 }
 
 export interface BundleEvent {

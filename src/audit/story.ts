@@ -71,7 +71,7 @@ export function storyLine(r: AuditRecord): string {
     case 'request.outcome':
       return `request ${e.request_id} answered ${e.status}${e.error ? ` (${e.error})` : ''}, ${e.bytes_in} bytes in, ${e.bytes_out} bytes out`;
     case 'auth.failure':
-      return `request ${e.request_id}: authentication refused (${e.reason})`;
+      return `request ${e.request_id}: authentication refused (${e.reason})${e.status === undefined ? '' : `, answered ${e.status}`}`;
     case 'hold.created':
       return `${e.hold_id} created for request ${e.request_id ?? '(not recorded)'}: ${e.detail}`;
     case 'hold.approval':

@@ -285,7 +285,7 @@ export class Gateway {
       x.outcome = 'unauthenticated';
       const failure = authFailure(err);
       // If the attempt cannot be recorded, nothing is served.
-      await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: x.route, reason: (err as { code?: string }).code ?? failure.error });
+      await this.#record({ type: 'auth.failure', request_id: x.id, client: x.client, route: x.route, reason: (err as { code?: string }).code ?? failure.error, status: failure.status });
       x.authAudited = true;
       throw failure;
     }

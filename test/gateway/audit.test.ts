@@ -52,6 +52,7 @@ test('every exchange is audited (decision before forwarding, outcome after), fai
     const failed = events.find((e) => e.type === 'auth.failure')!;
     assert.is(failed.request_id, bad.headers.get('x-request-id'));
     assert.is(failed.route, 'models');
+    assert.is(failed.status, 401, 'the refusal\'s one record says what the client was answered');
     for (const secret of [mo, sam, 'garbage.token.here', UPSTREAM_SECRET, '4539148803436467', '4539 1488 0343 6467']) {
       assert.not.ok(tail.stdout.includes(secret), `the audit log holds ${secret.slice(0, 12)}…`);
     }

@@ -120,7 +120,7 @@ test('SIGKILL under mixed load: every answer a client got, refusals included, ha
     const outcome = mine.find((e) => e.type === 'request.outcome');
     // A refused credential's one record is auth.failure; any other refusal was answered only
     // once its decision and outcome were durable; an answered 200 has at least its decision.
-    const kept = status === 401 ? mine.some((e) => e.type === 'auth.failure')
+    const kept = status === 401 ? mine.some((e) => e.type === 'auth.failure' && e.status === 401)
       : status >= 400 ? decision !== undefined && outcome?.status === status
         : decision !== undefined;
     if (!kept) lost.push(`${id} (${status}: ${mine.map((e) => e.type).join(', ') || 'nothing'})`);

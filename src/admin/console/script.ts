@@ -252,7 +252,7 @@ export const CONSOLE_JS = String.raw`'use strict';
       return e.decision.effect === 'hold' ? ', held as ' + e.approval : ', let through on ' + e.approval;
     };
     switch (e.type) {
-      case 'auth.failure': return 'Authentication refused: ' + e.reason + of(e.request_id);
+      case 'auth.failure': return 'Authentication refused: ' + e.reason + (e.status ? ', answered HTTP ' + e.status : '') + of(e.request_id);
       case 'request.decision': return 'Decision: ' + e.decision.effect + ' (' + e.decision.reason + ') for ' + (e.subject || 'an unauthenticated caller') + ', ' + e.method + ' ' + e.path + (e.route ? ' on route ' + e.route : '') + via() + of(e.request_id);
       case 'request.outcome': return 'Outcome: HTTP ' + e.status + ' after ' + e.duration_ms + ' ms' + (e.error ? ' (' + e.error + ')' : '') +
         (Object.keys(e.masked || {}).length ? ', masked ' + Object.keys(e.masked).map(function (k) { return e.masked[k] + ' ' + k; }).join(', ') : '') + of(e.request_id);
