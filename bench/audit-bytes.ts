@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, storeBytes } from '../src/audit/index.js';
+import { openStore, STORE_PAGE_SIZE, storeBytes, type Store } from '../src/audit/index.js';
 import { startDemoService } from '../src/demo/service.js';
 import { prepareRegate, startRegate } from './harness/regate.js';
 import { folderBytes } from './lib/folder-bytes.js';
@@ -72,10 +72,13 @@ export async function benchAuditBytes(): Promise<void> {
     } finally {
       await gw.stop();
     }
-    const { rows, fields, summary } = tally(join(setup.dir, 'state', 'audit'), sent, folderBytes(archiveDir));
+    const dir = join(setup.dir, 'state', 'audit');
+    const { rows, fields, summary } = tally(dir, sent, folderBytes(archiveDir));
+    const pages = await repackAll(dir, sent);
     report('audit-requests', [...statuses].map(([c, m]) => ({ class: c, sent: [...m.values()].reduce((a, b) => a + b, 0), statuses: [...m].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}×${n}`).join(' ') })));
     report('audit-bytes-by-event', rows, { summary });
     report('audit-bytes-by-field', fields);
+    report('audit-bytes-by-page-size', pages);
     process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}=${v}`).join('  ')}\n`);
   } finally {
     await demo.close();
@@ -173,5 +176,60 @@ function tally(dir: string, requests: number, archived: number) {
     return { rows, fields, summary };
   } finally {
     store.env.close();
+  }
+}
+
+/** Page sizes compared: LMDB's default on Linux (what stores made before had) and larger ones. */
+const PAGE_SIZES = [4096, 8192, 16384, 32768, 65536];
+/** Records a transaction when the same records are written again (the gateway's batches under load are of this order). */
+const BATCH = 16;
+
+/**
+ * The same stored records, checkpoints and frontiers written again, in the same order and in small
+ * transactions, into fresh stores of each page size: what the live store would occupy with it.
+ */
+async function repackAll(dir: string, requests: number): Promise<Row[]> {
+  const from = openStore(dir, { readOnly: true });
+  const rows: Row[] = [];
+  try {
+    let base = NaN;
+    for (const pageSize of PAGE_SIZES) {
+      const used = await repack(from, pageSize);
+      if (Number.isNaN(base)) base = used;
+      rows.push({ page_size: pageSize + (pageSize === STORE_PAGE_SIZE ? ' (new stores)' : ''), live_bytes: used, bytes_per_request: Math.round(used / requests), vs_4096: used / base });
+    }
+  } finally {
+    from.env.close();
+  }
+  return rows;
+}
+
+async function repack(from: Store, pageSize: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'regate-bench-repack-'));
+  const to = openStore(dir, { pageSizeBytes: pageSize, durability: 'commit' });
+  try {
+    if ((to.env.getStats() as { pageSize: number }).pageSize !== pageSize) throw new Error(`LMDB did not take page size ${pageSize}`);
+    let batch: Array<[number, Buffer]> = [];
+    const flush = async () => {
+      const put = batch;
+      batch = [];
+      await to.env.transaction(() => {
+        for (const [k, v] of put) void to.records.put(k, v, { append: true } as never); // as the writer does (src/audit/log.ts)
+      });
+    };
+    for (const { key, value } of from.records.getRange()) {
+      batch.push([key, Buffer.from(value)]);
+      if (batch.length === BATCH) await flush();
+    }
+    await flush();
+    await to.env.transaction(() => {
+      for (const { key, value } of from.checkpoints.getRange()) to.checkpoints.put(key, value);
+      for (const { key, value } of from.frontiers.getRange()) to.frontiers.put(key, Buffer.from(value));
+      for (const { key, value } of from.meta.getRange()) to.meta.put(key, value);
+    });
+    return storeBytes(to);
+  } finally {
+    await to.env.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }

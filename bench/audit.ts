@@ -16,15 +16,15 @@ import { body, decision, input } from './lib/audit-records.js';
 import { percentile, report, type Row } from './lib/report.js';
 
 const APPENDS = Number(process.env.AUDIT_BENCH_APPENDS ?? 20_000);
-/** Which parts to run (comma-separated): `bytes` (stored bytes per event type and request), `append` (append rate, record size, latency), `verify`; default all. */
-const PARTS = new Set((process.env.AUDIT_BENCH_PARTS ?? 'bytes,append,verify').split(','));
+/** Which parts to run (comma-separated): `bytes` (stored bytes per event type and request), `append` (append rate, record size, latency), `pages` (append rate by LMDB page size), `verify`; default all. */
+const PARTS = new Set((process.env.AUDIT_BENCH_PARTS ?? 'bytes,append,pages,verify').split(','));
 const CALLERS = 256;
 const root = mkdtempSync(join(tmpdir(), 'regate-bench-audit-'));
 const key = await loadOrCreateAuditKey(root);
 
 /** `appends` appends from `callers` concurrent callers, each awaiting its own; returns rate and per-append latencies. */
-async function run(dir: string, durability: Durability, callers: number, appends: number, withInput = true): Promise<{ rate: number; lat: Float64Array }> {
-  const log = await AuditLog.open({ dir, signingKey: key.privateKey, keyId: key.keyId, durability });
+async function run(dir: string, durability: Durability, callers: number, appends: number, withInput = true, pageSizeBytes?: number): Promise<{ rate: number; lat: Float64Array }> {
+  const log = await AuditLog.open({ dir, signingKey: key.privateKey, keyId: key.keyId, durability, ...(pageSizeBytes ? { pageSizeBytes } : {}) });
   const lat = new Float64Array(appends);
   let next = 0;
   const start = performance.now();
@@ -51,6 +51,7 @@ const MODES: Array<[Durability, string, string]> = [
 ];
 
 const ROUNDS = 2;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 try {
   if (PARTS.has('bytes')) await benchAuditBytes();
@@ -67,7 +68,6 @@ try {
       }
     }
     const rows: Row[] = [];
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const baseline = mean(results.get('fsync')!.rates);
     for (const [mode, sigkill, power] of MODES) {
       const { rates, lats } = results.get(mode)!;
@@ -98,6 +98,27 @@ try {
       latency.push({ durability: mode, in_flight: callers, appends_per_s: Math.round(rate), vs_256: rate / baseline, p50_ms: percentile(lat, 50), p90_ms: percentile(lat, 90), p99_ms: percentile(lat, 99) });
     }
     report('audit-decision-latency', latency);
+  }
+  if (PARTS.has('pages')) {
+    // What the store's page size costs the writer (the bytes it saves: part `bytes`): appends at the
+    // default durability, many in flight and one at a time, page sizes taking turns over rounds.
+    const pageRuns = new Map<string, { rates: number[]; lats: number[] }>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const pageSize of [4096, 16384, 32768]) {
+        for (const callers of [CALLERS, 1]) {
+          const { rate, lat } = await run(join(root, `page-${pageSize}-${callers}-${round}`), 'fsync', callers, Math.min(APPENDS, callers === 1 ? 1000 : APPENDS), true, pageSize);
+          const r = pageRuns.get(`${pageSize} ${callers}`) ?? { rates: [], lats: [] };
+          r.rates.push(rate);
+          r.lats.push(...lat);
+          pageRuns.set(`${pageSize} ${callers}`, r);
+        }
+      }
+    }
+    report('audit-append-by-page-size', [...pageRuns].map(([k, r]) => {
+      const [pageSize, callers] = k.split(' ').map(Number) as [number, number];
+      const lat = Float64Array.from(r.lats).sort();
+      return { page_size: pageSize, in_flight: callers, appends_per_s: Math.round(mean(r.rates)), vs_4096: mean(r.rates) / mean(pageRuns.get(`4096 ${callers}`)!.rates), p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99) };
+    }), { rounds: ROUNDS });
   }
   if (PARTS.has('verify')) await benchVerify();
 } finally {

@@ -5,7 +5,7 @@
  */
 export { AuditLog, type AuditLogOptions, type Sealed, type WitnessedCheckpoint } from './log.js';
 export type { Durability } from './store.js';
-export { openStore, storedCheckpoints, lastStoredCheckpoint, checkpointEnd, storeBytes, type Store, type StoredCheckpoint } from './store.js';
+export { openStore, storedCheckpoints, lastStoredCheckpoint, checkpointEnd, storeBytes, storePageSize, newStorePageSize, STORE_PAGE_SIZE, type Store, type StoredCheckpoint } from './store.js';
 export * from './events.js';
 export * from './errors.js';
 export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, statePublicKeyFiles, stateTrust, type TrustedKey } from './keys.js';

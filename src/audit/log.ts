@@ -16,7 +16,7 @@ import { hasSignature, validName } from './note.js';
 import type { TrustedKey } from './keys.js';
 import { VERSION } from '../util/index.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
-import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, openStore, storeBytes, storedCheckpoints, type Durability, type Store } from './store.js';
+import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, newStorePageSize, openStore, storeBytes, storePageSize, storedCheckpoints, type Durability, type Store } from './store.js';
 
 export interface AuditLogOptions {
   dir: string;
@@ -37,6 +37,8 @@ export interface AuditLogOptions {
   /** The most the log may occupy on disk; appends beyond it reject with AuditLogFullError (default 64 GiB). */
   mapSizeBytes?: number;
   durability?: Durability;
+  /** The LMDB page size of a store this creates (default newStorePageSize: 32 KiB, 4 KiB under a 256 MiB map); an existing store keeps its own. */
+  pageSizeBytes?: number;
   /** Defence in depth: every string of every event (values and keys) passes through it. */
   scrub?: Scrub;
   /**
@@ -83,8 +85,11 @@ interface OpenSegment {
 }
 
 const DEFAULT_MAP_SIZE = 64 * 2 ** 30;
-/** Kept free for checkpoints so a full log can still seal what it holds. */
-const SEAL_RESERVE = 256 * 1024;
+/**
+ * Kept free for checkpoints so a full log can still seal what it holds: a seal copies a few pages
+ * of each database on write, so the reserve is counted in pages (16), at least 256 KiB.
+ */
+const sealReserve = (pageSize: number) => Math.max(256 * 1024, 16 * pageSize);
 /** Estimated LMDB bytes per record beyond its own bytes (key, node header, page slack). */
 const RECORD_OVERHEAD = 64;
 
@@ -97,6 +102,7 @@ export class AuditLog {
   private readonly segmentRecords: number;
   private readonly scrub: Scrub | undefined;
   private readonly capBytes: number;
+  private readonly sealReserve: number;
   private nextSeq: number;
   private prevHash: string;
   private segment: OpenSegment;
@@ -129,7 +135,8 @@ export class AuditLog {
     this.key = opts.signingKey as KeyObject;
     this.segmentRecords = opts.segmentRecords ?? 10_000;
     this.scrub = opts.scrub;
-    this.capBytes = (opts.mapSizeBytes ?? DEFAULT_MAP_SIZE) - SEAL_RESERVE;
+    this.sealReserve = sealReserve(storePageSize(store));
+    this.capBytes = (opts.mapSizeBytes ?? DEFAULT_MAP_SIZE) - this.sealReserve;
     const last = lastStoredCheckpoint(store);
     const lastKey = lastRecordKey(store);
     const first = last && typeof last.checkpoint !== 'string' ? checkpointEnd(last.checkpoint) : 0;
@@ -162,7 +169,7 @@ export class AuditLog {
     try {
       mkdirSync(opts.dir, { recursive: true });
       ({ release: unlock, deadWriter } = lockWriter(opts.dir));
-      store = openStore(opts.dir, { durability: opts.durability, mapSizeBytes: Math.min(opts.mapSizeBytes ?? DEFAULT_MAP_SIZE, 2 ** 30) });
+      store = openStore(opts.dir, { durability: opts.durability, mapSizeBytes: Math.min(opts.mapSizeBytes ?? DEFAULT_MAP_SIZE, 2 ** 30), pageSizeBytes: opts.pageSizeBytes ?? newStorePageSize(opts.mapSizeBytes ?? DEFAULT_MAP_SIZE) });
     } catch (err) {
       unlock();
       if (err instanceof AuditWriteError) throw err;
@@ -263,7 +270,7 @@ export class AuditLog {
     }
     const { bytes, leaf } = encoded;
     if (this.usedBytes + (this.bytesSinceMeasure + bytes.length + RECORD_OVERHEAD) > this.capBytes && this.measure() + bytes.length + RECORD_OVERHEAD > this.capBytes) {
-      this.full = new AuditLogFullError(`the audit log at ${this.dir} is full: ${this.usedBytes} of ${this.capBytes + SEAL_RESERVE} bytes (mapSizeBytes) used; record ${this.nextSeq} was not written`);
+      this.full = new AuditLogFullError(`the audit log at ${this.dir} is full: ${this.usedBytes} of ${this.capBytes + this.sealReserve} bytes (mapSizeBytes) used; record ${this.nextSeq} was not written`);
       return Promise.reject(this.full);
     }
     this.full = null;
@@ -277,7 +284,11 @@ export class AuditLog {
     this.segment.count++;
     this.frontier.push(leaf);
     this.bytesSinceMeasure += bytes.length + RECORD_OVERHEAD;
-    const written = this.write(this.store.records.put(seq, bytes), `record ${seq}`);
+    // MDB_APPEND: record numbers only grow, so each goes at the end of the last leaf page, which
+    // LMDB then fills before starting the next (an ordinary put splits a full page in two and
+    // leaves both half empty); a number not past the last is refused, never written over one.
+    // (lmdb-js's put takes the options object as putSync does; its typings name only a version.)
+    const written = this.write(this.store.records.put(seq, bytes, { append: true } as never), `record ${seq}`);
     this.lastWrite = written.catch(() => undefined);
     if (this.segment.count >= this.segmentRecords) this.cut(true).catch(() => undefined);
     return written.then(() => ({ seq }));
@@ -329,7 +340,7 @@ export class AuditLog {
 
   /** How full the store is: the bytes its data occupies and the most it may (mapSizeBytes); refreshed by this call. */
   fill(): { usedBytes: number; capBytes: number } {
-    return { usedBytes: this.measure(), capBytes: this.capBytes + SEAL_RESERVE };
+    return { usedBytes: this.measure(), capBytes: this.capBytes + this.sealReserve };
   }
 
   /**
