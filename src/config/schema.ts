@@ -73,6 +73,9 @@ const route = obj(
     // Unset: after_commit for state-changing calls to the provider's management API, else overlap
     // (src/proxy/commit-order.ts, docs/config.md).
     forward: optional(oneOf(['overlap', 'after_commit'] as const)),
+    // This route's own audit.body_cap_bytes: e.g. smaller where the answers are bulk data whose
+    // full length and SHA-256 are evidence enough, larger where the text itself must be kept.
+    body_cap_bytes: optional(int({ min: 0, max: 1 << 20, unit: 'bytes of each masked body of this route kept in the audit log' })),
   },
 );
 

@@ -55,6 +55,8 @@ export class Gateway {
   readonly #answered = new WeakSet<Socket>();
   readonly #maxBody: number;
   readonly #bodyCap: number;
+  /** Routes with their own body cap (routes[].body_cap_bytes), by name; the others take #bodyCap. */
+  readonly #routeBodyCaps: Map<string, number>;
   readonly #logRequests: boolean;
   #inflight = 0;
   #draining = false;
@@ -72,6 +74,7 @@ export class Gateway {
     this.#upstreams = new Upstreams(opts.upstreams);
     this.#maxBody = opts.maxBodyBytes;
     this.#bodyCap = opts.bodyCapBytes;
+    this.#routeBodyCaps = new Map(opts.routes.flatMap((r) => (r.body_cap_bytes === undefined ? [] : [[r.name, r.body_cap_bytes] as const])));
     this.#logRequests = opts.logRequests ?? true;
     this.#limits = new IdentityLimits(opts.limits);
     this.#jsonMaxDepth = opts.limits.jsonMaxDepth;
@@ -356,7 +359,7 @@ export class Gateway {
 
   /** The decision record, durable before anything is enforced or forwarded; `body` is the masked request body. */
   async #recordDecision(x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, input: PolicyInput, body: string | null): Promise<void> {
-    await this.#record(decisionRecord(x, identity, upstream, decided, approval, input, body, this.#bodyCap));
+    await this.#record(decisionRecord(x, identity, upstream, decided, approval, input, body, this.#bodyCapOf(x)));
     x.recorded = true;
   }
 
@@ -464,7 +467,12 @@ export class Gateway {
       throw this.#upstreamFailure(upstream, err);
     }
     x.upstreamStatus = up.statusCode;
-    await sendResponse(x, res, up, maskService, decision.mask.response, unmaskable, this.#bodyCap, gone, (err) => this.#upstreamFailure(upstream, err));
+    await sendResponse(x, res, up, maskService, decision.mask.response, unmaskable, this.#bodyCapOf(x), gone, (err) => this.#upstreamFailure(upstream, err));
+  }
+
+  /** How much of each masked body of this exchange's route the audit log keeps. */
+  #bodyCapOf(x: Exchange): number {
+    return this.#routeBodyCaps.get(x.route) ?? this.#bodyCap;
   }
 
   /** An upstream fault as the client's error, counted in the metrics by kind. */

@@ -120,7 +120,7 @@ test('admin.console: the client id must be one of identity.audience (its ID toke
 test('an unknown key (a typo) is refused with the nearest key suggested and the known keys listed', async () => {
   const t = base();
   t.routes[1].path_prefx = '/x';
-  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream, unmaskable, forward\)/);
+  assert.match(await failure(t), /routes\[1\]\.path_prefx: unknown key; did you mean "path_prefix"\? \(known keys here: name, path_prefix, host, upstream, unmaskable, forward, body_cap_bytes\)/);
   const camel = base();
   camel.policy.publicKeyFile = 'k.pub';
   assert.match(await failure(camel), /policy\.publicKeyFile: unknown key; did you mean "public_key_file"\?/);
@@ -169,6 +169,17 @@ test('limits: a headers timeout longer than the request timeout, and a negative 
   assert.match(await failure(t), /limits\.headers_timeout_ms: expected at most request_timeout_ms \(1000\), got number 5000/);
   t.limits = { requests_per_second: -1 };
   assert.match(await failure(t), /limits\.requests_per_second: expected an integer from 0 to 1000000/);
+});
+
+test('routes[].body_cap_bytes: unset by default (audit.body_cap_bytes applies), 0 to 1 MiB taken, else refused naming the route key', async () => {
+  assert.is((await resolveConfig(join(dir, 'c.yaml'), base())).routes[0]!.body_cap_bytes, undefined);
+  const t = base();
+  t.routes[1].body_cap_bytes = 0;
+  assert.is((await resolveConfig(join(dir, 'c.yaml'), t)).routes[1]!.body_cap_bytes, 0);
+  for (const bad of [-1, 2 ** 20 + 1, 1.5, 'big']) {
+    t.routes[1].body_cap_bytes = bad;
+    assert.match(await failure(t), /routes\[1\]\.body_cap_bytes: expected an integer from 0 to 1048576/, String(bad));
+  }
 });
 
 test('audit.durability: fsync by default, commit on request, anything else refused by key', async () => {

@@ -150,6 +150,8 @@ export function testConfig(
     limits?: Partial<LimitsConfig>;
     reporting?: Pick<GatewayConfig, 'decision_logs' | 'status' | 'labels'>;
     chatUnmaskable?: 'refuse' | 'pass';
+    /** routes[].body_cap_bytes by route name. */
+    routeBodyCaps?: Record<string, number>;
   } = {},
 ): GatewayConfig {
   return {
@@ -167,12 +169,12 @@ export function testConfig(
         timeouts: { connect_ms: 1000, headers_ms: over.headersMs ?? 2000, body_ms: 5000 },
       },
     },
-    routes: [
+    routes: ([
       { name: 'fraud-model', path_prefix: '/v1/score', host: undefined, upstream: 'models', unmaskable: 'refuse' },
       { name: 'transactions', path_prefix: '/v1/transactions', host: undefined, upstream: 'models', unmaskable: 'refuse' },
       { name: 'chat', path_prefix: '/v1/chat', host: undefined, upstream: 'models', unmaskable: over.chatUnmaskable ?? 'refuse' },
       { name: 'models', path_prefix: '/v1/models', host: undefined, upstream: 'models', unmaskable: 'refuse' },
-    ],
+    ] as GatewayConfig['routes']).map((r) => (over.routeBodyCaps?.[r.name] === undefined ? r : { ...r, body_cap_bytes: over.routeBodyCaps[r.name] })),
     identity: {
       issuer: idp.issuer,
       audience: 'regate-test',
