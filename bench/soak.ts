@@ -4,8 +4,8 @@
  * (`--minutes`, `SOAK_MINUTES`; 10 by default). It samples the gateway's RSS and counts answers
  * by class. The point is not speed but survival: no crash, memory that levels off, and every good
  * request answered correctly while the bad ones are refused. The audit log runs its lifecycle as in
- * production, scaled down: segments of 1,000 records (or 2 s) copied to an archive folder, the live
- * store pruned back to `retain_live.bytes` (16 MiB); its size (regate_audit_store_bytes on /metrics)
+ * production, scaled down: segments of 500 records (or 2 s) copied to an archive folder, the live
+ * store pruned back to `retain_live.bytes` (4 MiB); its size (regate_audit_store_bytes on /metrics)
  * is sampled and must stay under retain_live plus LIVE_SLACK. Exits 1 on a crash, a lost good
  * request or a live store past that bound, so CI can run it.
  */
@@ -24,15 +24,20 @@ const minutes = Number(argMinutes > 0 ? process.argv[argMinutes + 1] : (process.
 if (!(minutes > 0)) throw new Error(`--minutes / SOAK_MINUTES must be a positive number, got ${minutes}`);
 const CLIENTS = 4;
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
-/** What the live store keeps (audit.retain_live.bytes). */
-const RETAIN_LIVE = 16 * 2 ** 20;
+/**
+ * What the live store keeps (audit.retain_live.bytes); segments sealed over RETAIN_LIVE_SECONDS ago
+ * leave too, so pruning happens within a minute even where a loaded machine serves too few
+ * requests to fill RETAIN_LIVE (CI's one-minute run).
+ */
+const RETAIN_LIVE = 4 * 2 ** 20;
+const RETAIN_LIVE_SECONDS = 20;
 /**
  * How far past RETAIN_LIVE the live store may go: it always keeps the newest sealed segment and the
  * open one, and a segment leaves only once the archive holds it and it was read back, which on a
- * loaded machine lags a few seconds behind the seals: 16 MiB is about eight segments of 1,000
- * records at the soak's ~1.5 KB a record plus LMDB's page slack, and what is left of the bound.
+ * loaded machine lags a few seconds behind the seals: 12 MiB is about twelve segments of 500
+ * records at the soak's ~2 KB a record.
  */
-const LIVE_SLACK = 16 * 2 ** 20;
+const LIVE_SLACK = 12 * 2 ** 20;
 
 interface Tally { sent: number; expected: number; unexpected: number; failed: number; statuses: Map<number, number> }
 type Outcome = { status: number; ok: boolean };
@@ -47,7 +52,7 @@ const setup = await prepareRegate(demo.url, {
   limits: { requests_per_second: 100000, burst: 100000, max_concurrent: 1000 },
   config: {
     admin: { host: '127.0.0.1', port: 0, metrics_public: true },
-    audit: { archive: { dir: archiveDir }, retain_live: { bytes: RETAIN_LIVE }, segment_records: 1000, segment_seconds: 2 },
+    audit: { archive: { dir: archiveDir }, retain_live: { bytes: RETAIN_LIVE, seconds: RETAIN_LIVE_SECONDS }, segment_records: 500, segment_seconds: 2 },
   },
 });
 const gw = await startRegate(setup, '0-1');
