@@ -5,7 +5,7 @@
  */
 export { AuditLog, type AuditLogOptions, type Sealed, type WitnessedCheckpoint } from './log.js';
 export type { Durability } from './store.js';
-export { openStore, storedCheckpoints, lastStoredCheckpoint, checkpointEnd, storeBytes, storePageSize, newStorePageSize, STORE_PAGE_SIZE, type Store, type StoredCheckpoint } from './store.js';
+export { openStore, storedCheckpoints, lastStoredCheckpoint, checkpointEnd, prunedThrough, storeBytes, storePageSize, newStorePageSize, STORE_PAGE_SIZE, type Store, type StoredCheckpoint } from './store.js';
 export * from './events.js';
 export * from './errors.js';
 export { loadOrCreateAuditKey, readTrustedKeys, keyIdOf, statePublicKeyFiles, stateTrust, type TrustedKey } from './keys.js';
@@ -23,5 +23,5 @@ export { rebuildInput, recordInput, UNREBUILT_REASONS, type RebuiltInput, type U
 export type { AuditArchive, ArchivedSegment, ArchiveEntry } from './archive.js';
 export { FolderArchive } from './archive-folder.js';
 export { Archiver, type ArchiverOptions, type ArchiverStats } from './archiver.js';
-export { archiveInput } from './sources.js';
+export { archiveInput, archiveOnlyInput } from './sources.js';
 export { LogReader, type LogSegment } from './log-reader.js';

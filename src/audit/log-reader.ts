@@ -133,7 +133,7 @@ export class LogReader {
   prunedHint(seq: number): string {
     const live = this.liveStart();
     if (this.archive || live.base < 0 || seq >= live.first) return '';
-    return ` (the live store was pruned through segment ${live.base}, record ${live.first - 1}: give --archive DIR, the audit.archive.dir, to read the records before it)`;
+    return ` (the live store was pruned through segment ${live.base}, record ${live.first - 1}: give --archive DIR (the audit.archive.dir) or --config FILE (the gateway's config) to read the records before it)`;
   }
 
   /** Record `seq`'s bytes, or null when neither place holds it. */

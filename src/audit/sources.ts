@@ -100,9 +100,43 @@ export function storeInput(store: Store): { input: Iterable<LogItem>; total: num
 }
 
 /**
+ * The archive's segments through segment `through`, in order, one read at a time. When its oldest
+ * segments expired (`audit.retain_archive`), it starts from the first one left, flagged so the
+ * verifier asks for the `segment.expired` records that explain the gap. Returns the number after
+ * the last segment yielded (null: none).
+ */
+async function* archivedItems(archive: AuditArchive, through: number): AsyncGenerator<LogItem, number | null> {
+  let next: number | null = null;
+  for await (const e of archive.list()) {
+    if (e.segment > through) break;
+    const seg = await archive.get(e.segment);
+    if (seg === null) continue;
+    const where = `${archive.where}, segment ${seg.segment}`;
+    if (next === null && seg.segment > 0) {
+      const base = seg.base && { segment: seg.segment - 1, checkpoint: { text: seg.base.checkpoint, where: `${where} (its base)` }, frontier: seg.base.frontier };
+      yield { kind: 'start', start: { firstSegment: seg.segment, where, base, expired: true } };
+    }
+    next = seg.segment + 1;
+    const entries = seg.records.map((bytes, i) => ({ bytes, where: `${where} line ${i + 2}` }));
+    yield { kind: 'segment', segment: { label: `segment ${seg.segment} (archived)`, number: seg.segment, checkpoint: { text: seg.checkpoint, where }, entries } };
+  }
+  return next;
+}
+
+/**
+ * A log as the archive alone holds it (the cluster store's copy of a node's log, read when the node
+ * is elsewhere or gone): every archived segment in order, streamed one at a time, so a year of
+ * archive verifies in flat memory and nothing is written to disk.
+ */
+export function archiveOnlyInput(archive: AuditArchive): LogInput {
+  return (async function* () {
+    yield* archivedItems(archive, Infinity);
+  })();
+}
+
+/**
  * The whole log: the archive's segments up to where the live store was pruned, then the live
- * store's. When the archive's oldest segments expired (`audit.retain_archive`), it starts from the
- * first one left, flagged so the verifier asks for the `segment.expired` records that explain the gap.
+ * store's (with the expiry flag of archivedItems when the archive starts late).
  */
 export function archiveInput(store: Store, archive: AuditArchive): { input: LogInput; total: number } {
   const live = storeInput(store);
@@ -110,19 +144,7 @@ export function archiveInput(store: Store, archive: AuditArchive): { input: LogI
   async function* input(): AsyncGenerator<LogItem> {
     let next: number | null = null;
     if (pruned >= 0) {
-      for await (const e of archive.list()) {
-        if (e.segment > pruned) break;
-        const seg = await archive.get(e.segment);
-        if (seg === null) continue;
-        const where = `${archive.where}, segment ${seg.segment}`;
-        if (next === null && seg.segment > 0) {
-          const base = seg.base && { segment: seg.segment - 1, checkpoint: { text: seg.base.checkpoint, where: `${where} (its base)` }, frontier: seg.base.frontier };
-          yield { kind: 'start', start: { firstSegment: seg.segment, where, base, expired: true } };
-        }
-        next = seg.segment + 1;
-        const entries = seg.records.map((bytes, i) => ({ bytes, where: `${where} line ${i + 2}` }));
-        yield { kind: 'segment', segment: { label: `segment ${seg.segment} (archived)`, number: seg.segment, checkpoint: { text: seg.checkpoint, where }, entries } };
-      }
+      next = yield* archivedItems(archive, pruned);
       if (next !== null && next <= pruned) {
         const which = next === pruned ? `segment ${next} is` : `segments ${next}..${pruned} are`;
         yield { kind: 'segment', segment: { label: `segment ${next}`, number: next, checkpoint: null, entries: [], missing: `${which} in neither the archive (${archive.where}) nor the live store, which was pruned through segment ${pruned}` } };

@@ -8,19 +8,21 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import {
-  AuditLog, AuditWriteError, archiveInput, FolderArchive, LogReader, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
+  AuditLog, AuditWriteError, archiveInput, LogReader, checkpointFile, exportSegments, loadOrCreateAuditKey, type ExportResult, fileInput, findExchange, openStore, parseVerifierKey, proveConsistency, proveInclusion,
   readTrustedKeys, statePublicKeyFiles, stateTrust, storeInput, storyLine, tailRecords, verifyConsistency, verifyInclusion, verifyLog, AuditReadError, type BodyCapture, type ConsistencyProof,
-  type AuditRecord, type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
+  type AuditArchive, type AuditRecord, type InclusionProof, type LegacyInclusionProof, type RequestDecisionEvent, type RequestOutcomeEvent, type Store, type TrustedKey, type VerifySummary, type Witness, verifierKey,
 } from '../audit/index.js';
 import { archiveTarget, describeVerdicts, exportArchive, verifyArchive } from './audit-cluster.js';
+import { applyConfig, openArchive, type LogLocation } from './audit-config.js';
 import { UsageError, VerificationFailed } from './exit.js';
 import { report, verdict } from './output.js';
 import { progress } from './progress.js';
 
-interface Where { dir?: string; state?: string; archive?: string }
+type Where = LogLocation;
 
 const where = <T>(y: Argv<T>) =>
   y
+    .option('config', { type: 'string', describe: "The gateway's config file (default $REGATE_CONFIG): its state folder (keys), audit.dir and archive (audit.archive.dir or the cluster store); flags win" })
     .option('dir', { type: 'string', describe: 'The audit log directory (LMDB)' })
     .option('state', { type: 'string', describe: 'A gateway state directory: the log is <state>/audit, the keys <state>/audit.pub*.pem' })
     .option('archive', { type: 'string', describe: "The archive folder (audit.archive.dir): read archive + live store as one log (segments pruned from the store are read there)" });
@@ -28,7 +30,7 @@ const where = <T>(y: Argv<T>) =>
 function logDir(a: Where): string {
   if (a.dir) return a.dir;
   if (a.state) return join(a.state, 'audit');
-  throw new UsageError('name the log with --dir DIR (or --state DIR)');
+  throw new UsageError('name the log with --config FILE (the gateway\'s config, or set REGATE_CONFIG), --dir DIR or --state DIR');
 }
 
 function keyFiles(a: Where & { key?: string[] }): string[] {
@@ -62,9 +64,21 @@ async function withStore<T>(a: Where, fn: (store: Store) => Promise<T> | T): Pro
   }
 }
 
-/** The log as one: the archive (--archive) up to where the store was pruned, then the store. */
+/** The store and the archive it was pruned to (--archive, or the --config's), open for `fn`. */
+function withArchive<T>(a: Where, fn: (store: Store, archive: AuditArchive | null) => Promise<T> | T): Promise<T> {
+  return withStore(a, async (store) => {
+    const opened = await openArchive(a, store);
+    try {
+      return await fn(store, opened.archive);
+    } finally {
+      await opened.close();
+    }
+  });
+}
+
+/** The log as one: the archive up to where the store was pruned, then the store. */
 function withReader<T>(a: Where, fn: (reader: LogReader) => Promise<T> | T): Promise<T> {
-  return withStore(a, (store) => fn(new LogReader(store, a.archive === undefined ? null : new FolderArchive(a.archive))));
+  return withArchive(a, (store, archive) => fn(new LogReader(store, archive)));
 }
 
 /** Reads a file the user named (`-` is stdin); a missing one is a usage error, not a crash. */
@@ -153,12 +167,11 @@ const verifyCommand: CommandModule<object, VerifyArgs> = {
         bar.done();
       }
     };
-    if (a.files && a.files.length > 0 && (a.dir || a.state)) throw new UsageError('verify either export files or a store (--dir/--state), not both');
+    if (a.files && a.files.length > 0 && (a.dir || (a.state && !a.stateFromConfig))) throw new UsageError('verify either export files or a store (--dir/--state), not both');
     if (a.archive !== undefined && a.files && a.files.length > 0) throw new UsageError('--archive goes with a store (--dir/--state), not export files');
-    const archive = a.archive === undefined ? null : new FolderArchive(a.archive);
     const result = a.files && a.files.length > 0
       ? await run(fileInput(a.files), false)
-      : await withStore(a, (store) => run(archive ? archiveInput(store, archive) : storeInput(store), true));
+      : await withArchive(a, (store, archive) => run(archive ? archiveInput(store, archive) : storeInput(store), true));
     // The verdict either way: on a fault, what it is and how far the log checked out before it.
     if (!result.ok) return verdict(a.json, '', { fault: result.fault, ...result.summary }, `audit log is NOT intact: ${result.fault.message}`);
     report(a.json, describe(result.summary), { ...result.summary });
@@ -298,8 +311,8 @@ const verifyProofCommand: CommandModule<object, Where & { proof: string; key?: s
 /** Given a log too (--dir/--state), the proof's checkpoints must be the log's own of the same size. */
 async function compareWithLog(a: Where, keys: readonly TrustedKey[], checkpoints: readonly string[]): Promise<void> {
   if (!a.dir && !a.state) return;
-  await withStore(a, async (store) => {
-    const result = await verifyLog((a.archive === undefined ? storeInput(store) : archiveInput(store, new FolderArchive(a.archive))).input, { keys, fromGenesis: true, checkpoints });
+  await withArchive(a, async (store, archive) => {
+    const result = await verifyLog((archive ? archiveInput(store, archive) : storeInput(store)).input, { keys, fromGenesis: true, checkpoints });
     if (!result.ok) throw new VerificationFailed(`the proof does not match the log at ${store.dir}: ${result.fault.message}`);
   });
 }
@@ -367,12 +380,17 @@ const tailCommand: CommandModule<object, Where & { from?: number; follow: boolea
     }),
 };
 
-/** Input the user named that cannot be read (no log there, no key file) is a usage error: exit 2, not 1. */
-function readErrorsAreUsage<T>(cmd: CommandModule<object, T>): CommandModule {
+/**
+ * Input the user named that cannot be read (no log there, no key file) is a usage error: exit 2,
+ * not 1. The log's place is taken from --config (or REGATE_CONFIG, except for verify-proof, which
+ * reads a log only when one is named) before the command runs.
+ */
+function readErrorsAreUsage<T>(cmd: CommandModule<object, T>, opts: { env: boolean } = { env: true }): CommandModule {
   return {
     ...cmd,
     handler: async (a) => {
       try {
+        await applyConfig(a as LogLocation, opts.env);
         await cmd.handler(a as never);
       } catch (err) {
         throw err instanceof AuditReadError ? new UsageError(err.message, { cause: err }) : err;
@@ -390,7 +408,7 @@ export const auditCommand: CommandModule = {
       .command(readErrorsAreUsage(verifyCommand))
       .command(readErrorsAreUsage(exportCommand))
       .command(readErrorsAreUsage(proveCommand))
-      .command(readErrorsAreUsage(verifyProofCommand))
+      .command(readErrorsAreUsage(verifyProofCommand, { env: false }))
       .command(readErrorsAreUsage(replayCommand))
       .command(readErrorsAreUsage(tailCommand))
       .command(readErrorsAreUsage(keyCommand))

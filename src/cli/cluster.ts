@@ -5,20 +5,24 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { clusterStatus, formatStatus, migrate, openPool, type ClusterPostgresOptions } from '../cluster-store/index.js';
-import { ConfigError, loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, type GatewayConfig } from '../config/index.js';
 import { UsageError } from './exit.js';
 import { report, verdict } from './output.js';
 
 interface Args { config: string; json?: boolean }
 
-export async function postgresOf(file: string): Promise<ClusterPostgresOptions> {
-  let config;
+/** The gateway config in `file`; one that cannot be read or is not valid is a usage error naming the file and key. */
+export async function gatewayConfigOf(file: string): Promise<GatewayConfig> {
   try {
-    config = await loadConfig(file);
+    return await loadConfig(file);
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message, { cause: err });
     throw err;
   }
+}
+
+export async function postgresOf(file: string): Promise<ClusterPostgresOptions> {
+  const config = await gatewayConfigOf(file);
   if (!config.cluster) throw new UsageError(`${file} has no \`cluster.postgres\` section: this gateway runs alone on LMDB and has no cluster store`);
   return config.cluster.postgres;
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { AuditLog, Frontier, loadOrCreateAuditKey, storedCheckpoints, type AuditEvent, type AuditLogOptions, type Store } from '../../src/audit/index.js';
+import { Archiver, AuditLog, Frontier, loadOrCreateAuditKey, prunedThrough, storedCheckpoints, type AuditArchive, type AuditEvent, type AuditLogOptions, type Store } from '../../src/audit/index.js';
 import { canonicalJson } from '../../src/audit/canonical.js';
 import { signNoteCheckpoint } from '../../src/audit/checkpoint.js';
 import { leafHash } from '../../src/audit/merkle.js';
@@ -71,5 +71,24 @@ export async function rewriteHistory(store: Store, key: KeyObject, seq: number, 
       await store.checkpoints.put(end.segment, signNoteCheckpoint(end.origin, i + 1, frontier.root()!, key));
       await store.frontiers.put(end.segment, frontier.encode());
     }
+  }
+}
+
+/**
+ * Writes `segments` sealed segments of 10 records (`event(i)`, default sample records) to `log` through an archiver to `archive`
+ * that prunes at once (retain_live 0), then closes the log. Returns how far the live store was
+ * pruned and the archiver's last error.
+ */
+export async function writeArchived(log: AuditLog, archive: AuditArchive, segments: number, event: (i: number) => AuditEvent = sampleEvent): Promise<{ pruned: number; error: string | null }> {
+  const archiver = await Archiver.start(log, archive, { retainLive: { seconds: 0 }, intervalMs: 3_600_000 });
+  try {
+    for (let s = 0; s < segments; s++) {
+      for (let i = s * 10; i < s * 10 + 10; i++) await log.append(event(i));
+      await log.seal();
+    }
+    await archiver.kick();
+    return { pruned: prunedThrough(log.reader), error: archiver.stats().last_error };
+  } finally {
+    await log.close();
   }
 }
