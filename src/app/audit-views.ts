@@ -27,6 +27,9 @@ function matches(r: AuditRecord, q: AuditQuery): boolean {
   );
 }
 
+/** How far a record's time may run ahead of its segment's sealing time (clock steps, several processes). */
+const SEALED_SLACK_MS = 60_000;
+
 async function withStore<T>(dir: string, fn: (store: Store) => T | Promise<T>): Promise<T> {
   const store = openStore(dir, { readOnly: true });
   try {
@@ -47,11 +50,14 @@ export type Trust = () => Promise<{ keys: TrustedKey[]; candidates: TrustedKey[]
  */
 export function auditViews(dir: string, trust: Trust, archive: AuditArchive | null = null): AuditViews {
   return {
+    // Newest first across the live store and the archive; a `from` time skips archived segments
+    // sealed (with a minute's slack for clocks) before it without reading them.
     search: (q) =>
-      withStore(dir, (store) => {
+      withStore(dir, async (store) => {
         const out: AuditRecordView[] = [];
-        for (const { value } of store.records.getRange({ reverse: true })) {
-          const r = parseRecord(value);
+        const sealedFrom = q.fromMs === undefined ? undefined : q.fromMs - SEALED_SLACK_MS;
+        for await (const { bytes } of new LogReader(store, archive).newestFirst(sealedFrom === undefined ? {} : { sealedFrom })) {
+          const r = parseRecord(bytes);
           if (typeof r !== 'string' && matches(r, q)) out.push(view(r));
           if (out.length >= q.limit) break;
         }

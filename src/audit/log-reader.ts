@@ -96,6 +96,32 @@ export class LogReader {
     for (const { key, value } of this.store.records.getRange({ start: Math.max(from, live.first) })) yield { seq: key, bytes: value };
   }
 
+  /**
+   * Every record, newest first: the live store's (a reverse cursor), then the archived segments'
+   * from the newest down (for a search that stops at its limit, most often inside the live store:
+   * the archive is listed only when the walk reaches it). `sealedFrom` (ms): archived segments
+   * sealed before it, and all older ones, are skipped, since their records are older still.
+   */
+  async *newestFirst(opts: { sealedFrom?: number } = {}): AsyncGenerator<{ seq: number; bytes: Buffer }> {
+    const live = this.liveStart();
+    for (const { key, value } of this.store.records.getRange({ reverse: true })) {
+      if (key < live.first) break;
+      yield { seq: key, bytes: value };
+    }
+    if (!this.archive || live.base < 0) return;
+    const archived: number[] = [];
+    for await (const e of this.archive.list()) {
+      if (e.segment > live.base) break;
+      if (opts.sealedFrom !== undefined && Date.parse(e.sealedAt) < opts.sealedFrom) archived.length = 0;
+      else archived.push(e.segment);
+    }
+    for (let i = archived.length - 1; i >= 0; i--) {
+      const s = await this.archive.get(archived[i]!);
+      if (s === null) continue;
+      for (let j = s.records.length - 1; j >= 0; j--) yield { seq: s.first + j, bytes: s.records[j]! };
+    }
+  }
+
   /** The leaf hashes of records `a..b-1`. */
   async leaves(a: number, b: number): Promise<Buffer[]> {
     const out: Buffer[] = [];
