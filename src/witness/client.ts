@@ -46,6 +46,11 @@ interface Target extends WitnessState {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** What a tlog-witness status without a body means (transparency-dev's witness sends none). */
+const BARE_STATUS: Record<number, string> = {
+  422: ' (the checkpoint does not extend the one it cosigned: the consistency proof fails or the same size has another root; this log forked or was rewritten)',
+};
+
 /** After one submission: cosigned, the witness's size learnt (submit again now), refused (wait for the next checkpoint), or retry later. */
 type Outcome = 'done' | 'learnt' | 'refused' | 'retry';
 
@@ -188,7 +193,9 @@ export class WitnessSubmitter {
       return 'refused';
     }
     if (status !== 200) {
-      t.last_error = `the witness answered ${status}: ${body.trim().slice(0, 200)}`;
+      // transparency-dev's witness answers its refusals with a bare status: the protocol's meaning is said instead.
+      const said = body.trim() ? `: ${body.trim().slice(0, 200)}` : BARE_STATUS[status] ?? '';
+      t.last_error = `the witness answered ${status}${said}`;
       return status >= 500 ? 'retry' : 'refused';
     }
     const lines = signatureLines(body);
