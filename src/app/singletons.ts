@@ -87,7 +87,10 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
     throw new StartupError(`cannot start decision logs or status reports: ${(err as Error).message}`, { cause: err });
   }
   const targets = config.audit.witnesses ?? [];
-  const witnesses = targets.length === 0 ? null : new WitnessSubmitter(audit, targets, { quorum: config.audit.witness_quorum ?? targets.length });
+  const witnesses = targets.length === 0 ? null : new WitnessSubmitter(audit, targets, {
+    quorum: config.audit.witness_quorum ?? targets.length,
+    onRefused: (w, treeSize) => logger.log('error', 'audit witness refused a checkpoint: this log may have been rolled back or forked', { witness: w.name, url: w.url, tree_size: treeSize, reason: w.last_error }),
+  });
   const authenticator = createAuthenticator(identityOptions(config.identity, opts.jwks));
   let holds: HoldService;
   let cluster: ClusterNode | null = null;

@@ -24,6 +24,8 @@ export interface WitnessState {
   /** The largest tree size it has cosigned for this log, as far as the gateway knows. */
   cosigned_size: number;
   failures: number;
+  /** Checkpoints it refused (a fork, a rollback, a proof it rejects) since the gateway started. */
+  refusals: number;
   last_error: string | null;
 }
 
@@ -61,6 +63,11 @@ export interface SubmitterOptions {
   timeoutMs?: number;
   /** How long closing the log waits for its last checkpoint's cosignatures (default 2000 ms). */
   closeWaitMs?: number;
+  /**
+   * Told of each refusal as it happens: a witness refusing a checkpoint is the alarm that this log
+   * was rolled back or forked, so it must reach the operator's log, not only the lag gauge.
+   */
+  onRefused?: (witness: WitnessState, treeSize: number) => void;
 }
 
 export class WitnessSubmitter {
@@ -75,7 +82,7 @@ export class WitnessSubmitter {
       const parsed = parseVerifierKey(w.public_key);
       if (typeof parsed === 'string') throw new WitnessConfigError(`witness ${w.url}: ${parsed}`);
       if (parsed.type !== 0x04) throw new WitnessConfigError(`witness ${w.url}: its public_key must be a cosignature key (type 0x04)`);
-      return { url: w.url.replace(/\/+$/, ''), name: parsed.name, key: parsed.key, cosigned_size: 0, failures: 0, last_error: null, known: null, running: false, timer: undefined };
+      return { url: w.url.replace(/\/+$/, ''), name: parsed.name, key: parsed.key, cosigned_size: 0, failures: 0, refusals: 0, last_error: null, known: null, running: false, timer: undefined };
     });
     if (opts.quorum < 1 || opts.quorum > this.targets.length) throw new WitnessConfigError(`the witness quorum ${opts.quorum} must be between 1 and the number of witnesses (${this.targets.length})`);
     log.onSeal((s) => this.submit(s));
@@ -101,7 +108,7 @@ export class WitnessSubmitter {
     return {
       quorum: this.opts.quorum, witnessed_size: witnessed, sealed_size: sealed, lag_records: Math.max(0, sealed - witnessed),
       lag_seconds: waiting.length === 0 ? 0 : (Date.now() - Math.min(...waiting)) / 1000,
-      witnesses: this.targets.map(({ url, name, cosigned_size, failures, last_error }) => ({ url, name, cosigned_size, failures, last_error })),
+      witnesses: this.targets.map(({ url, name, cosigned_size, failures, refusals, last_error }) => ({ url, name, cosigned_size, failures, refusals, last_error })),
     };
   }
 
@@ -140,9 +147,16 @@ export class WitnessSubmitter {
       // Until the newest checkpoint is cosigned: a 409 that teaches the witness's size is retried at
       // once (a few times), a success moves on to a checkpoint sealed meanwhile.
       for (let learnt = 0; !this.closed && this.latest && t.cosigned_size < this.latest.size && learnt < 3; ) {
+        const submitted = this.latest.size;
         outcome = await this.attempt(t, this.latest);
         if (outcome === 'learnt') learnt++;
-        else if (outcome !== 'done') break;
+        else if (outcome !== 'done') {
+          if (outcome === 'refused') {
+            t.refusals++;
+            this.opts.onRefused?.({ url: t.url, name: t.name, cosigned_size: t.cosigned_size, failures: t.failures, refusals: t.refusals, last_error: t.last_error }, submitted);
+          }
+          break;
+        }
       }
     } finally {
       t.running = false;

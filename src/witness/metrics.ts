@@ -20,6 +20,9 @@ export function witnessMetrics(lag: WitnessLag): string {
     '# HELP regate_audit_witness_failures Consecutive failed submissions to each witness.',
     '# TYPE regate_audit_witness_failures gauge',
     ...lag.witnesses.map((w) => `regate_audit_witness_failures{witness="${label(w.name)}"} ${w.failures}`),
+    '# HELP regate_audit_witness_refusals_total Checkpoints each witness refused since start (a fork or rollback of this log, or a proof it rejects): alert on any.',
+    '# TYPE regate_audit_witness_refusals_total counter',
+    ...lag.witnesses.map((w) => `regate_audit_witness_refusals_total{witness="${label(w.name)}"} ${w.refusals}`),
   ];
   return lines.join('\n') + '\n';
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { AuditLog, checkpointEnd, lastStoredCheckpoint, openStore, readTrustedKeys, storeInput, verifyLog, verifierKey, parseVerifierKey, type Witness, type VerifyResult } from '../../src/audit/index.js';
-import { WitnessSubmitter } from '../../src/witness/index.js';
+import { WitnessSubmitter, witnessMetrics } from '../../src/witness/index.js';
 import { cliPath, runCli } from '../helpers/cli.js';
 import { fixture, openLog, rewriteHistory, sampleEvent, type Fixture } from '../audit/helpers.js';
 
@@ -133,11 +133,18 @@ test('a consistent rewrite with the real key is caught by the witnesses, cosigna
   assert.is(r.ok ? '' : r.fault.message, "segment 0's checkpoint (tree size 10) is not the one witness witness.test/w1 cosigned: the log was rewritten at or before record 9");
   // Shown to the witness, the rewrite is refused and an alarm recorded.
   const log = await AuditLog.open({ dir, signingKey: f.key.privateKey, keyId: f.key.keyId, segmentRecords: 10 });
-  const submitter = new WitnessSubmitter(log, [{ url: w1.url, public_key: w1.vkey }], { quorum: 1, retryBaseMs: 50 });
+  const told: [string, number, string | null][] = [];
+  const submitter = new WitnessSubmitter(log, [{ url: w1.url, public_key: w1.vkey }], { quorum: 1, retryBaseMs: 50, onRefused: (w, size) => told.push([w.name, size, w.last_error]) });
   await log.append(sampleEvent(27));
   await log.seal();
   assert.not.ok(await submitter.settled(1500));
   assert.match(submitter.lag().witnesses[0]!.last_error ?? '', 'the witness answered 422: the consistency proof does not verify');
+  // The refusal is told as it happens (the gateway logs it at error level) and counted for /metrics.
+  assert.is(told.length, 1);
+  assert.equal(told[0]!.slice(0, 2), ['witness.test/w1', 28]);
+  assert.match(told[0]![2] ?? '', 'the consistency proof does not verify');
+  assert.is(submitter.lag().witnesses[0]!.refusals, 1);
+  assert.match(witnessMetrics(submitter.lag()), 'regate_audit_witness_refusals_total{witness="witness.test/w1"} 1');
   await submitter.close();
   await log.close();
   const alarms = (await (await request(`${w1.url}/alarms`)).body.text()).trim().split('\n').map((l) => JSON.parse(l));
