@@ -75,7 +75,8 @@ function hasherFor(store: Store, size: number, end: number): RangeHasher {
 
 /** The log's checkpoint of tree size `size`, or the first one after `seq` when `seq` is given, with the segment's first record. */
 async function findCheckpoint(reader: LogReader, want: { size?: number; seq?: number }): Promise<{ key: number; text: string; checkpoint: AnyCheckpoint; start: number } | null> {
-  for await (const s of reader.segments()) {
+  // The segment ending at tree size `size` holds record size - 1: start there, not at the archive's beginning.
+  for await (const s of reader.segments(want.seq ?? Math.max(0, want.size! - 1))) {
     if (typeof s.checkpoint === 'string') throw new AuditReadError(`the checkpoint of segment ${s.segment} in ${reader.where} is not a checkpoint: ${s.checkpoint}`);
     if (want.size !== undefined ? s.end === want.size : want.seq! < s.end && want.seq! >= s.first) return { key: s.segment, text: s.text, checkpoint: s.checkpoint, start: s.first };
   }

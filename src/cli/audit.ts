@@ -238,7 +238,7 @@ interface ProveArgs extends Where { seq?: number; consistency?: string[]; checkp
 /** OLD or NEW of `prove --consistency`: a checkpoint file, or a tree size whose checkpoint the log (archive included) holds. */
 async function checkpointArg(reader: LogReader, arg: string): Promise<string> {
   if (/^\d+$/.test(arg)) {
-    for await (const s of reader.segments()) if (typeof s.checkpoint !== 'string' && s.end === Number(arg)) return s.text;
+    for await (const s of reader.segments(Math.max(0, Number(arg) - 1))) if (typeof s.checkpoint !== 'string' && s.end === Number(arg)) return s.text;
     throw new UsageError(`the audit log at ${reader.where} has no checkpoint of tree size ${arg}`);
   }
   return readCheckpoint(arg);

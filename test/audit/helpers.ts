@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { Archiver, AuditLog, Frontier, loadOrCreateAuditKey, prunedThrough, storedCheckpoints, type AuditArchive, type AuditEvent, type AuditLogOptions, type Store } from '../../src/audit/index.js';
+import { Archiver, AuditLog, FolderArchive, Frontier, LogReader, loadOrCreateAuditKey, prunedThrough, storedCheckpoints, type AuditArchive, type AuditEvent, type LogSegment, type AuditLogOptions, type Store } from '../../src/audit/index.js';
 import { canonicalJson } from '../../src/audit/canonical.js';
 import { signNoteCheckpoint } from '../../src/audit/checkpoint.js';
 import { leafHash } from '../../src/audit/merkle.js';
@@ -90,5 +90,21 @@ export async function writeArchived(log: AuditLog, archive: AuditArchive, segmen
     return { pruned: prunedThrough(log.reader), error: archiver.stats().last_error };
   } finally {
     await log.close();
+  }
+}
+
+/** The reader before the archive index: every walk starts at the archive's first segment (the baseline of the index's test and bench). */
+export class LinearReader extends LogReader {
+  override segments(): AsyncGenerator<LogSegment> {
+    return super.segments(0);
+  }
+}
+
+/** A folder archive that counts its segment reads. */
+export class CountingArchive extends FolderArchive {
+  gets = 0;
+  override get(segment: number) {
+    this.gets++;
+    return super.get(segment);
   }
 }
