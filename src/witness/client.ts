@@ -53,6 +53,9 @@ const BARE_STATUS: Record<number, string> = {
   422: ' (the checkpoint does not extend the one it cosigned: the consistency proof fails or the same size has another root; this log forked or was rewritten)',
 };
 
+/** What a witness's state shows outside the submitter (lag, /metrics, the refusal callback). */
+const stateOf = ({ url, name, cosigned_size, failures, refusals, last_error }: WitnessState): WitnessState => ({ url, name, cosigned_size, failures, refusals, last_error });
+
 /** After one submission: cosigned, the witness's size learnt (submit again now), refused (wait for the next checkpoint), or retry later. */
 type Outcome = 'done' | 'learnt' | 'refused' | 'retry';
 
@@ -108,7 +111,7 @@ export class WitnessSubmitter {
     return {
       quorum: this.opts.quorum, witnessed_size: witnessed, sealed_size: sealed, lag_records: Math.max(0, sealed - witnessed),
       lag_seconds: waiting.length === 0 ? 0 : (Date.now() - Math.min(...waiting)) / 1000,
-      witnesses: this.targets.map(({ url, name, cosigned_size, failures, refusals, last_error }) => ({ url, name, cosigned_size, failures, refusals, last_error })),
+      witnesses: this.targets.map(stateOf),
     };
   }
 
@@ -153,7 +156,7 @@ export class WitnessSubmitter {
         else if (outcome !== 'done') {
           if (outcome === 'refused') {
             t.refusals++;
-            this.opts.onRefused?.({ url: t.url, name: t.name, cosigned_size: t.cosigned_size, failures: t.failures, refusals: t.refusals, last_error: t.last_error }, submitted);
+            this.opts.onRefused?.(stateOf(t), submitted);
           }
           break;
         }
