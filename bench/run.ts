@@ -125,6 +125,10 @@ const contenders: Contender[] = [
     id: 'regate-dense', label: '4 regate dense masking (20 PAN rows)', request: { path: '/v1/transactions?limit=20', method: 'GET' },
     start: (up) => regate(up, 'analyst'),
   },
+  // Dense masking before and after in one run (the masking rounds measure against an earlier build).
+  ...(baseline
+    ? [{ id: 'regate-dense-baseline', label: `4z regate dense masking, earlier build (${baseline})`, request: { path: '/v1/transactions?limit=20', method: 'GET' }, start: (up: string) => regate(up, 'analyst', 'baseline') }]
+    : []),
   {
     id: 'opa-rest', label: '5 bare proxy + opa run --server', request: score,
     start: async (up) => {

@@ -97,33 +97,38 @@ export function builtinPass(engine: RegexEngine, formats: Formats): Pass | null 
       return continues.some((c) => c(tail));
     },
     firstCandidate: firstBuiltinCandidate,
+    screen: (text, from, to) => firstBuiltinCandidate(text, from, to) >= 0,
   };
 }
 
 /**
- * Where the first match of a built-in detector could start in `text` at or after `from`, found in
- * one scan without RE2, or -1 when none can: track data and PANs need a run of 12+ digits (only
- * spaces and dashes between them); a cvv or expiry value needs 3+ digits and a label before it, and
+ * Where the first match of a built-in detector could start in `text` at or after `from` (and, with
+ * `limit`, ends before it), found in one scan without RE2, or -1 when none can: track data needs a
+ * run of 12+ digits directly followed by `=` or `^` (a card number alone is the PAN pass's, and
+ * needs no RE2 call here); a cvv or expiry value needs 3+ digits and a label before it, and
  * every label starts with one of ten letter triples (`labelStart`), none of them hex (so ids,
  * hashes and revisions are not labels). Any non-ASCII character counts as a possible label, since
  * case folding maps some (ſ, K) onto ASCII letters. The position is a lower bound, never past a
  * match: track data may begin two characters before its digits (`%B`, `;`), and a label whose
  * triple holds a folded letter (`cſc`) up to two before the character that flagged it.
  */
-function firstBuiltinCandidate(text: string, from: number): number {
+function firstBuiltinCandidate(text: string, from: number, limit = text.length): number {
   let digits = 0;
   let run = 0;
   let label = -1;
-  for (let i = from; i < text.length; i++) {
+  for (let i = from; i < limit; i++) {
     const c = text.charCodeAt(i);
     // One table load per character: this scan runs over every string the gateway masks or audits.
     // It stops as soon as a candidate could be complete: callers scan on from there after each match.
     switch (c < 128 ? CHAR_CLASS[c] : LABEL_FIRST) {
       case DIGIT:
-        if (++run >= 12) return Math.max(from, runStart(text, from, i) - 2);
+        run++;
         if (++digits >= 3 && label >= 0) return Math.max(from, label - 2);
         break;
-      case SEPARATOR:
+      case TRACK_SEPARATOR:
+        // Track data: 12+ digits right before its first field separator (`=`, or `^` after `%B`).
+        if (run >= 12) return Math.max(from, i - run - 2);
+        run = 0;
         break;
       case LABEL_FIRST:
         run = 0;
@@ -139,43 +144,31 @@ function firstBuiltinCandidate(text: string, from: number): number {
   return -1;
 }
 
-/**
- * Where the run of digits, spaces and dashes that ends at `i` begins, not before `from` (looked up
- * only once a run is long enough, so the scan itself need not track it).
- */
-function runStart(text: string, from: number, i: number): number {
-  while (i > from) {
-    const c = text.charCodeAt(i - 1);
-    if (c >= 128 || CHAR_CLASS[c] === OTHER || CHAR_CLASS[c] === LABEL_FIRST) break;
-    i--;
-  }
-  return i;
-}
-
 const OTHER = 0;
 const DIGIT = 1;
-/** Space and dash: allowed between the digits of a PAN or track. */
-const SEPARATOR = 2;
+/** `=` and `^`: what follows the digits of track 2 and track 1 data. */
+const TRACK_SEPARATOR = 2;
 /** The first letter of a label (c, s, e, v, g in either case); non-ASCII characters count too. */
 const LABEL_FIRST = 3;
 const CHAR_CLASS = (() => {
   const t = new Uint8Array(128).fill(OTHER);
   for (let c = 48; c <= 57; c++) t[c] = DIGIT;
-  t[32] = t[45] = SEPARATOR;
+  t[61] = t[94] = TRACK_SEPARATOR;
   for (const l of 'csevgCSEVG') t[l.charCodeAt(0)] = LABEL_FIRST;
   return t;
 })();
 
 /**
- * Whether a cvv or expiry label may start at `i`: cvv, cvc, cvn, cid, csc, car(d verification),
- * sec(urity code), exp, val(id thru), goo(d thru), in any case.
+ * Whether a cvv or expiry label may start at `i`: cvv, cvc, cvn, cid, csc, card v(erification),
+ * sec(urity code), exp, val(id thru), goo(d thru), in any case. `card` is read to its `v` (no
+ * letter of "card verification" has a non-ASCII case fold), so "card 4111…" is no label.
  */
 function labelStart(text: string, i: number): boolean {
   const b = text.charCodeAt(i + 1) | 32;
   const c = text.charCodeAt(i + 2) | 32;
   switch (text.charCodeAt(i) | 32) {
     case 0x63: // c
-      return b === 0x76 ? c === 0x76 || c === 0x63 || c === 0x6e : (b === 0x69 && c === 0x64) || (b === 0x73 && c === 0x63) || (b === 0x61 && c === 0x72);
+      return b === 0x76 ? c === 0x76 || c === 0x63 || c === 0x6e : (b === 0x69 && c === 0x64) || (b === 0x73 && c === 0x63) || (b === 0x61 && c === 0x72 && cardV(text, i + 3));
     case 0x73: // s
       return b === 0x65 && c === 0x63;
     case 0x65: // e
@@ -187,6 +180,13 @@ function labelStart(text: string, i: number): boolean {
     default:
       return false;
   }
+}
+
+/** `d`, an optional space, `_` or `-`, then `v`, from `i`: the rest of "card v" (any case). */
+function cardV(text: string, i: number): boolean {
+  if ((text.charCodeAt(i) | 32) !== 0x64) return false;
+  const s = text.charCodeAt(i + 1);
+  return ((s === 0x20 || s === 0x5f || s === 0x2d ? text.charCodeAt(i + 2) : s) | 32) === 0x76;
 }
 
 function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; resume: number } {
@@ -288,6 +288,43 @@ function keyLabel(key: string): 'cvv' | 'expiry' | null {
     if (EXPIRY_WORDS.includes(tail)) return 'expiry';
   }
   return null;
+}
+
+/**
+ * Whether the key spelled by [from, to) of `text` (a JSON key's source, no escapes in it) could give
+ * its value a cvv or expiry context, told without slicing it out: `keyLabel` needs a trailing run of
+ * its words to spell a label, so its letters and digits, lower-cased, must end in a label's. A
+ * necessary condition only (`xcvv` passes it); the JSON screen sends such documents to the walk.
+ */
+export function keyMayNameLabel(text: string, from: number, to: number, formats: Formats): boolean {
+  if (!formats.cvv && !formats.expiry) return false;
+  let end = to;
+  while (end > from && !isAsciiAlnum(text.charCodeAt(end - 1))) end--;
+  if (end === from) return false;
+  // Digits already have the 0x20 bit; letters get it: lower case.
+  const candidates = KEY_WORDS_BY_LAST[text.charCodeAt(end - 1) | 32];
+  if (!candidates) return false;
+  words: for (const w of candidates) {
+    let j = end - 1;
+    for (let k = w.length - 2; k >= 0; k--) {
+      let c: number;
+      do {
+        if (j <= from) continue words;
+        c = text.charCodeAt(--j);
+      } while (!isAsciiAlnum(c));
+      if ((c | 32) !== w.charCodeAt(k)) continue words;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** The label words by their last character (lower case): a key is compared with a few at most. */
+const KEY_WORDS_BY_LAST: (string[] | undefined)[] = [];
+for (const w of [...CVV_WORDS, ...EXPIRY_WORDS]) (KEY_WORDS_BY_LAST[w.charCodeAt(w.length - 1)] ??= []).push(w);
+
+function isAsciiAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122);
 }
 
 const EXPIRY_WHOLE = new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`);

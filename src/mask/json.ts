@@ -8,15 +8,24 @@
  */
 import { contextValue, keyContext } from './detectors.js';
 import { applyFormat, FULL_MASK } from './format.js';
+import { jsonMayMask } from './json-screen.js';
 import { applyEdits, parseJsonSource, type Edit, type JsonNode } from './json-source.js';
 import { matched, START, step, type PathState } from './json-path.js';
 import { addCount, type MaskCounts } from './pass.js';
 import { maskText, type MaskPlan } from './plan.js';
 
-/** A JSON text masked without loss (`json` false: it was not JSON, and was masked as text). */
+/**
+ * A JSON text masked without loss (`json` false: it was not JSON, and was masked as text). The
+ * screen (json-screen.ts) answers most bodies, those that cannot hold anything to mask, in one scan.
+ */
 export function maskJsonText(plan: MaskPlan, text: string): { text: string; counts: MaskCounts; json: boolean } {
+  if (plan.empty || !jsonMayMask(plan, text)) return { text, counts: {}, json: true };
+  return maskJsonWalk(plan, text);
+}
+
+/** The walk the screen stands in for: parse the source, mask every key and leaf (tests compare the two). */
+export function maskJsonWalk(plan: MaskPlan, text: string): { text: string; counts: MaskCounts; json: boolean } {
   const counts: MaskCounts = {};
-  if (plan.empty) return { text, counts, json: true };
   const root = parseJsonSource(text);
   if (!root) {
     const r = maskText(plan, text);

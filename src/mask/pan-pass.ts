@@ -48,6 +48,7 @@ export function panPass(engine: RegexEngine, mode: PanMode, format: MaskFormat):
     context: CONTEXT + 2,
     decide: (text, m) => decideWindow(text, m.start, mode, format),
     firstCandidate: firstRun,
+    screen: (text, from, to) => firstRun(text, from, to, false) >= 0,
     resumesInside: (text, p) => p > 0 && isRunChar(text, p) && isRunChar(text, p - 1),
     holdFrom,
   };
@@ -129,10 +130,11 @@ function holdFrom(text: string, from: number): number {
 
 /**
  * The JavaScript scan: where the first run of 12+ digits with single separators starts in [from,
- * limit), or -1; when cut short by `limit` inside a run, where that run began (callers look on
- * from there). One table-free scan; RE2 answers the same question past SCAN_AHEAD.
+ * limit), or -1; when cut short by `limit` inside a run (`cut`: the text goes on past it), where
+ * that run began (callers look on from there). One table-free scan; RE2 answers the same question
+ * past SCAN_AHEAD.
  */
-function firstRun(text: string, from: number, limit = text.length): number {
+function firstRun(text: string, from: number, limit = text.length, cut = limit < text.length): number {
   let digits = 0;
   let start = -1;
   let sep = false;
@@ -150,5 +152,5 @@ function firstRun(text: string, from: number, limit = text.length): number {
     }
   }
   // Cut short by `limit`: where the run still open there began (past the limit: not found).
-  return digits > 0 && limit < text.length ? start : -1;
+  return digits > 0 && cut ? start : -1;
 }

@@ -98,21 +98,44 @@ export interface PanSpan {
  */
 export function pansStartingIn(text: string, from: number, to: number, mode: PanMode, found: (span: PanSpan) => void): void {
   const min = mode === 'pan_any' ? PAN_ANY_MIN_DIGITS : PAN_MIN_DIGITS;
+  const positions = POSITIONS;
   for (let a = Math.max(0, from); a < to; a++) {
     if (!isDigit(text, a) || (a > 0 && isWordChar(text, a - 1))) continue;
-    const positions: number[] = [];
-    let digits = '';
+    // Luhn for every length at once: `even` doubles the digits at even offsets from `a`, `odd` those
+    // at odd ones; a run of n digits doubles those whose offset has n's parity. Only a run that
+    // passes is spelled out as a string for the issuer table (one in ten).
+    let n = 0;
+    let even = 0;
+    let odd = 0;
     let j = a;
-    while (positions.length < PAN_MAX_DIGITS) {
-      positions.push(j);
-      digits += text[j];
-      const next = j + 1;
-      if (positions.length >= min && !isWordChar(text, next) && isPanDigits(digits, mode)) {
-        found({ start: a, end: next, digits: positions.slice() });
+    for (;;) {
+      const d = text.charCodeAt(j) - 48;
+      const twice = d > 4 ? d * 2 - 9 : d * 2;
+      if ((n & 1) === 0) {
+        even += twice;
+        odd += d;
+      } else {
+        even += d;
+        odd += twice;
       }
+      positions[n++] = j;
+      const next = j + 1;
+      if (n >= min && ((n & 1) === 0 ? even : odd) % 10 === 0 && !isWordChar(text, next) && isPanDigits(spell(text, positions, n), mode)) {
+        found({ start: a, end: next, digits: Array.from(positions.subarray(0, n)) });
+      }
+      if (n >= PAN_MAX_DIGITS) break;
       if (isDigit(text, next)) j = next;
       else if (isSeparator(text, next) && isDigit(text, next + 1)) j = next + 1;
       else break;
     }
   }
+}
+
+/** Where the digits of the run being walked stand (one walk at a time: `found` gets a copy). */
+const POSITIONS = new Int32Array(PAN_MAX_DIGITS);
+
+function spell(text: string, positions: Int32Array, n: number): string {
+  let digits = '';
+  for (let k = 0; k < n; k++) digits += text[positions[k]!];
+  return digits;
 }

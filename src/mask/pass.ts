@@ -36,6 +36,12 @@ export interface Pass {
    */
   firstCandidate?(text: string, from: number): number;
   /**
+   * Whether [from, to) of `text`, masked as a text of its own, could hold a match: the same test
+   * as `firstCandidate`, bounded, so a JSON body can be screened string by string in its source
+   * without slicing a string out of it (json-screen.ts). Undefined: it may (no cheap way to tell).
+   */
+  screen?(text: string, from: number, to: number): boolean;
+  /**
    * Whether the search position `p` lies inside something the pass decides piece by piece (a long
    * digit run): the next candidate is then `p` itself, found or not by the pattern.
    */

@@ -7,6 +7,7 @@
  * HTTP client accepts identity, and it saves a compression pass per response. Asking the upstream
  * for identity instead is a good optimisation the gateway may add, but cannot be relied on.
  */
+import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { MaskBodyError } from './errors.js';
@@ -63,9 +64,11 @@ class Utf8Text {
  * Throws MaskBodyError when the first chunk of an identity-encoded body shows it is binary (see
  * Utf8Text): the gateway asks before it sends the status, so it can still answer 502.
  */
-export function assertText(first: Uint8Array): void {
+export function assertText(first: Uint8Array, valid = isUtf8(first)): void {
   const head = first.subarray(0, SNIFF_BYTES);
   if (head.includes(0)) throw new MaskBodyError('the body holds NUL bytes: binary data cannot be masked');
+  // A chunk that is UTF-8 throughout has a head that is (no decoder built for the common case).
+  if (valid) return;
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
   } catch (err) {
@@ -89,10 +92,18 @@ export function createResponseMasker(plan: MaskPlan, contentEncoding?: string, o
 export function maskBody(plan: MaskPlan, body: Uint8Array, options: MaskerOptions = {}): { body: Buffer; counts: MaskCounts } {
   const counts: MaskCounts = {};
   const masker = textMasker(plan, counts, options);
-  const utf8 = new Utf8Text();
-  const text = utf8.write(body) + utf8.end();
-  return { body: Buffer.from(masker.push(text) + masker.end(), 'utf8'), counts };
+  const valid = isUtf8(body);
+  if (body.length > 0) assertText(body, valid);
+  // One whole decode is what the stream's decoder gives chunk by chunk; the decoder is shared, as
+  // a call without `stream` starts and ends its own state.
+  const text = WHOLE_BODY.decode(body);
+  const out = masker.push(text) + masker.end();
+  // Valid UTF-8 decodes and encodes back to the same bytes: an unchanged text is the body as it came.
+  if (valid && out === text) return { body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength), counts };
+  return { body: Buffer.from(out, 'utf8'), counts };
 }
+
+const WHOLE_BODY = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function decoderFor(encoding: string | undefined): Transform | undefined {
   const e = (encoding ?? '').trim().toLowerCase();

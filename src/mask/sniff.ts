@@ -19,9 +19,13 @@ export type BodyKind = 'sse' | 'json' | 'text';
 
 /** The kind of a body that begins with `head`, or undefined while more characters could change it. */
 export function sniff(head: string, final: boolean): BodyKind | undefined {
-  const s = head.replace(/^[\ufeff \t\r\n]+/, '');
+  // Leading BOM and white space skipped by index: this runs on every string the audit log stores.
+  let i = 0;
+  for (let c = head.charCodeAt(0); c === 0xfeff || c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a; c = head.charCodeAt(++i));
+  const first = head[i];
+  if (first === '{' || first === '[') return 'json';
+  const s = i === 0 ? head : head.slice(i);
   if (s === '') return final ? 'text' : undefined;
-  if (s[0] === '{' || s[0] === '[') return 'json';
   if (SSE_OPENING.test(s)) return 'sse';
   // `dat` may yet be `data:`; a field name alone on its line is a field too (handled above).
   if (!final && SSE_FIELDS.some((f) => f.startsWith(s))) return undefined;

@@ -116,7 +116,7 @@ test('the prefilter never points past a match: RE2 asked from its position finds
   const pass = ALL.passes[0]!;
   const piece = fc.oneof(
     fc.stringMatching(/^[0-9 -]{1,20}$/),
-    fc.constantFrom('cvv', 'CVC2', 'cid', 'csc', 'cſc', 'ſec', 'security code', 'expiry', 'EXP', 'valid thru', 'good thru', 'Card Verification', 'ſ', 'K', ':', '=', '"', '/', '^', ';', '%B', 'B', '4111 1111 1111 1111', '12/29'),
+    fc.constantFrom('cvv', 'CVC2', 'cid', 'csc', 'cſc', 'ſec', 'security code', 'expiry', 'EXP', 'valid thru', 'good thru', 'Card Verification', 'card', 'CARD_', 'card-v', 'ſ', 'K', ':', '=', '"', '/', '^', ';', '%B', 'B', '4111 1111 1111 1111', '411111111111', '12/29'),
     fc.stringMatching(/^[0-9a-f]{1,12}$/),
     fc.string({ maxLength: 6 }),
     fc.string({ unit: 'grapheme', maxLength: 3 }),
@@ -139,12 +139,25 @@ test('the prefilter never points past a match: RE2 asked from its position finds
     }),
     { numRuns: 5000 },
   );
+  // The bounded form the JSON screen uses: a piece of a text read alone.
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 10 }).map((xs) => xs.join('')), fc.nat(), fc.nat(), (s, a, b) => {
+      const [from, to] = [a % (s.length + 1), b % (s.length + 1)].sort((x, y) => x - y) as [number, number];
+      if (!pass.screen!(s, from, to)) assert.is(pass.pattern.next(s.slice(from, to), 0), null, `screened out ${JSON.stringify(s.slice(from, to))}`);
+    }),
+    { numRuns: 5000 },
+  );
   assert.ok(skipped > 500, 'the prefilter does rule texts out');
   assert.ok(moved > 500, 'the prefilter does move RE2 past text that cannot hold a candidate');
   assert.is(pass.firstCandidate!('3f1b2c4d-5e6f-4a0b-9c1d-2e3f4a5b6c7d', 0), -1);
-  const pan = 'order #12345; 4111 1111 1111 1111';
-  const at = pass.firstCandidate!(pan, 0);
-  assert.ok(at <= pan.indexOf('4111') && at >= pan.indexOf(';') - 2, `a PAN run, less the two characters a track may start with (${at})`);
+  // A card number alone is the PAN pass's: no RE2 call here. Track data is a candidate from two
+  // characters before its digits (`%B`, `;`).
+  assert.is(pass.firstCandidate!('order #12345; 4111 1111 1111 1111', 0), -1);
+  assert.is(pass.firstCandidate!('card 4111 1111 1111 1111 on file', 0), -1, '"card" alone is no label');
+  const track = 'order #12345; 4111111111111111=25121010000000000';
+  const at = pass.firstCandidate!(track, 0);
+  assert.is(at, track.indexOf('4111') - 2, `a track, less the two characters it may start with (${at})`);
+  assert.ok(pass.pattern.next(track, at)!.start >= at);
   assert.is(pass.firstCandidate!('ok 123 then cvv: 999', 0), 'ok 123 then '.length - 2, 'the label, less two');
 });
 

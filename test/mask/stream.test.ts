@@ -146,6 +146,22 @@ test('maskBody gives, in one call, the bytes and counts the streaming masker giv
   );
 });
 
+test('maskBody: an unchanged body goes out as its bytes; a stray invalid byte after the first KB becomes U+FFFD, as streamed', async () => {
+  const plan = PLANS[0]!;
+  const clean = Buffer.from('\ufeff{"id":"txn_01","score":0.12,"note":"é😀"}');
+  const r = maskBody(plan, clean);
+  assert.ok(r.body.equals(clean));
+  assert.equal(r.counts, {});
+  for (const tail of ['{"ok":1}', '{"p":"4111 1111 1111 1111"}']) {
+    const body = Buffer.concat([Buffer.from(' '.repeat(1100)), Buffer.from(tail.slice(0, 3)), Buffer.from([0xff, 0xc3]), Buffer.from(tail.slice(3))]);
+    const whole = maskBody(plan, body);
+    const streamed = await through(plan, 'application/json', body, undefined, 7);
+    assert.is(whole.body.toString('utf8'), streamed.text);
+    assert.ok(whole.body.equals(Buffer.from(streamed.text, 'utf8')), 'the same bytes');
+    assert.ok(whole.body.toString('utf8').includes('\ufffd'));
+  }
+});
+
 test('response masker: JSON bodies parsed (paths apply), gzip and br decoded, identity out', async () => {
   const plan = compileMaskPlan([{ detector: 'pan', format: 'last4' }, { path: '$.card.cvv' }]);
   const value = { card: { number: 4111111111111111, cvv: '123' }, note: 'é😀 5500 0000 0000 0004' };

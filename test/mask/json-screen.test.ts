@@ -1,0 +1,92 @@
+/**
+ * The JSON screen (json-screen.ts) stands in for the walk when it says a body cannot change: over
+ * random JSON (digit-heavy strings, card numbers in every grouping, big integers, labels and
+ * label-named keys, escapes that spell digits, separators and quotes, near-JSON that is not), the
+ * screened masking gives exactly the walk's output and counts, for every detector mix and format.
+ * And it does screen: most clean documents never reach the walk.
+ */
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileMaskPlan, maskJsonText, type MaskPlan } from '../../src/mask/index.js';
+import { maskJsonWalk } from '../../src/mask/json.js';
+import { jsonMayMask } from '../../src/mask/json-screen.js';
+import { issuerDigitsArb, printedPanArb, textArb } from './arbitraries.js';
+
+/** JSON.stringify, then some characters spelled as \u escapes (digits, separators, letters). */
+const escapeSome = (s: string, mask: number) => JSON.stringify(s).replace(/[0-9 \-.a-z]/g, (c, i: number) => ((mask >> (i % 30)) & 1 ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c));
+const labelled = fc.constantFrom('cvv: 123', 'CVC2=9999', 'security code is 042', 'expiry 12/29', 'exp: 1 / 2031', 'valid thru 07-27', 'card verification 123', 'Card_Verification: 321', 'card 123', '%B4111111111111111^DOE/J^2512101', ';4111111111111111=25121010000000000?', 'id 12345', 'txn_01', 'fraud-v3', '0.12', '123', ' 0427 ', '12/29', '7 / 2031');
+const plainArb = fc.oneof(textArb, labelled, printedPanArb, fc.stringMatching(/^[a-z_]{0,8}\d{0,14}$/));
+const stringArb = fc.tuple(plainArb, fc.oneof(fc.constant(0), fc.nat())).map(([s, mask]) => escapeSome(s, mask));
+const keyArb = fc.oneof(stringArb, fc.tuple(fc.constantFrom('cvv', 'cardCvv', 'card_cvv2', 'Expiry', 'exp', 'exp_date', 'valid-thru', 'xcvv', 'score', 'id', 'last4', 'model', 's-ecurity code'), fc.oneof(fc.constant(0), fc.nat())).map(([k, mask]) => escapeSome(k, mask)));
+const numberArb = fc.oneof(issuerDigitsArb, issuerDigitsArb.map((d) => `-${d}`), fc.constantFrom('0', '-0.5', '1e400', '123', '4321', '123.5', '0123', '12.5e3', '6548686408882000464', '4111111111111111.0', '4111111111111111e0', '1E+5'), fc.integer().map(String));
+/** Values a cvv or expiry key masks by itself. */
+const contextValueArb = fc.constantFrom('123', '"0427"', '" 123 "', '"12/29"', '"1 / 2031"', '4321');
+const ws = fc.constantFrom('', ' ', '\n  ', '\t');
+
+const docArb: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({
+  v: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    stringArb,
+    numberArb,
+    fc.constantFrom('true', 'false', 'null'),
+    fc.tuple(ws, fc.array(fc.tuple(tie('v'), ws), { maxLength: 4 })).map(([w, items]) => `[${w}${items.map(([d, w2]) => d + w2).join(',')}]`),
+    fc.tuple(ws, fc.array(fc.tuple(keyArb, fc.oneof(tie('v'), contextValueArb), ws), { maxLength: 4 })).map(([w, entries]) => `{${w}${entries.map(([k, d, w2]) => `${k}${w2}:${d}`).join(',')}}`),
+  ),
+})).v;
+/** Documents, and near-documents with one character dropped or doubled (mostly not JSON). */
+const srcArb = fc.oneof(
+  { weight: 4, arbitrary: docArb },
+  docArb.chain((d) => fc.nat(d.length).map((i) => d.slice(0, i) + d.slice(i + 1))),
+  docArb.chain((d) => fc.nat(d.length).map((i) => d.slice(0, i) + d.slice(i, i + 1) + d.slice(i))),
+);
+
+const PLANS: Record<string, MaskPlan> = {
+  'every card detector, last4': compileMaskPlan([{ detector: 'pan', format: 'last4' }, { detector: 'cvv', format: 'full' }, { detector: 'track', format: 'full' }, { detector: 'expiry', format: 'full' }]),
+  'pan, full': compileMaskPlan([{ detector: 'pan', format: 'full' }]),
+  'pan_any, first6last4': compileMaskPlan([{ detector: 'pan_any', format: 'first6last4' }]),
+  'cvv and expiry only': compileMaskPlan([{ detector: 'cvv' }, { detector: 'expiry', format: 'last4' }]),
+  'track only': compileMaskPlan([{ detector: 'track' }]),
+};
+
+for (const [name, plan] of Object.entries(PLANS)) {
+  test(`screened JSON masking is the walk's, byte for byte and count for count (${name})`, () => {
+    let screened = 0;
+    fc.assert(
+      fc.property(srcArb, (src) => {
+        const walk = maskJsonWalk(plan, src);
+        if (!jsonMayMask(plan, src)) {
+          screened++;
+          assert.is(walk.text, src, `screened out, but the walk changes ${JSON.stringify(src)}`);
+          assert.equal(walk.counts, {});
+          assert.ok(walk.json, 'screened out, but not JSON');
+        }
+        assert.equal(maskJsonText(plan, src), walk);
+      }),
+      { numRuns: 1500 },
+    );
+    assert.ok(screened > 100, `the screen does answer documents alone (${screened} of 1500)`);
+  });
+}
+
+test('what the screen answers alone, and what goes to the walk', () => {
+  const plan = PLANS['every card detector, last4']!;
+  const clean = ['{"id":"txn_01","score":0.12,"decision":"approve","model":"fraud-v3","card":{"brand":"visa","last4":"1111"}}', '[1, 2.5e10, "card 1234", "\\n\\u00e9"]', '"just text"', '12345678901'];
+  for (const src of clean) assert.not.ok(jsonMayMask(plan, src), src);
+  const walked = [
+    '{"p":"4111 1111 1111 1111"}', // a card number
+    '{"p":4111111111111111}', // as a number
+    '{"p":"\\u0034111 1111 1111 1111"}', // spelled with an escape
+    '{"cvv":"1"}', // a key naming a context
+    '{"s-ecurity code":1}', // a key whose words spell one
+    '{"note":"cvv: 123"}', // a label and its value
+    '{"p": 4111111111111111', // not JSON: masked as text
+    '{"a":"cvv"} "x": 123', // not JSON either
+  ];
+  for (const src of walked) assert.ok(jsonMayMask(plan, src), src);
+  // Path rules and custom detectors always walk: the screen cannot vouch for them.
+  assert.ok(jsonMayMask(compileMaskPlan([{ path: '$.id' }]), '{"id":1}'));
+  assert.ok(jsonMayMask(compileMaskPlan([{ detector: 'acct' }], [{ name: 'acct', pattern: 'A\\d{3}' }]), '{"id":1}'));
+});
+
+test.run();
