@@ -12,7 +12,7 @@ import { revisionKeeper } from './what-if.js';
 
 /** A loaded bundle as the pipeline uses it; its masker compiles the bundle's custom detectors now. */
 export function activate(engine: PolicyEngine): ActivePolicy {
-  return { revision: engine.revision, evaluate: (input) => engine.evaluate(input), masker: bundleMasker(engine.customDetectors) };
+  return { revision: engine.revision, evaluate: (input) => engine.evaluate(input), evaluateJson: (json) => engine.evaluateJson(json), masker: bundleMasker(engine.customDetectors) };
 }
 
 /** What the operator changes when the bundle is refused at start, by the kind of refusal. */

@@ -19,7 +19,7 @@ export { exportSegments, type ExportResult } from './export.js';
 export { consistencyNodes, proveInclusion, proveConsistency, verifyInclusion, verifyConsistency, type InclusionProof, type LegacyInclusionProof, type ConsistencyProof } from './proof.js';
 export { findExchange, tailRecords } from './query.js';
 export { requestStory, storyLine } from './story.js';
-export { rebuildInput, recordInput, UNREBUILT_REASONS, type RebuiltInput, type UnrebuiltReason } from './recorded-input.js';
+export { rebuildInput, recordInput, serialiseInput, UNREBUILT_REASONS, type RebuiltInput, type SerialisedInput, type UnrebuiltReason } from './recorded-input.js';
 export type { AuditArchive, ArchivedSegment, ArchiveEntry } from './archive.js';
 export { FolderArchive } from './archive-folder.js';
 export { Archiver, type ArchiverOptions, type ArchiverStats } from './archiver.js';

@@ -5,8 +5,8 @@
  * Card data never reaches them unmasked: bodies pass the card rules whatever the decision says.
  */
 import type { ServerResponse } from 'node:http';
-import { captureBody, recordInput, type DecisionEffect, type RequestDecisionEvent, type RequestOutcomeEvent } from '../audit/index.js';
-import type { Identity, MaskRule, PolicyInput } from '../contract/index.js';
+import { captureBody, type DecisionEffect, type RequestDecisionEvent, type RequestOutcomeEvent } from '../audit/index.js';
+import type { Identity, MaskRule } from '../contract/index.js';
 import { errorFields, type HttpError } from './errors.js';
 import type { Exchange, RefusalFacts } from './exchange.js';
 import { scrubPath } from './log.js';
@@ -38,11 +38,12 @@ export function holdSummary(policy: ActivePolicy, method: string, path: string, 
 
 /**
  * The policy's decision on an exchange, with the input it was decided on (`policy diff` decides it
- * again); `body` is the masked request body, kept up to `bodyCap` bytes. `approval` is the hold id
+ * again): `policyInput` is the recorded text serialised with the text the policy evaluated
+ * (`serialiseInput`); `body` is the masked request body, kept up to `bodyCap` bytes. `approval` is the hold id
  * of a held request, or the hold or grant id that let this one through.
  */
 export function decisionRecord(
-  x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, input: PolicyInput, body: string | null, bodyCap: number,
+  x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, policyInput: string, body: string | null, bodyCap: number,
 ): RequestDecisionEvent {
   return {
     type: 'request.decision',
@@ -57,7 +58,7 @@ export function decisionRecord(
     decision: { ...decided, policy_revision: x.revision },
     approval,
     request_body: body === null ? null : captureBody(body, bodyCap),
-    policy_input: recordInput(input),
+    policy_input: policyInput,
   };
 }
 

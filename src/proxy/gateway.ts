@@ -13,7 +13,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { AuditEvent, DecisionEffect } from '../audit/index.js';
+import { serialiseInput, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { Approval, Decision, HoldSpec, Identity, PolicyInput } from '../contract/index.js';
 import { refuseRepeatedCredentials } from '../identity/index.js';
 import {
@@ -216,23 +216,25 @@ export class Gateway {
       grants: holds.grantsFor(identity, route.name),
       nowMs: Date.now(),
     });
+    // Serialised once: the policy evaluates `evaluated`, the decision record keeps `recorded` (body null).
+    const inputJson = serialiseInput(input);
     const policy = this.services.policy.current();
     x.revision = policy.revision;
     const shadowFacts = { request_id: x.id, subject: identity.sub, route: route.name };
     let decision: Decision;
     try {
-      decision = this.#decide(x, policy, input);
+      decision = this.#decide(x, policy, inputJson.evaluated);
     } catch (err) {
       const reason = (err as PolicyFailed).message;
       this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });
-      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, null, input, raw === null ? null : auditBody(policy, [], raw));
+      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, null, inputJson.recorded, raw === null ? null : auditBody(policy, [], raw));
       throw err;
     }
     this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
     const auditedBody = raw === null ? null : auditBody(policy, decision.mask.request, raw);
     const record: RecordDecision = (effect, reason, approvalId) =>
-      this.#recordDecision(x, identity, route.upstream, { effect, reason, rules: decision.rules ?? [] }, approvalId, input, auditedBody);
+      this.#recordDecision(x, identity, route.upstream, { effect, reason, rules: decision.rules ?? [] }, approvalId, inputJson.recorded, auditedBody);
 
     if (decision.hold) {
       if (!(await this.#hold(x, policy, decision.hold, { identity, heldTarget, bodySha256, raw }, record, gone))) return;
@@ -358,8 +360,8 @@ export class Gateway {
   }
 
   /** The decision record, durable before anything is enforced or forwarded; `body` is the masked request body. */
-  async #recordDecision(x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, input: PolicyInput, body: string | null): Promise<void> {
-    await this.#record(decisionRecord(x, identity, upstream, decided, approval, input, body, this.#bodyCapOf(x)));
+  async #recordDecision(x: Exchange, identity: Identity, upstream: string, decided: RecordedDecision, approval: string | null, policyInput: string, body: string | null): Promise<void> {
+    await this.#record(decisionRecord(x, identity, upstream, decided, approval, policyInput, body, this.#bodyCapOf(x)));
     x.recorded = true;
   }
 
@@ -395,10 +397,10 @@ export class Gateway {
     );
   }
 
-  #decide(x: Exchange, policy: ActivePolicy, input: PolicyInput): Decision {
+  #decide(x: Exchange, policy: ActivePolicy, inputJson: string): Decision {
     const t0 = performance.now();
     try {
-      return policy.evaluate(input);
+      return policy.evaluateJson(inputJson);
     } catch (err) {
       x.outcome = 'error';
       throw new PolicyFailed(err);

@@ -23,6 +23,8 @@ export interface ActivePolicy {
   readonly revision: string;
   /** Throws on any policy fault. */
   evaluate(input: PolicyInput): Decision;
+  /** The same for an input already serialised (`serialiseInput`'s `evaluated`), which the decision record shares. */
+  evaluateJson(json: string): Decision;
   readonly masker: MaskService;
 }
 

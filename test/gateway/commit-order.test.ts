@@ -10,22 +10,17 @@
  * bundle; only the audit log's acknowledgement of `request.decision` is held at a gate the test
  * opens (or fails), which is what a slow or broken disk looks like from the gateway.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { activate, bundleOptions, gatewayOptions, openSingletons, serverLimits } from '../../src/app/index.js';
 import type { AuditEvent } from '../../src/audit/index.js';
 import { createServer } from 'node:http';
 import type { GatewayConfig } from '../../src/config/index.js';
-import { loadBundle } from '../../src/policy/index.js';
-import { createGatewayServer, Gateway, Logger, type AuditSink } from '../../src/proxy/index.js';
+import type { AuditSink } from '../../src/proxy/index.js';
 import { forwardsAfterCommit } from '../../src/proxy/commit-order.js';
 import { listen } from '../../src/util/index.js';
-import { close, LogSink, startIdp, testConfig, UpstreamDouble, type IdpDouble } from './harness.js';
+import { close, startIdp, startInProcess, UpstreamDouble, type IdpDouble } from './harness.js';
 
 /** The real audit log, with `request.decision` acknowledgements held at a gate while it is shut. */
 class GatedAudit implements AuditSink {
@@ -83,29 +78,9 @@ interface Rig {
 }
 
 async function start(adjust?: (c: GatewayConfig) => void, idp?: IdpDouble): Promise<Rig> {
-  idp ??= await startIdp();
-  const upstream = await new UpstreamDouble().start();
-  const stateDir = mkdtempSync(join(tmpdir(), 'regate-commit-order-'));
-  const config = testConfig(idp, upstream.url, { stateDir });
-  adjust?.(config);
-  const logger = new Logger(new LogSink(), 'info');
-  const shared = await openSingletons(config, logger, {});
-  const audit = new GatedAudit(shared.audit);
-  const policy = activate(await loadBundle(config.policy.bundle, await bundleOptions(config)));
-  const gateway = new Gateway({ authenticator: shared.authenticator, audit, policy: { current: () => policy }, holds: shared.holds, logger }, gatewayOptions(config));
-  const server = createGatewayServer(gateway, serverLimits(config));
-  const url = await listen(server, '127.0.0.1', 0);
-  return {
-    url, idp, upstream, audit,
-    stop: async () => {
-      await close(server);
-      await gateway.close();
-      await shared.close(true);
-      await upstream.stop();
-      await idp.stop();
-      rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
+  let audit!: GatedAudit;
+  const rig = await startInProcess({ audit: (real) => (audit = new GatedAudit(real)) }, adjust, idp);
+  return { ...rig, audit };
 }
 
 /** A request whose response is reported the moment its first byte (the status line) arrives. */

@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { DEFAULT_LIMITS, type GatewayConfig, type LimitsConfig } from '../../src/config/index.js';
-import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
-import { startGateway, type RunningGateway } from '../../src/app/index.js';
+import { DEFAULT_BUNDLE, loadBundle } from '../../src/policy/index.js';
+import { activate, bundleOptions, gatewayOptions, openSingletons, serverLimits, startGateway, type RunningGateway } from '../../src/app/index.js';
+import { createGatewayServer, Gateway, Logger, type ActivePolicy, type AuditSink } from '../../src/proxy/index.js';
+import { listen } from '../../src/util/index.js';
 
 export function listenOn(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
@@ -234,6 +236,39 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
       await upstream.stop();
       await idp.stop();
       if (!over.keepState) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A gateway built in process as `regate serve` builds it (real audit log, holds, identity and
+ * policy bundle) on a fresh state folder, with the test's wraps around the audit sink and the
+ * policy (to hold acknowledgements at a gate, or to see what the policy is given). `stop()` stops
+ * it, its doubles and removes the folder.
+ */
+export async function startInProcess(wrap: { audit?: (real: AuditSink) => AuditSink; policy?: (real: ActivePolicy) => ActivePolicy } = {}, adjust?: (c: GatewayConfig) => void, idp?: IdpDouble): Promise<{ url: string; idp: IdpDouble; upstream: UpstreamDouble; stop(): Promise<void> }> {
+  idp ??= await startIdp();
+  const upstream = await new UpstreamDouble().start();
+  const stateDir = mkdtempSync(join(tmpdir(), 'regate-in-process-'));
+  const config = testConfig(idp, upstream.url, { stateDir });
+  adjust?.(config);
+  const logger = new Logger(new LogSink(), 'info');
+  const shared = await openSingletons(config, logger, {});
+  const real = activate(await loadBundle(config.policy.bundle, await bundleOptions(config)));
+  const policy = wrap.policy ? wrap.policy(real) : real;
+  const audit = wrap.audit ? wrap.audit(shared.audit) : shared.audit;
+  const gateway = new Gateway({ authenticator: shared.authenticator, audit, policy: { current: () => policy }, holds: shared.holds, logger }, gatewayOptions(config));
+  const server = createGatewayServer(gateway, serverLimits(config));
+  const url = await listen(server, '127.0.0.1', 0);
+  return {
+    url, idp, upstream,
+    stop: async () => {
+      await close(server);
+      await gateway.close();
+      await shared.close(true);
+      await upstream.stop();
+      await idp!.stop();
+      rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
