@@ -8,24 +8,30 @@
  */
 import { contextValue, keyContext } from './detectors.js';
 import { applyFormat, FULL_MASK } from './format.js';
-import { jsonMayMask } from './json-screen.js';
+import { scanMask, scannable } from './json-scan.js';
 import { applyEdits, parseJsonSource, type Edit, type JsonNode } from './json-source.js';
 import { matched, START, step, type PathState } from './json-path.js';
 import { addCount, type MaskCounts } from './pass.js';
 import { maskText, type MaskPlan } from './plan.js';
 
 /**
- * A JSON text masked without loss (`json` false: it was not JSON, and was masked as text). The
- * screen (json-screen.ts) answers most bodies, those that cannot hold anything to mask, in one scan.
+ * A JSON text masked without loss (`json` false: it was not JSON, and was masked as text): in one
+ * scan of its source (json-scan.ts) when the plan allows, else by the walk over its tree.
  */
 export function maskJsonText(plan: MaskPlan, text: string): { text: string; counts: MaskCounts; json: boolean } {
-  if (plan.empty || !jsonMayMask(plan, text)) return { text, counts: {}, json: true };
-  return maskJsonWalk(plan, text);
+  if (plan.empty) return { text, counts: {}, json: true };
+  if (!scannable(plan)) return maskJsonWalk(plan, text);
+  const counts: MaskCounts = {};
+  const edits = scanMask(new JsonMasker(plan, counts), text);
+  if (edits) return { text: applyEdits(text, edits), counts, json: true };
+  const r = maskText(plan, text);
+  return { text: r.text, counts: r.counts, json: false };
 }
 
-/** The walk the screen stands in for: parse the source, mask every key and leaf (tests compare the two). */
+/** The walk: parse the source into a tree, mask every key and leaf (the scan's reference in tests). */
 export function maskJsonWalk(plan: MaskPlan, text: string): { text: string; counts: MaskCounts; json: boolean } {
   const counts: MaskCounts = {};
+  if (plan.empty) return { text, counts, json: true };
   const root = parseJsonSource(text);
   if (!root) {
     const r = maskText(plan, text);
@@ -87,20 +93,22 @@ export class JsonMasker {
         }
       } else if (node.kind !== 'literal') {
         const raw = source.slice(node.start, node.end);
-        const context = typeof key === 'string' ? keyContext(key, this.plan.formats) : undefined;
-        const value = node.kind === 'string' ? node.value : raw;
-        let masked: string | undefined;
-        if (context && contextValue(context.detector, value)) {
-          addCount(this.counts, context.detector);
-          masked = applyFormat(value, context.format);
-        } else if (node.kind === 'string') {
-          masked = leaf(node, path);
-        } else {
-          masked = this.number(raw);
-        }
+        let masked = this.inContext(key, node.kind === 'string' ? node.value : raw);
+        if (masked === undefined) masked = node.kind === 'string' ? leaf(node, path) : this.number(raw);
         if (masked !== undefined) edits.push({ start: node.start, end: node.end, text: JSON.stringify(masked) });
       }
     }
+  }
+
+  /**
+   * A scalar leaf's value (a string's, or a number's source) in the cvv or expiry context its key
+   * gives it, masked and counted; undefined when the key gives none or the value does not fit it.
+   */
+  inContext(key: string | number | undefined, value: string): string | undefined {
+    const context = typeof key === 'string' ? keyContext(key, this.plan.formats) : undefined;
+    if (!context || !contextValue(context.detector, value)) return undefined;
+    addCount(this.counts, context.detector);
+    return applyFormat(value, context.format);
   }
 
   /** A whole field a path rule claims: counted under the path, formatted if it is a scalar. */
@@ -120,18 +128,20 @@ export class JsonMasker {
    */
   short(value: string): string | undefined {
     if (value.length > SHORT) return this.text(value);
-    let m = this.memo.get(value);
+    // Made on first use: most documents the scan masks need no memo at all.
+    const memo = (this.memo ??= new Map<string, { text: string; counts: MaskCounts } | null>());
+    let m = memo.get(value);
     if (m === undefined) {
       const r = maskText(this.plan, value);
       m = r.text === value ? null : { text: r.text, counts: r.counts };
-      if (this.memo.size < MEMO_SIZE) this.memo.set(value, m);
+      if (memo.size < MEMO_SIZE) memo.set(value, m);
     }
     if (m === null) return undefined;
     for (const [k, n] of Object.entries(m.counts)) addCount(this.counts, k, n);
     return m.text;
   }
 
-  private readonly memo = new Map<string, { text: string; counts: MaskCounts } | null>();
+  private memo: Map<string, { text: string; counts: MaskCounts } | null> | undefined;
 
   /** Detectors over a whole string; undefined when nothing changed. */
   text(value: string): string | undefined {
@@ -142,7 +152,7 @@ export class JsonMasker {
   }
 
   /** A number token: its integer part (sign included) read as text. */
-  private number(raw: string): string | undefined {
+  number(raw: string): string | undefined {
     let cut = raw.length;
     for (let i = 0; i < raw.length; i++) {
       const c = raw[i];

@@ -121,7 +121,9 @@ export function pansStartingIn(text: string, from: number, to: number, mode: Pan
       positions[n++] = j;
       const next = j + 1;
       if (n >= min && ((n & 1) === 0 ? even : odd) % 10 === 0 && !isWordChar(text, next) && isPanDigits(spell(text, positions, n), mode)) {
-        found({ start: a, end: next, digits: Array.from(positions.subarray(0, n)) });
+        const digits = new Array<number>(n);
+        for (let k = 0; k < n; k++) digits[k] = positions[k]!;
+        found({ start: a, end: next, digits });
       }
       if (n >= PAN_MAX_DIGITS) break;
       if (isDigit(text, next)) j = next;
