@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { ArchiveEntry, ArchivedSegment, AuditArchive } from './archive.js';
+import { joinRecords, type ArchiveEntry, type ArchivedSegment, type AuditArchive } from './archive.js';
 import { AuditArchiveError } from './errors.js';
 
 const PER_FOLDER = 1000;
@@ -48,9 +48,7 @@ export class FolderArchive implements AuditArchive {
       base: s.base && { checkpoint: s.base.checkpoint, frontier: s.base.frontier.map((h) => h.toString('hex')) },
       sealed_at: s.sealedAt,
     };
-    const lines: Buffer[] = [Buffer.from(JSON.stringify(header) + '\n')];
-    for (const r of s.records) lines.push(r, Buffer.from('\n'));
-    const bytes = gzipSync(Buffer.concat(lines));
+    const bytes = gzipSync(joinRecords(s.records, Buffer.from(JSON.stringify(header) + '\n')));
     const tmp = join(folder, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
     try {
       const created = this.ensureFolder(folder);

@@ -21,8 +21,21 @@ export interface ArchivedSegment {
   base: { checkpoint: string; frontier: Buffer[] } | null;
   /** The records' canonical bytes, in order. */
   records: Buffer[];
+  /**
+   * The records' leaf hashes, index for index, when the writer computed them from these very bytes
+   * as it appended them (a segment archived as it is sealed, never read back from storage): a
+   * backend that checks the records against the checkpoint folds these instead of hashing again.
+   * Absent for anything read from storage, which is always hashed.
+   */
+  leaves?: readonly Buffer[];
   /** When it was sealed: its last record's `ts` (what `audit.retain_archive` counts from). */
   sealedAt: string;
+}
+
+/** Records as a writer appended them: their canonical bytes and, index for index, the leaf hash of each. */
+export interface AppendedRecords {
+  records: readonly Buffer[];
+  leaves: readonly Buffer[];
 }
 
 /** What listing an archive tells about a segment without reading its records. */
@@ -48,4 +61,45 @@ export interface AuditArchive {
   /** Deletes a segment (retention); deleting one the archive does not hold is not an error. */
   delete(segment: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The records' bytes, each followed by a newline, in one buffer after `head`: the body both backends
+ * store (canonical JSON holds no raw newline), made with one allocation and no list of pieces.
+ */
+export function joinRecords(records: readonly Uint8Array[], head: Uint8Array = EMPTY): Buffer {
+  // Records that already lie one after another with a newline after each (a segment the writer
+  // built as it appended, segment-body.ts) are that body: handed back as it is, not copied.
+  if (head.length === 0) {
+    const laid = laidOut(records);
+    if (laid) return laid;
+  }
+  let size = head.length;
+  for (const r of records) size += r.length + 1;
+  const body = Buffer.allocUnsafe(size);
+  body.set(head, 0);
+  let at = head.length;
+  for (const r of records) {
+    body.set(r, at);
+    at += r.length;
+    body[at++] = 0x0a;
+  }
+  return body;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The span `records` fill when each starts right after the previous one's newline in one buffer; else null. */
+function laidOut(records: readonly Uint8Array[]): Buffer | null {
+  const first = records[0];
+  if (!first) return null;
+  const all = new Uint8Array(first.buffer);
+  let next = first.byteOffset;
+  for (const r of records) {
+    if (r.buffer !== first.buffer || r.byteOffset !== next) return null;
+    next += r.length;
+    if (next >= all.length || all[next] !== 0x0a) return null;
+    next++;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, next - first.byteOffset);
 }

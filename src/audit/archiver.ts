@@ -7,11 +7,12 @@
  * `segment.expired` record says so; the store's fill level is watched (a record and a log line at
  * 80 % and 90 %).
  */
-import type { ArchivedSegment, AuditArchive } from './archive.js';
+import type { AppendedRecords, ArchivedSegment, AuditArchive } from './archive.js';
 import { parseNoteCheckpoint } from './checkpoint.js';
 import type { AuditLog } from './log.js';
 import { Frontier, leafHash } from './merkle.js';
 import { parseRecord } from './record.js';
+import { SegmentBody } from './segment-body.js';
 import { prunedThrough, storedCheckpoints, type Store } from './store.js';
 
 export interface ArchiverOptions {
@@ -44,6 +45,8 @@ export interface ArchiverStats {
 }
 
 const FILL_LEVELS = [0.9, 0.8];
+/** Just-sealed segments whose records are kept for the archive while it is behind (~1 MB to ~20 MB each). */
+const FRESH_KEPT = 4;
 /** Segments pruned or expired in one pass, so a long backlog does not hold the writer's queue for long. */
 const BATCH = 200;
 
@@ -64,11 +67,20 @@ export class Archiver {
   private readonly timer: NodeJS.Timeout;
   private readonly store: Store;
   private fill: { usedBytes: number; capBytes: number };
+  /**
+   * Segments just sealed, with the records the log handed over (segment → records): archiving
+   * them reads nothing back from the store. Bounded: a backlog is read from the store instead.
+   */
+  private readonly fresh = new Map<number, AppendedRecords>();
 
   private constructor(private readonly log: AuditLog, private readonly archive: AuditArchive, private readonly opts: ArchiverOptions) {
     this.store = log.reader;
     this.fill = log.fill();
-    log.onSeal(() => this.kick());
+    log.keepSealedRecords();
+    log.onSeal((s) => {
+      if (s.appended && this.fresh.size < FRESH_KEPT) this.fresh.set(s.segment, s.appended);
+      void this.kick();
+    });
     log.beforeClose(() => this.close());
     this.timer = setInterval(() => this.kick(), opts.intervalMs ?? 1000);
     this.timer.unref();
@@ -153,7 +165,8 @@ export class Archiver {
   /** Copies sealed segments after the last archived one, in order; a failure stops the pass and is retried later. */
   private async archiveSealed(): Promise<void> {
     for (const { key } of storedCheckpoints(this.store, this.archivedThrough + 1)) {
-      const seg = this.segmentOf(key);
+      const seg = this.segmentOf(key, this.fresh.get(key));
+      this.fresh.delete(key);
       if (seg === null) return;
       try {
         await this.archive.put(seg);
@@ -173,8 +186,11 @@ export class Archiver {
     }
   }
 
-  /** The live store's segment `key` as the archive keeps it; null when the store does not hold it (whole). */
-  private segmentOf(key: number): ArchivedSegment | null {
+  /**
+   * The live store's segment `key` as the archive keeps it, from `kept` when the log handed its
+   * records over at the seal; null when the store does not hold it (whole).
+   */
+  private segmentOf(key: number, kept?: AppendedRecords): ArchivedSegment | null {
     const note = this.store.checkpoints.get(key);
     const cp = note === undefined ? null : parseNoteCheckpoint(note);
     if (cp === null || typeof cp === 'string') return null;
@@ -183,12 +199,12 @@ export class Archiver {
     if (key > 0 && (prev === null || typeof prev === 'string')) return null;
     const first = prev === null || typeof prev === 'string' ? 0 : prev.size;
     const frontier = prev === null || typeof prev === 'string' ? null : this.store.frontiers.getBinary(key - 1);
-    const records: Buffer[] = [];
-    for (const { value } of this.store.records.getRange({ start: first, end: cp.size })) records.push(Buffer.from(value));
+    const handed = kept?.records.length === cp.size - first ? kept : null;
+    const records = handed ? [...handed.records] : readRecords(this.store, first, cp.size);
     if (records.length !== cp.size - first || (key > 0 && !frontier)) return null;
     const last = parseRecord(records[records.length - 1]!);
     return {
-      segment: key, first, size: cp.size, checkpoint: note!, records,
+      segment: key, first, size: cp.size, checkpoint: note!, records, ...(handed ? { leaves: handed.leaves } : {}),
       base: prevNote === undefined ? null : { checkpoint: prevNote, frontier: Frontier.decode(first, frontier!).nodes },
       sealedAt: typeof last === 'string' ? new Date().toISOString() : last.ts,
     };
@@ -276,4 +292,16 @@ export class Archiver {
     this.opts.log?.('warn', `the audit log's live store is ${percent} % full`, { used_bytes: this.fill.usedBytes, max_bytes: this.fill.capBytes, dir: this.log.dir });
     await this.log.append({ type: 'audit.store_fill', percent, used_bytes: this.fill.usedBytes, max_bytes: this.fill.capBytes }).catch(() => undefined);
   }
+}
+
+/**
+ * Records `first..end-1` of the store, copied (from views into LMDB's read buffer) into one segment
+ * body as the writer lays it out (segment-body.ts): one allocation a segment, not one a record,
+ * and the archive stores the body without joining it again. They carry no leaves: read from
+ * storage, they are hashed.
+ */
+function readRecords(store: Store, first: number, end: number): Buffer[] {
+  const body = new SegmentBody();
+  for (const { value } of store.recordViews.getRange({ start: first, end })) body.add(value);
+  return [...body.done().records];
 }

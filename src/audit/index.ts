@@ -21,6 +21,7 @@ export { findExchange, tailRecords } from './query.js';
 export { requestStory, storyLine } from './story.js';
 export { rebuildInput, recordInput, serialiseInput, UNREBUILT_REASONS, type RebuiltInput, type SerialisedInput, type UnrebuiltReason } from './recorded-input.js';
 export type { AuditArchive, ArchivedSegment, ArchiveEntry } from './archive.js';
+export { joinRecords, type AppendedRecords } from './archive.js';
 export { FolderArchive } from './archive-folder.js';
 export { Archiver, type ArchiverOptions, type ArchiverStats } from './archiver.js';
 export { archiveInput, archiveOnlyInput } from './sources.js';

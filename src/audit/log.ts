@@ -15,7 +15,9 @@ import { lockWriter } from './lock.js';
 import { hasSignature, validName } from './note.js';
 import type { TrustedKey } from './keys.js';
 import { VERSION } from '../util/index.js';
+import type { AppendedRecords } from './archive.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
+import { SegmentBody } from './segment-body.js';
 import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, newStorePageSize, openStore, storeBytes, storePageSize, storedCheckpoints, type Durability, type Store } from './store.js';
 
 export interface AuditLogOptions {
@@ -73,6 +75,13 @@ export interface Sealed {
   first: number;
   size: number;
   note: string;
+  /**
+   * The segment's records and their leaf hashes as this process appended them (after
+   * `keepSealedRecords()`), so the archiver neither reads a just-sealed segment back from the store
+   * nor hashes it again; null when some were written before the log was opened (a crash's open
+   * segment) or nobody asked.
+   */
+  appended?: AppendedRecords | null;
 }
 
 interface OpenSegment {
@@ -82,6 +91,8 @@ interface OpenSegment {
   openedAt: number;
   /** Only segment.sealed records so far: not worth sealing on age alone. */
   onlySealEvents: boolean;
+  /** Its records as appended (while `keepSealedRecords()` asks), null when it began before this process. */
+  appended: SegmentBody | null;
 }
 
 const DEFAULT_MAP_SIZE = 64 * 2 ** 30;
@@ -111,6 +122,7 @@ export class AuditLog {
   private readonly sealListeners: Array<(s: Sealed) => void> = [];
   private readonly closeHooks: Array<() => Promise<void>> = [];
   private readonly publishedFile: string | undefined;
+  private keepRecords = false;
   private lastWrite: Promise<unknown> = Promise.resolve();
   private sealQueue: Promise<unknown> = Promise.resolve();
   private usedBytes = 0;
@@ -149,7 +161,7 @@ export class AuditLog {
     for (const { value } of store.records.getRange({ start: this.frontier.size })) this.frontier.push(leafHash(value));
     this.prevHash = lastKey >= 0 ? leafHash(store.records.getBinary(lastKey)!).toString('hex') : GENESIS_PREV;
     // Records written after the last checkpoint (a crash before sealing) form the open segment again.
-    this.segment = { number: last ? last.key + 1 : 0, first, count: this.nextSeq - first, openedAt: Date.now(), onlySealEvents: false };
+    this.segment = { number: last ? last.key + 1 : 0, first, count: this.nextSeq - first, openedAt: Date.now(), onlySealEvents: false, appended: null };
     this.measure();
     const seconds = opts.segmentSeconds ?? 60;
     if (!unwritable) {
@@ -282,6 +294,7 @@ export class AuditLog {
     }
     if (type !== 'segment.sealed') this.segment.onlySealEvents = false;
     this.segment.count++;
+    this.segment.appended?.add(bytes, leaf);
     this.frontier.push(leaf);
     this.bytesSinceMeasure += bytes.length + RECORD_OVERHEAD;
     // MDB_APPEND: record numbers only grow, so each goes at the end of the last leaf page, which
@@ -292,6 +305,16 @@ export class AuditLog {
     this.lastWrite = written.catch(() => undefined);
     if (this.segment.count >= this.segmentRecords) this.cut(true).catch(() => undefined);
     return written.then(() => ({ seq }));
+  }
+
+  /**
+   * From the next segment on, each `Sealed` carries its records' bytes and leaf hashes (the
+   * archiver's copy of a segment then costs no read of the store and no hashing), copied as they
+   * are appended into the segment's body (segment-body.ts).
+   */
+  keepSealedRecords(): void {
+    this.keepRecords = true;
+    if (this.segment.count === 0) this.segment.appended ??= new SegmentBody();
   }
 
   /** Seals the open segment now; null when it holds no records. */
@@ -405,7 +428,7 @@ export class AuditLog {
     const s = this.segment;
     if (s.count === 0) return this.sealQueue.then(() => null);
     const size = s.first + s.count;
-    this.segment = { number: s.number + 1, first: size, count: 0, openedAt: Date.now(), onlySealEvents: false };
+    this.segment = { number: s.number + 1, first: size, count: 0, openedAt: Date.now(), onlySealEvents: false, appended: this.keepRecords ? new SegmentBody(s.appended?.size, s.count) : null };
     // The tree as of this cut: later appends go on growing the live frontier.
     const frontier = this.frontier.clone();
     const root = frontier.root()!;
@@ -415,7 +438,7 @@ export class AuditLog {
       if (this.failure) throw this.failure;
       const note = signNoteCheckpoint(this.origin, size, root, this.key);
       await this.write(Promise.all([this.store.frontiers.put(s.number, frontier.encode()), this.store.checkpoints.put(s.number, note)]), `the checkpoint of segment ${s.number}`);
-      const done: Sealed = { segment: s.number, first: s.first, size, note };
+      const done: Sealed = { segment: s.number, first: s.first, size, note, appended: s.appended?.done() ?? null };
       if (this.publishedFile) publish(this.publishedFile, note);
       if (announce) this.append({ type: 'segment.sealed', segment: s.number, first: s.first, last: size - 1, root: root.toString('hex') }).catch(() => undefined);
       for (const fn of this.sealListeners) {

@@ -21,7 +21,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { Frontier, hasSignature, leafHash, parseNoteCheckpoint, parseRecord, segmentFileName, type ArchivedSegment, type ArchiveEntry, type AuditArchive, type NoteCheckpoint, type TrustedKey } from '../audit/index.js';
+import { Frontier, hasSignature, joinRecords, leafHash, parseNoteCheckpoint, parseRecord, segmentFileName, type ArchivedSegment, type ArchiveEntry, type AuditArchive, type NoteCheckpoint, type TrustedKey } from '../audit/index.js';
 import { ArchiveGap, CheckpointRefused, ClusterUnavailable } from './errors.js';
 import { inTransaction } from './transaction.js';
 import { RegateError } from '../util/index.js';
@@ -68,7 +68,7 @@ export class PostgresArchive implements AuditArchive {
 
   async put(s: ArchivedSegment): Promise<void> {
     const cp = this.checked(s);
-    const body = Buffer.concat(s.records.flatMap((r) => [r, NEWLINE]));
+    const body = joinRecords(s.records);
     await this.transaction(`archive segment ${s.segment}`, async (client) => {
       // One writer per log at a time: the checks and the insert see the same last checkpoint.
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [cp.origin]);
@@ -142,7 +142,9 @@ export class PostgresArchive implements AuditArchive {
       return refuse(`its base range: ${(err as Error).message}`);
     }
     if (base !== null && !frontier.root()!.equals(base.root)) refuse(`its base range does not hash to its base checkpoint's root (tree size ${base.size})`);
-    for (const r of s.records) frontier.push(leafHash(r));
+    // Leaves the writer hashed from these bytes as it appended them are not hashed again.
+    const leaves = s.leaves?.length === s.records.length ? s.leaves : null;
+    for (let i = 0; i < s.records.length; i++) frontier.push(leaves ? leaves[i]! : leafHash(s.records[i]!));
     if (!frontier.root()?.equals(cp.root)) refuse(`its records do not hash to its checkpoint's root (tree size ${cp.size})`);
     return cp;
   }
@@ -221,8 +223,6 @@ export class PostgresArchive implements AuditArchive {
       err instanceof RegateError ? err : new ClusterUnavailable(`cannot ${what} in ${this.where}: ${(err as Error).message}`, { cause: err }));
   }
 }
-
-const NEWLINE = Buffer.from('\n');
 
 /** The stored body: each record's canonical bytes and a newline (canonical JSON holds no raw newline). */
 function splitRecords(body: Buffer): Buffer[] {

@@ -98,7 +98,8 @@ export class WitnessSubmitter {
   /** Submits `s` (and supersedes any older checkpoint still waiting) to every witness. */
   submit(s: Sealed): void {
     if (this.closed || (this.latest && this.latest.size >= s.size)) return;
-    this.latest = s;
+    // Its checkpoint is what witnesses are shown; its records are not kept.
+    this.latest = { ...s, appended: null };
     this.sealedAt.set(s.size, Date.now());
     for (const t of this.targets) this.kick(t, 0);
   }

@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { Archiver, archiveInput, FolderArchive, readTrustedKeys, verifyLog, type AuditLog } from '../../src/audit/index.js';
+import { Archiver, archiveInput, FolderArchive, leafHash, readTrustedKeys, verifyLog, type AppendedRecords, type ArchivedSegment, type AuditLog } from '../../src/audit/index.js';
 import { prunedThrough } from '../../src/audit/store.js';
 import { archiveConformance } from './archive-conformance.js';
 import { fixture, openLog, sampleEvent, type Fixture } from './helpers.js';
@@ -81,6 +81,52 @@ test('segments are archived in order, pruned after read-back; verify over both i
     rmSync(files[0]!);
     const red0 = await verifyAll(f, log, archive);
     assert.ok(!red0.ok && red0.fault.kind === 'missing-segment' && red0.fault.message.includes('no segment.expired record'), JSON.stringify(!red0.ok && red0.fault));
+  } finally {
+    await log.close();
+    f.cleanup();
+  }
+});
+
+test('a just-sealed segment is archived from the records the log handed over, a backlog from one read of the store; both byte for byte the store', async () => {
+  const f = await fixture();
+  const puts: ArchivedSegment[] = [];
+  class Capturing extends FolderArchive {
+    override async put(s: ArchivedSegment): Promise<void> {
+      puts.push(s);
+      await super.put(s);
+    }
+  }
+  const archive = new Capturing(join(f.state, 'archive'));
+  const log = await openLog(f, { segmentRecords: 25 });
+  const handed = new Map<number, AppendedRecords | null | undefined>();
+  log.onSeal((s) => handed.set(s.segment, s.appended));
+  try {
+    // Sealed before anyone asked for records: a backlog the archiver reads from the store.
+    for (let s = 0; s < 2; s++) await appendSealed(log, s * 10, 10);
+    assert.is(handed.get(0), null, 'the log hands over no records unless asked');
+    const archiver = await Archiver.start(log, archive, { intervalMs: 20 });
+    await archiver.kick();
+    // Sealed on size (25 records, its own segment.sealed records among them) after the archiver asked.
+    for (let i = 100; i < 160; i++) await log.append(sampleEvent(i));
+    await log.seal();
+    await archiver.kick();
+    assert.ok(puts.length >= 4, `segments archived: ${puts.map((p) => p.segment)}`);
+    for (const p of puts) {
+      const stored = [...log.reader.records.getRange({ start: p.first, end: p.size })].map((e) => e.value);
+      assert.is(p.records.length, stored.length, `segment ${p.segment} record count`);
+      p.records.forEach((r, i) => assert.ok(r.equals(stored[i]!), `segment ${p.segment} record ${p.first + i} differs from the store`));
+      const kept = handed.get(p.segment);
+      if (p.segment < 2) {
+        // One buffer for the whole segment, not one per record.
+        assert.ok(p.records.every((r) => r.buffer === p.records[0]!.buffer), `segment ${p.segment} is read into one buffer`);
+        assert.is(p.leaves, undefined, 'records read from storage carry no leaves: they are hashed');
+      } else {
+        assert.ok(kept && kept.records.length === p.records.length && p.records.every((r, i) => r === kept.records[i]), `segment ${p.segment} is archived from the records the log handed over`);
+        assert.ok(p.leaves?.every((l, i) => l.equals(leafHash(p.records[i]!))), `segment ${p.segment}'s leaves are its records' leaf hashes`);
+      }
+    }
+    const ok = await verifyAll(f, log, archive);
+    assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.fault));
   } finally {
     await log.close();
     f.cleanup();

@@ -10,7 +10,7 @@ import { createPublicKey } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { Archiver, AuditLog, fileInput, loadOrCreateAuditKey, openStore, readTrustedKeys, verifyLog, type TrustedKey } from '../../src/audit/index.js';
+import { Archiver, AuditLog, fileInput, leafHash, loadOrCreateAuditKey, openStore, readTrustedKeys, verifyLog, type TrustedKey } from '../../src/audit/index.js';
 import { CheckpointRefused, lastArchived, openPool, PostgresArchive, writeArchivedExport } from '../../src/cluster-store/index.js';
 import { archiveConformance } from '../audit/archive-conformance.js';
 import { fixture, openLog, rewriteHistory, sampleEvent, type Fixture } from '../audit/helpers.js';
@@ -89,6 +89,12 @@ test('postgres: a rewritten segment stored again, or a rolled-back one, is refus
     const err = await archive.put(tampered).catch((e: unknown) => e);
     assert.instance(err, CheckpointRefused);
     assert.match((err as Error).message, /segment 1 of .* refused: its records do not hash to its checkpoint's root/);
+    // Leaf hashes handed along (a just-sealed segment's) are folded, not trusted: a leaf of other bytes is refused too.
+    const wrongLeaves = { ...one, leaves: tampered.records.map((r) => leafHash(r)) };
+    const errLeaves = await archive.put(wrongLeaves).catch((e: unknown) => e);
+    assert.instance(errLeaves, CheckpointRefused);
+    assert.match((errLeaves as Error).message, /segment 1 of .* refused: its records do not hash to its checkpoint's root/);
+    await archive.put({ ...one, leaves: one.records.map((r) => leafHash(r)) });
     // A checkpoint of a size the archive never held, below the one it holds: a rollback.
     const rolled = { ...one, size: one.size - 1, records: one.records.slice(0, -1), checkpoint: one.base!.checkpoint };
     const err2 = await archive.put(rolled).catch((e: unknown) => e);
