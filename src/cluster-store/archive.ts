@@ -285,13 +285,22 @@ export async function lastArchived(pool: pg.Pool, origin: string): Promise<{ siz
  */
 export async function writeArchivedExport(pool: pg.Pool, origin: string, out: string): Promise<number[]> {
   mkdirSync(out, { recursive: true });
-  const r = await pool.query<{ segment: number; body: Buffer; checkpoint: string }>(
-    `SELECT s.segment, s.body, c.checkpoint FROM regate_audit_segments s
-     JOIN regate_audit_checkpoints c ON c.origin = s.origin AND c.tree_size = s.tree_size
-     WHERE s.origin = $1 ORDER BY s.segment`, [origin]);
-  for (const row of r.rows) {
-    writeFileSync(join(out, segmentFileName(row.segment, 'jsonl')), row.body);
-    writeFileSync(join(out, segmentFileName(row.segment, 'checkpoint.json')), JSON.stringify({ note: row.checkpoint }) + '\n');
+  const written: number[] = [];
+  // A few segments a query: a year of archive is written without holding it in memory.
+  for (let next = 0; ;) {
+    const r = await pool.query<{ segment: number; body: Buffer; checkpoint: string }>(
+      `SELECT s.segment, s.body, c.checkpoint FROM regate_audit_segments s
+       JOIN regate_audit_checkpoints c ON c.origin = s.origin AND c.tree_size = s.tree_size
+       WHERE s.origin = $1 AND s.segment >= $2 ORDER BY s.segment LIMIT ${EXPORT_PAGE}`, [origin, next]);
+    for (const row of r.rows) {
+      writeFileSync(join(out, segmentFileName(row.segment, 'jsonl')), row.body);
+      writeFileSync(join(out, segmentFileName(row.segment, 'checkpoint.json')), JSON.stringify({ note: row.checkpoint }) + '\n');
+      written.push(row.segment);
+    }
+    if (r.rows.length < EXPORT_PAGE) return written;
+    next = r.rows[r.rows.length - 1]!.segment + 1;
   }
-  return r.rows.map((x) => x.segment);
 }
+
+/** Segments read per query by an export: each up to ~20 MB. */
+const EXPORT_PAGE = 8;

@@ -151,4 +151,25 @@ test('postgres: a checkpoint of the same log signed by another key is refused, n
   }
 });
 
+test('postgres: an export from the archive pages through every segment, more than one query holds, in order, and verifies', async () => {
+  const f = await fixture();
+  try {
+    const log = await openLog(f, { segmentRecords: 1000 });
+    const origin = log.origin;
+    const archiver = await Archiver.start(log, archiveFor(log, [keyOf(f)], 'n-export'), { intervalMs: 10_000 });
+    for (let s = 0; s < 19; s++) await appendSealed(log, s * 2, 2);
+    await archiver.kick();
+    assert.is(archiver.stats().pending, 0);
+    await log.close();
+    const out = join(f.state, 'export');
+    const segments = await writeArchivedExport(pool, origin, out);
+    assert.equal(segments, Array.from({ length: 19 }, (_, i) => i));
+    const verified = await verifyLog(fileInput([out]).input, { keys: await readTrustedKeys([f.pub]), fromGenesis: true });
+    assert.ok(verified.ok, verified.ok ? '' : verified.fault.message);
+    assert.is(verified.ok && verified.summary.records, 38);
+  } finally {
+    f.cleanup();
+  }
+});
+
 test.run();
