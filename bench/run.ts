@@ -24,7 +24,7 @@ import { CONTENDER_CPU, LOAD_CPU, startBareProxy, startNginx, startOpaServer, st
 import { startGoPeer, type EvalFigures, type GoPeer } from './harness/go-peer.js';
 import { startLiteLlm } from './harness/litellm.js';
 import { runFixedRate, runLoad, type LoadResult } from './harness/load.js';
-import { usage, type Started } from './harness/proc.js';
+import { ownCpuSeconds, usage, type Started } from './harness/proc.js';
 import { migrateCluster, prepareRegate, startRegate, type RegateSetup } from './harness/regate.js';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.js';
 
@@ -79,6 +79,24 @@ async function regate(upstream: string, role: 'analyst' | 'agent', variant?: 'sh
  * archived segments) compete with the node's core and audit fsyncs. BENCH_PG_COLOCATED=1 lets it
  * float over both cores with its data on the node's disk instead (bench/README.md has both).
  */
+/**
+ * `--workers 2` with the primary's own CPU measured apart from the workers': every audit record
+ * passes the primary (numbered, chained, stored; the workers encode), so its CPU per record is the
+ * ceiling of `--workers N` (issue 17). On this machine the workers share the contenders' one core;
+ * the ceiling is a per-record cost, which sharing the core does not change.
+ */
+let workersSetup: RegateSetup | undefined;
+async function regateWorkers(upstream: string): Promise<Running> {
+  workersSetup ??= await prepareRegate(upstream, { workers: 2 });
+  const p = await startRegate(workersSetup, CONTENDER_CPU);
+  let before = 0;
+  return {
+    base: `http://127.0.0.1:${p.port}`, procs: [p], auth: workersSetup.tokens.analyst,
+    beforeLoad: async () => { before = ownCpuSeconds(p.child.pid!); },
+    collect: async () => ({ primary_cpu_s: ownCpuSeconds(p.child.pid!) - before }),
+  };
+}
+
 let clusterSetup: RegateSetup | undefined;
 let clusterPg: TestPostgres | undefined;
 async function regateClustered(upstream: string): Promise<Running> {
@@ -114,6 +132,7 @@ const contenders: Contender[] = [
   },
   { id: 'regate', label: '3 regate allow (JWT, policy, mask, audit)', request: score, start: (up) => regate(up, 'analyst') },
   { id: 'regate-cluster', label: '3c regate node with cluster store', request: score, start: regateClustered },
+  { id: 'regate-workers', label: '3w regate --workers 2 (one core; primary measured apart)', request: score, start: regateWorkers },
   // Shadow mode's cost: the same bundle also runs as the shadow policy, deciding every request a second time off the response path.
   { id: 'regate-shadow', label: '3b regate allow + shadow policy', request: score, start: (up) => regate(up, 'analyst', 'shadow') },
   // Issue 17's first design change, before and after in one run: the decision record committed before the request is forwarded.
@@ -265,6 +284,25 @@ try {
     report('gateway-policy-eval', evalRows);
   }
 
+  // The --workers ceiling: the primary's CPU per audit record (a decision and an outcome per request).
+  const w = byId('regate-workers');
+  const primary = w?.own as { primary_cpu_s: number } | undefined;
+  if (w && primary) {
+    const records = w.load.requests * 2;
+    const usPerRecord = (primary.primary_cpu_s * 1e6) / records;
+    const ceilingReqs = 1e6 / usPerRecord / 2;
+    const single = byId('regate');
+    // One worker's rate on a core of its own: the single process's CPU per request (it also does the primary's part).
+    const perCore = single ? 1000 / ((single.cpu * 1000) / single.load.requests) : NaN;
+    const workerRows: Row[] = [{
+      'primary CPU s': primary.primary_cpu_s, 'audit records': records, 'primary CPU us/record': usPerRecord,
+      'primary share of CPU': primary.primary_cpu_s / w.cpu, 'ceiling req/s (primary saturated)': Math.round(ceilingReqs),
+      'one core req/s (row 3, CPU-bound)': Math.round(perCore), 'projected N (ceiling / one core)': ceilingReqs / perCore,
+    }];
+    extra.workers = workerRows;
+    report('gateway-workers', workerRows);
+  }
+
   // Fixed rates (hey): 1,000 req/s, issue 17's target (added p99 over direct <= 2 ms), then half the
   // bare proxy's maximum, the row rounds 1-3 reported (regate saturates there).
   const fixedRates = [
@@ -348,6 +386,7 @@ writeFileSync(file.replace(/\.json$/, '.md'), [
   `# regate benchmark ${new Date().toISOString().slice(0, 10)}`, '', `Load: ${extra.load_generator as string}.`, '', md(rows),
   ...(extra.fixed_rate ? ['', `## Fixed rates (${(extra.fixed_rate as { rates: number[] }).rates.join(', ')} req/s, hey)`, '', md((extra.fixed_rate as { rows: Row[] }).rows)] : []),
   ...(extra.policy_eval ? ['', '## Policy evaluation, Go peer vs regate', '', md(extra.policy_eval as Row[])] : []),
+  ...(extra.workers ? ['', '## `--workers`: the primary\'s ceiling', '', md(extra.workers as Row[])] : []),
   ...(extra.sse ? ['', '## SSE', '', md(extra.sse as Row[])] : []),
   ...(Object.keys(skipped).length ? ['', '## Skipped', '', ...Object.entries(skipped).map(([k, v]) => `- ${k}: ${v}`)] : []),
 ].join('\n'));

@@ -73,6 +73,13 @@ function descendants(root: number): number[] {
 export interface Usage { cpuSeconds: number; rssBytes: number }
 
 /** CPU seconds so far and peak RSS of `pid` and its descendants. */
+/** CPU seconds `pid` itself used so far, without its children (the `--workers` primary on its own). */
+export function ownCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICKS;
+}
+
 export function usage(pid: number): Usage {
   let ticks = 0;
   let rss = 0;
