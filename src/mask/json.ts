@@ -137,7 +137,7 @@ export class JsonMasker {
       if (memo.size < MEMO_SIZE) memo.set(value, m);
     }
     if (m === null) return undefined;
-    for (const [k, n] of Object.entries(m.counts)) addCount(this.counts, k, n);
+    this.add(m.counts);
     return m.text;
   }
 
@@ -147,8 +147,13 @@ export class JsonMasker {
   text(value: string): string | undefined {
     const r = maskText(this.plan, value);
     if (r.text === value) return undefined;
-    for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
+    this.add(r.counts);
     return r.text;
+  }
+
+  /** Adds a masked value's counts (no entry arrays: this runs for every value masked). */
+  private add(counts: MaskCounts): void {
+    for (const k in counts) addCount(this.counts, k, counts[k]);
   }
 
   /** A number token: its integer part (sign included) read as text. */

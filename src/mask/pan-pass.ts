@@ -59,6 +59,10 @@ function isRunChar(text: string, i: number): boolean {
   return isDigit(text, i) || (isSeparator(text, i) && isDigit(text, i - 1) && isDigit(text, i + 1));
 }
 
+/** Which characters of a window (and its edges) are hidden: one decision at a time, so shared. */
+const HIDDEN = new Uint8Array(WINDOW + 8);
+const STARS = '*'.repeat(WINDOW + 8);
+
 /**
  * Decides [w, X) of a digit run, X at most WINDOW on: the hit replaces it from its first hidden
  * digit to its last, and the search resumes at X (inside the run when it goes on).
@@ -72,13 +76,13 @@ function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat
   if (isSeparator(text, x) && isDigit(text, x + 1) && isDigit(text, x - 1)) x++;
   // Hidden digits over [w - 2, x + 1): the edges tell `full` whether its `****` began before w.
   const base = w - 2;
-  const hidden = new Uint8Array(x + 3 - base);
+  const hidden = HIDDEN.fill(0, 0, x + 3 - base);
   let spans = 0;
-  pansStartingIn(text, base - PAN_MAX_LENGTH, x + 1, mode, (s) => {
-    if (s.start >= w && s.start < x) spans++;
-    const { head, tail } = shownDigits(format, s.digits.length);
-    for (let k = head; k < s.digits.length - tail; k++) {
-      const p = s.digits[k]!;
+  pansStartingIn(text, base - PAN_MAX_LENGTH, x + 1, mode, (start, digits, n) => {
+    if (start >= w && start < x) spans++;
+    const { head, tail } = shownDigits(format, n);
+    for (let k = head; k < n - tail; k++) {
+      const p = digits[k]!;
       if (p >= base && p <= x) hidden[p - base] = 1;
     }
   });
@@ -110,7 +114,19 @@ function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat
       }
     }
   } else {
-    for (let p = h0; p < h1; p++) replacement += isHidden(p) ? '*' : text[p];
+    // Runs of hidden digits become runs of `*`; what lies between is copied in one slice.
+    let copied = h0;
+    for (let p = h0; p < h1; ) {
+      if (!isHidden(p)) {
+        p++;
+        continue;
+      }
+      let q = p + 1;
+      while (q < h1 && isHidden(q)) q++;
+      replacement += text.slice(copied, p) + STARS.slice(0, q - p);
+      copied = p = q;
+    }
+    replacement += text.slice(copied, h1);
   }
   // Counted where a PAN starts, so a PAN spanning two windows counts once.
   return { hit: { start: h0, end: h1, replacement, detector: mode, count: spans }, resume: x };

@@ -84,19 +84,14 @@ export function shownDigits(format: 'full' | 'last4' | 'first6last4', digits: nu
   return { head: format === 'first6last4' && digits >= 13 ? 6 : 0, tail: 4 };
 }
 
-/** A PAN found in a text: [start, end) and the positions of its digits. */
-export interface PanSpan {
-  start: number;
-  end: number;
-  digits: number[];
-}
-
 /**
  * Every PAN that starts at a digit in [from, to) of `text`, by walking each possible start (a digit
  * not preceded by a word character) over digits and single separators to each possible end (a
- * digit not followed by one). Reads at most PAN_MAX_LENGTH + 1 characters past `to`.
+ * digit not followed by one). Reads at most PAN_MAX_LENGTH + 1 characters past `to`. `found` gets
+ * each PAN's start and the positions of its n digits in `positions[0, n)`, a scratch array it may
+ * read during the call only (no allocation per PAN: dense answers hold dozens).
  */
-export function pansStartingIn(text: string, from: number, to: number, mode: PanMode, found: (span: PanSpan) => void): void {
+export function pansStartingIn(text: string, from: number, to: number, mode: PanMode, found: (start: number, positions: Int32Array, n: number) => void): void {
   const min = mode === 'pan_any' ? PAN_ANY_MIN_DIGITS : PAN_MIN_DIGITS;
   const positions = POSITIONS;
   for (let a = Math.max(0, from); a < to; a++) {
@@ -120,11 +115,7 @@ export function pansStartingIn(text: string, from: number, to: number, mode: Pan
       }
       positions[n++] = j;
       const next = j + 1;
-      if (n >= min && ((n & 1) === 0 ? even : odd) % 10 === 0 && !isWordChar(text, next) && isPanDigits(spell(text, positions, n), mode)) {
-        const digits = new Array<number>(n);
-        for (let k = 0; k < n; k++) digits[k] = positions[k]!;
-        found({ start: a, end: next, digits });
-      }
+      if (n >= min && ((n & 1) === 0 ? even : odd) % 10 === 0 && !isWordChar(text, next) && isPanDigits(spell(text, positions, n), mode)) found(a, positions, n);
       if (n >= PAN_MAX_DIGITS) break;
       if (isDigit(text, next)) j = next;
       else if (isSeparator(text, next) && isDigit(text, next + 1)) j = next + 1;
@@ -133,7 +124,7 @@ export function pansStartingIn(text: string, from: number, to: number, mode: Pan
   }
 }
 
-/** Where the digits of the run being walked stand (one walk at a time: `found` gets a copy). */
+/** Where the digits of the run being walked stand (one walk at a time). */
 const POSITIONS = new Int32Array(PAN_MAX_DIGITS);
 
 function spell(text: string, positions: Int32Array, n: number): string {
