@@ -17,7 +17,7 @@ import { serialiseInput, type AuditEvent, type DecisionEffect } from '../audit/i
 import type { Approval, Decision, HoldSpec, Identity, PolicyInput } from '../contract/index.js';
 import { refuseRepeatedCredentials } from '../identity/index.js';
 import {
-  answerOutcomeRecord, auditBody, decisionRecord, faultOutcomeRecord, holdSummary, outcomeRecord, refusalRecord, type RecordedDecision,
+  answerOutcomeRecord, auditBody, decisionRecord, faultOutcomeRecord, holdSummary, outcomeRecord, refusalEffect, refusalRecord, type RecordedDecision,
 } from './audit-records.js';
 import { readRequest } from './body.js';
 import { answerClientFault, clientFault } from './client-fault.js';
@@ -319,7 +319,8 @@ export class Gateway {
         .catch(async (err: unknown) => {
           const e = holdFailure(err);
           if (e.status === 429) x.outcome = 'limited';
-          if (!(e instanceof AuditUnavailable)) await record(e.status === 429 ? 'limited' : 'hold', `held by the policy (${spec.reason}), but the hold was refused: ${e.message}`, null);
+          // What the gateway enforced: a limit's 429 is `limited`, a store that cannot take the hold (503) an `error`; never a hold nobody holds.
+          if (!(e instanceof AuditUnavailable)) await record(refusalEffect(e.status), `held by the policy (${spec.reason}), but the hold was refused: ${e.message}`, null);
           throw e;
         });
       await record('hold', spec.reason, opened.holdId).catch((err: unknown) => {

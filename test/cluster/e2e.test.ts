@@ -22,6 +22,7 @@ import { stringify } from 'yaml';
 import { statePublicKeyFiles } from '../../src/audit/index.js';
 import { openPool } from '../../src/cluster-store/index.js';
 import { DEFAULT_BUNDLE, signBundle } from '../../src/policy/index.js';
+import { auditRecords } from '../helpers/audit-records.js';
 import { cliPath, runCli, whenReady } from '../helpers/cli.js';
 import { startHaproxy, type TestHaproxy } from '../helpers/haproxy.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -216,6 +217,7 @@ test('three nodes on PostgreSQL behind HAProxy: holds, approvals, usage and fail
   const refused = await curl(`${lb.url}/v1/transactions?limit=9000`, alice);
   assert.is(refused.status, 503);
   assert.is(refused.body.error, 'cluster_store_unavailable');
+  const refusedId = refused.body.request_id as string;
   await new Promise((res) => setTimeout(res, 500));
   await pg.start();
   await new Promise((res) => setTimeout(res, 1500));
@@ -234,6 +236,11 @@ test('three nodes on PostgreSQL behind HAProxy: holds, approvals, usage and fail
   // and checkpoints in the store (which takes each only as a consistent, signed extension).
   await stopNode(n1);
   await stopNode(n2);
+  // The refused hold is recorded as what the gateway enforced, an error, never as a hold nobody holds.
+  const refusedDecision = (await Promise.all(nodes.map((n) => auditRecords(join(dir, n.id, 'audit')))))
+    .flat().map((r) => r.event as Record<string, any>).find((e) => e.type === 'request.decision' && e.request_id === refusedId);
+  assert.is(refusedDecision?.decision.effect, 'error', JSON.stringify(refusedDecision));
+  assert.match(refusedDecision!.decision.reason, /but the hold was refused: The cluster store cannot be reached/);
   const keys = nodes.flatMap((n) => statePublicKeyFiles(join(dir, n.id)).flatMap((f) => ['--key', f]));
   const green = await runCli(['audit', 'verify', '--cluster', n1.config, ...keys]);
   assert.is(green.code, 0, green.stderr + green.stdout);

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { openStore, parseRecord, type AuditRecord } from '../../src/audit/index.js';
 import { DEFAULT_BUNDLE } from '../../src/policy/index.js';
+import { auditRecords } from '../helpers/audit-records.js';
 import { runCli } from '../helpers/cli.js';
 import { startServe, writeConfig } from '../helpers/serve.js';
 import { startIdp, UpstreamDouble, type IdpDouble } from './harness.js';
@@ -83,18 +83,6 @@ function requestLines(stderr: string): Array<{ pid: number; request_id: string }
   return logLines(stderr).filter((l) => l.msg === 'request') as unknown as Array<{ pid: number; request_id: string }>;
 }
 
-async function records(auditDir: string): Promise<AuditRecord[]> {
-  const store = openStore(auditDir, { readOnly: true });
-  try {
-    return [...store.records.getRange()].map(({ value }) => {
-      const r = parseRecord(value);
-      if (typeof r === 'string') throw new Error(`record unreadable: ${r}`);
-      return r;
-    });
-  } finally {
-    await store.env.close();
-  }
-}
 
 test('--workers 2: both workers serve, one audit log holds every decision and outcome in one verified sequence, SIGTERM drains', async () => {
   const state = join(dir, 'state-a');
@@ -126,7 +114,7 @@ test('--workers 2: both workers serve, one audit log holds every decision and ou
   assert.is(pids.size, 2, `requests were served by ${[...pids].join(', ')}`);
   assert.not.ok(pids.has(gw.child.pid!), 'the primary serves no client requests');
 
-  const all = await records(join(state, 'audit'));
+  const all = await auditRecords(join(state, 'audit'));
   assert.equal(all.map((r) => r.seq), all.map((_, i) => i), 'one gap-free sequence');
   for (const a of [...answers, late]) {
     const mine = all.filter((r) => (r.event as { request_id?: string }).request_id === a.requestId).map((r) => r.event.type);
@@ -174,7 +162,7 @@ test('--workers 2: a held request waits in a worker while the primary keeps the 
     gw.child.kill('SIGTERM');
     assert.is(await gw.exited, 0);
 
-    const events = (await records(join(state, 'audit'))).map((r) => r.event as Record<string, any>);
+    const events = (await auditRecords(join(state, 'audit'))).map((r) => r.event as Record<string, any>);
     const decision = events.find((e) => e.type === 'request.decision' && e.request_id === requestId)!;
     assert.is(decision.decision.effect, 'hold');
     assert.is(decision.approval, approved);
