@@ -9,7 +9,7 @@
 import type { MaskFormat } from '../contract/index.js';
 import type { CompiledPattern, RegexEngine } from './engine.js';
 import { FULL_MASK } from './format.js';
-import { isDigit, isSeparator, isSeparatorCode, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
+import { digitAfterGap, digitBeforeGap, inGap, isDigit, isSeparatorCode, MAX_GAP, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
 import type { Hit, Pass } from './pass.js';
 
 /** Characters of a digit run decided at once. */
@@ -19,7 +19,8 @@ const CONTEXT = PAN_MAX_LENGTH + 2;
 
 /** The first 12 digits of a run: where RE2 finds a run long enough to hold a PAN. */
 const SEPARATOR_CLASS = `[${PAN_SEPARATORS.map((s) => (s === '-' || s === '.' ? `\\${s}` : s)).join('')}]`;
-export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}?\\d){${PAN_ANY_MIN_DIGITS - 1}}`;
+export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}{0,${MAX_GAP}}\\d){${PAN_ANY_MIN_DIGITS - 1}}`;
+const CANDIDATE_LENGTH = PAN_ANY_MIN_DIGITS + (PAN_ANY_MIN_DIGITS - 1) * MAX_GAP;
 
 /**
  * How far past the search position the JavaScript scan looks before RE2 takes over: a native RE2
@@ -30,7 +31,7 @@ export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}?\\d){${PAN_ANY_MIN_DI
 const SCAN_AHEAD = 4096;
 
 export function panPass(engine: RegexEngine, mode: PanMode, format: MaskFormat): Pass {
-  const re2 = engine.compile(PAN_RUN_CANDIDATE, { maxLength: PAN_ANY_MIN_DIGITS * 2 - 1 });
+  const re2 = engine.compile(PAN_RUN_CANDIDATE, { maxLength: CANDIDATE_LENGTH });
   const pattern: CompiledPattern = {
     ...(re2.prefilterBelow === undefined ? {} : { prefilterBelow: re2.prefilterBelow }),
     next(text, from) {
@@ -54,28 +55,36 @@ export function panPass(engine: RegexEngine, mode: PanMode, format: MaskFormat):
   };
 }
 
-/** A digit, or a separator between two digits. */
+/** A digit, or a separator in a gap that joins two digits. */
 function isRunChar(text: string, i: number): boolean {
-  return isDigit(text, i) || (isSeparator(text, i) && isDigit(text, i - 1) && isDigit(text, i + 1));
+  return isDigit(text, i) || inGap(text, i);
 }
 
 /** Which characters of a window (and its edges) are hidden: one decision at a time, so shared. */
-const HIDDEN = new Uint8Array(WINDOW + 8);
-const STARS = '*'.repeat(WINDOW + 8);
+const HIDDEN = new Uint8Array(WINDOW + 4 * MAX_GAP + 8);
+const STARS = '*'.repeat(WINDOW + 4 * MAX_GAP + 8);
 
 /**
  * Decides [w, X) of a digit run, X at most WINDOW on: the hit replaces it from its first hidden
  * digit to its last, and the search resumes at X (inside the run when it goes on).
  */
 function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat): { hit?: Hit; resume: number } {
+  // Over digits and whole gaps: a window ends before a digit, never inside a gap, so the next one
+  // starts where `full` can tell whether its stretch goes on.
   let x = w;
-  while (x - w < WINDOW && (isDigit(text, x) || (isSeparator(text, x) && isDigit(text, x + 1)))) x++;
+  for (;;) {
+    if (isDigit(text, x)) {
+      if (x - w >= WINDOW) break;
+      x++;
+    } else if (x > w && isDigit(text, x - 1) && digitAfterGap(text, x) > x) {
+      x = digitAfterGap(text, x);
+    } else {
+      break;
+    }
+  }
   if (x === w) return { resume: w + 1 };
-  // A window ends before a digit, never on a separator: the next one starts where `full` can tell
-  // whether its stretch goes on.
-  if (isSeparator(text, x) && isDigit(text, x + 1) && isDigit(text, x - 1)) x++;
-  // Hidden digits over [w - 2, x + 1): the edges tell `full` whether its `****` began before w.
-  const base = w - 2;
+  // Hidden digits over [w - 1 - MAX_GAP, x + 1): the edges tell `full` whether its `****` began before w.
+  const base = w - 1 - MAX_GAP;
   const hidden = HIDDEN.fill(0, 0, x + 3 - base);
   let spans = 0;
   pansStartingIn(text, base - PAN_MAX_LENGTH, x + 1, mode, (start, digits, n) => {
@@ -97,16 +106,16 @@ function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat
   if (h0 < 0) return { resume: x };
   let replacement = '';
   if (format === 'full') {
-    // A separator closing the window between two hidden digits belongs to the stretch.
-    if (h1 < x && isSeparator(text, h1) && isHidden(h1 + 1)) h1++;
-    // One `****` per stretch of hidden digits (and the separators between them), so not even the
+    // A gap closing the window between two hidden digits belongs to the stretch.
+    if (h1 < x && isHidden(digitAfterGap(text, h1))) h1 = digitAfterGap(text, h1);
+    // One `****` per stretch of hidden digits (and the gaps between them), so not even the
     // grouping shows; a stretch that began in the window before goes on without a second one.
-    let inStretch = h0 === w && (isHidden(w - 1) || (isSeparator(text, w - 1) && isHidden(w - 2)));
+    let inStretch = h0 === w && (isHidden(w - 1) || isHidden(digitBeforeGap(text, w)));
     for (let p = h0; p < h1; p++) {
       if (isHidden(p)) {
         if (!inStretch) replacement += FULL_MASK;
         inStretch = true;
-      } else if (inStretch && isSeparator(text, p) && isHidden(p + 1)) {
+      } else if (inStretch && inGap(text, p) && isHidden(digitAfterGap(text, p))) {
         continue;
       } else {
         replacement += text[p];
@@ -140,12 +149,17 @@ function holdFrom(text: string, from: number): number {
   const len = text.length;
   const limit = Math.max(from, len - WINDOW - CONTEXT - 2);
   let i = len;
-  while (i > limit && (isDigit(text, i - 1) || (isSeparator(text, i - 1) && isDigit(text, i - 2)))) i--;
+  while (i > limit) {
+    if (isDigit(text, i - 1)) i--;
+    // A gap after a digit: between two digits of the run, or at the text's end, where digits may follow.
+    else if (digitBeforeGap(text, i) >= 0) i = digitBeforeGap(text, i) + 1;
+    else break;
+  }
   return i === len ? len : i;
 }
 
 /**
- * The JavaScript scan: where the first run of 12+ digits with single separators starts in [from,
+ * The JavaScript scan: where the first run of 12+ digits with gaps of up to MAX_GAP separators starts in [from,
  * limit), or -1; when cut short by `limit` inside a run (`cut`: the text goes on past it), where
  * that run began (callers look on from there). One table-free scan; RE2 answers the same question
  * past SCAN_AHEAD.
@@ -153,18 +167,18 @@ function holdFrom(text: string, from: number): number {
 function firstRun(text: string, from: number, limit = text.length, cut = limit < text.length): number {
   let digits = 0;
   let start = -1;
-  let sep = false;
+  let gap = 0;
   for (let i = from; i < limit; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       if (digits === 0) start = i;
       if (++digits >= PAN_ANY_MIN_DIGITS) return start;
-      sep = false;
-    } else if (digits > 0 && !sep && isSeparatorCode(c)) {
-      sep = true;
+      gap = 0;
+    } else if (digits > 0 && gap < MAX_GAP && isSeparatorCode(c)) {
+      gap++;
     } else {
       digits = 0;
-      sep = false;
+      gap = 0;
     }
   }
   // Cut short by `limit`: where the run still open there began (past the limit: not found).

@@ -1,11 +1,13 @@
 /**
  * What makes digits a primary account number, by the digits and not by how they are printed: 13–19
  * digits, Luhn-valid, with an issuer prefix and length from the table (issuers.ts; `pan_any`: any
- * Luhn-valid 13–19 digits, and the table's 12-digit Maestro numbers), in any grouping, with one separator a person or a model
- * prints (space, dash, dot, no-break and thin spaces, hyphens, en dash) between any two digits, and
- * not directly preceded or followed by a digit or a letter.
+ * Luhn-valid 13–19 digits, and the table's 12-digit Maestro numbers), in any grouping: between
+ * any two digits, nothing or a gap of up to MAX_GAP separators a person, a model or a document
+ * prints (spaces of every width, dashes and hyphens, dot, slash, underscore, tab, bullet, and the
+ * invisible ones: zero-width space and joiners, soft hyphen, BOM); not directly preceded or
+ * followed by a digit or a letter.
  *
- * A run of digits and single separators can hold several overlapping PANs ("5555 4111 1111 1111
+ * A run of digits and gaps can hold several overlapping PANs ("5555 4111 1111 1111
  * 1111"): every one is found, and a digit is shown only if every PAN covering it shows it (last
  * four, first six). Whether a digit is hidden depends on the text within one PAN length of it, so a
  * stream decides a digit once that much text has arrived, and holds back no more.
@@ -18,15 +20,26 @@ export type PanMode = 'pan' | 'pan_any';
 export const PAN_MIN_DIGITS = 13;
 export const PAN_ANY_MIN_DIGITS = 12;
 export const PAN_MAX_DIGITS = ISSUER_MAX_DIGITS;
-/** A PAN of the most digits with a separator between each pair (UTF-16 units). */
-export const PAN_MAX_LENGTH = PAN_MAX_DIGITS * 2 - 1;
+/** The most separators in a row between two digits of one PAN (`4111 - 1111`, `4111  1111`). */
+export const MAX_GAP = 3;
+/** A PAN of the most digits with the widest gap between each pair (UTF-16 units). */
+export const PAN_MAX_LENGTH = PAN_MAX_DIGITS + (PAN_MAX_DIGITS - 1) * MAX_GAP;
 
-/** Separators allowed between two digits of one PAN (one at a time). */
-export const PAN_SEPARATORS = [' ', '-', '.', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013'] as const;
+/**
+ * Separators allowed between two digits of one PAN, in gaps of up to MAX_GAP. Not the comma, colon
+ * or a line break: they join amounts, times and table rows, not the groups of one number.
+ */
+export const PAN_SEPARATORS = [
+  ' ', '-', '.', '/', '_', '\t', '\u00a0', '\u00ad', '\u00b7',
+  '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005', '\u2006', '\u2007', '\u2008', '\u2009', '\u200a', '\u200b', '\u200c', '\u200d',
+  '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2022', '\u202f', '\u205f', '\u2060', '\u2212', '\u3000', '\ufe63', '\ufeff', '\uff0d',
+] as const;
+
+const SEPARATOR_CODES = new Set<number>(PAN_SEPARATORS.map((s) => s.charCodeAt(0)));
 
 export function isSeparatorCode(c: number): boolean {
-  if (c < 128) return c === 0x20 || c === 0x2d || c === 0x2e;
-  return c === 0xa0 || c === 0x2007 || c === 0x2009 || c === 0x202f || c === 0x2010 || c === 0x2011 || c === 0x2013;
+  if (c < 128) return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || c === 0x09;
+  return SEPARATOR_CODES.has(c);
 }
 
 export function isDigit(text: string, i: number): boolean {
@@ -36,6 +49,43 @@ export function isDigit(text: string, i: number): boolean {
 
 export function isSeparator(text: string, i: number): boolean {
   return isSeparatorCode(text.charCodeAt(i));
+}
+
+/**
+ * Where the digit after position `i` stands when `i` starts a gap (1 to MAX_GAP separators) that a
+ * digit ends; `i` itself when it is a digit; else -1. Call it right after a digit.
+ */
+export function digitAfterGap(text: string, i: number): number {
+  for (let k = i; k <= i + MAX_GAP; k++) {
+    if (isDigit(text, k)) return k;
+    if (!isSeparator(text, k)) return -1;
+  }
+  return -1;
+}
+
+/**
+ * Whether the separator at `i` lies in a gap between two digits that joins them (MAX_GAP
+ * separators at most, a digit on each side): part of a digit run.
+ */
+export function inGap(text: string, i: number): boolean {
+  if (!isSeparator(text, i)) return false;
+  let a = i;
+  while (a > 0 && i - a < MAX_GAP && isSeparator(text, a - 1)) a--;
+  let b = i + 1;
+  while (b - a <= MAX_GAP && isSeparator(text, b)) b++;
+  return b - a <= MAX_GAP && isDigit(text, a - 1) && isDigit(text, b);
+}
+
+/**
+ * The digit before the gap that ends at `i` (exclusive), when the characters before `i` are a gap
+ * of 1 to MAX_GAP separators after a digit; else -1.
+ */
+export function digitBeforeGap(text: string, i: number): number {
+  for (let k = i - 1; k >= i - 1 - MAX_GAP && k >= 0; k--) {
+    if (isDigit(text, k)) return k < i - 1 ? k : -1;
+    if (!isSeparator(text, k)) return -1;
+  }
+  return -1;
 }
 
 /**
@@ -86,7 +136,7 @@ export function shownDigits(format: 'full' | 'last4' | 'first6last4', digits: nu
 
 /**
  * Every PAN that starts at a digit in [from, to) of `text`, by walking each possible start (a digit
- * not preceded by a word character) over digits and single separators to each possible end (a
+ * not preceded by a word character) over digits and gaps to each possible end (a
  * digit not followed by one). Reads at most PAN_MAX_LENGTH + 1 characters past `to`. `found` gets
  * each PAN's start and the positions of its n digits in `positions[0, n)`, a scratch array it may
  * read during the call only (no allocation per PAN: dense answers hold dozens).
@@ -117,9 +167,9 @@ export function pansStartingIn(text: string, from: number, to: number, mode: Pan
       const next = j + 1;
       if (n >= min && ((n & 1) === 0 ? even : odd) % 10 === 0 && !isWordChar(text, next) && isPanDigits(spell(text, positions, n), mode)) found(a, positions, n);
       if (n >= PAN_MAX_DIGITS) break;
-      if (isDigit(text, next)) j = next;
-      else if (isSeparator(text, next) && isDigit(text, next + 1)) j = next + 1;
-      else break;
+      const after = digitAfterGap(text, next);
+      if (after < 0) break;
+      j = after;
     }
   }
 }

@@ -6,8 +6,16 @@
 import fc from 'fast-check';
 import { ISSUER_RANGES } from '../../src/mask/issuers.js';
 import { luhnComplete } from './cards.js';
+import { REF_MAX_GAP, REF_SEPARATORS } from './reference.js';
 
-export const SEPARATORS = [' ', '-', '.', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013'];
+export const SEPARATORS = REF_SEPARATORS;
+
+/** What stands between two groups of one PAN: nothing, one separator, or a gap of up to REF_MAX_GAP (`4111 - 1111`). */
+const gapArb = fc.oneof(
+  { weight: 2, arbitrary: fc.constant('') },
+  { weight: 4, arbitrary: fc.constantFrom(...SEPARATORS) },
+  { weight: 2, arbitrary: fc.array(fc.constantFrom(...SEPARATORS), { minLength: 2, maxLength: REF_MAX_GAP }).map((g) => g.join('')) },
+);
 
 /** A Luhn-valid number of one issuer row: a prefix inside the row's range, one of its lengths. */
 export const issuerDigitsArb = fc
@@ -23,7 +31,7 @@ export const issuerDigitsArb = fc
 /** Digits printed in random groups (sizes 1–8) joined by random separators, or not at all. */
 export const printedArb = (digits: fc.Arbitrary<string>) =>
   fc
-    .record({ digits, sizes: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 19 }), seps: fc.array(fc.constantFrom('', ...SEPARATORS), { minLength: 19, maxLength: 19 }) })
+    .record({ digits, sizes: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 19 }), seps: fc.array(gapArb, { minLength: 19, maxLength: 19 }) })
     .map(({ digits, sizes, seps }) => {
       let out = '';
       let i = 0;
@@ -41,7 +49,8 @@ export const printedArb = (digits: fc.Arbitrary<string>) =>
 export const printedPanArb = printedArb(issuerDigitsArb);
 
 /** Pieces that end up next to numbers: separators, letters, escapes, punctuation, astral characters. */
-const glue = fc.constantFrom(' ', '  ', '-', '.', ',', 'a', 'Z', '\\n', '\\', 'x', '\u00a0', '\u2009', '😀', 'é', '"', ':', '\n', '_', '/');
+// Gaps one wider than a PAN allows ('    ', ' -- ') end a number: the masker must agree where.
+const glue = fc.constantFrom(' ', '  ', ' - ', '    ', ' -- ', '-', '.', ',', 'a', 'Z', '\\n', '\\', 'x', '\u00a0', '\u2009', '\u200b', '\t', '😀', 'é', '"', ':', '\n', '_', '/', '\u2014');
 
 export const textArb = fc
   .array(fc.oneof({ weight: 3, arbitrary: printedPanArb }, { weight: 2, arbitrary: fc.stringMatching(/^\d{1,8}$/) }, { weight: 4, arbitrary: glue }, { weight: 1, arbitrary: fc.string({ maxLength: 6 }) }), { maxLength: 14 })

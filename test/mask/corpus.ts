@@ -7,10 +7,12 @@
  */
 import { ISSUER_RANGES } from '../../src/mask/issuers.js';
 import { group as printed, luhnComplete } from './cards.js';
+import { REF_SEPARATORS } from './reference.js';
 
 export { printed };
 
-export const CORPUS_SEPARATORS = ['', ' ', '-', '.', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013'];
+/** None, every separator alone, and the gaps people print: two spaces, a spaced dash or slash, three of a kind. */
+export const CORPUS_SEPARATORS = ['', ...REF_SEPARATORS, '  ', ' - ', ' / ', ' \u2013 ', '\u200b\u200b\u200b', '\t\t'];
 
 /** Group sizes for a number of `n` digits: plain, the printed shapes of every brand, and odd ones. */
 export function groupings(n: number): number[][] {

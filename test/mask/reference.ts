@@ -1,7 +1,7 @@
 /**
  * The reference PAN detector the masker is checked against: obviously correct and slow. It tries
- * every substring of a text, keeps those made of digits with at most one separator between any
- * two, 13–19 digits (`pan_any`: also 12-digit Maestro), not touching a digit or letter, Luhn-valid by the textbook rule and taken by a
+ * every substring of a text, keeps those made of digits with at most three separators in a row
+ * between any two, 13–19 digits (`pan_any`: also 12-digit Maestro), not touching a digit or letter, Luhn-valid by the textbook rule and taken by a
  * row of the issuer table read one row at a time; then it computes the text a format must give:
  * each digit hidden unless every PAN covering it shows it. Nothing here shares code with the
  * masker except the issuer table's data (issuers.ts), which is the specification, not logic.
@@ -11,7 +11,15 @@ import { ISSUER_RANGES } from '../../src/mask/issuers.js';
 export type Mode = 'pan' | 'pan_any';
 export type Format = 'full' | 'last4' | 'first6last4';
 
-const SEPARATORS = new Set([' ', '-', '.', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013']);
+/** docs/masking.md's list, written out again here: spaces, dashes, dots, slash, underscore, tab, invisible characters. */
+export const REF_SEPARATORS = [
+  ' ', '-', '.', '/', '_', '\t', '\u00a0', '\u00ad', '\u00b7',
+  '\u2000', '\u2001', '\u2002', '\u2003', '\u2004', '\u2005', '\u2006', '\u2007', '\u2008', '\u2009', '\u200a', '\u200b', '\u200c', '\u200d',
+  '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2022', '\u202f', '\u205f', '\u2060', '\u2212', '\u3000', '\ufe63', '\ufeff', '\uff0d',
+];
+const SEPARATORS = new Set(REF_SEPARATORS);
+/** The most separators in a row between two digits of one PAN (`4111 - 1111`). */
+export const REF_MAX_GAP = 3;
 const DIGITS = '0123456789';
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -54,16 +62,12 @@ export function refFind(text: string, mode: Mode = 'pan'): RefPan[] {
   const found: RefPan[] = [];
   for (let i = 0; i < text.length; i++) {
     if (!DIGITS.includes(text[i]!) || touches(text, i - 1)) continue;
-    for (let j = i + 1; j <= text.length && j - i <= 37; j++) {
+    for (let j = i + 1; j <= text.length && j - i <= 19 + 18 * REF_MAX_GAP; j++) {
       const s = text.slice(i, j);
       if (!DIGITS.includes(s[s.length - 1]!) || touches(text, j)) continue;
-      let ok = true;
-      for (let k = 0; k < s.length; k++) {
-        const c = s[k]!;
-        if (DIGITS.includes(c)) continue;
-        if (!SEPARATORS.has(c) || !DIGITS.includes(s[k - 1]!) || !DIGITS.includes(s[k + 1]!)) ok = false;
-      }
-      if (!ok) continue;
+      // Between its first and last digit: digits, and gaps of 1 to REF_MAX_GAP separators.
+      const gaps = s.split(/[0-9]+/).filter((g) => g !== '');
+      if (!gaps.every((g) => g.length <= REF_MAX_GAP && [...g].every((c) => SEPARATORS.has(c)))) continue;
       const positions = [...s].flatMap((c, k) => (DIGITS.includes(c) ? [i + k] : []));
       const digits = positions.map((p) => text[p]).join('');
       if (refIsPan(digits, mode)) found.push({ start: i, end: j, positions });
@@ -88,16 +92,27 @@ export function refHidden(text: string, format: Format, mode: Mode = 'pan'): Set
 
 /**
  * The masked text: hidden digits become `*`; with `full`, each stretch of hidden digits (with the
- * single separators between them) becomes one `****`.
+ * gaps of up to REF_MAX_GAP separators between them) becomes one `****`.
  */
 export function refMask(text: string, format: Format, mode: Mode = 'pan'): string {
   const hidden = refHidden(text, format, mode);
   if (format !== 'full') return maskChars(text, hidden);
+  // A separator is inside a stretch when its whole gap (REF_MAX_GAP at most) lies between two hidden digits.
+  const inGap = (i: number): boolean => {
+    if (!SEPARATORS.has(text[i]!)) return false;
+    let a = i;
+    while (a > 0 && SEPARATORS.has(text[a - 1]!)) a--;
+    let b = i;
+    while (b < text.length && SEPARATORS.has(text[b]!)) b++;
+    return b - a <= REF_MAX_GAP && hidden.has(a - 1) && hidden.has(b);
+  };
   let out = '';
   for (let i = 0; i < text.length; i++) {
     if (hidden.has(i)) {
-      if (!(hidden.has(i - 1) || (SEPARATORS.has(text[i - 1]!) && hidden.has(i - 2)))) out += '****';
-    } else if (SEPARATORS.has(text[i]!) && hidden.has(i - 1) && hidden.has(i + 1)) {
+      let before = i - 1;
+      while (before >= 0 && inGap(before)) before--;
+      if (!hidden.has(before)) out += '****';
+    } else if (inGap(i)) {
       // inside a stretch
     } else {
       out += text[i];
