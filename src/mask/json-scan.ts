@@ -197,9 +197,13 @@ class Scan {
     if (masked !== undefined) this.edits.push({ start, end: j + 1, text: JSON.stringify(masked) });
   }
 
-  /** Whether any pass could find a candidate in [from, to) of `s` read alone. */
+  /**
+   * Whether any pass could find a candidate in [from, to) of `s` read alone. A string at least as
+   * long as a pass's `prefilterBelow` is not screened in JavaScript: its engine searches it faster,
+   * as the walk always did, so it is masked outright.
+   */
   private mayHold(s: string, from: number, to: number): boolean {
-    for (const p of this.passes) if (p.screen!(s, from, to)) return true;
+    for (const p of this.passes) if (to - from >= (p.pattern.prefilterBelow ?? Infinity) || p.screen!(s, from, to)) return true;
     return false;
   }
 }

@@ -62,6 +62,16 @@ for (const [name, plan] of Object.entries(PLANS)) {
   });
 }
 
+test('long strings (past the native engine\'s prefilter length) are masked as the walk masks them', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 400, max: 1500 }), fc.option(printedPanArb), fc.constantFrom('', 'cvv: 123 '), (n, pan, label) => {
+      const src = JSON.stringify({ note: 'lorem ipsum '.repeat(n / 12) + label + (pan ?? 'no card'), n: 1 });
+      for (const plan of Object.values(PLANS)) assert.equal(maskJsonText(plan, src), maskJsonWalk(plan, src));
+    }),
+    { numRuns: 100 },
+  );
+});
+
 test('what the scan masks: card numbers however spelled, values in a key\'s context; not JSON is text', () => {
   const plan = PLANS['every card detector, last4']!;
   const same = ['{"id":"txn_01","score":0.12,"decision":"approve","model":"fraud-v3","card":{"brand":"visa","last4":"1111"}}', '[1, 2.5e10, "card 1234", "\\n\\u00e9"]', '"just text"', '123456789012345678901234567890', '{"cvv":"****","xcvv":[123]}'];
