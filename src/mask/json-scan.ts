@@ -148,14 +148,19 @@ class Scan {
     // The walk masks a number's integer part (sign included) as a text of its own.
     const candidate = this.label !== undefined || this.mayHold(text, start, i);
     if (text.charCodeAt(i) === 0x2e && isDigitCode(text.charCodeAt(i + 1))) i = digitsFrom(text, i + 1);
+    let exponent = false;
     if ((text.charCodeAt(i) | 32) === 0x65) {
       let j = i + 1;
       const s = text.charCodeAt(j);
       if (s === 0x2b || s === 0x2d) j++;
-      if (isDigitCode(text.charCodeAt(j))) i = digitsFrom(text, j);
+      if (isDigitCode(text.charCodeAt(j))) {
+        i = digitsFrom(text, j);
+        exponent = true;
+      }
     }
     this.i = i;
-    if (!candidate) return;
+    // With an exponent the value's integer part is not where it stands (4.111111111111111e15): the walk works it out.
+    if (!candidate && !exponent) return;
     const raw = text.slice(start, i);
     const masked = this.masker.inContext(this.label, raw) ?? this.masker.number(raw);
     if (masked !== undefined) this.edits.push({ start, end: i, text: JSON.stringify(masked) });

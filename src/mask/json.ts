@@ -2,8 +2,10 @@
  * Masking a JSON document from its source text: path rules replace whole fields, detectors run
  * over every string, every key and every number, and a JSON key names the context for a bare cvv
  * or expiry value. Only what the masker changes is rewritten (json-source.ts); a masked number
- * becomes a string, since `************1111` is not JSON. Of a number, the integer part is read as
- * digits (a PAN sent as a number is an integer; its fraction and exponent are not card digits).
+ * becomes a string, since `************1111` is not JSON. Of a number, the integer part of its exact
+ * value is read as digits (a PAN sent as a number is an integer, in whatever notation:
+ * `4111111111111111`, `4111111111111111.0`, `4.111111111111111e15` and `41111111111111110e-1` are
+ * one card number to whoever parses them).
  * Text that is not JSON is masked as text.
  */
 import { contextValue, keyContext } from './detectors.js';
@@ -156,17 +158,48 @@ export class JsonMasker {
     for (const k in counts) addCount(this.counts, k, counts[k]);
   }
 
-  /** A number token: its integer part (sign included) read as text. */
+  /**
+   * A number token: the integer part of its value (sign included) read as text. Without an exponent
+   * that is the digits before the point, and the rest is kept; with one, the value's digits are
+   * worked out exactly (decimal shifting, no floating point) and a masked number is written out
+   * plainly (`************1111`, plus its fraction's digits if it has one).
+   */
   number(raw: string): string | undefined {
-    let cut = raw.length;
-    for (let i = 0; i < raw.length; i++) {
-      const c = raw[i];
-      if (c === '.' || c === 'e' || c === 'E') {
-        cut = i;
-        break;
-      }
+    const e = raw.search(/[eE]/);
+    if (e < 0) {
+      const point = raw.indexOf('.');
+      const cut = point < 0 ? raw.length : point;
+      const masked = this.short(raw.slice(0, cut));
+      return masked === undefined ? undefined : masked + raw.slice(cut);
     }
-    const masked = this.short(raw.slice(0, cut));
-    return masked === undefined ? undefined : masked + raw.slice(cut);
+    const value = exactValue(raw, e);
+    if (value === null) return undefined;
+    const masked = this.short(value.int);
+    return masked === undefined ? undefined : masked + (value.frac ? `.${value.frac}` : '');
   }
+}
+
+/** Integer parts longer than this are no card number: not worked out (`1e999999999` stays as it is). */
+const MAX_INT_DIGITS = 40;
+
+/**
+ * The exact value of a JSON number with an exponent (`e` at `e`) as sign-and-integer text and
+ * fraction digits (trailing zeros dropped; none when the integer part is 0); null when its integer
+ * part is longer than MAX_INT_DIGITS.
+ */
+export function exactValue(raw: string, e: number): { int: string; frac: string } | null {
+  const sign = raw.startsWith('-') ? '-' : '';
+  const mantissa = raw.slice(sign.length, e);
+  const point = mantissa.indexOf('.');
+  const digits = point < 0 ? mantissa : mantissa.slice(0, point) + mantissa.slice(point + 1);
+  const shift = Number(raw.slice(e + 1)) - (point < 0 ? 0 : mantissa.length - point - 1);
+  const significant = digits.replace(/^0+/, '');
+  // Where the decimal point falls in `significant`: past its end for a large exponent.
+  const at = significant.length + shift;
+  if (at > MAX_INT_DIGITS) return null;
+  // An integer part of 0 holds no card number: its fraction is not needed.
+  if (significant === '' || at <= 0) return { int: `${sign}0`, frac: '' };
+  const int = at >= significant.length ? significant + '0'.repeat(at - significant.length) : significant.slice(0, at);
+  const frac = at >= significant.length ? '' : significant.slice(at).replace(/0+$/, '');
+  return { int: sign + int, frac };
 }

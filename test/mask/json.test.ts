@@ -19,7 +19,16 @@ function escapeSome(s: string): string {
   const j = JSON.stringify(s);
   return j.replace(/[ -]/g, (c) => (c === ' ' ? '\\u0020' : c));
 }
-const numberArb = fc.oneof(issuerDigitsArb, issuerDigitsArb.map((d) => `-${d}`), fc.constantFrom('0', '-0.5', '1e400', '6548686408882000464', '4006024084268084042', '3.141592653589793', '0.2345678901234567', '4111111111111111.0', '4111111111111111e0'), fc.integer().map(String));
+/** A card number in exponent notation, as other encoders print it: 4.111111111111111e15, 41111111111111110E-1, 4111111111111111e+0. */
+const exponentPanArb = fc.tuple(issuerDigitsArb, fc.integer({ min: 1, max: 19 }), fc.integer({ min: 0, max: 3 }), fc.constantFrom('e', 'E', 'e+', 'E-'), fc.boolean()).map(([d, point, zeros, e, negative]) => {
+  const at = Math.min(point, d.length);
+  const mantissa = `${d.slice(0, at)}${at < d.length ? `.${d.slice(at)}` : ''}${at < d.length ? '0'.repeat(zeros) : ''}`;
+  const exp = d.length - at;
+  // `E-` spells the same value with the mantissa's digits shifted up by one more zero.
+  const body = e === 'E-' ? `${d}${'0'.repeat(zeros + 1)}E-${zeros + 1}` : `${mantissa}${e}${exp}`;
+  return `${negative ? '-' : ''}${body}`;
+});
+const numberArb = fc.oneof(issuerDigitsArb, issuerDigitsArb.map((d) => `-${d}`), exponentPanArb, fc.constantFrom('0', '-0.5', '1e400', '6548686408882000464', '4006024084268084042', '3.141592653589793', '0.2345678901234567', '4111111111111111.0', '4111111111111111e0'), fc.integer().map(String));
 
 interface Doc {
   src: string;
@@ -53,9 +62,24 @@ function expected(src: string, format: 'last4' | 'full'): string {
       if (m !== n.value) edits.push({ start: n.start, end: n.end, text: JSON.stringify(m) });
     } else if (n.kind === 'number') {
       const raw = src.slice(n.start, n.end);
-      const int = /^-?\d+/.exec(raw)![0];
-      const m = refMask(int, format);
-      if (m !== int) edits.push({ start: n.start, end: n.end, text: JSON.stringify(m + raw.slice(int.length)) });
+      const [, sign, whole, fraction, exponent] = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(raw)!;
+      if (exponent === undefined) {
+        // The digits before the point are the integer part; the rest is kept as written.
+        const int = sign! + whole!;
+        const m = refMask(int, format);
+        if (m !== int) edits.push({ start: n.start, end: n.end, text: JSON.stringify(m + raw.slice(int.length)) });
+      } else {
+        // The value's integer part: the point moved `exponent` places along the mantissa's digits.
+        let digits = whole! + (fraction ?? '');
+        const point = whole!.length + Number(exponent);
+        if (point > 0 && point <= 60) {
+          if (point > digits.length) digits += '0'.repeat(point - digits.length);
+          const int = sign! + (digits.slice(0, point).replace(/^0+(?=\d)/, ''));
+          const frac = digits.slice(point).replace(/0+$/, '');
+          const m = refMask(int, format);
+          if (m !== int) edits.push({ start: n.start, end: n.end, text: JSON.stringify(m + (frac ? `.${frac}` : '')) });
+        }
+      }
     }
   };
   visit(root);
