@@ -73,15 +73,19 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardConte
   return out;
 }
 
-/** The upstream's response headers as passed to the client; a rewritten (masked) body is sent identity-encoded, chunked. */
-export function clientHeaders(upstream: Record<string, HeaderValue>, requestId: string, bodyRewritten: boolean): OutgoingHeaders {
+/**
+ * The upstream's response headers as passed to the client, each value through `mask` when the
+ * response is masked; a rewritten (masked) body is sent identity-encoded, chunked.
+ */
+export function clientHeaders(upstream: Record<string, HeaderValue>, requestId: string, bodyRewritten: boolean, mask?: (value: string) => string): OutgoingHeaders {
   const listed = connectionListed(upstream);
   const out: OutgoingHeaders = {};
   for (const name in upstream) {
     const v = upstream[name];
     if (v === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     if (bodyRewritten && (name === 'content-length' || name === 'content-encoding')) continue;
-    out[name] = v;
+    // A card number in a header (a Location, a debug header, a cookie) leaves as surely as one in the body.
+    out[name] = mask ? (typeof v === 'string' ? mask(v) : v.map(mask)) : v;
   }
   out['x-request-id'] = requestId;
   return out;

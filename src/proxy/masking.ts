@@ -4,7 +4,7 @@
  * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
  * decode is refused rather than passed unmasked.
  */
-import { assertText, compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import { assertText, compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, maskText, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../contract/index.js';
 import { HttpError, PolicyFailed } from './errors.js';
@@ -80,6 +80,10 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
     maskJson(rules, json) {
       if (rules.length === 0) return { text: json, counts: {} };
       return maskJsonText(plan(rules), json);
+    },
+    maskText(rules, text) {
+      if (rules.length === 0) return { text, counts: {} };
+      return maskText(plan(rules), text);
     },
     maskBody(rules, body) {
       const p = plan(rules);

@@ -36,6 +36,8 @@ export interface PolicyService {
 /** Masking per the decision's rules: whole JSON texts (from their source, without loss), and streams (raw text, JSON, SSE). */
 export interface MaskService {
   maskJson(rules: MaskRule[], json: string): { text: string; counts: Record<string, number> };
+  /** A short text (a header value) masked as text. */
+  maskText(rules: MaskRule[], text: string): { text: string; counts: Record<string, number> };
   /** A whole identity-encoded response body masked at once (the same bytes `maskStream` would give). */
   maskBody(rules: MaskRule[], body: Buffer): { body: Buffer; counts: Record<string, number> };
   /** What a body is comes from its first bytes, not its content type. Output is identity-encoded: callers drop content-encoding and content-length. */

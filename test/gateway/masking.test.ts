@@ -85,6 +85,22 @@ test('openai SDK without streaming: JSON masked from its source, a PAN sent as a
   assert.is(done.choices[0]!.message.content, 'Card **** **** **16 67, and **** **** **** ***0001 too.');
 });
 
+test('curl: card numbers in the upstream\'s response headers are masked like the body (one-shot and streamed)', async () => {
+  const headers = {
+    'x-debug-card': `card ${DINERS}`, location: '/v1/cards/4111111111111111/charges', 'set-cookie': ['last=4111-1111-1111-1111; Path=/', 'plain=ok'], 'x-clean': 'no digits here',
+  };
+  for (const [type, body] of [['application/json', '{"ok":true}'], ['text/event-stream', openaiStream('hello')]] as const) {
+    rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => res.writeHead(200, { 'content-type': type, ...headers }).end(body));
+    const { stdout } = await run('curl', ['-s', '-D', '-', '-o', '/dev/null', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions`]);
+    assert.equal(pans(stdout), [], `${type}: ${stdout}`);
+    assert.match(stdout, /x-debug-card: card \*\*\*\* \*\*\*\* \*\*16 67\r\n/i, type);
+    assert.match(stdout, /location: \/v1\/cards\/\*{12}1111\/charges\r\n/i, type);
+    assert.match(stdout, /set-cookie: last=\*{4}-\*{4}-\*{4}-1111; Path=\/\r\n/i, type);
+    assert.match(stdout, /set-cookie: plain=ok\r\n/i, type);
+    assert.match(stdout, /x-clean: no digits here\r\n/i, type);
+  }
+});
+
 test('curl: an event stream labelled text/plain, octet-stream or x-ndjson is masked as one; plain text across chunks', async () => {
   for (const type of ['text/plain', 'application/octet-stream', 'application/x-ndjson']) {
     rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => {
