@@ -10,6 +10,7 @@ import type { MaskFormat } from '../contract/index.js';
 import type { CompiledPattern, RegexEngine } from './engine.js';
 import { FULL_MASK } from './format.js';
 import { digitAfterGap, digitBeforeGap, inGap, isDigit, isSeparatorCode, MAX_GAP, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
+import { isDigitCode } from './digits.js';
 import type { Hit, Pass } from './pass.js';
 
 /** Characters of a digit run decided at once. */
@@ -19,7 +20,8 @@ const CONTEXT = PAN_MAX_LENGTH + 2;
 
 /** The first 12 digits of a run: where RE2 finds a run long enough to hold a PAN. */
 const SEPARATOR_CLASS = `[${PAN_SEPARATORS.map((s) => (s === '-' || s === '.' ? `\\${s}` : s)).join('')}]`;
-export const PAN_RUN_CANDIDATE = `\\d(?:${SEPARATOR_CLASS}{0,${MAX_GAP}}\\d){${PAN_ANY_MIN_DIGITS - 1}}`;
+// \p{Nd}: digits of every script (digits.ts), not RE2's ASCII-only \d.
+export const PAN_RUN_CANDIDATE = `\\p{Nd}(?:${SEPARATOR_CLASS}{0,${MAX_GAP}}\\p{Nd}){${PAN_ANY_MIN_DIGITS - 1}}`;
 const CANDIDATE_LENGTH = PAN_ANY_MIN_DIGITS + (PAN_ANY_MIN_DIGITS - 1) * MAX_GAP;
 
 /**
@@ -170,7 +172,7 @@ function firstRun(text: string, from: number, limit = text.length, cut = limit <
   let gap = 0;
   for (let i = from; i < limit; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
+    if (isDigitCode(c)) {
       if (digits === 0) start = i;
       if (++digits >= PAN_ANY_MIN_DIGITS) return start;
       gap = 0;

@@ -12,6 +12,7 @@
  * four, first six). Whether a digit is hidden depends on the text within one PAN length of it, so a
  * stream decides a digit once that much text has arrived, and holds back no more.
  */
+import { digitValue, isDigitCode } from './digits.js';
 import { ISSUER_MAX_DIGITS, issuerOf } from './issuers.js';
 
 export type PanMode = 'pan' | 'pan_any';
@@ -42,9 +43,9 @@ export function isSeparatorCode(c: number): boolean {
   return SEPARATOR_CODES.has(c);
 }
 
+/** A decimal digit of any script (digits.ts): `4`, `４`, `٤` are all a four. */
 export function isDigit(text: string, i: number): boolean {
-  const c = text.charCodeAt(i);
-  return c >= 48 && c <= 57;
+  return isDigitCode(text.charCodeAt(i));
 }
 
 export function isSeparator(text: string, i: number): boolean {
@@ -95,7 +96,7 @@ export function digitBeforeGap(text: string, i: number): number {
  */
 export function isWordChar(text: string, i: number): boolean {
   const c = text.charCodeAt(i);
-  if (c >= 48 && c <= 57) return true;
+  if (isDigitCode(c)) return true;
   const l = c | 32;
   if (l < 97 || l > 122) return false;
   if (text.charCodeAt(i - 1) !== 92) return true;
@@ -154,7 +155,7 @@ export function pansStartingIn(text: string, from: number, to: number, mode: Pan
     let odd = 0;
     let j = a;
     for (;;) {
-      const d = text.charCodeAt(j) - 48;
+      const d = digitValue(text.charCodeAt(j));
       const twice = d > 4 ? d * 2 - 9 : d * 2;
       if ((n & 1) === 0) {
         even += twice;
@@ -177,8 +178,9 @@ export function pansStartingIn(text: string, from: number, to: number, mode: Pan
 /** Where the digits of the run being walked stand (one walk at a time). */
 const POSITIONS = new Int32Array(PAN_MAX_DIGITS);
 
+/** The PAN's digits as ASCII, whatever script they were printed in. */
 function spell(text: string, positions: Int32Array, n: number): string {
   let digits = '';
-  for (let k = 0; k < n; k++) digits += text[positions[k]!];
+  for (let k = 0; k < n; k++) digits += String.fromCharCode(48 + digitValue(text.charCodeAt(positions[k]!)));
   return digits;
 }

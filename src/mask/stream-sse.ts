@@ -118,7 +118,7 @@ export class SseMasker implements TextMasker {
       const alt = maskText(this.plan, node.value);
       for (const [k, n] of Object.entries(alt.counts)) addCount(this.counts, k, n);
       // Beside a token that was masked or held back, an alternative could spell its digits.
-      const text = changedEntries.has(entry) ? alt.text.replace(/\d/g, '*') : alt.text;
+      const text = changedEntries.has(entry) ? alt.text.replace(/\p{Nd}/gu, '*') : alt.text;
       if (text === node.value) continue;
       edits.push({ start: node.start, end: node.end, text: JSON.stringify(text) });
       const bytes = entryOf(parent, 'bytes');

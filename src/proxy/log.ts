@@ -4,6 +4,8 @@
  * no token, secret, PAN or CVV can reach a log; the path is passed through a scrubber first because
  * a client may put a card number in it.
  */
+import { PAN_SEPARATORS } from '../mask/index.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 100 };
 
@@ -30,10 +32,27 @@ export class Logger {
   }
 }
 
-/** A run of 12 or more digits, possibly separated: long enough to be (part of) a card number. */
-const LONG_NUMBER = /\d(?:(?:[ -]|%20|%2[dD])?\d){11,}/g;
+/** A digit of any script, or one percent-encoded (`%34` is a 4). */
+const DIGIT = '(?:\\p{Nd}|%3[0-9])';
+/** What may stand between two digits of a card number (mask/pan.ts), raw or percent-encoded, up to three. */
+const GAP = `(?:[${PAN_SEPARATORS.map((c) => (c === '-' || c === '.' ? `\\${c}` : c)).join('')}]|%[0-9A-Fa-f]{2}){0,3}`;
+/** A run of 12 or more digits, grouped as a card number may be: long enough to be (part of) one. */
+const LONG_NUMBER = new RegExp(`${DIGIT}(?:${GAP}${DIGIT}){11,}`, 'gu');
 
-/** The path as it may be logged: long digit runs are cut to their last four. */
+/**
+ * The path as it may be logged: long digit runs are cut to their last four. Percent-encoding can
+ * spell any digit (`%34` is a 4, `%EF%BC%94` a fullwidth one), so a path with a long run once
+ * decoded is logged decoded and redacted; one that does not decode is read with `%3N` as digits.
+ */
 export function scrubPath(path: string): string {
-  return path.replace(LONG_NUMBER, (m) => `[redacted…${m.replace(/\D/g, '').slice(-4)}]`);
+  let text = path;
+  if (path.includes('%')) {
+    try {
+      text = decodeURIComponent(path);
+    } catch {
+      // a malformed escape: read as it is
+    }
+  }
+  const scrubbed = text.replace(LONG_NUMBER, (m) => `[redacted…${m.replace(/%3([0-9])/g, '$1').replace(/\P{Nd}/gu, '').slice(-4)}]`);
+  return scrubbed === text ? path : scrubbed;
 }

@@ -4,6 +4,8 @@ import * as assert from 'uvu/assert';
 import { clientHeaders, policyHeaders, upstreamHeaders } from '../../src/proxy/headers.js';
 import { queryLists } from '../../src/proxy/input.js';
 import { scrubPath } from '../../src/proxy/log.js';
+import { printedPanArb, scriptPanArb } from '../mask/arbitraries.js';
+import { refFind } from '../mask/reference.js';
 import { GatewayMetrics } from '../../src/proxy/metrics.js';
 import { Router } from '../../src/proxy/router.js';
 import { parseTarget } from '../../src/proxy/target.js';
@@ -178,6 +180,14 @@ test('paths are scrubbed of card-length digit runs before logging', () => {
     fc.property(fc.stringMatching(/^[0-9]{13,19}$/), fc.string(), (pan, rest) => {
       assert.not.ok(scrubPath(`/a/${rest}/${pan}`).includes(pan));
     }),
+  );
+  // Any grouping the masker reads as a card number, in any script's digits, raw or percent-encoded.
+  fc.assert(
+    fc.property(fc.oneof(printedPanArb, scriptPanArb), fc.boolean(), (pan, encode) => {
+      const logged = scrubPath(`/v1/cards/${encode ? encodeURIComponent(pan) : pan}/score`);
+      assert.equal(refFind(decodeURIComponent(logged)), [], logged);
+    }),
+    { numRuns: 500 },
   );
 });
 

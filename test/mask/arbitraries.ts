@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { ISSUER_RANGES } from '../../src/mask/issuers.js';
 import { luhnComplete } from './cards.js';
-import { REF_MAX_GAP, REF_SEPARATORS } from './reference.js';
+import { REF_DIGIT_ZEROS, REF_MAX_GAP, REF_SEPARATORS } from './reference.js';
 
 export const SEPARATORS = REF_SEPARATORS;
 
@@ -47,6 +47,13 @@ export const printedArb = (digits: fc.Arbitrary<string>) =>
     });
 
 export const printedPanArb = printedArb(issuerDigitsArb);
+
+/** A printed PAN in another script's digits (fullwidth, Arabic-Indic, Devanagari …), the script picked per PAN or, now and then, per digit. */
+export const scriptPanArb = fc.tuple(printedPanArb, fc.constantFrom(...REF_DIGIT_ZEROS), fc.array(fc.constantFrom(...REF_DIGIT_ZEROS), { minLength: 19, maxLength: 19 }), fc.boolean())
+  .map(([pan, zero, zeros, mixed]) => {
+    let k = 0;
+    return pan.replace(/[0-9]/g, (d) => String.fromCharCode((mixed ? zeros[k++ % zeros.length]! : zero) + Number(d)));
+  });
 
 /** Pieces that end up next to numbers: separators, letters, escapes, punctuation, astral characters. */
 // Gaps one wider than a PAN allows ('    ', ' -- ') end a number: the masker must agree where.

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { compileMaskPlan, maskText, type MaskPlan } from '../../src/mask/index.js';
 import { TextStreamMasker } from '../../src/mask/stream-text.js';
-import { cutsArb, printedPanArb, splitAt, textArb } from './arbitraries.js';
+import { cutsArb, printedPanArb, scriptPanArb, splitAt, textArb } from './arbitraries.js';
 import { refFind, refLeaks, refMask, type Format, type Mode } from './reference.js';
 
 const CASES: { mode: Mode; format: Format; plan: MaskPlan }[] = [];
@@ -35,6 +35,20 @@ test('random texts: the masker gives exactly the reference output, whole and str
     }),
     { numRuns: 1500 },
   );
+});
+
+test('card numbers in other scripts\' digits (fullwidth, Arabic-Indic, mixed): the masker gives exactly the reference output, whole and streamed', () => {
+  const soup = fc.array(fc.oneof({ weight: 3, arbitrary: scriptPanArb }, { weight: 1, arbitrary: textArb }, { weight: 1, arbitrary: fc.constantFrom(' ', ':', 'x', '\u0664', '\uff14\uff11', '  ') }), { maxLength: 6 }).map((a) => a.join(''));
+  fc.assert(
+    fc.property(soup, cutsArb, fc.constantFrom(...CASES), (text, cuts, c) => {
+      const expected = refMask(text, c.format, c.mode);
+      assert.is(maskText(c.plan, text).text, expected, 'whole');
+      assert.is(stream(c.plan, splitAt(text, cuts)), expected, 'streamed');
+    }),
+    { numRuns: 800 },
+  );
+  // And the reference does see them: a fullwidth Visa keeps only its last four.
+  assert.is(refMask('card ４１１１ １１１１ １１１１ １１１１ ok', 'last4'), 'card **** **** **** １１１１ ok');
 });
 
 test('every printed PAN of every issuer row is found and loses all but its last four (12-digit Maestro: pan_any)', () => {

@@ -20,13 +20,30 @@ export const REF_SEPARATORS = [
 const SEPARATORS = new Set(REF_SEPARATORS);
 /** The most separators in a row between two digits of one PAN (`4111 - 1111`). */
 export const REF_MAX_GAP = 3;
-const DIGITS = '0123456789';
+/**
+ * Decimal digits of every script: the zero of each run of ten in Unicode's Nd category below
+ * U+10000 (ASCII, Arabic-Indic, Extended Arabic-Indic, NKo, Devanagari … Myanmar … fullwidth),
+ * written out from the Unicode tables.
+ */
+export const REF_DIGIT_ZEROS = [
+  0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66, 0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090,
+  0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90, 0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
+];
+
+/** The value of a one-unit digit of any script, or -1. */
+export function refDigit(c: string | undefined): number {
+  if (c === undefined || c.length !== 1) return -1;
+  const code = c.charCodeAt(0);
+  const zero = REF_DIGIT_ZEROS.find((z) => code >= z && code < z + 10);
+  return zero === undefined ? -1 : code - zero;
+}
+const isDigitChar = (c: string | undefined): boolean => refDigit(c) >= 0;
 const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 function touches(text: string, i: number): boolean {
   if (i < 0 || i >= text.length) return false;
   const c = text[i]!;
-  if (DIGITS.includes(c)) return true;
+  if (isDigitChar(c)) return true;
   if (!LETTERS.includes(c)) return false;
   // The letter of a backslash escape is not a letter next to the number.
   return !(text[i - 1] === '\\' && 'ntrbf'.includes(c));
@@ -61,15 +78,19 @@ export interface RefPan {
 export function refFind(text: string, mode: Mode = 'pan'): RefPan[] {
   const found: RefPan[] = [];
   for (let i = 0; i < text.length; i++) {
-    if (!DIGITS.includes(text[i]!) || touches(text, i - 1)) continue;
+    if (!isDigitChar(text[i]) || touches(text, i - 1)) continue;
     for (let j = i + 1; j <= text.length && j - i <= 19 + 18 * REF_MAX_GAP; j++) {
       const s = text.slice(i, j);
-      if (!DIGITS.includes(s[s.length - 1]!) || touches(text, j)) continue;
+      if (!isDigitChar(s[s.length - 1]) || touches(text, j)) continue;
       // Between its first and last digit: digits, and gaps of 1 to REF_MAX_GAP separators.
-      const gaps = s.split(/[0-9]+/).filter((g) => g !== '');
-      if (!gaps.every((g) => g.length <= REF_MAX_GAP && [...g].every((c) => SEPARATORS.has(c)))) continue;
-      const positions = [...s].flatMap((c, k) => (DIGITS.includes(c) ? [i + k] : []));
-      const digits = positions.map((p) => text[p]).join('');
+      const gaps: string[] = [];
+      for (const c of s.split('')) {
+        if (isDigitChar(c)) gaps.push('');
+        else gaps[gaps.length - 1] += c;
+      }
+      if (!gaps.every((g) => g.length <= REF_MAX_GAP && g.split('').every((c) => SEPARATORS.has(c)))) continue;
+      const positions = s.split('').flatMap((c, k) => (isDigitChar(c) ? [i + k] : []));
+      const digits = positions.map((p) => String(refDigit(text[p]))).join('');
       if (refIsPan(digits, mode)) found.push({ start: i, end: j, positions });
     }
   }
