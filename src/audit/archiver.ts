@@ -72,12 +72,20 @@ export class Archiver {
    * them reads nothing back from the store. Bounded: a backlog is read from the store instead.
    */
   private readonly fresh = new Map<number, AppendedRecords>();
+  /**
+   * The newest segment the log has announced (or sealed before the archiver started): a pass takes
+   * no segment past it, so it never reads a just-written checkpoint before its records are handed over.
+   */
+  private announced: number;
 
   private constructor(private readonly log: AuditLog, private readonly archive: AuditArchive, private readonly opts: ArchiverOptions) {
     this.store = log.reader;
     this.fill = log.fill();
+    this.announced = -1;
+    for (const { key } of this.store.checkpoints.getRange({ reverse: true, limit: 1 })) this.announced = key;
     log.keepSealedRecords();
     log.onSeal((s) => {
+      this.announced = Math.max(this.announced, s.segment);
       if (s.appended && this.fresh.size < FRESH_KEPT) this.fresh.set(s.segment, s.appended);
       void this.kick();
     });
@@ -165,6 +173,7 @@ export class Archiver {
   /** Copies sealed segments after the last archived one, in order; a failure stops the pass and is retried later. */
   private async archiveSealed(): Promise<void> {
     for (const { key } of storedCheckpoints(this.store, this.archivedThrough + 1)) {
+      if (key > this.announced) return;
       const seg = this.segmentOf(key, this.fresh.get(key));
       this.fresh.delete(key);
       if (seg === null) return;
