@@ -16,10 +16,10 @@ export class SegmentBody {
   /** Where each record ends in `body` (its newline follows). */
   private readonly ends: number[] = [];
 
-  /** `expectBytes`: a guess of the body's size (the last segment's), so it seldom grows. */
+  /** `expectBytes`, `expectRecords`: the last segment's size, so the body seldom grows (a quarter more is allowed for). */
   constructor(expectBytes = 1 << 20, expectRecords = 1024) {
-    this.body = Buffer.allocUnsafe(Math.max(expectBytes, 1024));
-    this.leaves = Buffer.allocUnsafe(Math.max(expectRecords, 32) * LEAF);
+    this.body = Buffer.allocUnsafeSlow(Math.max(expectBytes + (expectBytes >> 2), 1024));
+    this.leaves = Buffer.allocUnsafeSlow(Math.max(expectRecords + (expectRecords >> 2), 32) * LEAF);
   }
 
   get size(): number {
@@ -53,7 +53,7 @@ export class SegmentBody {
 }
 
 function grown(buf: Buffer, used: number, need: number): Buffer {
-  const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, need));
+  const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, need));
   buf.copy(bigger, 0, 0, used);
   return bigger;
 }
