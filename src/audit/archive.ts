@@ -20,7 +20,7 @@ export interface ArchivedSegment {
    */
   base: { checkpoint: string; frontier: Buffer[] } | null;
   /** The records' canonical bytes, in order. */
-  records: Buffer[];
+  records: readonly Buffer[];
   /**
    * The records' leaf hashes, index for index, when the writer computed them from these very bytes
    * as it appended them (a segment archived as it is sealed, never read back from storage): a

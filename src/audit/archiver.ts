@@ -209,7 +209,7 @@ export class Archiver {
     const first = prev === null || typeof prev === 'string' ? 0 : prev.size;
     const frontier = prev === null || typeof prev === 'string' ? null : this.store.frontiers.getBinary(key - 1);
     const handed = kept?.records.length === cp.size - first ? kept : null;
-    const records = handed ? [...handed.records] : readRecords(this.store, first, cp.size);
+    const records = handed ? handed.records : readRecords(this.store, first, cp.size);
     if (records.length !== cp.size - first || (key > 0 && !frontier)) return null;
     const last = parseRecord(records[records.length - 1]!);
     return {
@@ -309,8 +309,8 @@ export class Archiver {
  * and the archive stores the body without joining it again. They carry no leaves: read from
  * storage, they are hashed.
  */
-function readRecords(store: Store, first: number, end: number): Buffer[] {
+function readRecords(store: Store, first: number, end: number): readonly Buffer[] {
   const body = new SegmentBody();
   for (const { value } of store.recordViews.getRange({ start: first, end })) body.add(value);
-  return [...body.done().records];
+  return body.done().records;
 }

@@ -9,7 +9,7 @@
 import type { MaskFormat } from '../contract/index.js';
 import type { CompiledPattern, RegexEngine } from './engine.js';
 import { FULL_MASK } from './format.js';
-import { digitAfterGap, digitBeforeGap, inGap, isDigit, isSeparatorCode, MAX_GAP, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATORS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
+import { digitAfterGap, digitBeforeGap, inGap, isDigit, isSeparatorCode, MAX_GAP, PAN_ANY_MIN_DIGITS, PAN_MAX_LENGTH, PAN_SEPARATOR_CLASS, pansStartingIn, shownDigits, type PanMode } from './pan.js';
 import { isDigitCode } from './digits.js';
 import type { Hit, Pass } from './pass.js';
 
@@ -19,9 +19,8 @@ const WINDOW = 64;
 const CONTEXT = PAN_MAX_LENGTH + 2;
 
 /** The first 12 digits of a run: where RE2 finds a run long enough to hold a PAN. */
-const SEPARATOR_CLASS = `[${PAN_SEPARATORS.map((s) => (s === '-' || s === '.' ? `\\${s}` : s)).join('')}]`;
 // \p{Nd}: digits of every script (digits.ts), not RE2's ASCII-only \d.
-export const PAN_RUN_CANDIDATE = `\\p{Nd}(?:${SEPARATOR_CLASS}{0,${MAX_GAP}}\\p{Nd}){${PAN_ANY_MIN_DIGITS - 1}}`;
+export const PAN_RUN_CANDIDATE = `\\p{Nd}(?:${PAN_SEPARATOR_CLASS}{0,${MAX_GAP}}\\p{Nd}){${PAN_ANY_MIN_DIGITS - 1}}`;
 const CANDIDATE_LENGTH = PAN_ANY_MIN_DIGITS + (PAN_ANY_MIN_DIGITS - 1) * MAX_GAP;
 
 /**
@@ -78,10 +77,10 @@ function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat
     if (isDigit(text, x)) {
       if (x - w >= WINDOW) break;
       x++;
-    } else if (x > w && isDigit(text, x - 1) && digitAfterGap(text, x) > x) {
-      x = digitAfterGap(text, x);
     } else {
-      break;
+      const next = x > w && isDigit(text, x - 1) ? digitAfterGap(text, x) : -1;
+      if (next < 0) break;
+      x = next;
     }
   }
   if (x === w) return { resume: w + 1 };
@@ -109,7 +108,8 @@ function decideWindow(text: string, w: number, mode: PanMode, format: MaskFormat
   let replacement = '';
   if (format === 'full') {
     // A gap closing the window between two hidden digits belongs to the stretch.
-    if (h1 < x && isHidden(digitAfterGap(text, h1))) h1 = digitAfterGap(text, h1);
+    const after = h1 < x ? digitAfterGap(text, h1) : -1;
+    if (isHidden(after)) h1 = after;
     // One `****` per stretch of hidden digits (and the gaps between them), so not even the
     // grouping shows; a stretch that began in the window before goes on without a second one.
     let inStretch = h0 === w && (isHidden(w - 1) || isHidden(digitBeforeGap(text, w)));
@@ -153,9 +153,12 @@ function holdFrom(text: string, from: number): number {
   let i = len;
   while (i > limit) {
     if (isDigit(text, i - 1)) i--;
-    // A gap after a digit: between two digits of the run, or at the text's end, where digits may follow.
-    else if (digitBeforeGap(text, i) >= 0) i = digitBeforeGap(text, i) + 1;
-    else break;
+    else {
+      // A gap after a digit: between two digits of the run, or at the text's end, where digits may follow.
+      const before = digitBeforeGap(text, i);
+      if (before < 0) break;
+      i = before + 1;
+    }
   }
   return i === len ? len : i;
 }

@@ -38,6 +38,9 @@ export const PAN_SEPARATORS = [
 
 const SEPARATOR_CODES = new Set<number>(PAN_SEPARATORS.map((s) => s.charCodeAt(0)));
 
+/** PAN_SEPARATORS as one regular-expression character class (RE2 and JavaScript read it alike). */
+export const PAN_SEPARATOR_CLASS = `[${PAN_SEPARATORS.map((s) => (s === '-' || s === '.' ? `\\${s}` : s)).join('')}]`;
+
 export function isSeparatorCode(c: number): boolean {
   if (c < 128) return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || c === 0x09;
   return SEPARATOR_CODES.has(c);

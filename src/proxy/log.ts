@@ -4,7 +4,7 @@
  * no token, secret, PAN or CVV can reach a log; the path is passed through a scrubber first because
  * a client may put a card number in it.
  */
-import { PAN_SEPARATORS } from '../mask/index.js';
+import { PAN_SEPARATOR_CLASS } from '../mask/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'off';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, off: 100 };
@@ -35,7 +35,7 @@ export class Logger {
 /** A digit of any script, or one percent-encoded (`%34` is a 4). */
 const DIGIT = '(?:\\p{Nd}|%3[0-9])';
 /** What may stand between two digits of a card number (mask/pan.ts), raw or percent-encoded, up to three. */
-const GAP = `(?:[${PAN_SEPARATORS.map((c) => (c === '-' || c === '.' ? `\\${c}` : c)).join('')}]|%[0-9A-Fa-f]{2}){0,3}`;
+const GAP = `(?:${PAN_SEPARATOR_CLASS}|%[0-9A-Fa-f]{2}){0,3}`;
 /** A run of 12 or more digits, grouped as a card number may be: long enough to be (part of) one. */
 const LONG_NUMBER = new RegExp(`${DIGIT}(?:${GAP}${DIGIT}){11,}`, 'gu');
 
