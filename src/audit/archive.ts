@@ -36,6 +36,12 @@ export interface ArchivedSegment {
 export interface AppendedRecords {
   records: readonly Buffer[];
   leaves: readonly Buffer[];
+  /**
+   * Gives the buffers under `records` and `leaves` back to the writer for a later segment. Only
+   * for the one consumer that holds them (the archiver), once no view of them is left anywhere:
+   * after that the bytes change under any view still held.
+   */
+  release?: () => void;
 }
 
 /** What listing an archive tells about a segment without reading its records. */
@@ -54,6 +60,12 @@ export interface AuditArchive {
    * segment again replaces it (the archiver does so to add cosignatures that came later).
    */
   put(segment: ArchivedSegment): Promise<void>;
+  /**
+   * True when the backend keeps no reference to a segment's records or leaves once `put` has
+   * resolved (it copied them to a socket or a file): the archiver then gives a just-sealed
+   * segment's buffers back to the writer (AppendedRecords.release). Unset: it may keep them.
+   */
+  readonly releasesRecords?: boolean;
   /** The segment as stored, or null when the archive does not hold it. */
   get(segment: number): Promise<ArchivedSegment | null>;
   /** The archived segments from `from` on, in segment order, read a few at a time (memory stays flat over a year). */

@@ -174,11 +174,14 @@ export class Archiver {
   private async archiveSealed(): Promise<void> {
     for (const { key } of storedCheckpoints(this.store, this.archivedThrough + 1)) {
       if (key > this.announced) return;
-      const seg = this.segmentOf(key, this.fresh.get(key));
+      const kept = this.fresh.get(key);
       this.fresh.delete(key);
+      const seg = this.segmentOf(key, kept);
       if (seg === null) return;
       try {
         await this.archive.put(seg);
+        // The backend holds no view of them now, and this pass drops its own: the writer may reuse them.
+        if (kept && seg.records === kept.records && this.archive.releasesRecords) kept.release?.();
       } catch (err) {
         this.failures++;
         this.failing++;

@@ -17,7 +17,7 @@ import type { TrustedKey } from './keys.js';
 import { VERSION } from '../util/index.js';
 import type { AppendedRecords } from './archive.js';
 import { encodeRecord, GENESIS_PREV } from './record.js';
-import { SegmentBody } from './segment-body.js';
+import { SegmentBody, SpareBuffers } from './segment-body.js';
 import { checkpointEnd, lastRecordKey, lastStoredCheckpoint, newStorePageSize, openStore, storeBytes, storePageSize, storedCheckpoints, type Durability, type Store } from './store.js';
 
 export interface AuditLogOptions {
@@ -123,6 +123,8 @@ export class AuditLog {
   private readonly closeHooks: Array<() => Promise<void>> = [];
   private readonly publishedFile: string | undefined;
   private keepRecords = false;
+  /** Stored segments' buffers, back from the archiver for later segments' bodies. */
+  private readonly spares = new SpareBuffers();
   private lastWrite: Promise<unknown> = Promise.resolve();
   private sealQueue: Promise<unknown> = Promise.resolve();
   private usedBytes = 0;
@@ -314,7 +316,7 @@ export class AuditLog {
    */
   keepSealedRecords(): void {
     this.keepRecords = true;
-    if (this.segment.count === 0) this.segment.appended ??= new SegmentBody();
+    if (this.segment.count === 0) this.segment.appended ??= new SegmentBody(undefined, undefined, this.spares);
   }
 
   /** Seals the open segment now; null when it holds no records. */
@@ -428,7 +430,7 @@ export class AuditLog {
     const s = this.segment;
     if (s.count === 0) return this.sealQueue.then(() => null);
     const size = s.first + s.count;
-    this.segment = { number: s.number + 1, first: size, count: 0, openedAt: Date.now(), onlySealEvents: false, appended: this.keepRecords ? new SegmentBody(s.appended?.size, s.count) : null };
+    this.segment = { number: s.number + 1, first: size, count: 0, openedAt: Date.now(), onlySealEvents: false, appended: this.keepRecords ? new SegmentBody(s.appended?.size, s.count, this.spares) : null };
     // The tree as of this cut: later appends go on growing the live frontier.
     const frontier = this.frontier.clone();
     const root = frontier.root()!;

@@ -22,6 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { Frontier, hasSignature, joinRecords, leafHash, parseNoteCheckpoint, parseRecord, segmentFileName, type ArchivedSegment, type ArchiveEntry, type AuditArchive, type NoteCheckpoint, type TrustedKey } from '../audit/index.js';
+import { copyRow, Int } from './copy-row.js';
 import { ArchiveGap, CheckpointRefused, ClusterUnavailable } from './errors.js';
 import { inTransaction } from './transaction.js';
 import { RegateError } from '../util/index.js';
@@ -61,6 +62,8 @@ interface SegmentRow {
 
 export class PostgresArchive implements AuditArchive {
   readonly where: string;
+  /** `put` copies the body to the socket and keeps nothing (copy-row.ts). */
+  readonly releasesRecords = true;
 
   constructor(private readonly pool: pg.Pool, private readonly opts: PostgresArchiveOptions) {
     this.where = `postgres ${opts.target} (log ${opts.origin})`;
@@ -79,12 +82,13 @@ export class PostgresArchive implements AuditArchive {
         `INSERT INTO regate_audit_checkpoints (origin, tree_size, root_hash, checkpoint, node, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (origin, tree_size) DO UPDATE SET checkpoint = EXCLUDED.checkpoint`,
         [cp.origin, cp.size, cp.root.toString('hex'), s.checkpoint, this.opts.node, now]);
-      await client.query(
-        `INSERT INTO regate_audit_segments (origin, segment, body, sha256, node, received_at_ms, tree_size, first_seq, base_checkpoint, base_frontier, sealed_at)
-         VALUES ($1, $2, $3, encode(sha256($3), 'hex'), $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (origin, segment) DO UPDATE SET body = EXCLUDED.body, sha256 = EXCLUDED.sha256, tree_size = EXCLUDED.tree_size,
-           first_seq = EXCLUDED.first_seq, base_checkpoint = EXCLUDED.base_checkpoint, base_frontier = EXCLUDED.base_frontier, sealed_at = EXCLUDED.sealed_at`,
-        [cp.origin, s.segment, body, this.opts.node, now, cp.size, s.first, s.base?.checkpoint ?? null, s.base ? Buffer.concat(s.base.frontier) : null, s.sealedAt]);
+      // Stored again (cosignatures came later): the row is replaced, in this transaction.
+      await client.query('DELETE FROM regate_audit_segments WHERE origin = $1 AND segment = $2', [cp.origin, s.segment]);
+      // COPY, not INSERT: the body goes from the log's buffer to the socket uncopied (copy-row.ts).
+      await copyRow(client, 'regate_audit_segments', {
+        origin: cp.origin, segment: Int.int4(s.segment), body, node: this.opts.node, received_at_ms: Int.int8(now), tree_size: Int.int8(cp.size),
+        first_seq: Int.int8(s.first), base_checkpoint: s.base?.checkpoint ?? null, base_frontier: s.base ? Buffer.concat(s.base.frontier) : null, sealed_at: s.sealedAt,
+      });
     });
   }
 

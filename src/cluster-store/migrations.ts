@@ -142,6 +142,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'an archived segment\'s digest is computed by the database',
+    // Segments are written with COPY (copy-row.ts: the body goes to the socket uncopied), which
+    // cannot call sha256() on a value as an INSERT can; a generated column computes it on every
+    // write instead. Dropping and adding the column recomputes it for the rows already held.
+    sql: `
+      ALTER TABLE regate_audit_segments DROP COLUMN sha256;
+      ALTER TABLE regate_audit_segments ADD COLUMN sha256 text GENERATED ALWAYS AS (encode(sha256(body), 'hex')) STORED;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { Archiver, archiveInput, FolderArchive, leafHash, readTrustedKeys, verifyLog, type AppendedRecords, type ArchivedSegment, type AuditLog } from '../../src/audit/index.js';
+import { Archiver, archiveInput, FolderArchive, joinRecords, leafHash, parseNoteCheckpoint, readTrustedKeys, verifyLog, type AppendedRecords, type ArchivedSegment, type AuditArchive, type AuditLog, type NoteCheckpoint } from '../../src/audit/index.js';
 import { prunedThrough } from '../../src/audit/store.js';
 import { archiveConformance } from './archive-conformance.js';
 import { fixture, openLog, sampleEvent, type Fixture } from './helpers.js';
@@ -127,6 +127,44 @@ test('a just-sealed segment is archived from the records the log handed over, a 
     }
     const ok = await verifyAll(f, log, archive);
     assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.fault));
+  } finally {
+    await log.close();
+    f.cleanup();
+  }
+});
+
+test('an archive that keeps no view of what it stored gets those buffers back into later segments; every stored copy stays byte for byte the store', async () => {
+  const f = await fixture();
+  const copies = new Map<number, Buffer>();
+  const bodies: ArrayBufferLike[] = [];
+  // Copies what it is given, as the cluster store's COPY does, and says so.
+  const archive: AuditArchive = {
+    where: 'memory (copies)',
+    releasesRecords: true,
+    async put(s) {
+      copies.set(s.segment, Buffer.from(joinRecords(s.records)));
+      bodies.push(s.records[0]!.buffer);
+    },
+    get: async () => null,
+    async *list() {},
+    delete: async () => undefined,
+    close: async () => undefined,
+  };
+  const log = await openLog(f, { segmentRecords: 1000 });
+  try {
+    const archiver = await Archiver.start(log, archive, { intervalMs: 3_600_000 });
+    for (let s = 0; s < 6; s++) {
+      await appendSealed(log, s * 20, 20);
+      await archiver.kick();
+    }
+    assert.is(copies.size, 6, `segments archived: ${[...copies.keys()]}`);
+    assert.ok(bodies.some((b, i) => bodies.indexOf(b) < i), 'a later segment is built in a buffer an earlier one gave back');
+    for (const [segment, copy] of copies) {
+      const cp = parseNoteCheckpoint(log.reader.checkpoints.get(segment)!) as NoteCheckpoint;
+      const first = segment === 0 ? 0 : (parseNoteCheckpoint(log.reader.checkpoints.get(segment - 1)!) as NoteCheckpoint).size;
+      const stored = [...log.reader.records.getRange({ start: first, end: cp.size })].map((e) => e.value);
+      assert.ok(copy.equals(joinRecords(stored)), `segment ${segment} as archived is the store's records`);
+    }
   } finally {
     await log.close();
     f.cleanup();

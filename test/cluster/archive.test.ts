@@ -6,11 +6,11 @@
  * refused, a key the log itself vouches for (key.rotated) is taken; and the archive alone rebuilds
  * an export that verifies.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, hash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { Archiver, AuditLog, fileInput, leafHash, loadOrCreateAuditKey, openStore, readTrustedKeys, verifyLog, type TrustedKey } from '../../src/audit/index.js';
+import { Archiver, AuditLog, fileInput, joinRecords, leafHash, loadOrCreateAuditKey, openStore, readTrustedKeys, verifyLog, type TrustedKey } from '../../src/audit/index.js';
 import { CheckpointRefused, lastArchived, openPool, PostgresArchive, writeArchivedExport } from '../../src/cluster-store/index.js';
 import { archiveConformance } from '../audit/archive-conformance.js';
 import { fixture, openLog, rewriteHistory, sampleEvent, type Fixture } from '../audit/helpers.js';
@@ -95,6 +95,11 @@ test('postgres: a rewritten segment stored again, or a rolled-back one, is refus
     assert.instance(errLeaves, CheckpointRefused);
     assert.match((errLeaves as Error).message, /segment 1 of .* refused: its records do not hash to its checkpoint's root/);
     await archive.put({ ...one, leaves: one.records.map((r) => leafHash(r)) });
+    // Stored again: the one row is replaced (a delete, then COPY), byte for byte, with the database's digest of it.
+    const rows = (await pool.query<{ body: Buffer; sha256: string }>('SELECT body, sha256 FROM regate_audit_segments WHERE origin = $1 AND segment = 1', [log.origin])).rows;
+    assert.is(rows.length, 1);
+    assert.ok(rows[0]!.body.equals(joinRecords(one.records)), 'the stored body is the records, each with its newline');
+    assert.is(rows[0]!.sha256, hash('sha256', rows[0]!.body, 'hex'));
     // A checkpoint of a size the archive never held, below the one it holds: a rollback.
     const rolled = { ...one, size: one.size - 1, records: one.records.slice(0, -1), checkpoint: one.base!.checkpoint };
     const err2 = await archive.put(rolled).catch((e: unknown) => e);
