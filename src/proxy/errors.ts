@@ -51,6 +51,13 @@ export class Forbidden extends HttpError {
   }
 }
 
+export class UnmaskableTarget extends HttpError {
+  static override readonly code: string = 'ERR_UNMASKABLE_TARGET';
+  constructor() {
+    super(400, 'unmaskable_target', 'The request target holds card data, percent-encoded, that the gateway cannot mask in place; send it in the body.');
+  }
+}
+
 export class PolicyFailed extends HttpError {
   static override readonly code: string = 'ERR_POLICY_FAILED';
   constructor(cause: unknown) {

@@ -32,7 +32,8 @@ import { upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
 import { IdentityLimits } from './limits.js';
 import { scrubPath } from './log.js';
-import { requestBody, sendResponse } from './mask-strategy.js';
+import { requestBody, sendResponse, valueMasker } from './mask-strategy.js';
+import { maskTarget } from './mask-target.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
 import { ShadowObserver } from './shadow.js';
@@ -431,6 +432,8 @@ export class Gateway {
     let sent: Promise<UpstreamResponse>;
     try {
       const reqBody = requestBody(x, req, maskService, decision.mask.request, read);
+      // A masked request is masked whole: its target and headers as well as its body.
+      const maskValue = decision.mask.request.length > 0 ? valueMasker(x, maskService, decision.mask.request) : undefined;
       const headers = upstreamHeaders(req.headers, {
         clientIp: clientIp(req),
         proto: 'http',
@@ -438,13 +441,14 @@ export class Gateway {
         requestId: x.id,
         credential: upstream.credential,
         identityEncoding: decision.mask.response.length > 0,
-      });
+      }, maskValue);
       if (Buffer.isBuffer(reqBody)) headers['content-length'] = String(reqBody.length);
       else if (reqBody && decision.mask.request.length) {
         delete headers['content-length'];
         delete headers['content-encoding'];
       }
-      sent = upstream.request({ method: x.method, pathAndQuery: x.path + x.search, headers, body: reqBody, signal: gone });
+      const target = x.path + x.search;
+      sent = upstream.request({ method: x.method, pathAndQuery: maskValue ? maskTarget(target, maskValue) : target, headers, body: reqBody, signal: gone });
     } catch (err) {
       // Nothing left: the record is still written before the failure is answered.
       if (durable) await durable;

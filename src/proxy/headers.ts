@@ -51,14 +51,18 @@ function forwardedFor(ip: string): string {
   return ip.includes(':') ? `"[${ip}]"` : ip;
 }
 
-/** The headers sent upstream. `incoming` are node's (already lower-cased) request headers. */
-export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): OutgoingHeaders {
+/**
+ * The headers sent upstream. `incoming` are node's (already lower-cased) request headers; each of
+ * the client's values passes through `mask` when the request is masked (a card number in a header
+ * reaches the model as surely as one in the body).
+ */
+export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext, mask?: (value: string) => string): OutgoingHeaders {
   const listed = connectionListed(incoming);
   const out: OutgoingHeaders = {};
   for (const name in incoming) {
     const v = incoming[name];
     if (v === undefined || HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || listed?.has(name)) continue;
-    out[name] = v;
+    out[name] = mask ? (typeof v === 'string' ? mask(v) : v.map(mask)) : v;
   }
   const xff = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ctx.clientIp}` : ctx.clientIp;

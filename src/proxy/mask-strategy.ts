@@ -75,7 +75,7 @@ export async function sendResponse(
     const captured = captureBody(masked.body, bodyCap);
     x.response = { bytes: captured.bytes, finish: () => captured };
     // Framed as the streamed path frames a masked body (chunked, no length), so clients see one behaviour.
-    res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, true, headerMasker(x, maskService, rules)));
+    res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, true, valueMasker(x, maskService, rules)));
     res.end(masked.body);
     return;
   }
@@ -101,7 +101,7 @@ export async function sendResponse(
     addCounts(x.masked, { [UNMASKABLE_PASSED]: 1 });
   }
   if (masker) x.streamMaskers.push(masker);
-  res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null, masker ? headerMasker(x, maskService, rules) : undefined));
+  res.writeHead(up.statusCode, clientHeaders(up.headers, x.id, masker !== null, masker ? valueMasker(x, maskService, rules) : undefined));
   // The audit log keeps what the client receives (masked), hashed as it streams past: a second
   // reader of the chunks piped to the client, so nothing is buffered beyond the capture's cap.
   const capture = (x.response = new BodyCapturer(bodyCap));
@@ -149,8 +149,8 @@ async function peekText(body: Readable): Promise<{ source: Readable; refused: Ma
   }
 }
 
-/** Masks a response header value by the response's rules, counting what it masks with the body's. */
-function headerMasker(x: Exchange, maskService: MaskService, rules: MaskRule[]): (value: string) => string {
+/** Masks a header value or a request target by `rules`, counting what it masks with the body's. */
+export function valueMasker(x: Exchange, maskService: MaskService, rules: MaskRule[]): (value: string) => string {
   return (value) => {
     const masked = maskService.maskText(rules, value);
     addCounts(x.masked, masked.counts);

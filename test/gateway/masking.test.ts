@@ -101,6 +101,31 @@ test('curl: card numbers in the upstream\'s response headers are masked like the
   }
 });
 
+test('curl: a masked request is masked whole: card numbers in its path, query and headers do not reach the upstream; a request the policy does not mask goes up as sent', async () => {
+  rig.upstream.handlers.delete('/v1/chat/completions');
+  const seen = rig.upstream.seen.length;
+  const curl = (path: string, token: string, ...headers: string[]) =>
+    run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', ...headers.flatMap((h) => ['-H', h]), '--data', '{}', `${rig.gw.url}${path}`]);
+  // Chat masks both directions (the default policy): the query's card, percent-encoded, and a header's.
+  const chat = await curl('/v1/chat/completions?card=4111%201111%201111%201111&note=ok', await sam(), `x-note: card ${DINERS}`, 'x-order: 2026-12-01/7');
+  assert.is(chat.stdout, '200');
+  const up = rig.upstream.seen.at(-1)!;
+  assert.is(up.url, '/v1/chat/completions?card=****%20****%20****%201111&note=ok');
+  assert.equal(pans(decodeURIComponent(up.url)), []);
+  assert.is(up.headers['x-note'], 'card **** **** **16 67');
+  assert.is(up.headers['x-order'], '2026-12-01/7', 'a header without card data goes up as sent');
+  // Percent-encoded card data whose mask changes its length cannot be masked in place: refused, never sent.
+  const refused = await run('curl', ['-s', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions?cvv=%31%32%33`]);
+  assert.is(JSON.parse(refused.stdout).error, 'unmaskable_target');
+  assert.is(rig.upstream.seen.length, seen + 1, 'the refused request never reached the upstream');
+  // Scoring masks only the answer: its request goes up as the client sent it.
+  const alice = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
+  const score = await curl('/v1/score?ref=4111111111111111', alice, 'x-note: 4111 1111 1111 1111');
+  assert.is(score.stdout, '200');
+  assert.is(rig.upstream.seen.at(-1)!.url, '/v1/score?ref=4111111111111111');
+  assert.is(rig.upstream.seen.at(-1)!.headers['x-note'], '4111 1111 1111 1111');
+});
+
 test('curl: an event stream labelled text/plain, octet-stream or x-ndjson is masked as one; plain text across chunks', async () => {
   for (const type of ['text/plain', 'application/octet-stream', 'application/x-ndjson']) {
     rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => {

@@ -1,0 +1,105 @@
+/**
+ * The request target (path and query) as it goes upstream when the decision masks the request: a
+ * card number in it reaches the model no more than one in the body. It is found as a client wrote
+ * it — raw, percent-encoded (`%34%31…`, `4111%201111…`, the UTF-8 of another script's digits) or,
+ * in the query, with `+` for a space — because the masker reads the decoded target. Each character
+ * the masker changed is then written back in place of that character's source, so the target keeps
+ * its segments, `&`, `=` and whatever was percent-encoded stays so.
+ *
+ * A mask that changes the length (`full` masks a cvv as four stars, whatever its digits) cannot be
+ * written back character by character: the target is then masked as written, and refused
+ * (`UnmaskableTarget`, 400) if its decoded form still holds something the masker finds.
+ */
+import { UnmaskableTarget } from './errors.js';
+
+/** The target decoded, and for each UTF-16 unit of it the [start, end) of its source in the target. */
+interface Decoded {
+  text: string;
+  from: number[];
+  to: number[];
+}
+
+export function maskTarget(target: string, mask: (text: string) => string): string {
+  const d = decode(target);
+  const masked = mask(d.text);
+  if (masked === d.text) return target;
+  if (masked.length === d.text.length) {
+    const inPlace = writeBack(target, d, masked);
+    if (inPlace !== null) return inPlace;
+  }
+  const asWritten = mask(target);
+  const again = decode(asWritten).text;
+  if (mask(again) !== again) throw new UnmaskableTarget();
+  return asWritten;
+}
+
+/** `target` with each unit `masked` changed replaced at its source, or null when a change splits a source. */
+function writeBack(target: string, d: Decoded, masked: string): string | null {
+  let out = '';
+  let at = 0;
+  for (let k = 0; k < masked.length; k++) {
+    if (masked.charCodeAt(k) === d.text.charCodeAt(k)) continue;
+    // A surrogate pair shares one source: both its units must change to one character, which a mask never writes.
+    if (d.from[k]! < at || isSurrogate(masked.charCodeAt(k)) || isSurrogate(d.text.charCodeAt(k))) return null;
+    out += target.slice(at, d.from[k]) + encodeUnit(masked[k]!);
+    at = d.to[k]!;
+  }
+  return out + target.slice(at);
+}
+
+function decode(target: string): Decoded {
+  const query = target.indexOf('?');
+  let text = '';
+  const from: number[] = [];
+  const to: number[] = [];
+  const unit = (s: string, start: number, end: number) => {
+    for (let k = 0; k < s.length; k++) {
+      text += s[k];
+      from.push(start);
+      to.push(end);
+    }
+  };
+  for (let i = 0; i < target.length; ) {
+    const len = target.charCodeAt(i) === 0x25 ? encodedChar(target, i) : 0;
+    if (len > 0) {
+      const bytes = Buffer.from(target.slice(i, i + 3 * len).replaceAll('%', ''), 'hex');
+      unit(bytes.toString('utf8'), i, i + 3 * len);
+      i += 3 * len;
+      continue;
+    }
+    // `+` is a space in a query (forms encode spaces so); in a path it is itself.
+    unit(query >= 0 && i > query && target[i] === '+' ? ' ' : target[i]!, i, i + 1);
+    i++;
+  }
+  return { text, from, to };
+}
+
+/** How many `%XX` bytes from `i` spell one well-formed UTF-8 character (0: none; the `%` is itself). */
+function encodedChar(s: string, i: number): number {
+  const first = byteAt(s, i);
+  if (first < 0) return 0;
+  const len = first < 0x80 ? 1 : first >= 0xc2 && first < 0xe0 ? 2 : first >= 0xe0 && first < 0xf0 ? 3 : first >= 0xf0 && first < 0xf5 ? 4 : 0;
+  if (len === 0) return 0;
+  for (let k = 1; k < len; k++) {
+    const b = byteAt(s, i + 3 * k);
+    if (b < 0x80 || b > 0xbf) return 0;
+  }
+  // Overlong and surrogate forms decode to U+FFFD: read them as written.
+  if (len > 1 && Buffer.from(s.slice(i, i + 3 * len).replaceAll('%', ''), 'hex').toString('utf8') === '\ufffd') return 0;
+  return len;
+}
+
+function byteAt(s: string, i: number): number {
+  if (s.charCodeAt(i) !== 0x25) return -1;
+  const hex = s.slice(i + 1, i + 3);
+  return /^[0-9A-Fa-f]{2}$/.test(hex) ? parseInt(hex, 16) : -1;
+}
+
+/** A masked character as a target may carry it: one that cannot change the target's structure as it is, the rest percent-encoded. */
+function encodeUnit(c: string): string {
+  return /^[A-Za-z0-9\-._~!$'()*,:@]$/.test(c) ? c : encodeURIComponent(c);
+}
+
+function isSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdfff;
+}
