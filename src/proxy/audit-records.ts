@@ -10,7 +10,7 @@ import type { Identity, MaskRule } from '../contract/index.js';
 import { errorFields, type HttpError } from './errors.js';
 import type { Exchange, RefusalFacts } from './exchange.js';
 import { scrubPath } from './log.js';
-import { CARD_RULES } from './masking.js';
+import { CARD_RULES } from './card-scrub.js';
 import type { ActivePolicy } from './services.js';
 
 /** What the decision record keeps of a decision (the effect the gateway enforces). */

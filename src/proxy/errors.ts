@@ -7,6 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import { HoldAuditFailed, HoldLimitExceeded, ReplayUnavailable } from '../hold/index.js';
 import { BadRequest, hasCode, RegateError, sendJson } from '../util/index.js';
+import { scrubCards } from './card-scrub.js';
 
 export class HttpError extends RegateError {
   static override readonly code: string = 'ERR_HTTP';
@@ -132,9 +133,13 @@ export function toHttpError(err: unknown): HttpError {
   return new InternalError(err);
 }
 
-/** The JSON error body's fields (its length goes into the outcome record before it is sent). */
+/**
+ * The JSON error body's fields (its length goes into the outcome record before it is sent). The
+ * message may quote the request (the path no route matched, a reason an approver typed): card
+ * data in it is masked.
+ */
 export function errorFields(err: HttpError, requestId: string): Record<string, unknown> {
-  return { error: err.error, message: err.message, request_id: requestId, ...err.details };
+  return { error: err.error, message: scrubCards(err.message), request_id: requestId, ...err.details };
 }
 
 /** Writes the JSON error body; if headers are already out, the only honest signal left is a reset. */

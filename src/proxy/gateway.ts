@@ -34,6 +34,7 @@ import { IdentityLimits } from './limits.js';
 import { scrubPath } from './log.js';
 import { requestBody, sendResponse, valueMasker } from './mask-strategy.js';
 import { maskTarget } from './mask-target.js';
+import { scrubDecision } from './card-scrub.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
 import { ShadowObserver } from './shadow.js';
@@ -224,7 +225,8 @@ export class Gateway {
     const shadowFacts = { request_id: x.id, subject: identity.sub, route: route.name };
     let decision: Decision;
     try {
-      decision = this.#decide(x, policy, inputJson.evaluated);
+      // A reason may quote the request (`limit 4111… exceeds…`): it reaches clients, approvers and logs card-free.
+      decision = scrubDecision(this.#decide(x, policy, inputJson.evaluated));
     } catch (err) {
       const reason = (err as PolicyFailed).message;
       this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });

@@ -30,13 +30,6 @@ export function assertMaskable(first: Buffer): void {
 /** The masking count an outcome record carries when a route's `unmaskable: pass` let a body through unmasked. */
 export const UNMASKABLE_PASSED = 'unmaskable_passed';
 
-/** Every card detector, for text shown to approvers whatever the decision's own rules. */
-export const CARD_RULES: MaskRule[] = [
-  { detector: 'pan', format: 'last4' },
-  { detector: 'cvv', format: 'full' },
-  { detector: 'track', format: 'full' },
-  { detector: 'expiry', format: 'full' },
-];
 
 /** Distinct rule sets a bundle's masker keeps compiled (a policy rarely yields more than a handful). */
 const PLANS_PER_BUNDLE = 256;

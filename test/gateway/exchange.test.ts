@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startDemoService, CHAT_PAN, type DemoService } from '../../src/demo/service.js';
 import { compileMaskPlan, maskText } from '../../src/mask/index.js';
-import { CARD_RULES } from '../../src/proxy/masking.js';
+import { CARD_RULES } from '../../src/proxy/card-scrub.js';
 import { runCli } from '../helpers/cli.js';
 import { startRig, UPSTREAM_SECRET, type Rig } from './harness.js';
 

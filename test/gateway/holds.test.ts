@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { refFind } from '../mask/reference.js';
 import { startRig, type Rig } from './harness.js';
 
 let patient: Rig; // clients wait long enough for an approver
@@ -134,6 +135,27 @@ test('usage counter: past 60 requests a minute, the next scoring request is held
   const held = await score();
   assert.is(held.status, 403);
   assert.match((await json(held)).message, /61 requests in the last minute exceed the threshold of 60/);
+});
+
+test('a card number quoted by a policy reason or an error message reaches no client; the reason and summary approvers see are masked', async () => {
+  const alice = await hasty.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
+  const approver = await hasty.idp.token({ sub: 'victor', groups: ['pci-approvers'] });
+  // The bulk rule's reason quotes the page size it refused.
+  const held = await fetch(`${hasty.gw.url}/v1/transactions?limit=4111111111111111`, { headers: { authorization: `Bearer ${alice}` } });
+  assert.is(held.status, 403);
+  const text = await held.text();
+  assert.equal(refFind(text), [], text);
+  assert.match(text, /limit \*{12}1111 exceeds the bulk threshold/);
+  const listed = ((await admin(hasty, approver, '/api/holds?state=pending')) as { holds: { id: string; summary: string; spec: { reason: string } }[] }).holds;
+  const hold = listed.find((h) => h.id === JSON.parse(text).hold_id)!;
+  assert.ok(hold, 'the hold is listed');
+  assert.equal(refFind(hold.spec.reason + ' ' + hold.summary), [], JSON.stringify(hold));
+  assert.match(hold.spec.reason, /limit \*{12}1111 exceeds/);
+  // A 404 names the path it could not route.
+  const lost = await fetch(`${hasty.gw.url}/nowhere/4111-1111-1111-1111`, { headers: { authorization: `Bearer ${alice}` } });
+  assert.is(lost.status, 404);
+  const lostText = await lost.text();
+  assert.equal(refFind(lostText), [], lostText);
 });
 
 test.run();
