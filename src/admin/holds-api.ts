@@ -39,7 +39,7 @@ const STATIC: Record<string, [string, string]> = {
 const HEARTBEAT_MS = 15_000;
 
 function view(service: HoldService, hold: Hold): Record<string, unknown> {
-  return { ...hold, approvals_required: approvalsRequired(hold), client: service.clientWait(hold) };
+  return { ...service.shown(hold), approvals_required: approvalsRequired(hold), client: service.clientWait(hold) };
 }
 
 /**

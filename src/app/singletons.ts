@@ -11,6 +11,7 @@ import type { Reporting } from '../decision-log/index.js';
 import type { WatchStatus } from '../policy/index.js';
 import { HoldService } from '../hold/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator } from '../identity/index.js';
+import { scrubPath } from '../mask/index.js';
 import type { AuditSink, Logger } from '../proxy/index.js';
 import { VERSION } from '../util/index.js';
 import { cosignedCheckpoints, WitnessSubmitter, witnessMetrics } from '../witness/index.js';
@@ -107,6 +108,8 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
       maxPendingPerIdentity: config.holds.max_pending_per_identity,
       maxPendingTotal: config.holds.max_pending,
       webhookUrl: config.holds.webhook_url,
+      // Approvers, the CLI and the webhook see a held path with its card data masked.
+      shownPath: scrubPath,
     });
   } catch (err) {
     await cluster?.close();

@@ -71,6 +71,12 @@ export interface HoldServiceOptions {
   sweepIntervalMs?: number;
   /** Groups whose members may view the audit log (default `auditors`). */
   auditorGroups?: string[];
+  /**
+   * How a held request's path (query included) is shown outside the store — the holds API, the
+   * console, the CLI and the webhook: the composition root passes the card scrubber (mask's
+   * `scrubPath`). The store keeps the path as sent: a replay is matched on it.
+   */
+  shownPath?: (path: string) => string;
 }
 
 /** What changed, for event-stream subscribers (the console updates in place from these). */
@@ -492,8 +498,14 @@ export class HoldService {
     }
   }
 
+  /** The hold as approvers and the webhook see it: its path as `shownPath` shows it. */
+  shown(hold: Hold): Hold {
+    const show = this.opts.shownPath;
+    return show ? { ...hold, path: show(hold.path) } : hold;
+  }
+
   private async notify(hold: Hold, url: string): Promise<void> {
-    const result = await notifyWebhook(hold, {
+    const result = await notifyWebhook(this.shown(hold), {
       url, attempts: this.opts.webhookAttempts ?? 4, backoffMs: this.opts.webhookBackoffMs ?? 500,
       timeoutMs: this.opts.webhookTimeoutMs ?? 5000, consoleUrl: this.opts.consoleUrl,
     }, this.closing.signal);

@@ -10,6 +10,7 @@
  * lives beside it: exchange.ts (what a request accumulates), client-fault.ts (parser refusals),
  * audit-records.ts (the records), mask-strategy.ts (which body is masked how), errors.ts.
  */
+import { scrubPath } from '../mask/index.js';
 import { hash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -31,7 +32,6 @@ import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse 
 import { upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
 import { IdentityLimits } from './limits.js';
-import { scrubPath } from './log.js';
 import { requestBody, sendResponse, valueMasker } from './mask-strategy.js';
 import { maskTarget } from './mask-target.js';
 import { scrubDecision } from './card-scrub.js';

@@ -137,7 +137,7 @@ test('usage counter: past 60 requests a minute, the next scoring request is held
   assert.match((await json(held)).message, /61 requests in the last minute exceed the threshold of 60/);
 });
 
-test('a card number quoted by a policy reason or an error message reaches no client; the reason and summary approvers see are masked', async () => {
+test('a card number quoted by a policy reason or an error message, or held in the path, reaches no client and no approver', async () => {
   const alice = await hasty.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
   const approver = await hasty.idp.token({ sub: 'victor', groups: ['pci-approvers'] });
   // The bulk rule's reason quotes the page size it refused.
@@ -146,11 +146,13 @@ test('a card number quoted by a policy reason or an error message reaches no cli
   const text = await held.text();
   assert.equal(refFind(text), [], text);
   assert.match(text, /limit \*{12}1111 exceeds the bulk threshold/);
-  const listed = ((await admin(hasty, approver, '/api/holds?state=pending')) as { holds: { id: string; summary: string; spec: { reason: string } }[] }).holds;
+  const listed = ((await admin(hasty, approver, '/api/holds?state=pending')) as { holds: { id: string; path: string; spec: { reason: string } }[] }).holds;
   const hold = listed.find((h) => h.id === JSON.parse(text).hold_id)!;
   assert.ok(hold, 'the hold is listed');
-  assert.equal(refFind(hold.spec.reason + ' ' + hold.summary), [], JSON.stringify(hold));
+  assert.equal(refFind(JSON.stringify(hold)), [], JSON.stringify(hold));
   assert.match(hold.spec.reason, /limit \*{12}1111 exceeds/);
+  assert.is(hold.path, '/v1/transactions?limit=[redacted…1111]');
+  assert.equal(refFind(JSON.stringify(await admin(hasty, approver, `/api/holds/${hold.id}`))), []);
   // A 404 names the path it could not route.
   const lost = await fetch(`${hasty.gw.url}/nowhere/4111-1111-1111-1111`, { headers: { authorization: `Bearer ${alice}` } });
   assert.is(lost.status, 404);

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { clientHeaders, policyHeaders, upstreamHeaders } from '../../src/proxy/headers.js';
 import { queryLists } from '../../src/proxy/input.js';
-import { scrubPath } from '../../src/proxy/log.js';
+import { scrubPath } from '../../src/mask/index.js';
 import { printedPanArb, scriptPanArb } from '../mask/arbitraries.js';
 import { refFind } from '../mask/reference.js';
 import { GatewayMetrics } from '../../src/proxy/metrics.js';
