@@ -62,7 +62,7 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardConte
   for (const name in incoming) {
     const v = incoming[name];
     if (v === undefined || HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || listed?.has(name)) continue;
-    out[name] = mask ? (typeof v === 'string' ? mask(v) : v.map(mask)) : v;
+    out[name] = mask ? maskedHeader(mask, name, v) : v;
   }
   const xff = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ctx.clientIp}` : ctx.clientIp;
@@ -89,10 +89,24 @@ export function clientHeaders(upstream: Record<string, HeaderValue>, requestId: 
     if (v === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     if (bodyRewritten && (name === 'content-length' || name === 'content-encoding')) continue;
     // A card number in a header (a Location, a debug header, a cookie) leaves as surely as one in the body.
-    out[name] = mask ? (typeof v === 'string' ? mask(v) : v.map(mask)) : v;
+    out[name] = mask ? maskedHeader(mask, name, v) : v;
   }
   out['x-request-id'] = requestId;
   return out;
+}
+
+/**
+ * A header's values masked with its name as their context, as a JSON key is a value's: in
+ * `x-card-cvv: 123` the name is the label that makes 123 a cvv. The name itself is kept (a value
+ * is masked alone should the masker touch the name).
+ */
+function maskedHeader(mask: (text: string) => string, name: string, v: string | string[]): string | string[] {
+  const head = `${name}: `;
+  const one = (value: string) => {
+    const masked = mask(head + value);
+    return masked.startsWith(head) ? masked.slice(head.length) : mask(value);
+  };
+  return typeof v === 'string' ? one(v) : v.map(one);
 }
 
 /** The headers the policy sees: lower-cased, one string each, without the client's secrets. */

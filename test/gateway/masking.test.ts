@@ -88,6 +88,7 @@ test('openai SDK without streaming: JSON masked from its source, a PAN sent as a
 test('curl: card numbers in the upstream\'s response headers are masked like the body (one-shot and streamed)', async () => {
   const headers = {
     'x-debug-card': `card ${DINERS}`, location: '/v1/cards/4111111111111111/charges', 'set-cookie': ['last=4111-1111-1111-1111; Path=/', 'plain=ok'], 'x-clean': 'no digits here',
+    'x-card-cvv': '123',
   };
   for (const [type, body] of [['application/json', '{"ok":true}'], ['text/event-stream', openaiStream('hello')]] as const) {
     rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => res.writeHead(200, { 'content-type': type, ...headers }).end(body));
@@ -98,6 +99,7 @@ test('curl: card numbers in the upstream\'s response headers are masked like the
     assert.match(stdout, /set-cookie: last=\*{4}-\*{4}-\*{4}-1111; Path=\/\r\n/i, type);
     assert.match(stdout, /set-cookie: plain=ok\r\n/i, type);
     assert.match(stdout, /x-clean: no digits here\r\n/i, type);
+    assert.match(stdout, /x-card-cvv: \*{4}\r\n/i, `${type}: a header's name is its value's label`);
   }
 });
 
@@ -107,13 +109,14 @@ test('curl: a masked request is masked whole: card numbers in its path, query an
   const curl = (path: string, token: string, ...headers: string[]) =>
     run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', ...headers.flatMap((h) => ['-H', h]), '--data', '{}', `${rig.gw.url}${path}`]);
   // Chat masks both directions (the default policy): the query's card, percent-encoded, and a header's.
-  const chat = await curl('/v1/chat/completions?card=4111%201111%201111%201111&note=ok', await sam(), `x-note: card ${DINERS}`, 'x-order: 2026-12-01/7');
+  const chat = await curl('/v1/chat/completions?card=4111%201111%201111%201111&note=ok', await sam(), `x-note: card ${DINERS}`, 'x-order: 2026-12-01/7', 'x-card-cvv: 123');
   assert.is(chat.stdout, '200');
   const up = rig.upstream.seen.at(-1)!;
   assert.is(up.url, '/v1/chat/completions?card=****%20****%20****%201111&note=ok');
   assert.equal(pans(decodeURIComponent(up.url)), []);
   assert.is(up.headers['x-note'], 'card **** **** **16 67');
   assert.is(up.headers['x-order'], '2026-12-01/7', 'a header without card data goes up as sent');
+  assert.is(up.headers['x-card-cvv'], '****', "a header's name is its value's label");
   // Percent-encoded card data whose mask changes its length cannot be masked in place: refused, never sent.
   const refused = await run('curl', ['-s', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions?cvv=%31%32%33`]);
   assert.is(JSON.parse(refused.stdout).error, 'unmaskable_target');
