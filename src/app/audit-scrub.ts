@@ -3,8 +3,8 @@
  * encode records before they cross IPC): the built-in card detectors, so the audit stage never
  * reaches into the masking stage itself.
  */
-import { compileMaskPlan, isDigitCode, maskDocument } from '../mask/index.js';
-import { CARD_RULES } from '../proxy/index.js';
+import { isDigitCode, maskDocument } from '../mask/index.js';
+import { CARD_PLAN } from '../proxy/index.js';
 
 /**
  * The fewest digits any finding of CARD_RULES holds: `cvv` is a label and 3–4 digits (a JSON
@@ -34,12 +34,11 @@ export function tooFewDigits(s: string): boolean {
  * which was a fifth of the gateway's CPU when every key and value went through it (bench/README.md,
  * round 5); inside the engine, the built-in pass skips the RE2 call for strings without a candidate.
  */
-const auditScrubPlan = compileMaskPlan(CARD_RULES);
 export const auditScrub = (s: string): string => (tooFewDigits(s) ? s : fullAuditScrub(s));
 
 /** The engine's pass over `s`, without the digit pre-check (what `auditScrub` must equal). */
 export function fullAuditScrub(s: string): string {
-  const r = maskDocument(auditScrubPlan, s);
+  const r = maskDocument(CARD_PLAN, s);
   // Unchanged unless something was found: re-masking a recorded event stream may move held-back
   // digits between events, and the record keeps the body as the client received it.
   for (const _ in r.counts) return r.text;

@@ -4,7 +4,7 @@
  * that names the path it could not route, an approver's reason — goes to the client, the console
  * and the logs with no card number in it, whatever the decision's own mask rules say.
  */
-import { compileMaskPlan, maskText } from '../mask/index.js';
+import { compileMaskPlan, maskText, type MaskPlan } from '../mask/index.js';
 import type { Decision, MaskRule } from '../contract/index.js';
 
 /** Every card detector, for text shown to approvers and clients whatever the decision's own rules. */
@@ -15,11 +15,12 @@ export const CARD_RULES: MaskRule[] = [
   { detector: 'expiry', format: 'full' },
 ];
 
-const cardPlan = compileMaskPlan(CARD_RULES);
+/** CARD_RULES compiled once, for every scrub of the gateway's own text and the audit log's. */
+export const CARD_PLAN: MaskPlan = compileMaskPlan(CARD_RULES);
 
 /** `text` with every card datum masked (the same string when there is none). */
 export function scrubCards(text: string): string {
-  return maskText(cardPlan, text).text;
+  return maskText(CARD_PLAN, text).text;
 }
 
 /** The decision with card data masked out of its reason and its hold's (the same object when there is none). */
