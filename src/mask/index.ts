@@ -9,6 +9,7 @@ export { containsPan } from './contains-pan.js';
 export { isDigitCode } from './digits.js';
 export { PAN_SEPARATOR_CLASS } from './pan.js';
 export { scrubPath } from './scrub-path.js';
+export { maskUrlEncoded, type UrlEncodedMasked } from './url-encoded.js';
 export { assertText, createResponseMasker, maskBody, type ResponseMasker, type MaskerOptions } from './response.js';
 export type { CustomDetector } from './detectors.js';
 export type { MaskCounts } from './pass.js';

@@ -20,20 +20,25 @@ export interface RecordedDecision {
   rules: string[];
 }
 
+/** A read request body as it is shown: a form masked as decoded (`+`, `%XX`), anything else as JSON. */
+function maskedBody(policy: ActivePolicy, rules: MaskRule[], read: { raw: Buffer; form: boolean }): string {
+  const text = read.raw.toString('utf8');
+  return read.form ? policy.masker.maskUrlEncoded(rules, text, 0).text : policy.masker.maskJson(rules, text).text;
+}
+
 /**
  * The request body as the audit log keeps it: card data masked whatever the decision says, and
  * whatever else the decision masks on the request side (custom detectors, JSON paths) too.
  */
-export function auditBody(policy: ActivePolicy, requestRules: MaskRule[], raw: Buffer): string {
-  const rules = requestRules.length ? [...CARD_RULES, ...requestRules] : CARD_RULES;
-  return policy.masker.maskJson(rules, raw.toString('utf8')).text;
+export function auditBody(policy: ActivePolicy, requestRules: MaskRule[], read: { raw: Buffer; form: boolean }): string {
+  return maskedBody(policy, requestRules.length ? [...CARD_RULES, ...requestRules] : CARD_RULES, read);
 }
 
 /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
-export function holdSummary(policy: ActivePolicy, method: string, path: string, raw: Buffer | null): string {
+export function holdSummary(policy: ActivePolicy, method: string, path: string, read: { raw: Buffer | null; form: boolean }): string {
   const head = `${method} ${scrubPath(path)}`;
-  if (raw === null) return head;
-  return `${head} ${policy.masker.maskJson(CARD_RULES, raw.toString('utf8')).text.slice(0, 500)}`;
+  if (read.raw === null) return head;
+  return `${head} ${maskedBody(policy, CARD_RULES, { raw: read.raw, form: read.form }).slice(0, 500)}`;
 }
 
 /**

@@ -8,12 +8,22 @@ import { BadRequest } from '../util/index.js';
 import { BodyTooLarge } from './errors.js';
 import { checkJsonBody } from './json-guard.js';
 
+/** A Content-Type's media type, lower-cased, without its parameters ('' when there is none). */
+function mediaType(contentType: string | undefined): string {
+  if (!contentType) return '';
+  const semi = contentType.indexOf(';');
+  return (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+
 /** `application/json`, `application/*+json`, with or without parameters. */
 export function isJsonType(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const semi = contentType.indexOf(';');
-  const mime = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  const mime = mediaType(contentType);
   return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+/** `application/x-www-form-urlencoded`, with or without parameters. */
+export function isFormType(contentType: string | undefined): boolean {
+  return mediaType(contentType) === 'application/x-www-form-urlencoded';
 }
 
 /** True when the request carries a body (a length above zero, or chunked framing). */
@@ -101,15 +111,26 @@ function wellFormed(value: unknown): unknown {
 export interface ReadRequest {
   raw: Buffer | null;
   body: unknown;
-  /** The JSON body's length, or the declared length of a body that streams through. */
+  /** The read body's length, or the declared length of a body that streams through. */
   bodyBytes: number;
+  /** `raw` is a form (`application/x-www-form-urlencoded`), masked as decoded; otherwise JSON. */
+  form: boolean;
 }
 
-/** Reads and checks a JSON body (size, UTF-8, depth, syntax); any other body is left to stream. */
+/**
+ * Reads and checks a JSON body (size, UTF-8, depth, syntax) and reads a form body whole (size), so
+ * it can be masked as decoded (`+` and `%XX` spell a card number's spaces and digits); any other
+ * body is left to stream.
+ */
 export async function readRequest(req: IncomingMessage, maxBytes: number, jsonMaxDepth: number): Promise<ReadRequest> {
-  if (!hasBody(req)) return { raw: null, body: null, bodyBytes: 0 };
-  if (!isJsonType(req.headers['content-type'])) return { raw: null, body: null, bodyBytes: Number(req.headers['content-length'] ?? 0) || 0 };
+  if (!hasBody(req)) return { raw: null, body: null, bodyBytes: 0, form: false };
+  const type = req.headers['content-type'];
+  if (isFormType(type)) {
+    const raw = await readBody(req, maxBytes);
+    return { raw, body: null, bodyBytes: raw.length, form: true };
+  }
+  if (!isJsonType(type)) return { raw: null, body: null, bodyBytes: Number(req.headers['content-length'] ?? 0) || 0, form: false };
   const raw = await readBody(req, maxBytes);
   checkJsonBody(raw, jsonMaxDepth);
-  return { raw, body: parseJson(raw), bodyBytes: raw.length };
+  return { raw, body: parseJson(raw), bodyBytes: raw.length, form: false };
 }

@@ -52,10 +52,10 @@ export class Forbidden extends HttpError {
   }
 }
 
-export class UnmaskableTarget extends HttpError {
-  static override readonly code: string = 'ERR_UNMASKABLE_TARGET';
-  constructor() {
-    super(400, 'unmaskable_target', 'The request target holds card data, percent-encoded, that the gateway cannot mask in place; send it in the body.');
+export class UnmaskableRequest extends HttpError {
+  static override readonly code: string = 'ERR_UNMASKABLE_REQUEST';
+  constructor(part: 'target' | 'body') {
+    super(400, 'unmaskable_request', `The request ${part === 'target' ? 'target' : 'form body'} holds card data, percent-encoded, that the gateway cannot mask in place${part === 'target' ? '; send it in the body' : ''}.`);
   }
 }
 

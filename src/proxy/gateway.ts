@@ -32,8 +32,7 @@ import { classifyUpstreamError, Upstreams, type Upstream, type UpstreamResponse 
 import { upstreamHeaders } from './headers.js';
 import { buildPolicyInput } from './input.js';
 import { IdentityLimits } from './limits.js';
-import { requestBody, sendResponse, valueMasker } from './mask-strategy.js';
-import { maskTarget } from './mask-target.js';
+import { requestBody, requestTarget, sendResponse, valueMasker } from './mask-strategy.js';
 import { scrubDecision } from './card-scrub.js';
 import { GatewayMetrics } from './metrics.js';
 import { hostName, Router } from './router.js';
@@ -230,17 +229,17 @@ export class Gateway {
     } catch (err) {
       const reason = (err as PolicyFailed).message;
       this.#shadow?.observe(shadowFacts, input, policy.revision, { error: reason });
-      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, null, inputJson.recorded, raw === null ? null : auditBody(policy, [], raw));
+      await this.#recordDecision(x, identity, route.upstream, { effect: 'error', reason, rules: [] }, null, inputJson.recorded, raw === null ? null : auditBody(policy, [], { raw, form: read.form }));
       throw err;
     }
     this.#shadow?.observe(shadowFacts, input, policy.revision, { decision });
     x.outcome = outcomeOf(decision);
-    const auditedBody = raw === null ? null : auditBody(policy, decision.mask.request, raw);
+    const auditedBody = raw === null ? null : auditBody(policy, decision.mask.request, { raw, form: read.form });
     const record: RecordDecision = (effect, reason, approvalId) =>
       this.#recordDecision(x, identity, route.upstream, { effect, reason, rules: decision.rules ?? [] }, approvalId, inputJson.recorded, auditedBody);
 
     if (decision.hold) {
-      if (!(await this.#hold(x, policy, decision.hold, { identity, heldTarget, bodySha256, raw }, record, gone))) return;
+      if (!(await this.#hold(x, policy, decision.hold, { identity, heldTarget, bodySha256, raw, form: read.form }, record, gone))) return;
     } else {
       const durable = record(x.outcome as DecisionEffect, decision.reason, this.#letThrough(policy, input, decision, approval));
       // A plain allow leaves for the upstream while its record commits; the answer waits for the
@@ -309,16 +308,16 @@ export class Gateway {
    * when the request goes on to the upstream; false when the client left while it was held.
    */
   async #hold(
-    x: Exchange, policy: ActivePolicy, spec: HoldSpec, held: { identity: Identity; heldTarget: string; bodySha256: string; raw: Buffer | null },
+    x: Exchange, policy: ActivePolicy, spec: HoldSpec, held: { identity: Identity; heldTarget: string; bodySha256: string; raw: Buffer | null; form: boolean },
     record: RecordDecision, gone: ClientGone,
   ): Promise<boolean> {
-    const { identity, heldTarget, bodySha256, raw } = held;
+    const { identity, heldTarget, bodySha256, raw, form } = held;
     const waitStart = performance.now();
     let waited = 'failed';
     let outcome;
     try {
       const opened = await this.services.holds
-        .open({ requestId: x.id, identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, raw), spec }, gone.signal)
+        .open({ requestId: x.id, identity, route: x.route, method: x.method, path: heldTarget, bodySha256, summary: holdSummary(policy, x.method, heldTarget, { raw, form }), spec }, gone.signal)
         .catch(async (err: unknown) => {
           const e = holdFailure(err);
           if (e.status === 429) x.outcome = 'limited';
@@ -426,7 +425,7 @@ export class Gateway {
     upstream: Upstream,
     maskService: MaskService,
     decision: Decision,
-    read: { raw: Buffer | null; body: unknown },
+    read: { raw: Buffer | null; body: unknown; form: boolean },
     unmaskable: 'refuse' | 'pass',
     gone: ClientGone,
     durable: Promise<void> | null,
@@ -449,8 +448,8 @@ export class Gateway {
         delete headers['content-length'];
         delete headers['content-encoding'];
       }
-      const target = x.path + x.search;
-      sent = upstream.request({ method: x.method, pathAndQuery: maskValue ? maskTarget(target, maskValue) : target, headers, body: reqBody, signal: gone });
+      const pathAndQuery = requestTarget(x, maskService, decision.mask.request, x.path + x.search);
+      sent = upstream.request({ method: x.method, pathAndQuery, headers, body: reqBody, signal: gone });
     } catch (err) {
       // Nothing left: the record is still written before the failure is answered.
       if (durable) await durable;

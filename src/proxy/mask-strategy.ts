@@ -10,7 +10,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { BodyCapturer, captureBody } from '../audit/index.js';
 import type { MaskRule } from '../contract/index.js';
 import { hasBody } from './body.js';
-import type { HttpError } from './errors.js';
+import { UnmaskableRequest, type HttpError } from './errors.js';
 import { assertMaskable, MaskingFailed, UNMASKABLE_PASSED } from './masking.js';
 import { addCounts, type Exchange } from './exchange.js';
 import type { UpstreamResponse } from './forward.js';
@@ -30,11 +30,13 @@ function maskOneShot(method: string, up: UpstreamResponse): boolean {
   return length > 0 && length <= ONE_SHOT_BYTES;
 }
 
-/** The body sent upstream: the read JSON (masked if the policy says so) or the client's stream. */
-export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskService, rules: MaskRule[], read: { raw: Buffer | null; body: unknown }): Buffer | Readable | null {
+/** The body sent upstream: the read JSON or form (masked if the policy says so) or the client's stream. */
+export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskService, rules: MaskRule[], read: { raw: Buffer | null; body: unknown; form: boolean }): Buffer | Readable | null {
   if (read.raw) {
     if (!rules.length) return read.raw;
-    const masked = masker.maskJson(rules, read.raw.toString('utf8'));
+    const text = read.raw.toString('utf8');
+    const masked = read.form ? masker.maskUrlEncoded(rules, text, 0) : masker.maskJson(rules, text);
+    if ('inPlace' in masked && !masked.inPlace) throw new UnmaskableRequest('body');
     addCounts(x.masked, masked.counts);
     return Object.keys(masked.counts).length ? Buffer.from(masked.text, 'utf8') : read.raw;
   }
@@ -149,7 +151,20 @@ async function peekText(body: Readable): Promise<{ source: Readable; refused: Ma
   }
 }
 
-/** Masks a header value or a request target by `rules`, counting what it masks with the body's. */
+/**
+ * The request target sent upstream: when the policy masks the request, masked as the upstream
+ * decodes it (mask/url-encoded.ts), or refused when a finding cannot be masked in place.
+ */
+export function requestTarget(x: Exchange, masker: MaskService, rules: MaskRule[], target: string): string {
+  if (!rules.length) return target;
+  const query = target.indexOf('?');
+  const masked = masker.maskUrlEncoded(rules, target, query < 0 ? target.length : query + 1);
+  if (!masked.inPlace) throw new UnmaskableRequest('target');
+  addCounts(x.masked, masked.counts);
+  return masked.text;
+}
+
+/** Masks a header value by `rules`, counting what it masks with the body's. */
 export function valueMasker(x: Exchange, maskService: MaskService, rules: MaskRule[]): (value: string) => string {
   return (value) => {
     const masked = maskService.maskText(rules, value);

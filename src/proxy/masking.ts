@@ -4,7 +4,7 @@
  * stream. A rule the mask stage refuses is a policy fault (503, fail closed); a body it cannot
  * decode is refused rather than passed unmasked.
  */
-import { assertText, compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, maskText, type CustomDetector, type MaskPlan } from '../mask/index.js';
+import { assertText, compileMaskPlan, createResponseMasker, maskBody, maskJsonText, MaskRuleError, maskText, maskUrlEncoded, type CustomDetector, type MaskPlan } from '../mask/index.js';
 import type { CustomDetectorSpec } from '../policy/index.js';
 import type { MaskRule } from '../contract/index.js';
 import { HttpError, PolicyFailed } from './errors.js';
@@ -77,6 +77,18 @@ export function bundleMasker(detectors: readonly CustomDetectorSpec[] = []): Mas
     maskText(rules, text) {
       if (rules.length === 0) return { text, counts: {} };
       return maskText(plan(rules), text);
+    },
+    maskUrlEncoded(rules, text, plusFrom) {
+      if (rules.length === 0) return { text, counts: {}, inPlace: true };
+      const p = plan(rules);
+      // The first pass reads the decoded text: its findings are what is counted.
+      let counts: Record<string, number> | null = null;
+      const masked = maskUrlEncoded(text, (t) => {
+        const r = maskText(p, t);
+        counts ??= r.counts;
+        return r.text;
+      }, plusFrom);
+      return { ...masked, counts: counts ?? {} };
     },
     maskBody(rules, body) {
       const p = plan(rules);

@@ -38,6 +38,8 @@ export interface MaskService {
   maskJson(rules: MaskRule[], json: string): { text: string; counts: Record<string, number> };
   /** A short text (a header value) masked as text. */
   maskText(rules: MaskRule[], text: string): { text: string; counts: Record<string, number> };
+  /** URL-encoded text (a request target, a form body) masked as decoded, in place where it can be (mask/url-encoded.ts). */
+  maskUrlEncoded(rules: MaskRule[], text: string, plusFrom: number): { text: string; counts: Record<string, number>; inPlace: boolean };
   /** A whole identity-encoded response body masked at once (the same bytes `maskStream` would give). */
   maskBody(rules: MaskRule[], body: Buffer): { body: Buffer; counts: Record<string, number> };
   /** What a body is comes from its first bytes, not its content type. Output is identity-encoded: callers drop content-encoding and content-length. */

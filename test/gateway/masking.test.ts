@@ -119,14 +119,25 @@ test('curl: a masked request is masked whole: card numbers in its path, query an
   assert.is(up.headers['x-card-cvv'], '****', "a header's name is its value's label");
   // Percent-encoded card data whose mask changes its length cannot be masked in place: refused, never sent.
   const refused = await run('curl', ['-s', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions?cvv=%31%32%33`]);
-  assert.is(JSON.parse(refused.stdout).error, 'unmaskable_target');
+  assert.is(JSON.parse(refused.stdout).error, 'unmaskable_request');
   assert.is(rig.upstream.seen.length, seen + 1, 'the refused request never reached the upstream');
+  // A form body is masked as its reader decodes it (`+` a space, `%XX` a byte), fields kept.
+  const form = 'name=A+Cardholder&card=4111+1111+1111+1111&alt=%34%31%31%31%31%31%31%31%31%31%31%31%31%31%31%31&n=3';
+  const posted = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/x-www-form-urlencoded', '--data', form, `${rig.gw.url}/v1/chat/completions`]);
+  assert.is(posted.stdout, '200');
+  const upForm = rig.upstream.seen.at(-1)!.body;
+  assert.is(upForm, 'name=A+Cardholder&card=****+****+****+1111&alt=************%31%31%31%31&n=3');
+  assert.equal(pans(decodeURIComponent(upForm.replaceAll('+', ' '))), []);
   // Scoring masks only the answer: its request goes up as the client sent it.
   const alice = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
   const score = await curl('/v1/score?ref=4111111111111111', alice, 'x-note: 4111 1111 1111 1111');
   assert.is(score.stdout, '200');
   assert.is(rig.upstream.seen.at(-1)!.url, '/v1/score?ref=4111111111111111');
   assert.is(rig.upstream.seen.at(-1)!.headers['x-note'], '4111 1111 1111 1111');
+  // ...and its form body too; the audit record keeps it masked (checked with every record below).
+  const scored = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${alice}`, '-H', 'content-type: application/x-www-form-urlencoded', '--data', 'card=4111+1111+1111+1111', `${rig.gw.url}/v1/score`]);
+  assert.is(scored.stdout, '200');
+  assert.is(rig.upstream.seen.at(-1)!.body, 'card=4111+1111+1111+1111');
 });
 
 test('curl: an event stream labelled text/plain, octet-stream or x-ndjson is masked as one; plain text across chunks', async () => {
@@ -178,7 +189,16 @@ test('no audit record holds a card number; the refusal and the lone-surrogate bo
   const events = tail.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { event: Json }).event);
   for (const e of events) assert.equal(pans(JSON.stringify(e)), [], `${e.type} ${e.request_id}`);
   // Strings as stored, unescaped: a number split across SSE events is checked within each stream too.
-  for (const e of events) for (const body of [e.request_body?.text, e.response_body?.text]) if (body) assert.equal(pans(body), []);
+  // And as a form's reader decodes them (`+` a space, `%XX` a byte): a form body is recorded masked as decoded.
+  const formDecoded = (t: string) => {
+    try {
+      return decodeURIComponent(t.replaceAll('+', ' '));
+    } catch {
+      return t;
+    }
+  };
+  for (const e of events) for (const body of [e.request_body?.text, e.response_body?.text]) if (body) assert.equal([...pans(body), ...pans(formDecoded(body))], [], body);
+  assert.ok(events.some((e) => e.type === 'request.decision' && e.request_body?.text === 'card=****+****+****+1111'), 'the scored form is recorded masked');
   assert.ok(events.some((e) => e.type === 'request.outcome' && e.status === 502 && e.error === 'masking_failed'));
   assert.ok(events.some((e) => e.type === 'request.decision' && e.request_body?.text?.includes('\\ud800')));
   rmSync(rig.stateDir, { recursive: true, force: true });

@@ -1,36 +1,42 @@
 /**
- * The request target (path and query) as it goes upstream when the decision masks the request: a
- * card number in it reaches the model no more than one in the body. It is found as a client wrote
- * it — raw, percent-encoded (`%34%31…`, `4111%201111…`, the UTF-8 of another script's digits) or,
- * in the query, with `+` for a space — because the masker reads the decoded target. Each character
- * the masker changed is then written back in place of that character's source, so the target keeps
- * its segments, `&`, `=` and whatever was percent-encoded stays so.
+ * URL-encoded text masked as its reader decodes it: a request target (path and query) and a form
+ * body (`application/x-www-form-urlencoded`). A card number in either is found as a client wrote
+ * it — raw, percent-encoded (`%34%31…`, `4111%201111…`, the UTF-8 of another script's digits) or
+ * with `+` for a space (in a query, in a form) — because the masker reads the decoded text. Each
+ * character the masker changed is then written back in place of that character's source, so the
+ * text keeps its segments, `&`, `=` and whatever was percent-encoded stays so.
  *
  * A mask that changes the length (`full` masks a cvv as four stars, whatever its digits) cannot be
- * written back character by character: the target is then masked as written, and refused
- * (`UnmaskableTarget`, 400) if its decoded form still holds something the masker finds.
+ * written back character by character: the text is then masked as written, and if its decoded form
+ * still holds something the masker finds, it cannot be masked in place at all (`inPlace: false`,
+ * with the decoded text masked, for a record; the gateway refuses to forward it).
  */
-import { UnmaskableTarget } from './errors.js';
 
-/** The target decoded, and for each UTF-16 unit of it the [start, end) of its source in the target. */
+export interface UrlEncodedMasked {
+  /** The text masked in place; or, when `inPlace` is false, the decoded text masked. */
+  text: string;
+  inPlace: boolean;
+}
+
+/** The text decoded, and for each UTF-16 unit of it the [start, end) of its source. */
 interface Decoded {
   text: string;
   from: number[];
   to: number[];
 }
 
-export function maskTarget(target: string, mask: (text: string) => string): string {
-  const d = decode(target);
+/** `source` masked by `mask` as decoded; `+` is a space from `plusFrom` on (a query's start, 0 for a form). */
+export function maskUrlEncoded(source: string, mask: (text: string) => string, plusFrom: number): UrlEncodedMasked {
+  const d = decode(source, plusFrom);
   const masked = mask(d.text);
-  if (masked === d.text) return target;
+  if (masked === d.text) return { text: source, inPlace: true };
   if (masked.length === d.text.length) {
-    const inPlace = writeBack(target, d, masked);
-    if (inPlace !== null) return inPlace;
+    const inPlace = writeBack(source, d, masked);
+    if (inPlace !== null) return { text: inPlace, inPlace: true };
   }
-  const asWritten = mask(target);
-  const again = decode(asWritten).text;
-  if (mask(again) !== again) throw new UnmaskableTarget();
-  return asWritten;
+  const asWritten = mask(source);
+  const again = decode(asWritten, plusFrom).text;
+  return mask(again) === again ? { text: asWritten, inPlace: true } : { text: masked, inPlace: false };
 }
 
 /** `target` with each unit `masked` changed replaced at its source, or null when a change splits a source. */
@@ -47,8 +53,7 @@ function writeBack(target: string, d: Decoded, masked: string): string | null {
   return out + target.slice(at);
 }
 
-function decode(target: string): Decoded {
-  const query = target.indexOf('?');
+function decode(target: string, plusFrom: number): Decoded {
   let text = '';
   const from: number[] = [];
   const to: number[] = [];
@@ -67,8 +72,8 @@ function decode(target: string): Decoded {
       i += 3 * len;
       continue;
     }
-    // `+` is a space in a query (forms encode spaces so); in a path it is itself.
-    unit(query >= 0 && i > query && target[i] === '+' ? ' ' : target[i]!, i, i + 1);
+    // `+` is a space in a query or a form (forms encode spaces so); in a path it is itself.
+    unit(i >= plusFrom && target[i] === '+' ? ' ' : target[i]!, i, i + 1);
     i++;
   }
   return { text, from, to };
