@@ -3,28 +3,8 @@
  * encode records before they cross IPC): the built-in card detectors, so the audit stage never
  * reaches into the masking stage itself.
  */
-import { isDigitCode, maskDocument } from '../mask/index.js';
-import { CARD_PLAN } from '../proxy/index.js';
-
-/**
- * The fewest digits any finding of CARD_RULES holds: `cvv` is a label and 3–4 digits (a JSON
- * key can be the label: `{"cvv":"123"}`), `expiry` a label or key and `M/YY` (`1/27`: 3 digits), a
- * PAN 13 (`pan`), track data 19. A string is read as text, JSON or an event stream (maskDocument),
- * and every decoded digit comes from one of its own: a plain digit, or a `\u003N` escape (four).
- * Digits are counted in every script, as the PAN detector reads them (`４`, `٤`: mask/digits.ts);
- * the other detectors read ASCII digits only. So a string with fewer cannot be changed, and skips the engine (test/app/audit-scrub.test.ts checks it against the full pass).
- */
-export const MIN_CARD_DIGITS = 3;
-
-/** Whether `s` has fewer than MIN_CARD_DIGITS digits: no card rule can find anything in it. */
-export function tooFewDigits(s: string): boolean {
-  let digits = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (isDigitCode(c) && ++digits >= MIN_CARD_DIGITS) return false;
-  }
-  return true;
-}
+import { maskDocument } from '../mask/index.js';
+import { CARD_PLAN, tooFewDigits } from '../proxy/index.js';
 
 /**
  * Defence in depth: every string the audit log stores passes the card detectors once more, masked

@@ -38,7 +38,7 @@ const BIG = 64 * 1024;
 /** Writes `row` (column → value, in the table's terms) into `table` on `client`; resolves when PostgreSQL has taken it. */
 export async function copyRow(client: pg.PoolClient, table: string, row: Readonly<Record<string, CopyValue>>): Promise<void> {
   const columns = Object.keys(row);
-  const chunks = encode(columns.map((c) => row[c]!));
+  const chunks = encode(Object.values(row));
   const stream = client.query(copyFrom(`COPY ${quote(table)} (${columns.map(quote).join(', ')}) FROM STDIN (FORMAT binary)`));
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);

@@ -27,6 +27,8 @@ interface Decoded {
 
 /** `source` masked by `mask` as decoded; `+` is a space from `plusFrom` on (a query's start, 0 for a form). */
 export function maskUrlEncoded(source: string, mask: (text: string) => string, plusFrom: number): UrlEncodedMasked {
+  // Nothing encoded (most targets): the text is its own decoding, masked as it stands.
+  if (!source.includes('%') && source.indexOf('+', plusFrom) < 0) return { text: mask(source), inPlace: true };
   const d = decode(source, plusFrom);
   const masked = mask(d.text);
   if (masked === d.text) return { text: source, inPlace: true };

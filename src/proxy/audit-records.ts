@@ -4,13 +4,13 @@
  * gateway turned away before the policy decided, and the outcome record once the response closed.
  * Card data never reaches them unmasked: bodies pass the card rules whatever the decision says.
  */
-import { scrubPath } from '../mask/index.js';
 import type { ServerResponse } from 'node:http';
 import { captureBody, type DecisionEffect, type RequestDecisionEvent, type RequestOutcomeEvent } from '../audit/index.js';
 import type { Identity, MaskRule } from '../contract/index.js';
+import { scrubPath } from '../mask/index.js';
+import { CARD_RULES } from './card-scrub.js';
 import { errorFields, type HttpError } from './errors.js';
 import type { Exchange, RefusalFacts } from './exchange.js';
-import { CARD_RULES } from './card-scrub.js';
 import type { ActivePolicy } from './services.js';
 
 /** What the decision record keeps of a decision (the effect the gateway enforces). */

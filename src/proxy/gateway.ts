@@ -10,13 +10,13 @@
  * lives beside it: exchange.ts (what a request accumulates), client-fault.ts (parser refusals),
  * audit-records.ts (the records), mask-strategy.ts (which body is masked how), errors.ts.
  */
-import { scrubPath } from '../mask/index.js';
 import { hash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { serialiseInput, type AuditEvent, type DecisionEffect } from '../audit/index.js';
 import type { Approval, Decision, HoldSpec, Identity, PolicyInput } from '../contract/index.js';
 import { refuseRepeatedCredentials } from '../identity/index.js';
+import { scrubPath } from '../mask/index.js';
 import {
   answerOutcomeRecord, auditBody, decisionRecord, faultOutcomeRecord, holdSummary, outcomeRecord, refusalEffect, refusalRecord, type RecordedDecision,
 } from './audit-records.js';

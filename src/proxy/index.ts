@@ -9,7 +9,7 @@ export type {
   ActivePolicy, AuditSink, AuthenticatorService, GatewayOptions, GatewayServices, HoldsService, MaskService, PolicyService, SharedUsage,
 } from './services.js';
 export { bundleMasker } from './masking.js';
-export { CARD_PLAN, CARD_RULES } from './card-scrub.js';
+export { CARD_PLAN, CARD_RULES, MIN_CARD_DIGITS, tooFewDigits } from './card-scrub.js';
 export { createGatewayServer, drainServer, type GatewayServerLimits } from './server.js';
 export { Logger, type LogLevel } from './log.js';
 export { GatewayMetrics, type MetricsSnapshot } from './metrics.js';

@@ -35,8 +35,7 @@ export function requestBody(x: Exchange, req: IncomingMessage, masker: MaskServi
   if (read.raw) {
     if (!rules.length) return read.raw;
     const text = read.raw.toString('utf8');
-    const masked = read.form ? masker.maskUrlEncoded(rules, text, 0) : masker.maskJson(rules, text);
-    if ('inPlace' in masked && !masked.inPlace) throw new UnmaskableRequest('body');
+    const masked = read.form ? inPlace(masker.maskUrlEncoded(rules, text, 0), 'body') : masker.maskJson(rules, text);
     addCounts(x.masked, masked.counts);
     return Object.keys(masked.counts).length ? Buffer.from(masked.text, 'utf8') : read.raw;
   }
@@ -158,10 +157,15 @@ async function peekText(body: Readable): Promise<{ source: Readable; refused: Ma
 export function requestTarget(x: Exchange, masker: MaskService, rules: MaskRule[], target: string): string {
   if (!rules.length) return target;
   const query = target.indexOf('?');
-  const masked = masker.maskUrlEncoded(rules, target, query < 0 ? target.length : query + 1);
-  if (!masked.inPlace) throw new UnmaskableRequest('target');
+  const masked = inPlace(masker.maskUrlEncoded(rules, target, query < 0 ? target.length : query + 1), 'target');
   addCounts(x.masked, masked.counts);
   return masked.text;
+}
+
+/** URL-encoded text masked in place, or the request refused: it cannot go upstream with card data in it. */
+function inPlace<T extends { inPlace: boolean }>(masked: T, part: 'target' | 'body'): T {
+  if (!masked.inPlace) throw new UnmaskableRequest(part);
+  return masked;
 }
 
 /** Masks a header value by `rules`, counting what it masks with the body's. */

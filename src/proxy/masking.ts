@@ -30,7 +30,6 @@ export function assertMaskable(first: Buffer): void {
 /** The masking count an outcome record carries when a route's `unmaskable: pass` let a body through unmasked. */
 export const UNMASKABLE_PASSED = 'unmaskable_passed';
 
-
 /** Distinct rule sets a bundle's masker keeps compiled (a policy rarely yields more than a handful). */
 const PLANS_PER_BUNDLE = 256;
 

@@ -9,7 +9,9 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { auditScrub, fullAuditScrub, MIN_CARD_DIGITS, tooFewDigits } from '../../src/app/audit-scrub.js';
+import { auditScrub, fullAuditScrub } from '../../src/app/audit-scrub.js';
+import { compileMaskPlan, maskText } from '../../src/mask/index.js';
+import { CARD_RULES, MIN_CARD_DIGITS, scrubCards, tooFewDigits } from '../../src/proxy/card-scrub.js';
 import { canonicalJson } from '../../src/audit/canonical.js';
 import { BRANDS, group, luhnComplete } from '../mask/cards.js';
 import { CORPUS_SEPARATORS, groupings } from '../mask/corpus.js';
@@ -91,6 +93,11 @@ test('property: a record scrubbed through canonical JSON, keys included, is the 
     v: fc.oneof({ depthSize: 'small' }, str, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(str, tie('v'), { maxKeys: 4 })),
   })).v;
   fc.assert(fc.property(value, (v) => assert.is(canonicalJson(v, auditScrub), canonicalJson(v, fullAuditScrub))), { numRuns: 500 });
+});
+
+test('property: the gateway\'s own text (reasons, error messages) is scrubbed as the full text pass scrubs it, pre-check or not', () => {
+  const plan = compileMaskPlan(CARD_RULES);
+  fc.assert(fc.property(fc.oneof(framed(shaped(1)), framed(shaped(8))), (s) => assert.is(scrubCards(s), maskText(plan, s).text)), { numRuns: 3000 });
 });
 
 test.run();
