@@ -44,7 +44,11 @@ function startWitness(name: string, dir = join(scratch, name.replace(/\W/g, '-')
   });
 }
 
+/** Still running: a child killed by a signal keeps `exitCode` null, so both are asked. */
+const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+
 async function stop(w: Running): Promise<void> {
+  if (!running(w.child)) return;
   const exited = new Promise((r) => w.child.once('exit', r));
   w.child.kill('SIGTERM');
   await exited;
@@ -85,7 +89,7 @@ test.before(async () => {
   await log.close();
 });
 test.after(async () => {
-  for (const c of started) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of started) if (running(c)) c.kill('SIGKILL');
   f.cleanup();
   rmSync(scratch, { recursive: true, force: true });
 });
@@ -247,10 +251,6 @@ test('the witness answers malformed, unknown and unsigned submissions as the pro
   assert.is((await post(`old 30\n\n${note}`)).status, 400);
   const stale = await post(`old 0\n\n${note}`);
   assert.equal([stale.status, stale.text], [409, '27\n']);
-});
-
-test.after(async () => {
-  for (const w of [w1, w2]) if (w && w.child.exitCode === null) await stop(w);
 });
 
 test.run();
