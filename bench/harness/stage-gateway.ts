@@ -24,7 +24,12 @@ const config = await loadConfig(file!);
 const logger = new Logger({ write: () => true }, 'info');
 const real = activate(await loadBundle(config.policy.bundle, await bundleOptions(config)));
 
-/** The policy as the rung has it: a fixed allow decision, the real one without masks, or the real one. */
+/**
+ * The policy as the rung has it: a fixed allow decision, the real one without masks, or the real one.
+ * Both entry points are replaced: the gateway decides through `evaluateJson` (the input serialised
+ * once for the policy and the record), so a rung that stood in for `evaluate` alone would still pay
+ * for the Wasm on rung 0 (it did from round 5 until round 7, which merged rungs 0 and 1).
+ */
 function policyAt(): ActivePolicy {
   if (rung >= 2) return real;
   const unmasked = (d: Decision): Decision => ({ ...d, mask: { request: [], response: [] } });
@@ -32,6 +37,7 @@ function policyAt(): ActivePolicy {
   return {
     ...real,
     evaluate: (input) => (rung === 1 ? unmasked(real.evaluate(input)) : (fixed ??= unmasked(real.evaluate(input)))),
+    evaluateJson: (json) => (rung === 1 ? unmasked(real.evaluateJson(json)) : (fixed ??= unmasked(real.evaluateJson(json)))),
   };
 }
 const policy = policyAt();
