@@ -36,7 +36,8 @@ const longest = (labels: string[]) => Math.max(...labels.map((l) => l.length));
 
 const TRACK1 = `%?B\\d{12,19}\\^[^^\\r\\n]{2,26}\\^\\d{7}\\d{0,40}\\??`;
 const TRACK2 = `;?\\d{12,19}=\\d{7}\\d{0,30}\\??`;
-const EXPIRY_VALUE = `(?:0?[1-9]|1[0-2])\\s?[/-]\\s?(?:\\d{4}|\\d{2})\\b`;
+/** MM/YY, MM-YYYY (a space either side of the separator allowed), or ISO 8601's YYYY-MM, YYYY/MM. */
+const EXPIRY_VALUE = `(?:(?:0?[1-9]|1[0-2])\\s?[/-]\\s?(?:\\d{4}|\\d{2})|(?:19|20)\\d{2}\\s?[/-]\\s?(?:0[1-9]|1[0-2]))\\b`;
 const SOURCES: Record<LabelledDetector, { source: string; maxLength: number }> = {
   track: { source: `${TRACK2}|${TRACK1}`, maxLength: 2 + 19 + 1 + 26 + 1 + 7 + 40 + 1 },
   cvv: { source: `${labelSource(CVV_LABELS)}${SEP}\\d{3,4}\\b`, maxLength: longest(CVV_LABELS) + SEP_MAX + 4 },
@@ -51,7 +52,7 @@ const EXPIRY_WORDS = labelWords(EXPIRY_LABELS);
 const CONTINUES: Record<LabelledDetector, (tail: string) => boolean> = {
   track: (t) => /^(?:;\d*(?:=\d*\??)?|%?(?:B\d*(?:\^[^^\r\n]*(?:\^\d*\??)?)?)?)$/.test(t) || /^\d+(?:=\d*\??)?$/.test(t),
   cvv: (t) => labelContinues(t, CVV_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?\d{0,4}$/i),
-  expiry: (t) => labelContinues(t, EXPIRY_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,2}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
+  expiry: (t) => labelContinues(t, EXPIRY_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,4}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
 };
 
 function labelContinues(tail: string, words: string[], rest: RegExp): boolean {
@@ -261,9 +262,11 @@ function validates(d: CustomDetector, value: string): boolean {
 /**
  * The context a JSON key gives its value: `{"cvv": "123"}` or `{"card_expiry": "12/27"}` has no
  * label in the value itself, so the key is the label. Keys are split into words (`cardCvv`,
- * `card_cvv`) and a trailing run of words must spell a label.
+ * `card_cvv`) and a trailing run of words must spell a label, or one half of an expiry date:
+ * payment APIs keep the month and the year apart (`exp_month`/`exp_year`, `expirationMonth`,
+ * `expiryYear`), and the two together are the card's expiry as surely as `12/29` is.
  */
-export function keyContext(key: string, formats: Formats): { detector: 'cvv' | 'expiry'; format: MaskFormat } | undefined {
+export function keyContext(key: string, formats: Formats): KeyContext | undefined {
   if (!formats.cvv && !formats.expiry) return undefined;
   // Bodies repeat their keys (one per row): each distinct key is split into words once.
   let label = KEY_LABELS.get(key);
@@ -271,21 +274,37 @@ export function keyContext(key: string, formats: Formats): { detector: 'cvv' | '
     if (KEY_LABELS.size >= KEY_LABELS_MAX) KEY_LABELS.clear();
     KEY_LABELS.set(key, (label = keyLabel(key)));
   }
-  if (label === 'cvv') return formats.cvv ? { detector: 'cvv', format: 'full' } : undefined;
-  if (label === 'expiry') return formats.expiry ? { detector: 'expiry', format: formats.expiry } : undefined;
-  return undefined;
+  if (label === null) return undefined;
+  if (label === 'cvv') return formats.cvv ? { detector: 'cvv', format: 'full', label } : undefined;
+  return formats.expiry ? { detector: 'expiry', format: formats.expiry, label } : undefined;
 }
 
-const KEY_LABELS = new Map<string, 'cvv' | 'expiry' | null>();
+/** What a key names: a cvv, an expiry date, or the month or the year of one. */
+export type KeyLabel = 'cvv' | 'expiry' | 'expiry_month' | 'expiry_year';
+/** The detector a key's value is counted under and masked by, and what the key names (the value's shape). */
+export interface KeyContext {
+  detector: 'cvv' | 'expiry';
+  format: MaskFormat;
+  label: KeyLabel;
+}
+
+const KEY_LABELS = new Map<string, KeyLabel | null>();
 const KEY_LABELS_MAX = 4096;
+/** Keys naming half an expiry date: an expiry word, then a month or a year word (`exp_mm`, `expiryYear`). */
+const EXPIRY_STEMS = ['exp', 'expiry', 'expiration'];
+const parts = (ends: string[]) => EXPIRY_STEMS.flatMap((stem) => ends.map((end) => stem + end));
+const EXPIRY_MONTH_WORDS = parts(['month', 'mon', 'mm']);
+const EXPIRY_YEAR_WORDS = parts(['year', 'yr', 'yy', 'yyyy']);
 
 /** The label a trailing run of the key's words spells, the first (longest) run that does. */
-function keyLabel(key: string): 'cvv' | 'expiry' | null {
+function keyLabel(key: string): KeyLabel | null {
   const words = key.split(/[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])/).filter(Boolean).map((w) => w.toLowerCase());
   for (let k = 0; k < words.length; k++) {
     const tail = words.slice(k).join('');
     if (CVV_WORDS.includes(tail)) return 'cvv';
     if (EXPIRY_WORDS.includes(tail)) return 'expiry';
+    if (EXPIRY_MONTH_WORDS.includes(tail)) return 'expiry_month';
+    if (EXPIRY_YEAR_WORDS.includes(tail)) return 'expiry_year';
   }
   return null;
 }
@@ -293,7 +312,7 @@ function keyLabel(key: string): 'cvv' | 'expiry' | null {
 /**
  * Whether the key spelled by [from, to) of `text` (a JSON key's source, no escapes in it) could give
  * its value a cvv or expiry context, told without slicing it out: `keyLabel` needs a trailing run of
- * its words to spell a label, so its letters and digits, lower-cased, must end in a label's. A
+ * its words to spell a label (or half an expiry date), so its letters and digits, lower-cased, must end in one. A
  * necessary condition only (`xcvv` passes it); the JSON screen sends such documents to the walk.
  */
 export function keyMayNameLabel(text: string, from: number, to: number, formats: Formats): boolean {
@@ -321,15 +340,22 @@ export function keyMayNameLabel(text: string, from: number, to: number, formats:
 
 /** The label words by their last character (lower case): a key is compared with a few at most. */
 const KEY_WORDS_BY_LAST: (string[] | undefined)[] = [];
-for (const w of [...CVV_WORDS, ...EXPIRY_WORDS]) (KEY_WORDS_BY_LAST[w.charCodeAt(w.length - 1)] ??= []).push(w);
+for (const w of [...CVV_WORDS, ...EXPIRY_WORDS, ...EXPIRY_MONTH_WORDS, ...EXPIRY_YEAR_WORDS]) (KEY_WORDS_BY_LAST[w.charCodeAt(w.length - 1)] ??= []).push(w);
 
 function isAsciiAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || ((c | 32) >= 97 && (c | 32) <= 122);
 }
 
 const EXPIRY_WHOLE = new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`);
+/** The shape of a value under each kind of key (a number's source, or a string's value). */
+const KEY_VALUE: Record<KeyLabel, RegExp> = {
+  cvv: /^\s*\d{3,4}\s*$/,
+  expiry: EXPIRY_WHOLE,
+  expiry_month: /^\s*(?:0?[1-9]|1[0-2])\s*$/,
+  expiry_year: /^\s*(?:\d{2}|\d{4})\s*$/,
+};
 
-/** Whether a value under a cvv/expiry key has that detector's shape. */
-export function contextValue(detector: 'cvv' | 'expiry', value: string): boolean {
-  return (detector === 'cvv' ? /^\s*\d{3,4}\s*$/ : EXPIRY_WHOLE).test(value);
+/** Whether a value under a key naming `label` has the shape of what the key names. */
+export function contextValue(label: KeyLabel, value: string): boolean {
+  return KEY_VALUE[label].test(value);
 }

@@ -108,7 +108,7 @@ export class JsonMasker {
    */
   inContext(key: string | number | undefined, value: string): string | undefined {
     const context = typeof key === 'string' ? keyContext(key, this.plan.formats) : undefined;
-    if (!context || !contextValue(context.detector, value)) return undefined;
+    if (!context || !contextValue(context.label, value)) return undefined;
     addCount(this.counts, context.detector);
     return applyFormat(value, context.format);
   }

@@ -61,6 +61,25 @@ test('cvv and expiry only in context', () => {
   assert.is(maskText(ALL, 'room 123 on 12/27').text, 'room 123 on 12/27');
 });
 
+test('expiry written the ISO way (YYYY-MM), in text and under a key; not without a label or with no month', () => {
+  assert.is(maskText(ALL, 'Expires 2027-01; exp: 2031 / 12, valid thru 2029/07').text, 'Expires ****; exp: ****, valid thru ****');
+  assert.equal(maskText(ALL, 'expiry_date: 2027-01').counts, { expiry: 1 });
+  assert.is(maskText(ALL, 'released 2027-01, exp 2027-13, expiry 2100-01').text, 'released 2027-01, exp 2027-13, expiry 2100-01');
+  assert.equal(maskJson(ALL, { expiry_date: '2027-01', expiration: '2030/11', shipped: '2027-01' }).value, { expiry_date: '****', expiration: '****', shipped: '2027-01' });
+});
+
+test('the month and the year of an expiry kept apart (exp_month/exp_year) are masked as an expiry; other months and years are not', () => {
+  const card = { brand: 'visa', last4: '1111', exp_month: 12, exp_year: 2029, expirationMonth: '07', expiryYear: '29', card_exp_mm: ' 3 ', exp_yyyy: 2031 };
+  const r = maskJson(ALL, card);
+  assert.equal(r.value, { brand: 'visa', last4: '1111', exp_month: '****', exp_year: '****', expirationMonth: '****', expiryYear: '****', card_exp_mm: '****', exp_yyyy: '****' });
+  assert.equal(r.counts, { expiry: 6 });
+  // A month or a year alone, a value of the wrong shape, a word that only starts like one: kept.
+  const kept = { month: 12, year: 2029, exp_month: 13, exp_year: 202, expMonth: 'July', exponent_month: 4, exp_month_count: 3, expiryYear: 2029.5 };
+  assert.equal(maskJson(ALL, kept).value, kept);
+  // Only with the expiry detector on.
+  assert.equal(maskJson(compileMaskPlan([{ detector: 'pan' }, { detector: 'cvv' }]), { exp_month: 12 }).value, { exp_month: 12 });
+});
+
 test('custom detectors with validators', () => {
   const plan = compileMaskPlan([{ detector: 'iban', format: 'last4' }, { detector: 'acct' }], [
     { name: 'iban', pattern: '[A-Z]{2}\\d{2}[A-Z0-9]{11,30}', maxLength: 34, validate: (s) => s.startsWith('DE') },
