@@ -36,12 +36,19 @@ const longest = (labels: string[]) => Math.max(...labels.map((l) => l.length));
 
 const TRACK1 = `%?B\\d{12,19}\\^[^^\\r\\n]{2,26}\\^\\d{7}\\d{0,40}\\??`;
 const TRACK2 = `;?\\d{12,19}=\\d{7}\\d{0,30}\\??`;
-/** MM/YY, MM-YYYY (a space either side of the separator allowed), or ISO 8601's YYYY-MM, YYYY/MM. */
-const EXPIRY_VALUE = `(?:(?:0?[1-9]|1[0-2])\\s?[/-]\\s?(?:\\d{4}|\\d{2})|(?:19|20)\\d{2}\\s?[/-]\\s?(?:0[1-9]|1[0-2]))\\b`;
+/**
+ * MM/YY, MM-YYYY (a space either side of the separator allowed), or ISO 8601's YYYY-MM, YYYY/MM. An
+ * ISO value takes the first digit of a day or a time after it (`2027-01-1`, `2027-01T1`) so that
+ * `decideBuiltin` can tell a date, which no card carries, from an expiry: matched here, that digit
+ * is held back with the rest in a stream, and a stream decides as one pass over the whole text does.
+ */
+const EXPIRY_VALUE = `(?:(?:0?[1-9]|1[0-2])\\s?[/-]\\s?(?:\\d{4}|\\d{2})\\b|(?:19|20)\\d{2}\\s?[/-]\\s?(?:0[1-9]|1[0-2])(?:[-/.T]\\d|\\b))`;
+/** An ISO value with the start of a day or a time after its month: a date, not an expiry. */
+const ISO_DATE = /(?:19|20)\d{2}\s?[/-]\s?(?:0[1-9]|1[0-2])[-/.T]\d$/i;
 const SOURCES: Record<LabelledDetector, { source: string; maxLength: number }> = {
   track: { source: `${TRACK2}|${TRACK1}`, maxLength: 2 + 19 + 1 + 26 + 1 + 7 + 40 + 1 },
   cvv: { source: `${labelSource(CVV_LABELS)}${SEP}\\d{3,4}\\b`, maxLength: longest(CVV_LABELS) + SEP_MAX + 4 },
-  expiry: { source: `${labelSource(EXPIRY_LABELS)}${SEP}${EXPIRY_VALUE}`, maxLength: longest(EXPIRY_LABELS) + SEP_MAX + 9 },
+  expiry: { source: `${labelSource(EXPIRY_LABELS)}${SEP}${EXPIRY_VALUE}`, maxLength: longest(EXPIRY_LABELS) + SEP_MAX + 12 },
 };
 
 /** Prefix-closed shapes of what a match may look like so far (over-approximations, see Pass). */
@@ -52,7 +59,7 @@ const EXPIRY_WORDS = labelWords(EXPIRY_LABELS);
 const CONTINUES: Record<LabelledDetector, (tail: string) => boolean> = {
   track: (t) => /^(?:;\d*(?:=\d*\??)?|%?(?:B\d*(?:\^[^^\r\n]*(?:\^\d*\??)?)?)?)$/.test(t) || /^\d+(?:=\d*\??)?$/.test(t),
   cvv: (t) => labelContinues(t, CVV_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?\d{0,4}$/i),
-  expiry: (t) => labelContinues(t, EXPIRY_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,4}(?:\s?(?:[/-]\s?\d{0,4})?)?)$/i),
+  expiry: (t) => labelContinues(t, EXPIRY_WORDS, /^["']?\s{0,3}(?:[:=]|is?)?\s{0,3}["']?(?:\d{0,4}(?:\s?(?:[/-]\s?\d{0,4}(?:[-/.t]\d{0,2})?)?)?)$/i),
 };
 
 function labelContinues(tail: string, words: string[], rest: RegExp): boolean {
@@ -197,6 +204,8 @@ function decideBuiltin(text: string, m: Match, formats: Formats): { hit?: Hit; r
   if (/^[;%Bb\d]/.test(body) && (body.includes('=') || body.includes('^'))) {
     return { hit: { start: m.start, end: m.end, replacement: FULL_MASK, detector: 'track' }, resume: m.end };
   }
+  // A label and a date (`expires 2027-01-15`): no card's expiry has a day.
+  if (ISO_DATE.test(body)) return { resume: m.end };
   // A label and its value: cvv values are bare digits, expiry values have a `/` or `-` in them.
   let v = m.end;
   while (v > m.start && isDigit(text, v - 1)) v--;
@@ -348,9 +357,9 @@ function isAsciiAlnum(c: number): boolean {
 
 const EXPIRY_WHOLE = new RegExp(`^\\s*${EXPIRY_VALUE}\\s*$`);
 /** The shape of a value under each kind of key (a number's source, or a string's value). */
-const KEY_VALUE: Record<KeyLabel, RegExp> = {
+const KEY_VALUE: Record<KeyLabel, { test(value: string): boolean }> = {
   cvv: /^\s*\d{3,4}\s*$/,
-  expiry: EXPIRY_WHOLE,
+  expiry: { test: (v: string) => EXPIRY_WHOLE.test(v) && !ISO_DATE.test(v.trimEnd()) },
   expiry_month: /^\s*(?:0?[1-9]|1[0-2])\s*$/,
   expiry_year: /^\s*(?:\d{2}|\d{4})\s*$/,
 };

@@ -61,11 +61,12 @@ test('cvv and expiry only in context', () => {
   assert.is(maskText(ALL, 'room 123 on 12/27').text, 'room 123 on 12/27');
 });
 
-test('expiry written the ISO way (YYYY-MM), in text and under a key; not without a label or with no month', () => {
+test('expiry written the ISO way (YYYY-MM), in text and under a key; not without a label, with no month, or as a date with a day', () => {
   assert.is(maskText(ALL, 'Expires 2027-01; exp: 2031 / 12, valid thru 2029/07').text, 'Expires ****; exp: ****, valid thru ****');
   assert.equal(maskText(ALL, 'expiry_date: 2027-01').counts, { expiry: 1 });
-  assert.is(maskText(ALL, 'released 2027-01, exp 2027-13, expiry 2100-01').text, 'released 2027-01, exp 2027-13, expiry 2100-01');
-  assert.equal(maskJson(ALL, { expiry_date: '2027-01', expiration: '2030/11', shipped: '2027-01' }).value, { expiry_date: '****', expiration: '****', shipped: '2027-01' });
+  const kept = 'released 2027-01, exp 2027-13, expiry 2100-01, expires 2026-12-01T10:00:00Z, expires 2027-01-15, exp 2027/01/15';
+  assert.is(maskText(ALL, kept).text, kept);
+  assert.equal(maskJson(ALL, { expiry_date: '2027-01', expiration: '2030/11', shipped: '2027-01', expires: '2027-01-15' }).value, { expiry_date: '****', expiration: '****', shipped: '2027-01', expires: '2027-01-15' });
 });
 
 test('the month and the year of an expiry kept apart (exp_month/exp_year) are masked as an expiry; other months and years are not', () => {

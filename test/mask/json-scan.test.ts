@@ -13,13 +13,13 @@ import { issuerDigitsArb, printedPanArb, textArb } from './arbitraries.js';
 
 /** JSON.stringify, then some characters spelled as \u escapes (digits, separators, letters). */
 const escapeSome = (s: string, mask: number) => JSON.stringify(s).replace(/[0-9 \-.a-z]/g, (c, i: number) => ((mask >> (i % 30)) & 1 ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}` : c));
-const labelled = fc.constantFrom('cvv: 123', 'CVC2=9999', 'security code is 042', 'expiry 12/29', 'expires 2027-01', 'exp 2031 / 12', 'exp: 1 / 2031', 'valid thru 07-27', 'card verification 123', 'Card_Verification: 321', 'card 123', '%B4111111111111111^DOE/J^2512101', ';4111111111111111=25121010000000000?', 'id 12345', 'txn_01', 'fraud-v3', '0.12', '123', ' 0427 ', '12/29', '7 / 2031');
+const labelled = fc.constantFrom('cvv: 123', 'CVC2=9999', 'security code is 042', 'expiry 12/29', 'expires 2027-01', 'exp 2031 / 12', 'expires 2027-01-15', 'exp: 1 / 2031', 'valid thru 07-27', 'card verification 123', 'Card_Verification: 321', 'card 123', '%B4111111111111111^DOE/J^2512101', ';4111111111111111=25121010000000000?', 'id 12345', 'txn_01', 'fraud-v3', '0.12', '123', ' 0427 ', '12/29', '7 / 2031');
 const plainArb = fc.oneof(textArb, labelled, printedPanArb, fc.stringMatching(/^[a-z_]{0,8}\d{0,14}$/));
 const stringArb = fc.tuple(plainArb, fc.oneof(fc.constant(0), fc.nat())).map(([s, mask]) => escapeSome(s, mask));
 const keyArb = fc.oneof(stringArb, fc.tuple(fc.constantFrom('cvv', 'cardCvv', 'card_cvv2', 'Expiry', 'exp', 'exp_date', 'valid-thru', 'xcvv', 'score', 'id', 'last4', 'model', 's-ecurity code', 'exp_month', 'expiryYear', 'card_exp_mm', 'EXP-YYYY', 'xexp_month', 'exp_month_count', 'month', 'year'), fc.oneof(fc.constant(0), fc.nat())).map(([k, mask]) => escapeSome(k, mask)));
 const numberArb = fc.oneof(issuerDigitsArb, issuerDigitsArb.map((d) => `-${d}`), fc.constantFrom('0', '-0.5', '1e400', '123', '4321', '123.5', '0123', '12.5e3', '6548686408882000464', '4111111111111111.0', '4111111111111111e0', '1E+5'), fc.integer().map(String));
 /** Values a cvv or expiry key masks by itself. */
-const contextValueArb = fc.constantFrom('123', '"0427"', '" 123 "', '"12/29"', '"1 / 2031"', '4321', '"2027-01"', '"2031 / 12"', '7', '12', '13', '"07"', '29', '2029', '" 2031 "', '2029.5');
+const contextValueArb = fc.constantFrom('123', '"0427"', '" 123 "', '"12/29"', '"1 / 2031"', '4321', '"2027-01"', '"2031 / 12"', '"2027-01-15"', '7', '12', '13', '"07"', '29', '2029', '" 2031 "', '2029.5');
 const ws = fc.constantFrom('', ' ', '\n  ', '\t');
 
 const docArb: fc.Arbitrary<string> = fc.letrec<{ v: string }>((tie) => ({

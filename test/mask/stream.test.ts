@@ -25,7 +25,7 @@ const CUSTOM = [{ name: 'ref', pattern: 'REF-\\d{6}', maxLength: 10 }];
 const PLANS: MaskPlan[] = [compileMaskPlan(RULES, CUSTOM, { engine: 'native' }), compileMaskPlan(RULES, CUSTOM, { engine: 'wasm' })];
 
 const docArb = fc
-  .array(fc.oneof(fillerArb, panArb.map((p) => ` ${p.printed} `), fc.constantFrom(' cvv: 123 ', ' exp 11/29 ', ' expires 2027-01 ', ' valid thru 2031 / 12 ', ' REF-123456 ', ' ;4111111111111111=2912101? ')), { minLength: 1, maxLength: 8 })
+  .array(fc.oneof(fillerArb, panArb.map((p) => ` ${p.printed} `), fc.constantFrom(' cvv: 123 ', ' exp 11/29 ', ' expires 2027-01 ', ' valid thru 2031 / 12 ', ' expires 2026-12-01T10:00Z ', ' exp 2027-01-15 ', ' REF-123456 ', ' ;4111111111111111=2912101? ')), { minLength: 1, maxLength: 8 })
   .map((a) => a.join(''));
 
 
