@@ -21,23 +21,28 @@ export const CARD_PLAN: MaskPlan = compileMaskPlan(CARD_RULES);
 /**
  * The fewest digits any finding of CARD_RULES holds: `cvv` is a label and 3–4 digits (a JSON key
  * can be the label: `{"cvv":"123"}`), `expiry` a label or key and `M/YY` (`1/27`: 3 digits), a PAN
- * 13 (`pan`), track data 19. A string is read as text (`scrubCards`), or as text, JSON or an event
- * stream (the audit log's scrubber, maskDocument), and every decoded digit comes from one of its
- * own: a plain digit, or a `\u003N` escape (four). Digits are counted in every script, as the PAN
- * detector reads them (`４`, `٤`: mask/digits.ts). So a string with fewer cannot be changed, and
- * skips the engine (test/app/audit-scrub.test.ts checks both against the full pass).
+ * 13 (`pan`), track data 19 — but for half an expiry date under its own key (`{"exp_month":7}`),
+ * one digit. A string is read as text (`scrubCards`), or as text, JSON or an event stream (the
+ * audit log's scrubber, maskDocument), and every decoded digit comes from one of its own: a plain
+ * digit, or a `\u003N` escape (four). Digits are counted in every script, as the PAN detector reads
+ * them (`４`, `٤`: mask/digits.ts). So a string with fewer cannot be changed, and skips the engine,
+ * unless it has a digit and spells `exp` in ASCII letters, as every key naming an expiry's month or
+ * year does (a letter spelled as an escape, `\u0065`, brings four digits of its own).
+ * test/app/audit-scrub.test.ts checks both against the full pass.
  */
 export const MIN_CARD_DIGITS = 3;
 
-/** Whether `s` has fewer than MIN_CARD_DIGITS digits: no card rule can find anything in it. */
+/** Whether no card rule can find anything in `s`: fewer than MIN_CARD_DIGITS digits, and no expiry half under its key. */
 export function tooFewDigits(s: string): boolean {
   let digits = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (isDigitCode(c) && ++digits >= MIN_CARD_DIGITS) return false;
   }
-  return true;
+  return digits === 0 || !EXP.test(s);
 }
+
+const EXP = /exp/i;
 
 /** `text` with every card datum masked (the same string when there is none). */
 export function scrubCards(text: string): string {

@@ -17,11 +17,13 @@ import { BRANDS, group, luhnComplete } from '../mask/cards.js';
 import { CORPUS_SEPARATORS, groupings } from '../mask/corpus.js';
 
 const digitCount = (s: string) => [...s].filter((c) => c >= '0' && c <= '9').length;
+/** What the pre-check must pass by, written plainly: fewer than three digits, and none at all where `exp` could name an expiry's month or year. */
+const passable = (s: string) => digitCount(s) < MIN_CARD_DIGITS && (digitCount(s) === 0 || !s.toLowerCase().includes('exp'));
 
 /** Pieces a card datum is built from, or framed in: labels, keys, separators, escapes, SSE and JSON syntax. */
 const PIECES = [
   'cvv', 'CVV2', 'cvc', 'cid', 'csc', 'security code', 'card verification', 'exp', 'Expiry', 'expires', 'valid thru', 'good thru', 'expiration date',
-  '"cvv":', '"card_cvv":"', '"expiry":"', '"cardExpiry":', '"exp":', ':', '=', ' is ', '"', "'", '/', '-', ' ', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013', '.',
+  '"cvv":', '"card_cvv":"', '"expiry":"', '"cardExpiry":', '"exp":', '"exp_month":', '"expiryYear":"', '"card_exp_mm":', '"EXP-YY":', ':', '=', ' is ', '"', "'", '/', '-', ' ', '\u00a0', '\u2007', '\u2009', '\u202f', '\u2010', '\u2011', '\u2013', '.',
   '\\u0034', '\\u0031', '\\u003', '\\u00', '\\n', '\\', ';', '%B', 'B', '^', '?', '{', '}', '[', ']', ',', 'data: ', 'event: x\n', '\n\n', '\r\n', ':comment\n', 'id: 1\n',
   'é', '😀', '\ufeff', 'x', 'a', 'Z',
 ];
@@ -40,18 +42,23 @@ const framed = (inner: fc.Arbitrary<string>) => fc.tuple(inner, fc.constantFrom(
   }
 });
 
-test('the threshold: a cvv, an expiry and a JSON-keyed cvv of exactly three digits are masked', () => {
-  for (const s of ['cvv: 123', 'exp 1/27', '{"cvv":"123"}', '{"expiry":"1/27"}', '{"cvc":123}']) {
-    assert.is(digitCount(s), MIN_CARD_DIGITS, s);
+test('the threshold: a cvv, an expiry and a JSON-keyed cvv of exactly three digits are masked; an expiry half under its key of one', () => {
+  for (const s of ['cvv: 123', 'exp 1/27', '{"cvv":"123"}', '{"expiry":"1/27"}', '{"cvc":123}', '{"exp_month":7}', '{"ExpiryYear":"29"}']) {
+    assert.ok(digitCount(s) <= MIN_CARD_DIGITS, s);
     assert.is(tooFewDigits(s), false, s);
     assert.is.not(fullAuditScrub(s), s, `${s} is a finding`);
     assert.is(auditScrub(s), fullAuditScrub(s), s);
+  }
+  // Two digits without `exp`, or `exp` without a digit: passed by, and unchanged by the engine too.
+  for (const s of ['{"month":7,"day":2}', '{"exp_month":"July"}']) {
+    assert.is(tooFewDigits(s), true, s);
+    assert.is(fullAuditScrub(s), s);
   }
 });
 
 test('property: a string the pre-check passes by is one the engine leaves unchanged (digit-poor, every frame)', () => {
   fc.assert(fc.property(framed(shaped(1)), (s) => {
-    assert.is(tooFewDigits(s), digitCount(s) < MIN_CARD_DIGITS);
+    assert.is(tooFewDigits(s), passable(s));
     if (tooFewDigits(s)) assert.is(fullAuditScrub(s), s);
     assert.is(auditScrub(s), fullAuditScrub(s));
   }), { numRuns: 3000 });

@@ -182,6 +182,13 @@ test('a binary answer to be masked is refused with 502 masking_failed', async ()
   assert.is(((await res.json()) as Json).error, 'masking_failed');
 });
 
+test('curl: a card object as payment APIs write it (exp_month/exp_year, an ISO expiry): its PAN and cvc masked for the client, its expiry in the audit record', async () => {
+  const card = '{"card":{"number":"4111 1111 1111 1111","cvc":"123","exp_month":7,"exp_year":2029,"expiry":"2029-07","brand":"visa"}}';
+  rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(card));
+  const { stdout } = await run('curl', ['-s', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions`]);
+  assert.equal(JSON.parse(stdout).card, { number: '**** **** **** 1111', cvc: '****', exp_month: 7, exp_year: 2029, expiry: '2029-07', brand: 'visa' }, 'the default policy masks pan, cvv and track for the client');
+});
+
 test('no audit record holds a card number; the refusal and the lone-surrogate body are recorded', async () => {
   await rig.stop();
   const tail = await runCli(['audit', 'tail', '--dir', join(rig.stateDir, 'audit')]);
@@ -200,6 +207,9 @@ test('no audit record holds a card number; the refusal and the lone-surrogate bo
   for (const e of events) for (const body of [e.request_body?.text, e.response_body?.text]) if (body) assert.equal([...pans(body), ...pans(formDecoded(body))], [], body);
   assert.ok(events.some((e) => e.type === 'request.decision' && e.request_body?.text === 'card=****+****+****+1111'), 'the scored form is recorded masked');
   assert.ok(events.some((e) => e.type === 'request.outcome' && e.status === 502 && e.error === 'masking_failed'));
+  // The audit log masks every card datum, the expiry included (its halves and its ISO spelling), whatever the policy shows the client.
+  assert.ok(events.some((e) => e.type === 'request.outcome' && e.response_body?.text?.includes('"cvc":"****","exp_month":"****","exp_year":"****","expiry":"****"')), 'the card object is recorded with its expiry masked');
+  for (const e of events) assert.not.match(JSON.stringify(e), /exp_year\\?":2029|2029-07/, `${e.type} ${e.request_id}`);
   assert.ok(events.some((e) => e.type === 'request.decision' && e.request_body?.text?.includes('\\ud800')));
   rmSync(rig.stateDir, { recursive: true, force: true });
   // Restarted for the last test.
