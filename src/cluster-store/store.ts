@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Grant, Hold } from '../hold/index.js';
+import { requestDigestOf, type Grant, type Hold } from '../hold/index.js';
 import { openPool, type ClusterPostgresOptions, describeTarget } from './connect.js';
 import { RegateError } from '../util/index.js';
 import { ClusterUnavailable } from './errors.js';
@@ -31,9 +31,6 @@ export function subjectKey(iss: string, sub: string): string {
   return digest([iss, sub]);
 }
 
-export function requestKeyOf(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): string {
-  return digest([iss, sub, route, method.toUpperCase(), path, bodySha256]);
-}
 
 /** A change read back from the store, in commit order. */
 export type Change = { seq: number; kind: 'hold'; hold: Hold } | { seq: number; kind: 'grant'; grant: Grant };
@@ -91,7 +88,7 @@ export class ClusterTx {
       `INSERT INTO regate_holds (id, seq, node, subject_key, request_key, state, created_at_ms, expires_at_ms, doc)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state, expires_at_ms = EXCLUDED.expires_at_ms, doc = EXCLUDED.doc`,
-      [hold.id, seq, this.node, subject, requestKeyOf(r.iss, r.sub, hold.route, hold.method, hold.path, hold.body_sha256),
+      [hold.id, seq, this.node, subject, requestDigestOf(hold),
         hold.state, hold.created_at_ms, hold.expires_at_ms, JSON.stringify(hold)],
     );
     for (const a of hold.approvals) {

@@ -6,15 +6,15 @@
  * pending or approved before their expiry, grants not revoked before theirs; the rest is dropped
  * as changes arrive and by `sweep()`.
  */
-import type { Grant, Hold } from '../hold/index.js';
+import { requestDigestOf, type Grant, type Hold } from '../hold/index.js';
 import type { Change } from './store.js';
 
-// The view's keys are plain strings: the store hashes identities for its rows, but a SHA-256 per
-// lookup would put hashing on every request's path for nothing (this map never leaves the process).
-// JSON keeps the parts apart whatever characters they hold.
+// The view's identity and grant keys are plain strings: the store hashes identities for its rows,
+// but a SHA-256 per lookup would put hashing on every request's path for nothing (this map never
+// leaves the process); JSON keeps the parts apart whatever characters they hold. Holds are keyed by
+// the request digest they keep (a held path is stored masked), which the reader computes only for
+// an identity the view `knows`.
 const subjectKey = (iss: string, sub: string): string => JSON.stringify([iss, sub]);
-const requestKeyOf = (iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): string =>
-  JSON.stringify([iss, sub, route, method.toUpperCase(), path, bodySha256]);
 const grantKeyOf = (iss: string, sub: string, route: string): string => JSON.stringify([iss, sub, route]);
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
@@ -59,7 +59,7 @@ export class ClusterView {
 
   private putHold(hold: Hold): void {
     const r = hold.requester;
-    const key = requestKeyOf(r.iss, r.sub, hold.route, hold.method, hold.path, hold.body_sha256);
+    const key = requestDigestOf(hold);
     const had = this.#holds.has(hold.id);
     if (this.live(hold)) {
       this.#holds.set(hold.id, hold);
@@ -109,8 +109,8 @@ export class ClusterView {
     return this.#subjects.has(subjectKey(iss, sub));
   }
 
-  holdsForRequest(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): Hold[] {
-    const ids = this.#byRequest.get(requestKeyOf(iss, sub, route, method, path, bodySha256));
+  holdsForRequest(digest: string): Hold[] {
+    const ids = this.#byRequest.get(digest);
     if (!ids) return [];
     return [...ids].map((id) => this.#holds.get(id)!).sort((a, b) => a.created_at_ms - b.created_at_ms);
   }

@@ -16,7 +16,8 @@ import type { Grant, Hold } from './types.js';
 export interface HoldIndex {
   /** Whether this identity has any hold or grant that could matter (if not, skip the rest). */
   knows(iss: string, sub: string): boolean;
-  holdsForRequest(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): Hold[];
+  /** Holds created for the request with this digest (`requestDigest`), oldest first. */
+  holdsForRequest(digest: string): Hold[];
   grantsForSubject(iss: string, sub: string, route: string): Grant[];
 }
 

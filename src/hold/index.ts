@@ -6,6 +6,7 @@
  */
 export { HoldService, type HoldChange, type HoldOutcome, type HoldRequest, type OpenedHold, type HoldServiceOptions } from './service.js';
 export { HoldReader } from './reader.js';
+export { requestDigest, requestDigestOf } from './request-digest.js';
 export type { HoldBackend, HoldIndex, HoldWriter, RemoteChange } from './backend.js';
 export { approvalsRequired } from './rules.js';
 export * from './errors.js';

@@ -8,6 +8,7 @@
  */
 import type { Approval, Identity } from '../contract/index.js';
 import type { HoldIndex } from './backend.js';
+import { requestDigest } from './request-digest.js';
 import * as rules from './rules.js';
 import { HoldStore } from './store.js';
 
@@ -31,7 +32,7 @@ export class HoldReader {
     if (!this.store.knows(identity.iss, identity.sub)) return null;
     const now = this.now();
     const hold = this.store
-      .holdsForRequest(identity.iss, identity.sub, route, method, path, bodySha256)
+      .holdsForRequest(requestDigest(identity.iss, identity.sub, route, method, path, bodySha256))
       .find((h) => rules.replayUsable(h, now));
     if (!hold) return null;
     return {

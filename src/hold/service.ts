@@ -18,6 +18,7 @@ import * as rules from './rules.js';
 import type { HoldBackend, HoldWriter, RemoteChange } from './backend.js';
 import { LocalHoldBackend } from './local-backend.js';
 import { HoldReader } from './reader.js';
+import { requestDigest, requestDigestOf } from './request-digest.js';
 import { principalOf, samePrincipal, type Grant, type Hold, type HoldAuditEvent, type Principal } from './types.js';
 import { notifyWebhook } from './webhook.js';
 
@@ -72,9 +73,9 @@ export interface HoldServiceOptions {
   /** Groups whose members may view the audit log (default `auditors`). */
   auditorGroups?: string[];
   /**
-   * How a held request's path (query included) is shown outside the store — the holds API, the
-   * console, the CLI and the webhook: the composition root passes the card scrubber (mask's
-   * `scrubPath`). The store keeps the path as sent: a replay is matched on it.
+   * How a held request's path (query included) is stored and shown — the holds API, the console,
+   * the CLI and the webhook: the composition root passes the card scrubber (mask's `scrubPath`).
+   * A replay is matched on the request's digest (request-digest.ts), never on the stored path.
    */
   shownPath?: (path: string) => string;
 }
@@ -121,6 +122,7 @@ export class HoldService {
   static async open(opts: HoldServiceOptions): Promise<HoldService> {
     if (!opts.backend && opts.dir === undefined) throw new TypeError('HoldService.open needs a dir or a backend');
     const store = opts.backend ?? LocalHoldBackend.open(opts.dir!);
+    await HoldService.upgradeStored(store, opts.shownPath);
     const service = new HoldService(store, opts, await store.pendingHolds());
     await service.expireDue();
     return service;
@@ -353,7 +355,9 @@ export class HoldService {
     if (live.length >= total) throw new HoldLimitExceeded(`the gateway already has ${total} pending holds`);
     const hold: Hold = {
       id: newId('hold'), state: 'pending', requester, route: req.route, method: req.method.toUpperCase(),
-      path: req.path, body_sha256: req.bodySha256, summary: req.summary, spec: req.spec,
+      // Stored as shown: the digest, not the path, is what a replay is matched on.
+      path: this.shownPath(req.path), body_sha256: req.bodySha256,
+      request_sha256: requestDigest(requester.iss, requester.sub, req.route, req.method, req.path, req.bodySha256), summary: req.summary, spec: req.spec,
       created_at_ms: now, expires_at_ms: now + req.spec.ttl_seconds * 1000, approvals: [], denial: null,
       decided_at_ms: null, delivered: false, replayed_at_ms: null, grant_id: null, request_id: req.requestId,
     };
@@ -498,10 +502,34 @@ export class HoldService {
     }
   }
 
-  /** The hold as approvers and the webhook see it: its path as `shownPath` shows it. */
+  /**
+   * The hold as approvers and the webhook see it: its path as `shownPath` shows it (stored so since
+   * holds kept their request's digest; a hold an older node wrote into a shared store is shown so too).
+   */
   shown(hold: Hold): Hold {
-    const show = this.opts.shownPath;
-    return show ? { ...hold, path: show(hold.path) } : hold;
+    return hold.request_sha256 === undefined ? { ...hold, path: this.shownPath(hold.path) } : hold;
+  }
+
+  private shownPath(path: string): string {
+    return this.opts.shownPath ? this.opts.shownPath(path) : path;
+  }
+
+  /**
+   * Rewrites the holds stored before holds kept their request's digest: the digest of the path as
+   * sent is kept and the path is stored as shown, so a card number a client put in a held request's
+   * path or query no longer sits in the store. Replays still match (the digest is the index key
+   * those holds already had). Not a state change: no audit record, no announcement.
+   */
+  private static async upgradeStored(store: HoldBackend, shownPath: ((path: string) => string) | undefined): Promise<void> {
+    for (const { id } of (await store.allHolds()).filter((h) => h.request_sha256 === undefined)) {
+      await store.mutate(async (w) => {
+        // Read again inside the step: another node may have changed or upgraded it meanwhile.
+        const hold = await w.getHold(id);
+        if (hold && hold.request_sha256 === undefined) {
+          await w.putHold({ ...hold, request_sha256: requestDigestOf(hold), path: shownPath ? shownPath(hold.path) : hold.path });
+        }
+      });
+    }
   }
 
   private async notify(hold: Hold, url: string): Promise<void> {

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import type { Database, RootDatabase } from 'lmdb';
 import { openEnvironment } from '../util/index.js';
 import { HoldStoreError } from './errors.js';
+import { requestDigestOf } from './request-digest.js';
 import type { Grant, Hold } from './types.js';
 
 /**
@@ -22,11 +23,6 @@ import type { Grant, Hold } from './types.js';
 function indexKey(...parts: string[]): string {
   // One-shot: `knows` asks this of every request, and a Hash object each time showed in the profile.
   return hash('sha256', JSON.stringify(parts), 'hex') + ' ';
-}
-
-/** Key prefix of the request a hold was created for (identity, route, method, path, body hash). */
-export function requestKey(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): string {
-  return indexKey(iss, sub, route, method.toUpperCase(), path, bodySha256);
 }
 
 export function grantKey(iss: string, sub: string, route: string): string {
@@ -92,14 +88,15 @@ export class HoldStore {
     this.write(`hold ${hold.id}`, () => {
       const r = hold.requester;
       void this.subjects.put(subjectKey(r.iss, r.sub), true);
-      void this.requestIndex.put(requestKey(r.iss, r.sub, hold.route, hold.method, hold.path, hold.body_sha256) + hold.id, hold.id);
+      // The request's digest is the key prefix indexKey gave it before holds kept it (the same SHA-256).
+      void this.requestIndex.put(requestDigestOf(hold) + ' ' + hold.id, hold.id);
       void this.holds.put(hold.id, hold);
     });
   }
 
-  /** Holds created for exactly this request, oldest first. */
-  holdsForRequest(iss: string, sub: string, route: string, method: string, path: string, bodySha256: string): Hold[] {
-    return idsWithPrefix(this.requestIndex, requestKey(iss, sub, route, method, path, bodySha256))
+  /** Holds created for exactly this request (its `requestDigest`), oldest first. */
+  holdsForRequest(digest: string): Hold[] {
+    return idsWithPrefix(this.requestIndex, digest + ' ')
       .map((id) => this.holds.get(id))
       .filter((h): h is Hold => h !== undefined)
       .sort((a, b) => a.created_at_ms - b.created_at_ms);

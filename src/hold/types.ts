@@ -23,8 +23,15 @@ export interface Hold {
   requester: Principal;
   route: string;
   method: string;
+  /**
+   * The path and query as approvers see them: card data masked (`HoldServiceOptions.shownPath`).
+   * Holds stored before regate kept `request_sha256` have the path as sent, until they are rewritten
+   * on the next open (`HoldService.open`).
+   */
   path: string;
   body_sha256: string;
+  /** What a replay must match: `requestDigest` of the request as sent (request-digest.ts). */
+  request_sha256?: string;
   /** Masked request summary, as the proxy built it: shown to approvers, never unmasked data. */
   summary: string;
   spec: HoldSpec;

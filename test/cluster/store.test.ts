@@ -10,7 +10,7 @@ import {
   ChangeFeed, ClusterHoldBackend, ClusterSchemaMissing, ClusterSchemaTooNew, ClusterStore, ClusterView, LATEST_VERSION, migrate, MIGRATIONS, openPool,
   type ClusterPostgresOptions,
 } from '../../src/cluster-store/index.js';
-import type { Grant, Hold } from '../../src/hold/index.js';
+import { requestDigest, type Grant, type Hold } from '../../src/hold/index.js';
 import { createDatabase, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
 let server: TestPostgres;
@@ -213,7 +213,7 @@ test('property: the view answers "which holds and grants apply" as a full scan o
             for (let p = 0; p < 4; p++) {
               const expect = holds.filter((h) => h.requester.sub === `user${u}` && h.path === `/p/${p}` && (h.state === 'pending' || h.state === 'approved') && h.expires_at_ms > now)
                 .map((h) => h.id).sort();
-              assert.equal(view.holdsForRequest('https://idp', `user${u}`, 'r', 'get', `/p/${p}`, 'e3b0').map((h) => h.id).sort(), expect);
+              assert.equal(view.holdsForRequest(requestDigest('https://idp', `user${u}`, 'r', 'get', `/p/${p}`, 'e3b0')).map((h) => h.id).sort(), expect);
             }
             for (const route of ['r', 's']) {
               const expect = grants.filter((g) => g.subject.sub === `user${u}` && g.route === route && g.revoked === null && g.expires_at_ms > now).map((g) => g.id).sort();
@@ -262,7 +262,7 @@ test('a starting node\'s view reads a snapshot of the live holds and grants, not
     assert.is(replayed, 0, 'no change before the snapshot was read again');
     assert.is(backend.feed.seq, top);
     assert.equal(backend.index.size, { holds: 2, grants: 1 });
-    assert.equal(backend.index.holdsForRequest('https://idp', 'user2', 'r', 'GET', '/p/2', 'e3b0').map((h) => h.id), ['hold_2']);
+    assert.equal(backend.index.holdsForRequest(requestDigest('https://idp', 'user2', 'r', 'GET', '/p/2', 'e3b0')).map((h) => h.id), ['hold_2']);
     assert.equal(backend.index.grantsForSubject('https://idp', 'user1', 's').map((g) => g.id), ['grant_4']);
     // A change after the snapshot: by NOTIFY, exactly the one change is read.
     await a.write((tx) => tx.putHold(holdOf(1, { state: 'denied' })));

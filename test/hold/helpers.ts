@@ -118,7 +118,7 @@ export async function startStack(opts: Partial<HoldServiceOptions> & { idp?: Idp
         const aborted = new AbortController();
         res.on('close', () => aborted.abort());
         const spec = body.length && JSON.parse(body.toString('utf8')).spec ? JSON.parse(body.toString('utf8')).spec : (opts.spec ?? SPEC);
-        const outcome = await service.hold({ requestId: randomUUID(), identity, route: 'fraud-model', method, path, bodySha256: sha, summary: `${method} ${path}`, spec }, aborted.signal);
+        const outcome = await service.hold({ requestId: randomUUID(), identity, route: 'fraud-model', method, path, bodySha256: sha, summary: `${method} ${opts.shownPath ? opts.shownPath(path) : path}`, spec }, aborted.signal);
         if (outcome.status === 'denied') return json(403, { error: 'hold_denied', message: outcome.reason, hold_id: outcome.holdId });
         if (outcome.status === 'timeout') return json(403, { error: 'hold_pending', message: 'not approved in time', hold_id: outcome.holdId });
       }

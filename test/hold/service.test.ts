@@ -1,10 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HoldService, ReplayUnavailable } from '../../src/hold/index.js';
+import { HoldService, ReplayUnavailable, requestDigest, type Hold } from '../../src/hold/index.js';
+import { HoldStore } from '../../src/hold/store.js';
+import { scrubPath } from '../../src/mask/index.js';
 import { adminCall, clientCall, eventually, pendingHoldId, startIdp, startStack, SPEC, type Idp } from './helpers.js';
 
 let idp: Idp;
@@ -191,6 +193,78 @@ test('a store written before the subject index still finds its replays after a r
     await after.close();
   }
 });
+
+/** The card scrubber the composition root gives the service (mask's scrubPath). */
+const shownPath = (path: string) => scrubPath(path);
+const PAN = '4111111111111111';
+
+test('a held request is stored with its path as shown and the digest a replay matches: a card number in its query never reaches the store', async () => {
+  const stack = await startStack({ idp, waitSeconds: 0.1, shownPath });
+  const target = `/v1/score?card=${PAN}`;
+  let id: string;
+  try {
+    const first = await clientCall(stack, alice, target, { n: 1 });
+    assert.is(first.status, 403);
+    id = first.body.hold_id as string;
+    assert.is((await adminCall(stack, bob, 'GET', `/api/holds/${id}`)).body.path, '/v1/score?card=[redacted…1111]');
+    await adminCall(stack, bob, 'POST', `/api/holds/${id}/approve`, {});
+    // Another card number is another request, though both are shown alike: no replay for it.
+    const other = await clientCall(stack, alice, '/v1/score?card=4012888888881881', { n: 1 });
+    assert.is(other.status, 403);
+    assert.is.not(other.body.hold_id, id);
+    const replay = await clientCall(stack, alice, target, { n: 1 });
+    assert.is(replay.status, 200, 'the approved request sent again is matched by its digest');
+  } finally {
+    await stack.close(false);
+  }
+  try {
+    const stored = await readHold(stack.dir, id);
+    assert.is(stored.path, '/v1/score?card=[redacted…1111]');
+    assert.is(stored.request_sha256, requestDigest(idp.issuer, 'alice', 'fraud-model', 'POST', target, stored.body_sha256));
+    const file = readFileSync(join(stack.dir, 'data.mdb'));
+    assert.not.ok(file.includes(PAN) || file.includes('4012888888881881'), 'no card number in the hold store\'s file');
+  } finally {
+    rmSync(stack.dir, { recursive: true, force: true });
+  }
+});
+
+test('holds stored with their path as sent (before holds kept a digest) are rewritten as shown on open, and their replays still match', async () => {
+  const before = await startStack({ idp, waitSeconds: 0.1, shownPath });
+  const dir = before.dir;
+  const target = `/v1/score?card=${PAN}`;
+  const first = await clientCall(before, alice, target, { legacy: 1 });
+  const id = first.body.hold_id as string;
+  await adminCall(before, bob, 'POST', `/api/holds/${id}/approve`, {});
+  await before.close(false);
+  // What an older regate stored: the path as sent, no digest (its request index key is the same SHA-256).
+  const env = open({ path: dir });
+  const holds = env.openDB<Record<string, unknown>, string>({ name: 'holds' });
+  const { request_sha256: _, ...legacy } = holds.get(id)!;
+  await holds.put(id, { ...legacy, path: target });
+  await env.close();
+  assert.is((await readHold(dir, id)).path, target);
+  const after = await startStack({ idp, dir, shownPath });
+  try {
+    const upgraded = await readHold(dir, id);
+    assert.is(upgraded.path, '/v1/score?card=[redacted…1111]');
+    assert.is(upgraded.request_sha256, requestDigest(idp.issuer, 'alice', 'fraud-model', 'POST', target, upgraded.body_sha256));
+    assert.ok(!after.events.some((e) => e.hold_id === id), 'rewriting a stored hold is no state change: nothing audited');
+    const replay = await clientCall(after, alice, target, { legacy: 1 });
+    assert.is(replay.status, 200);
+  } finally {
+    await after.close();
+  }
+});
+
+/** A hold as its store holds it, read with a handle of its own. */
+async function readHold(dir: string, id: string): Promise<Hold> {
+  const store = HoldStore.open(dir);
+  try {
+    return store.getHold(id)!;
+  } finally {
+    await store.close();
+  }
+}
 
 test('pending holds are limited per identity and in total (429)', async () => {
   const stack = await startStack({ idp, maxPendingPerIdentity: 1, maxPendingTotal: 2 });
