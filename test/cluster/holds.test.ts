@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ClusterHoldBackend, ClusterStore, migrate, openPool, type ClusterPostgresOptions } from '../../src/cluster-store/index.js';
-import { HoldService, type HoldRequest } from '../../src/hold/index.js';
+import { HoldService, requestDigest, type Hold, type HoldRequest } from '../../src/hold/index.js';
+import { scrubPath } from '../../src/mask/index.js';
 import type { Identity } from '../../src/contract/index.js';
 import { createDatabase, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -28,7 +29,7 @@ const alice: Identity = { sub: 'alice', iss: 'https://idp', groups: ['fraud-anal
 const bob: Identity = { sub: 'bob', iss: 'https://idp', groups: ['pci-approvers'], claims: {} };
 
 function request(path = '/v1/transactions?limit=5000'): HoldRequest {
-  return { requestId: randomUUID(), identity: alice, route: 'fraud-model', method: 'GET', path, bodySha256: 'e3b0', summary: `GET ${path}`, spec: { reason: 'bulk export', approvers: ['pci-approvers'], ttl_seconds: 600 } };
+  return { requestId: randomUUID(), identity: alice, route: 'fraud-model', method: 'GET', path, bodySha256: 'e3b0', summary: `GET ${scrubPath(path)}`, spec: { reason: 'bulk export', approvers: ['pci-approvers'], ttl_seconds: 600 } };
 }
 
 interface Node { store: ClusterStore; backend: ClusterHoldBackend; service: HoldService; close(): Promise<void> }
@@ -44,7 +45,8 @@ async function freshCluster(): Promise<ClusterPostgresOptions> {
 async function node(opts: ClusterPostgresOptions, id: string, waitSeconds = 30, feed = { pollMs: 60_000, fallbackPollMs: 250 }): Promise<Node> {
   const store = await ClusterStore.open(opts, id);
   const backend = await ClusterHoldBackend.open(store, opts, feed);
-  const service = await HoldService.open({ backend, waitSeconds, sweepIntervalMs: 60_000 });
+  // The card scrubber the composition root gives every node.
+  const service = await HoldService.open({ backend, waitSeconds, sweepIntervalMs: 60_000, shownPath: scrubPath });
   return { store, backend, service, close: async () => { await service.close(); await backend.close(); await store.close(); } };
 }
 
@@ -122,6 +124,42 @@ test('every node lists every node\'s holds; the pending limit counts the whole c
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test('a held path reaches PostgreSQL as shown, with the digest a replay on another node is matched on; a hold an older node stored as sent is rewritten when a node opens', async () => {
+  const opts = await freshCluster();
+  const raw = '/v1/transactions?limit=5000&card=4111111111111111';
+  const a = await node(opts, 'a', 0);
+  let b: Node | null = null;
+  const pool = openPool(opts);
+  try {
+    const outcome = await a.service.hold(request(raw), new AbortController().signal);
+    assert.is(outcome.status, 'timeout');
+    // What an older node wrote: the path as sent, no digest.
+    const legacy: Hold = { ...(await a.service.getHold(bob, outcome.holdId)), id: 'hold_legacy', path: raw.replace('5000', '6000'), request_sha256: undefined };
+    delete legacy.request_sha256;
+    await a.store.write((tx) => tx.putHold(legacy));
+    b = await node(opts, 'b');
+    await b.service.approve(bob, outcome.holdId, 'ok', null);
+    await b.service.approve(bob, 'hold_legacy', 'ok', null);
+    const rows = (await pool.query<{ id: string; doc: Hold; text: string; request_key: string }>('SELECT id, doc, doc::text AS text, request_key FROM regate_holds ORDER BY id')).rows;
+    assert.is(rows.length, 2);
+    for (const row of rows) {
+      assert.not.match(row.text, /4111111111111111/, `${row.id} as stored`);
+      assert.match(row.doc.path, /card=\[redacted…1111\]$/);
+      assert.is(row.doc.request_sha256, row.request_key, 'the row is indexed by the digest the hold keeps');
+    }
+    assert.is(rows.find((r) => r.id === outcome.holdId)!.request_key, requestDigest('https://idp', 'alice', 'fraud-model', 'GET', raw, 'e3b0'));
+    // Both approvals buy a replay of the request as sent, on either node.
+    await a.backend.feed.pull();
+    assert.is(a.service.approvalFor(alice, 'fraud-model', 'GET', raw, 'e3b0')?.hold_id, outcome.holdId);
+    assert.is(b.service.approvalFor(alice, 'fraud-model', 'GET', raw.replace('5000', '6000'), 'e3b0')?.hold_id, 'hold_legacy');
+    assert.is(b.service.approvalFor(alice, 'fraud-model', 'GET', raw.replace('4111111111111111', '4012888888881881'), 'e3b0'), null, 'shown alike, another request');
+  } finally {
+    await pool.end();
+    await a.close();
+    await b?.close();
   }
 });
 
