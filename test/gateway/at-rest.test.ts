@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { refFind } from '../mask/reference.js';
-import { startRig } from './harness.js';
+import { startRig, UPSTREAM_SECRET } from './harness.js';
 
 const run = promisify(execFile);
 const PAN = '4111111111111111';
@@ -32,13 +32,16 @@ function pansIn(bytes: Buffer): string[] {
   return refFind(text).map((p) => p.positions.map((i) => text[i]).join(''));
 }
 
-test('after requests carrying card numbers in every part, to every kind of route, no file under the state folder and no log line holds one', async () => {
+test('after requests carrying card numbers in every part, to every kind of route, no file under the state folder and no log line holds one, nor a token or the upstream credential', async () => {
   const rig = await startRig({ keepState: true, holdWaitSeconds: 1 });
+  const secrets: string[] = [UPSTREAM_SECRET];
   try {
     const alice = await rig.idp.token({ sub: 'alice', groups: ['fraud-analysts'] });
     const sam = await rig.idp.token({ sub: 'sam', groups: ['support-agents'] });
     const eve = await rig.idp.token({ sub: 'eve', groups: ['marketing'] });
     const victor = await rig.idp.token({ sub: 'victor', groups: ['pci-approvers'] });
+    // A token's signature is what makes it a credential: none may be kept (its claims are, as the audit records who asked).
+    secrets.push(...[alice, sam, eve, victor].map((t) => t.split('.')[2]!));
     const curl = async (...args: string[]) => (await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', ...args])).stdout;
     const g = rig.gw.url;
     // Held (bulk extraction), with a card number in the query and a header; not approved in time.
@@ -65,9 +68,14 @@ test('after requests carrying card numbers in every part, to every kind of route
   try {
     const written = files(rig.stateDir);
     assert.ok(written.some((f) => f.includes('hold')) && written.some((f) => f.includes('audit')), written.join(', '));
-    for (const file of written) assert.equal(pansIn(readFileSync(file)), [], file);
+    for (const file of written) {
+      const bytes = readFileSync(file);
+      assert.equal(pansIn(bytes), [], file);
+      for (const secret of secrets) assert.not.ok(bytes.includes(secret), `${file} holds a credential`);
+    }
     assert.ok(rig.logs.lines().length > 0);
     assert.equal(pansIn(Buffer.from(rig.logs.text)), [], 'the gateway\'s log lines');
+    for (const secret of secrets) assert.not.ok(rig.logs.text.includes(secret), 'a log line holds a credential');
   } finally {
     rmSync(rig.stateDir, { recursive: true, force: true });
   }
