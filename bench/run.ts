@@ -342,12 +342,14 @@ try {
       const r = await start();
       try { return await sse(r.base, r.auth); } finally { for (const p of r.procs) await p.stop(); }
     };
-    const runs: Record<'d' | 'b' | 'g' | 'a', Record<string, number>[]> = { d: [], b: [], g: [], a: [] };
+    const runs: Record<'d' | 'b' | 'g' | 'a' | 'z', Record<string, number>[]> = { d: [], b: [], g: [], a: [], z: [] };
     for (let round = 1; round <= rounds; round++) {
       runs.d.push(await sse(upstream));
       runs.b.push(await through(async () => { const p = await startBareProxy(upstream); return { base: `http://127.0.0.1:${p.port}`, procs: [p] }; }));
       runs.g.push(await through(() => regate(upstream, 'agent')));
       runs.a.push(await through(() => regate(upstream, 'agent', 'after_commit')));
+      // BENCH_BASELINE: the earlier build's streams take their turn too, so a change is judged before and after in one run.
+      if (baseline) runs.z.push(await through(() => regate(upstream, 'agent', 'baseline')));
     }
     // Each row is the round with the median first-event p50.
     const median = (ms: Record<string, number>[]) => [...ms].sort((x, y) => x.first_event_p50_ms! - y.first_event_p50_ms!)[(ms.length - 1) >> 1]!;
@@ -366,6 +368,7 @@ try {
       row('added by the bare proxy', b, d),
       row('added by regate', g, d),
       row('added by regate, forward: after_commit', a, d),
+      ...(baseline ? [row(`added by regate, earlier build (${baseline})`, median(runs.z), d)] : []),
     ];
     extra.sse = sseRows;
     report('gateway-sse', sseRows);
