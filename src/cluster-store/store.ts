@@ -31,7 +31,6 @@ export function subjectKey(iss: string, sub: string): string {
   return digest([iss, sub]);
 }
 
-
 /** A change read back from the store, in commit order. */
 export type Change = { seq: number; kind: 'hold'; hold: Hold } | { seq: number; kind: 'grant'; grant: Grant };
 
