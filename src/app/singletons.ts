@@ -11,8 +11,7 @@ import type { Reporting } from '../decision-log/index.js';
 import type { WatchStatus } from '../policy/index.js';
 import { HoldService } from '../hold/index.js';
 import { createAuthenticator, jwksRequestHandler, type Authenticator } from '../identity/index.js';
-import { scrubPath } from '../mask/index.js';
-import type { AuditSink, Logger } from '../proxy/index.js';
+import { shownTarget, type AuditSink, type Logger } from '../proxy/index.js';
 import { VERSION } from '../util/index.js';
 import { cosignedCheckpoints, WitnessSubmitter, witnessMetrics } from '../witness/index.js';
 import { auditScrub } from './audit-scrub.js';
@@ -109,7 +108,7 @@ export async function openSingletons(config: GatewayConfig, logger: Logger, opts
       maxPendingTotal: config.holds.max_pending,
       webhookUrl: config.holds.webhook_url,
       // Approvers, the CLI and the webhook see a held path with its card data masked.
-      shownPath: scrubPath,
+      shownPath: shownTarget,
     });
   } catch (err) {
     await cluster?.close();

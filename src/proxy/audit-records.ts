@@ -9,6 +9,7 @@ import { captureBody, type DecisionEffect, type RequestDecisionEvent, type Reque
 import type { Identity, MaskRule } from '../contract/index.js';
 import { scrubPath } from '../mask/index.js';
 import { CARD_RULES } from './card-scrub.js';
+import { shownTarget } from './credentials.js';
 import { errorFields, type HttpError } from './errors.js';
 import type { Exchange, RefusalFacts } from './exchange.js';
 import type { ActivePolicy } from './services.js';
@@ -36,7 +37,7 @@ export function auditBody(policy: ActivePolicy, requestRules: MaskRule[], read: 
 
 /** What approvers see of a held request: method, path and body, card data masked whatever the decision says. */
 export function holdSummary(policy: ActivePolicy, method: string, path: string, read: { raw: Buffer | null; form: boolean }): string {
-  const head = `${method} ${scrubPath(path)}`;
+  const head = `${method} ${shownTarget(path)}`;
   if (read.raw === null) return head;
   return `${head} ${maskedBody(policy, CARD_RULES, { raw: read.raw, form: read.form }).slice(0, 500)}`;
 }

@@ -6,6 +6,7 @@
  * the request id is returned. The policy sees the client's headers minus its credentials.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { isCredentialName, redactJwt } from './credentials.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -22,8 +23,6 @@ const HOP_BY_HOP = new Set([
 /** Never forwarded upstream: credentials of the client, and what the gateway sets itself. */
 const CLIENT_ONLY = new Set(['authorization', 'cookie', 'x-api-key', 'host', 'expect', 'x-request-id']);
 
-/** Not shown to the policy: secrets the policy has no business reading. */
-const SECRET = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-api-key']);
 
 export type HeaderValue = string | string[] | undefined;
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -109,13 +108,17 @@ function maskedHeader(mask: (text: string) => string, name: string, v: string | 
   return typeof v === 'string' ? one(v) : v.map(one);
 }
 
-/** The headers the policy sees: lower-cased, one string each, without the client's secrets. */
+/**
+ * The headers the policy sees: lower-cased, one string each, without the client's credentials
+ * (those named as one: `authorization`, `cookie`, `x-api-key`, `x-auth-token`…; a value shaped like
+ * a JWT under any name is redacted: credentials.ts).
+ */
 export function policyHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const name in incoming) {
     const v = incoming[name];
-    if (v === undefined || SECRET.has(name)) continue;
-    out[name] = Array.isArray(v) ? v.join(', ') : v;
+    if (v === undefined || isCredentialName(name)) continue;
+    out[name] = redactJwt(Array.isArray(v) ? v.join(', ') : v);
   }
   return out;
 }

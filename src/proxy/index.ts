@@ -10,6 +10,7 @@ export type {
 } from './services.js';
 export { bundleMasker } from './masking.js';
 export { CARD_PLAN, CARD_RULES, MIN_CARD_DIGITS, tooFewDigits } from './card-scrub.js';
+export { shownTarget } from './credentials.js';
 export { createGatewayServer, drainServer, type GatewayServerLimits } from './server.js';
 export { Logger, type LogLevel } from './log.js';
 export { GatewayMetrics, type MetricsSnapshot } from './metrics.js';

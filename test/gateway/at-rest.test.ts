@@ -3,7 +3,8 @@
  * path, the query, headers, a JSON body, a form, a bad token) to routes that allow, mask, deny and
  * hold; one held request is approved and replayed. Then every file the gateway wrote under its
  * state folder (the audit log, the holds store, keys, bundles) and every log line it printed is
- * read back as bytes: none holds a card number, in any grouping the reference detector finds.
+ * read back as bytes: none holds a card number, in any grouping the reference detector finds, nor a
+ * token's signature or an API key, though the client also put those in its queries and headers.
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -61,7 +62,13 @@ test('after requests carrying card numbers in every part, to every kind of route
       await curl('-H', `authorization: Bearer ${alice}`, `${g}/nowhere/${PAN}`),
       await curl('-H', `authorization: Bearer not-a-token-${PAN}`, `${g}/v1/score`),
     ];
-    assert.equal(codes, ['200', '200', '200', '403', '404', '401']);
+    // A client that also puts credentials where they do not belong: the query, a header of its own.
+    const API_KEY = 'sk-live-0a1b2c3d4e5f';
+    secrets.push(API_KEY);
+    codes.push(await curl('-X', 'POST', '-H', `authorization: Bearer ${alice}`, '-H', 'content-type: application/json', '-H', `x-auth-token: ${sam}`, '-H', `x-trace: ${eve}`,
+      '--data', '{}', `${g}/v1/score?access_token=${alice}&api_key=${API_KEY}&next=${victor}`));
+    codes.push(await curl('-H', `authorization: Bearer ${alice}`, `${g}/v1/transactions?limit=5000&token=${sam}`));
+    assert.equal(codes, ['200', '200', '200', '403', '404', '401', '200', '403']);
   } finally {
     await rig.stop();
   }

@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { clientHeaders, policyHeaders, upstreamHeaders } from '../../src/proxy/headers.js';
 import { queryLists } from '../../src/proxy/input.js';
+import { shownTarget } from '../../src/proxy/credentials.js';
 import { scrubPath } from '../../src/mask/index.js';
 import { printedPanArb, scriptPanArb } from '../mask/arbitraries.js';
 import { refFind } from '../mask/reference.js';
@@ -66,17 +67,59 @@ test('client headers: hop-by-hop dropped, length and encoding dropped when the b
   assert.equal(clientHeaders(up, 'r', true), { 'content-type': 'application/json', 'x-model': 'v3', 'x-request-id': 'r' });
 });
 
-test('policy headers never carry authorization or cookies, whatever the other headers', () => {
+/** docs/policy.md's credential names, written out again: compared without case and without anything but letters and digits. */
+const CREDENTIAL_NAMES = [
+  'access_token', 'id_token', 'refresh_token', 'token', 'auth_token', 'x-auth-token', 'x-access-token', 'bearer', 'jwt', 'api_key', 'x-api-key', 'key',
+  'x-goog-api-key', 'client_secret', 'secret', 'password', 'passwd', 'pwd', 'sig', 'signature', 'x-amz-signature', 'x-amz-security-token',
+  'x-amz-credential', 'x-goog-signature', 'x-goog-credential', 'authorization', 'proxy-authorization', 'cookie', 'sessionid', 'session',
+];
+const plain = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+const credentialName = (name: string) => CREDENTIAL_NAMES.some((c) => plain(c) === plain(name));
+/** A JWT as an identity provider issues one: base64url of a JSON header, of a JSON payload, and of a signature. */
+const jwtArb = fc.tuple(fc.object(), fc.object(), fc.uint8Array({ minLength: 1, maxLength: 64 })).map(([h, p, s]) =>
+  [JSON.stringify({ alg: 'ES256', ...h }), JSON.stringify(p)].map((j) => Buffer.from(j).toString('base64url')).join('.') + '.' + Buffer.from(s).toString('base64url'));
+
+test('policy headers never carry a credential: authorization, cookies, any header named as one, any value shaped like a JWT', () => {
   fc.assert(
-    fc.property(fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/), fc.string()), fc.string(), fc.string(), (other, auth, cookie) => {
-      const h = policyHeaders({ ...other, authorization: auth, cookie, 'proxy-authorization': auth, 'x-api-key': auth });
+    fc.property(fc.dictionary(fc.oneof(fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/), fc.constantFrom(...CREDENTIAL_NAMES).map((n) => n.toLowerCase())), fc.string()), fc.string(), fc.string(), jwtArb, (other, auth, cookie, jwt) => {
+      const h = policyHeaders({ ...other, authorization: auth, cookie, 'proxy-authorization': auth, 'x-api-key': auth, 'x-forwarded-token-copy': `Bearer ${jwt}`, 'x-trace': jwt });
       assert.is(h.authorization, undefined);
       assert.is(h['x-api-key'], undefined);
       assert.is(h.cookie, undefined);
       assert.is(h['proxy-authorization'], undefined);
-      for (const [k, v] of Object.entries(other)) if (!['authorization', 'cookie', 'proxy-authorization', 'x-api-key'].includes(k)) assert.is(h[k], v);
+      assert.is(h['x-forwarded-token-copy'], '[redacted]');
+      assert.is(h['x-trace'], '[redacted]');
+      for (const [k, v] of Object.entries(other)) assert.is(h[k], credentialName(k) ? undefined : v, k);
     }),
   );
+});
+
+test('query credentials: a parameter named as one keeps its name with its values redacted; a JWT is redacted under any name; nothing else changes', () => {
+  fc.assert(
+    fc.property(jwtArb, fc.constantFrom(...CREDENTIAL_NAMES), fc.constantFrom('limit', 'q', 'keyword', 'monkey', 'tokens_used', 'signed', 'note'), fc.string(), (jwt, name, other, value) => {
+      const q = queryLists(`?${new URLSearchParams([[name, value], [name.toUpperCase(), 'x'], ['q', jwt], [other, value], ['bearer_copy', `Bearer ${jwt}`]])}`);
+      assert.equal(q[name], name === name.toUpperCase() ? ['[redacted]', '[redacted]'] : ['[redacted]']);
+      assert.equal(q[name.toUpperCase()], name === name.toUpperCase() ? ['[redacted]', '[redacted]'] : ['[redacted]']);
+      assert.equal(q.q, other === 'q' ? ['[redacted]', value] : ['[redacted]']);
+      if (other !== 'q') assert.equal(q[other], [value]);
+      assert.equal(q.bearer_copy, ['[redacted]']);
+    }),
+  );
+  // Text that merely starts like one is not a token.
+  assert.equal({ ...queryLists('?note=eyJ%20is%20how%20a%20JWT%20starts&v=eyJhbGciOi&host=api.example.com.&ver=1.2.3&b64=YWJj.ZGVm.Z2hp') },
+    { note: ['eyJ is how a JWT starts'], v: ['eyJhbGciOi'], host: ['api.example.com.'], ver: ['1.2.3'], b64: ['YWJj.ZGVm.Z2hp'] });
+});
+
+test('a target shown to people: credentials in its query redacted (named as one, percent-encoded too, or a JWT), card data masked, the rest as written', () => {
+  fc.assert(
+    fc.property(jwtArb, fc.constantFrom(...CREDENTIAL_NAMES), (jwt, name) => {
+      const target = `/v1/x%20y?limit=5&${encodeURIComponent(name)}=s3cr%2Bet&q=a+b&t=${jwt}&card=4111111111111111&flag`;
+      assert.is(shownTarget(target), `/v1/x%20y?limit=5&${encodeURIComponent(name)}=[redacted]&q=a+b&t=[redacted]&card=[redacted…1111]&flag`.replace('/v1/x%20y', '/v1/x y'), 'a target with a card number is shown decoded (scrubPath)');
+    }),
+  );
+  assert.is(shownTarget('/v1/score?access%5Ftoken=abc&ok=1'), '/v1/score?access%5Ftoken=[redacted]&ok=1');
+  assert.is(shownTarget('/v1/score?limit=5&note=hello%20world'), '/v1/score?limit=5&note=hello%20world');
+  assert.is(shownTarget('/v1/score'), '/v1/score');
 });
 
 test('query values are lists in URL order, and __proto__ is only data', () => {
@@ -89,7 +132,7 @@ test('query values are lists in URL order, and __proto__ is only data', () => {
       const search = `?${new URLSearchParams(pairs).toString()}`;
       const q2 = queryLists(search);
       const flat = Object.entries(q2).flatMap(([k, vs]) => vs.map((v) => `${k}\u0000${v}`)).sort();
-      assert.equal(flat, pairs.map(([k, v]) => `${k}\u0000${v}`).sort());
+      assert.equal(flat, pairs.map(([k, v]) => `${k}\u0000${credentialName(k) ? '[redacted]' : v}`).sort());
     }),
   );
 });
