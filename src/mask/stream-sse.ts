@@ -79,9 +79,14 @@ export class SseMasker implements TextMasker {
     this.lines = [];
     const dataLines: string[] = [];
     const other: string[] = [];
+    let otherMasked = false;
     for (const l of lines) {
       if (l.startsWith('data:')) dataLines.push(l.slice(l.startsWith('data: ') ? 6 : 5));
-      else other.push(this.whole(l));
+      else {
+        const masked = this.whole(l);
+        other.push(masked);
+        if (masked !== l) otherMasked = true;
+      }
     }
     const emit = (payload: string | null) => [...other, ...(payload === null ? [] : payload.split('\n').map((p) => `data: ${p}`))].join('\n') + '\n\n';
     if (dataLines.length === 0) return emit(null);
@@ -124,7 +129,8 @@ export class SseMasker implements TextMasker {
       const bytes = entryOf(parent, 'bytes');
       if (bytes?.kind === 'array') edits.push({ start: bytes.start, end: bytes.end, text: utf8Array(text) });
     }
-    return before + (edits.length === 0 ? lines.join('\n') + '\n\n' : emit(applyEdits(data, edits)));
+    // As it came only when nothing in it changed: its `event:`, `id:` and comment lines included.
+    return before + (edits.length === 0 && !otherMasked ? lines.join('\n') + '\n\n' : emit(applyEdits(data, edits)));
   }
 
   /** A non-data line (field or comment) masked on its own. */

@@ -189,6 +189,14 @@ test('curl: a card object as payment APIs write it (exp_month/exp_year, an ISO e
   assert.equal(JSON.parse(stdout).card, { number: '**** **** **** 1111', cvc: '****', exp_month: 7, exp_year: 2029, expiry: '2029-07', brand: 'visa' }, 'the default policy masks pan, cvv and track for the client');
 });
 
+test('curl: card numbers in the id, event and comment lines of an event stream are masked, beside data with nothing to mask', async () => {
+  const body = `id: ${DINERS}\nevent: card 4111111111111111\ndata: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n: ${DISCOVER19}\ndata: [DONE]\n\n`;
+  rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body));
+  const { stdout } = await run('curl', ['-sN', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions`]);
+  assert.equal(pans(stdout), [], stdout);
+  assert.match(stdout, /^id: \*{4} \*{4} \*\*16 67\nevent: card \*{12}1111\ndata: \{"choices":\[\{"index":0,"delta":\{"content":"ok"\}\}\]\}\n\n/);
+});
+
 test('no audit record holds a card number; the refusal and the lone-surrogate body are recorded', async () => {
   await rig.stop();
   const tail = await runCli(['audit', 'tail', '--dir', join(rig.stateDir, 'audit')]);

@@ -12,6 +12,7 @@ import { TextStreamMasker } from '../../src/mask/stream-text.js';
 import { SseMasker } from '../../src/mask/stream-sse.js';
 import { fillerArb, panArb } from './cards.js';
 import { splitAt } from './arbitraries.js';
+import { refFind } from './reference.js';
 
 /** A value masked as the JSON text it serialises to, read back. */
 function maskJson(plan: MaskPlan, value: unknown): { value: unknown; counts: Record<string, number> } {
@@ -105,6 +106,23 @@ test('SSE token streams split at random (tokens and bytes): valid events, no lea
   );
 });
 
+test('SSE: card numbers in id, event and comment lines of random events, under any split: masked, whether or not the data has anything to mask', () => {
+  const lineArb = fc.tuple(fc.constantFrom('id: ', 'event: ', ': ', 'retry: '), panArb).map(([field, p]) => `${field}${p.printed}\n`);
+  const dataArb = fc.oneof(fc.constant('data: {"a":1}'), fc.constant('data: plain'), panArb.map((p) => `data: {"n":"${p.printed}"}`), fc.constant('data: [DONE]'));
+  const eventArb = fc.tuple(fc.array(lineArb, { maxLength: 2 }), dataArb).map(([lines, data]) => `${lines.join('')}${data}\n\n`);
+  fc.assert(
+    fc.property(fc.array(eventArb, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 6 }), fc.constantFrom(...PLANS), (events, cuts, plan) => {
+      const m = new SseMasker(plan, {});
+      let out = '';
+      for (const piece of splitAt(events.join(''), cuts)) out += m.push(piece);
+      out += m.end();
+      assert.not.ok(containsPan(out), out);
+      assert.equal(refFind(out), [], out);
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('SSE: held-back text goes out in an extra event before the finish_reason event; other events are masked whole', () => {
   const m = new SseMasker(compileMaskPlan([{ detector: 'pan', format: 'last4' }]), {});
   let out = m.push(`data: {"id":"c","choices":[{"index":0,"delta":{"content":"pay 4111 1111"}}]}\n\n`);
@@ -119,6 +137,19 @@ test('SSE: held-back text goes out in an extra event before the finish_reason ev
     'event: error\ndata: {"error":"card **** **** **** 0004 declined"}',
     ': **** **** **** 1111',
   ]);
+});
+
+test('SSE: a card number in an event\'s id, its name or a comment is masked, beside JSON data with nothing to mask too', () => {
+  const plan = compileMaskPlan([{ detector: 'pan', format: 'last4' }]);
+  const body = 'event: card 4111111111111111\ndata: {"a":1}\n\nid: 4111-1111-1111-1111\ndata: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\n: note 5500 0000 0000 0004\ndata: {"a":2}\n\nid: 7\ndata: {"a":3}\n\n';
+  const out = new SseMasker(plan, {}).push(body);
+  assert.equal(out.split('\n\n').filter(Boolean), [
+    'event: card ************1111\ndata: {"a":1}',
+    'id: ****-****-****-1111\ndata: {"choices":[{"index":0,"delta":{"content":"ok"}}]}',
+    ': note **** **** **** 0004\ndata: {"a":2}',
+    'id: 7\ndata: {"a":3}',
+  ]);
+  assert.equal(refFind(out), []);
 });
 
 async function through(plan: MaskPlan, type: string, body: Buffer, encoding?: string, chunk = 7) {
