@@ -61,7 +61,8 @@ export function upstreamHeaders(incoming: IncomingHttpHeaders, ctx: ForwardConte
   for (const name in incoming) {
     const v = incoming[name];
     if (v === undefined || HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || listed?.has(name)) continue;
-    out[name] = mask ? maskedHeader(mask, name, v) : v;
+    if (mask) out[maskedName(mask, name)] = maskedHeader(mask, name, v);
+    else out[name] = v;
   }
   const xff = incoming['x-forwarded-for'];
   out['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ctx.clientIp}` : ctx.clientIp;
@@ -88,10 +89,20 @@ export function clientHeaders(upstream: Record<string, HeaderValue>, requestId: 
     if (v === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     if (bodyRewritten && (name === 'content-length' || name === 'content-encoding')) continue;
     // A card number in a header (a Location, a debug header, a cookie) leaves as surely as one in the body.
-    out[name] = mask ? maskedHeader(mask, name, v) : v;
+    if (mask) out[maskedName(mask, name)] = maskedHeader(mask, name, v);
+    else out[name] = v;
   }
   out['x-request-id'] = requestId;
   return out;
+}
+
+/**
+ * A header's name as it may leave: a card number in a name (`x-4111111111111111: 1`) is masked like
+ * one in a value; `*` is a token character, so the masked name is still a valid field name. Names
+ * are ASCII tokens: one without an ASCII digit holds no card datum and is not asked.
+ */
+function maskedName(mask: (text: string) => string, name: string): string {
+  return /[0-9]/.test(name) ? mask(name) : name;
 }
 
 /**

@@ -89,6 +89,7 @@ test('curl: card numbers in the upstream\'s response headers are masked like the
   const headers = {
     'x-debug-card': `card ${DINERS}`, location: '/v1/cards/4111111111111111/charges', 'set-cookie': ['last=4111-1111-1111-1111; Path=/', 'plain=ok'], 'x-clean': 'no digits here',
     'x-card-cvv': '123',
+    'x-4111111111111111': 'named after the card',
   };
   for (const [type, body] of [['application/json', '{"ok":true}'], ['text/event-stream', openaiStream('hello')]] as const) {
     rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => res.writeHead(200, { 'content-type': type, ...headers }).end(body));
@@ -100,6 +101,7 @@ test('curl: card numbers in the upstream\'s response headers are masked like the
     assert.match(stdout, /set-cookie: plain=ok\r\n/i, type);
     assert.match(stdout, /x-clean: no digits here\r\n/i, type);
     assert.match(stdout, /x-card-cvv: \*{4}\r\n/i, `${type}: a header's name is its value's label`);
+    assert.match(stdout, /x-\*{12}1111: named after the card\r\n/i, `${type}: a card number in a header's name`);
   }
 });
 
@@ -109,7 +111,7 @@ test('curl: a masked request is masked whole: card numbers in its path, query an
   const curl = (path: string, token: string, ...headers: string[]) =>
     run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', ...headers.flatMap((h) => ['-H', h]), '--data', '{}', `${rig.gw.url}${path}`]);
   // Chat masks both directions (the default policy): the query's card, percent-encoded, and a header's.
-  const chat = await curl('/v1/chat/completions?card=4111%201111%201111%201111&note=ok', await sam(), `x-note: card ${DINERS}`, 'x-order: 2026-12-01/7', 'x-card-cvv: 123');
+  const chat = await curl('/v1/chat/completions?card=4111%201111%201111%201111&note=ok', await sam(), `x-note: card ${DINERS}`, 'x-order: 2026-12-01/7', 'x-card-cvv: 123', 'x-5500000000000004: named');
   assert.is(chat.stdout, '200');
   const up = rig.upstream.seen.at(-1)!;
   assert.is(up.url, '/v1/chat/completions?card=****%20****%20****%201111&note=ok');
@@ -117,6 +119,8 @@ test('curl: a masked request is masked whole: card numbers in its path, query an
   assert.is(up.headers['x-note'], 'card **** **** **16 67');
   assert.is(up.headers['x-order'], '2026-12-01/7', 'a header without card data goes up as sent');
   assert.is(up.headers['x-card-cvv'], '****', "a header's name is its value's label");
+  assert.is(up.headers['x-************0004'], 'named', "a card number in a header's name");
+  assert.equal(pans(Object.keys(up.headers).join(' ')), []);
   // Percent-encoded card data whose mask changes its length cannot be masked in place: refused, never sent.
   const refused = await run('curl', ['-s', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions?cvv=%31%32%33`]);
   assert.is(JSON.parse(refused.stdout).error, 'unmaskable_request');
