@@ -96,7 +96,7 @@ export class SseMasker implements TextMasker {
     const root = /^[ \t\n\r]*\{/.test(data) ? parseJsonSource(data) : undefined;
     if (!root) {
       this.data ??= new TextStreamMasker(this.plan, this.counts);
-      return emit(this.data.push(data));
+      return emit(this.data.push(this.alone(data)));
     }
     const before = this.finishing(data, root);
     const edits: Edit[] = [];
@@ -110,7 +110,7 @@ export class SseMasker implements TextMasker {
         alternatives.push({ node, parent: parent.node, entry: parent.parent.parent!.node });
         return undefined;
       }
-      const released = this.stream(data, root, path).masker.push(node.value);
+      const released = this.stream(data, root, path).masker.push(this.alone(node.value));
       if (released === node.value) return undefined;
       if (key === 'token' && parent) {
         changedEntries.add(parent.node);
@@ -131,6 +131,19 @@ export class SseMasker implements TextMasker {
     }
     // As it came only when nothing in it changed: its `event:`, `id:` and comment lines included.
     return before + (edits.length === 0 && !otherMasked ? lines.join('\n') + '\n\n' : emit(applyEdits(data, edits)));
+  }
+
+  /**
+   * One event's piece of a stream, masked on its own before it joins the stream. An event is read
+   * whole by many clients (a card record per event, not a token of a text), and in the stream's
+   * text a card number complete in one event can touch the digits of the next (`4111111111111111`
+   * then `5500000000000004` read as one 32-digit run, which is no card number): so what the piece
+   * holds by itself goes masked, and the stream then masks what spans events.
+   */
+  private alone(piece: string): string {
+    const r = maskText(this.plan, piece);
+    for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
+    return r.text;
   }
 
   /** A non-data line (field or comment) masked on its own. */

@@ -201,6 +201,15 @@ test('curl: card numbers in the id, event and comment lines of an event stream a
   assert.match(stdout, /^id: \*{4} \*{4} \*\*16 67\nevent: card \*{12}1111\ndata: \{"choices":\[\{"index":0,"delta":\{"content":"ok"\}\}\]\}\n\n/);
 });
 
+test('curl: an event stream of card records, one whole card number an event, the next starting with digits: each masked', async () => {
+  const body = 'data: {"card":"4111111111111111"}\n\ndata: {"card":"5500000000000004"}\n\ndata: 36227206271667\n\ndata: 6011000990139424\n\n';
+  rig.upstream.handlers.set('/v1/chat/completions', (_req, res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end(body));
+  const { stdout } = await run('curl', ['-sN', '-X', 'POST', '-H', `authorization: Bearer ${await sam()}`, '-H', 'content-type: application/json', '--data', '{}', `${rig.gw.url}/v1/chat/completions`]);
+  const digits = stdout.replace(/\D/g, '');
+  for (const pan of ['4111111111111111', '5500000000000004', '36227206271667', '6011000990139424']) assert.not.ok(digits.includes(pan), `${pan} in ${stdout}`);
+  assert.match(stdout, /\*{12}/, "masked, not dropped");
+});
+
 test('no audit record holds a card number; the refusal and the lone-surrogate body are recorded', async () => {
   await rig.stop();
   const tail = await runCli(['audit', 'tail', '--dir', join(rig.stateDir, 'audit')]);

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { compileMaskPlan } from '../../src/mask/index.js';
 import { SseMasker } from '../../src/mask/stream-sse.js';
 import { cutsArb, splitAt, textArb } from './arbitraries.js';
-import { refMask } from './reference.js';
+import { REF_SEPARATORS, refDigit, refFind, refMask } from './reference.js';
 
 const LABELS = new Set(['id', 'object', 'type', 'model', 'role', 'finish_reason', 'stop_reason', 'system_fingerprint', 'service_tier', 'created', 'index', 'name', 'provider']);
 const FIELDS = ['content', 'reasoning_content', 'refusal', 'x_never_heard_of', 'tool', 'logprobs'] as const;
@@ -53,11 +53,15 @@ function openaiBody(spec: Spec): string {
   return events.join('') + 'data: [DONE]\n\n';
 }
 
-/** Per stream key, the text of every non-label string leaf, in order; alternatives apart. */
-function texts(body: string): { streams: Map<string, string>; entries: Json[] } {
+/** Per stream key, every non-label string leaf in order (`pieces`) and their text (`streams`); alternatives apart. */
+function texts(body: string): { streams: Map<string, string>; pieces: Map<string, string[]>; entries: Json[] } {
   const streams = new Map<string, string>();
+  const pieces = new Map<string, string[]>();
   const entries: Json[] = [];
-  const add = (key: string, s: string) => streams.set(key, (streams.get(key) ?? '') + s);
+  const add = (key: string, s: string) => {
+    streams.set(key, (streams.get(key) ?? '') + s);
+    pieces.set(key, [...(pieces.get(key) ?? []), s]);
+  };
   for (const e of body.split('\n\n').filter(Boolean)) {
     const data = e.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(6)).join('\n');
     if (data === '[DONE]' || data === '') continue;
@@ -83,7 +87,26 @@ function texts(body: string): { streams: Map<string, string>; entries: Json[] } 
     const root = v as Json;
     walk(v, root && typeof root === 'object' && typeof root.index === 'number' ? `#${root.index}` : '', '');
   }
-  return { streams, entries };
+  return { streams, pieces, entries };
+}
+
+/**
+ * What a stream must read as: each event's piece masked on its own (a card number complete in one
+ * event is masked there, whatever digits the next event starts with), then the pieces' text masked
+ * as one (a card number spread over events). By the reference, which shares no code with the masker.
+ */
+const expected = (pieces: string[]) => refMask(pieces.map((p) => refMask(p, 'last4')).join(''), 'last4');
+
+/**
+ * No card number an input event held whole reaches the output: its digits are not in any output
+ * stream as a run, whatever separators stand between them. (`expected` pins the text down
+ * exactly; this says what it is for.)
+ */
+function assertNoCard(input: ReturnType<typeof texts>, output: ReturnType<typeof texts>): void {
+  for (const [key, ps] of input.pieces) {
+    const out = [...(output.streams.get(key) ?? '')].filter((c) => !REF_SEPARATORS.includes(c)).map((c) => (refDigit(c) >= 0 ? c : ' ')).join('');
+    for (const p of ps) for (const pan of refFind(p)) assert.not.ok(out.includes(pan.positions.map((i) => p[i]).join('')), `${key}: ${JSON.stringify(p)}`);
+  }
 }
 
 const plan = compileMaskPlan([{ detector: 'pan', format: 'last4' }]);
@@ -103,7 +126,8 @@ test('random OpenAI streams split at random: per (choice, path) exactly the refe
       const input = texts(body);
       const output = texts(out);
       assert.equal([...output.streams.keys()].sort(), [...input.streams.keys()].sort());
-      for (const [key, text] of input.streams) assert.is(output.streams.get(key), refMask(text, 'last4'), key);
+      for (const [key, ps] of input.pieces) assert.is(output.streams.get(key), expected(ps), key);
+      assertNoCard(input, output);
       for (const entry of output.entries) {
         assert.equal(entry.bytes, [...Buffer.from(entry.token as string)], 'bytes follow the token');
         for (const alt of entry.top_logprobs as Json[]) assert.equal(alt.bytes, [...Buffer.from(alt.token as string)]);
@@ -137,7 +161,8 @@ test('Anthropic-style content blocks (text and input_json_delta) split at random
       body += 'event: message_stop\ndata: {"type":"message_stop"}\n\n';
       const input = texts(body);
       const output = texts(run(body, cuts));
-      for (const [key, text] of input.streams) assert.is(output.streams.get(key), refMask(text, 'last4'), key);
+      for (const [key, ps] of input.pieces) assert.is(output.streams.get(key), expected(ps), key);
+      assertNoCard(input, output);
     }),
     { numRuns: 300 },
   );
@@ -146,9 +171,11 @@ test('Anthropic-style content blocks (text and input_json_delta) split at random
 test('non-JSON data lines are one text across events; under any split', () => {
   fc.assert(
     fc.property(textArb, cutsArb, cutsArb, (text, eventCuts, cuts) => {
-      const body = splitAt(text.replace(/\n/g, ' '), eventCuts).map((p) => `data: ${p}\n\n`).join('');
+      const events = splitAt(text.replace(/\n/g, ' '), eventCuts);
+      const body = events.map((p) => `data: ${p}\n\n`).join('');
       const out = texts(run(body, cuts));
-      assert.is(out.streams.get('<text>') ?? '', refMask(text.replace(/\n/g, ' '), 'last4'));
+      assert.is(out.streams.get('<text>') ?? '', expected(events.filter((p) => p !== '')));
+      assertNoCard(texts(body), out);
     }),
     { numRuns: 300 },
   );

@@ -91,16 +91,17 @@ function sseText(stream: string): string {
   return text;
 }
 
-test('SSE token streams split at random (tokens and bytes): valid events, no leaks, same as one-shot', () => {
+test('SSE token streams split at random (tokens and bytes): valid events, no leaks, each token masked alone and then the text as one', () => {
   fc.assert(
     fc.property(docArb, fc.array(fc.nat(), { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 6 }), fc.constantFrom(...PLANS), (doc, tokenCuts, byteCuts, plan) => {
-      const body = sse(splitAt(doc, tokenCuts));
+      const tokens = splitAt(doc, tokenCuts);
+      const body = sse(tokens);
       const m = new SseMasker(plan, {});
       let out = '';
       for (const piece of splitAt(body, byteCuts)) out += m.push(piece);
       out += m.end();
       assert.not.ok(containsPan(out));
-      assert.is(sseText(out), maskText(plan, doc).text);
+      assert.is(sseText(out), maskText(plan, tokens.map((t) => maskText(plan, t).text).join('')).text);
     }),
     { numRuns: 200 },
   );
@@ -137,6 +138,21 @@ test('SSE: held-back text goes out in an extra event before the finish_reason ev
     'event: error\ndata: {"error":"card **** **** **** 0004 declined"}',
     ': **** **** **** 1111',
   ]);
+});
+
+test('SSE: a card number whole in one event is masked there, though the next event starts with digits (one card record per event)', () => {
+  const plan = compileMaskPlan([{ detector: 'pan', format: 'last4' }]);
+  for (const body of [
+    'data: {"card":"4111111111111111"}\n\ndata: {"card":"5500000000000004"}\n\n',
+    'data: {"choices":[{"index":0,"delta":{"content":"4111111111111111"}}]}\n\ndata: {"choices":[{"index":0,"delta":{"content":"5500000000000004"}}]}\n\n',
+    'data: 4111111111111111\n\ndata: 5500000000000004\n\n',
+  ]) {
+    const m = new SseMasker(plan, {});
+    const out = m.push(body) + m.end();
+    const digits = out.replace(/\D/g, '');
+    assert.ok(out.includes('1111') && out.includes('0004') && out.includes('*'.repeat(12)), `masked to their last four: ${out}`);
+    assert.not.ok(digits.includes('4111111111111111') || digits.includes('5500000000000004'), out);
+  }
 });
 
 test('SSE: a card number in an event\'s id, its name or a comment is masked, beside JSON data with nothing to mask too', () => {
