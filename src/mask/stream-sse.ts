@@ -83,7 +83,7 @@ export class SseMasker implements TextMasker {
     for (const l of lines) {
       if (l.startsWith('data:')) dataLines.push(l.slice(l.startsWith('data: ') ? 6 : 5));
       else {
-        const masked = this.whole(l);
+        const masked = this.alone(l);
         other.push(masked);
         if (masked !== l) otherMasked = true;
       }
@@ -134,21 +134,15 @@ export class SseMasker implements TextMasker {
   }
 
   /**
-   * One event's piece of a stream, masked on its own before it joins the stream. An event is read
-   * whole by many clients (a card record per event, not a token of a text), and in the stream's
-   * text a card number complete in one event can touch the digits of the next (`4111111111111111`
-   * then `5500000000000004` read as one 32-digit run, which is no card number): so what the piece
-   * holds by itself goes masked, and the stream then masks what spans events.
+   * Text of one event masked on its own: a non-data line (field or comment), and each piece of a
+   * stream before it joins the stream. An event is read whole by many clients (a card record per
+   * event, not a token of a text), and in the stream's text a card number complete in one event can
+   * touch the digits of the next (`4111111111111111` then `5500000000000004` read as one 32-digit
+   * run, which is no card number): so what the piece holds by itself goes masked, and the stream
+   * then masks what spans events.
    */
-  private alone(piece: string): string {
-    const r = maskText(this.plan, piece);
-    for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
-    return r.text;
-  }
-
-  /** A non-data line (field or comment) masked on its own. */
-  private whole(line: string): string {
-    const r = maskText(this.plan, line);
+  private alone(text: string): string {
+    const r = maskText(this.plan, text);
     for (const [k, n] of Object.entries(r.counts)) addCount(this.counts, k, n);
     return r.text;
   }

@@ -10,7 +10,7 @@
 import { scrubPath } from '../mask/index.js';
 
 /** What a credential's value becomes in the policy input. */
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /**
  * Credential names, compared in lower case with everything but letters and digits removed
@@ -41,19 +41,24 @@ const SEEN_MAX = 4096;
 const COMPACT = /^\s*(?:Bearer\s+)?([\w-]+)\.[\w-]+\.[\w-]*(?:\.[\w-]*\.[\w-]*)?\s*$/i;
 
 /**
- * `value`, or REDACTED when it is a JWT: compact segments whose first decodes to a JSON object
- * naming an `alg`, as every JOSE header does (RFC 7515 4.1.1, RFC 7516 4.1.1).
+ * Whether `value` is a JWT: compact segments whose first decodes to a JSON object naming an `alg`,
+ * as every JOSE header does (RFC 7515 4.1.1, RFC 7516 4.1.1).
  */
-export function redactJwt(value: string): string {
-  if (value.length < 16 || !value.includes('.')) return value;
+function isJwt(value: string): boolean {
+  if (value.length < 16 || !value.includes('.')) return false;
   const header = COMPACT.exec(value)?.[1];
-  if (header === undefined) return value;
+  if (header === undefined) return false;
   try {
     const parsed = JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { alg?: unknown }).alg === 'string' ? REDACTED : value;
+    return typeof parsed === 'object' && parsed !== null && typeof (parsed as { alg?: unknown }).alg === 'string';
   } catch {
-    return value;
+    return false;
   }
+}
+
+/** A header's or query parameter's value as the policy sees it: REDACTED when the name or the value is a credential's. */
+export function policyValue(name: string, value: string): string {
+  return isCredentialName(name) || isJwt(value) ? REDACTED : value;
 }
 
 /**
@@ -62,7 +67,7 @@ export function redactJwt(value: string): string {
  * written (for people to read: such a target is shown and kept, never sent). Everything else stays
  * as written, percent-encoding included.
  */
-export function redactTarget(target: string): string {
+function redactTarget(target: string): string {
   const q = target.indexOf('?');
   if (q < 0) return target;
   const pairs = target.slice(q + 1).split('&');
@@ -72,7 +77,7 @@ export function redactTarget(target: string): string {
     const eq = pair.indexOf('=');
     if (eq < 0) continue;
     const value = formDecoded(pair.slice(eq + 1));
-    if (isCredentialName(formDecoded(pair.slice(0, eq))) || redactJwt(value) !== value) {
+    if (policyValue(formDecoded(pair.slice(0, eq)), value) !== value) {
       pairs[i] = `${pair.slice(0, eq + 1)}${REDACTED}`;
       changed = true;
     }

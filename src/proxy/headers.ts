@@ -6,7 +6,7 @@
  * the request id is returned. The policy sees the client's headers minus its credentials.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { isCredentialName, redactJwt } from './credentials.js';
+import { isCredentialName, policyValue } from './credentials.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -22,7 +22,6 @@ const HOP_BY_HOP = new Set([
 
 /** Never forwarded upstream: credentials of the client, and what the gateway sets itself. */
 const CLIENT_ONLY = new Set(['authorization', 'cookie', 'x-api-key', 'host', 'expect', 'x-request-id']);
-
 
 export type HeaderValue = string | string[] | undefined;
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -128,8 +127,9 @@ export function policyHeaders(incoming: IncomingHttpHeaders): Record<string, str
   const out: Record<string, string> = Object.create(null);
   for (const name in incoming) {
     const v = incoming[name];
+    // Named as a credential: left out, not redacted (a policy has never seen these headers).
     if (v === undefined || isCredentialName(name)) continue;
-    out[name] = redactJwt(Array.isArray(v) ? v.join(', ') : v);
+    out[name] = policyValue(name, Array.isArray(v) ? v.join(', ') : v);
   }
   return out;
 }

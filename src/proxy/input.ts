@@ -6,18 +6,18 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Approval, Identity, PolicyInput } from '../contract/index.js';
-import { isCredentialName, REDACTED, redactJwt } from './credentials.js';
+import { policyValue } from './credentials.js';
 import { policyHeaders } from './headers.js';
 
 /**
  * Query parameters as lists of strings, in the order the URL carries them; a credential's values
- * (a parameter named as one, or a value shaped like a JWT) as REDACTED (credentials.ts).
+ * (a parameter named as one, or a value that is a JWT) redacted (credentials.ts).
  */
 export function queryLists(search: string): Record<string, string[]> {
   const out: Record<string, string[]> = Object.create(null);
   if (search.length <= 1) return out;
   for (const [k, raw] of new URLSearchParams(search)) {
-    const v = isCredentialName(k) ? REDACTED : redactJwt(raw);
+    const v = policyValue(k, raw);
     const prior = out[k];
     if (prior) prior.push(v);
     else out[k] = [v];
