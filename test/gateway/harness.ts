@@ -213,7 +213,9 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
   const idp = await startIdp();
   const upstream = await new UpstreamDouble().start();
   const logs = new LogSink();
-  const stateDir = mkdtempSync(join(tmpdir(), 'regate-rig-'));
+  // A folder of its own unless the test brings one (then the test owns it: never removed here).
+  const stateDir = over.stateDir ?? mkdtempSync(join(tmpdir(), 'regate-rig-'));
+  const owned = over.stateDir === undefined && !over.keepState;
   let gw: RunningGateway;
   try {
     gw = await startGateway(testConfig(idp, over.upstreamUrl ?? upstream.url, { stateDir, ...over }), { log: logs });
@@ -222,7 +224,7 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
     // they would keep the test process, and so `npm test`, from ever exiting.
     await upstream.stop();
     await idp.stop();
-    if (!over.keepState) rmSync(stateDir, { recursive: true, force: true });
+    if (owned) rmSync(stateDir, { recursive: true, force: true });
     throw err;
   }
   return {
@@ -235,7 +237,7 @@ export async function startRig(over: Parameters<typeof testConfig>[2] & { upstre
       await gw.stop();
       await upstream.stop();
       await idp.stop();
-      if (!over.keepState) rmSync(stateDir, { recursive: true, force: true });
+      if (owned) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }
